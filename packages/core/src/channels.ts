@@ -1,0 +1,52 @@
+/** What a backplane channel serves. */
+export type ChannelTarget =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'group' | 'user' | 'server'; readonly name: string };
+
+/**
+ * The one owner of backplane channel names: `{prefix}{hub}:{kind}[:{name}]`.
+ * Names are literal everywhere (drivers never use pattern subscriptions), so a group called `*` is a group
+ * called `*`. The `group:`, `user:` and `server:` infixes keep a group and a user of the same name apart.
+ */
+export class Channels {
+  readonly #base: string;
+  /** Every server subscribes; `sendAll` and `sendAllExcept`. */
+  readonly all: string;
+  /** Group commands for connections whose owner cannot be derived from their id. */
+  readonly internalGroups: string;
+
+  constructor(prefix: string, hub: string) {
+    this.#base = `${prefix}${hub}:`;
+    this.all = `${this.#base}all`;
+    this.internalGroups = `${this.#base}internal:groups`;
+  }
+
+  group(name: string): string {
+    return `${this.#base}group:${name}`;
+  }
+
+  user(userId: string): string {
+    return `${this.#base}user:${userId}`;
+  }
+
+  /** A server's inbox: connection-targeted sends, group commands and their acks, client results, probes. */
+  server(serverId: string): string {
+    return `${this.#base}server:${serverId}`;
+  }
+
+  /** What a channel of this prefix and hub serves, for reconciliation; `undefined` for foreign channels. */
+  describe(channel: string): ChannelTarget | undefined {
+    if (!channel.startsWith(this.#base)) return undefined;
+    const rest = channel.slice(this.#base.length);
+    if (rest === 'all') return { kind: 'all' };
+    for (const kind of ['group', 'user', 'server'] as const) {
+      if (rest.startsWith(`${kind}:`)) return { kind, name: rest.slice(kind.length + 1) };
+    }
+    return undefined;
+  }
+
+  /** Whether a channel name belongs to this prefix and hub. */
+  owns(channel: string): boolean {
+    return channel.startsWith(this.#base);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Every error backplane throws or reports is one of these classes: named, with a stable `code` and the
+ * underlying `cause` when there is one. Messages that SignalR users rely on are kept word for word.
+ */
+export type BackplaneErrorCode =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_CONNECTION_NOT_FOUND'
+  | 'ERR_CONNECTION_DISCONNECTED'
+  | 'ERR_HUB'
+  | 'ERR_INVALID_INVOCATION'
+  | 'ERR_ACK_TIMEOUT'
+  | 'ERR_ENVELOPE'
+  | 'ERR_PROTOCOL'
+  | 'ERR_TRANSPORT'
+  | 'ERR_OUTBOX_FULL'
+  | 'ERR_CLOSED';
+
+export class BackplaneError extends Error {
+  readonly code: BackplaneErrorCode;
+  constructor(code: BackplaneErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A required argument was missing or empty (for example an empty group name). */
+export class InvalidArgumentError extends BackplaneError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** The target connection exists on no server (SignalR's `IOException` "Connection '{id}' does not exist."). */
+export class ConnectionNotFoundError extends BackplaneError {
+  readonly connectionId: string;
+  constructor(connectionId: string, options?: ErrorOptions) {
+    super('ERR_CONNECTION_NOT_FOUND', `Connection '${connectionId}' does not exist.`, options);
+    this.connectionId = connectionId;
+  }
+}
+
+/** A local connection went away while a client result was pending ("Connection '{id}' disconnected."). */
+export class ConnectionDisconnectedError extends BackplaneError {
+  readonly connectionId: string;
+  constructor(connectionId: string, options?: ErrorOptions) {
+    super('ERR_CONNECTION_DISCONNECTED', `Connection '${connectionId}' disconnected.`, options);
+    this.connectionId = connectionId;
+  }
+}
+
+/**
+ * An error whose message is meant for the hub caller (SignalR's `HubException`): an error a client returned,
+ * "Connection disconnected." for a remote connection, "Invocation canceled by the server.", a result of the
+ * wrong type.
+ */
+export class HubError extends BackplaneError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_HUB', message, options);
+  }
+}
+
+/** A client result was completed by a connection that was not asked. */
+export class InvalidInvocationError extends BackplaneError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_INVOCATION', message, options);
+  }
+}
+
+/** A group command for a connection on another server got no acknowledgement in time. */
+export class AckTimeoutError extends BackplaneError {
+  readonly timeoutMs: number;
+  constructor(message: string, timeoutMs: number, options?: ErrorOptions) {
+    super('ERR_ACK_TIMEOUT', message, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Bytes on a backplane channel that are not a valid envelope. Reported and counted, never thrown at a receiver. */
+export class EnvelopeError extends BackplaneError {
+  readonly channel: string | undefined;
+  constructor(message: string, channel?: string, options?: ErrorOptions) {
+    super('ERR_ENVELOPE', message, options);
+    this.channel = channel;
+  }
+}
+
+/** A hub protocol message (JSON or MessagePack) could not be parsed or written. */
+export class ProtocolError extends BackplaneError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_PROTOCOL', message, options);
+  }
+}
+
+/** The broker refused or failed an operation (publish, subscribe, connect). */
+export class TransportError extends BackplaneError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TRANSPORT', message, options);
+  }
+}
+
+/** The manager, context or transport was closed. */
+export class ClosedError extends BackplaneError {
+  constructor(what: string, options?: ErrorOptions) {
+    super('ERR_CLOSED', `${what} is closed.`, options);
+  }
+}
+
+/** The outbox refused a publish (`reject` policy when full, or a message larger than its byte bound). */
+export class OutboxFullError extends BackplaneError {
+  readonly reason: string;
+  constructor(reason: string, options?: ErrorOptions) {
+    super('ERR_OUTBOX_FULL', `The outbox is full (${reason}); the message was not published.`, options);
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,63 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * The state of a transport's link to its broker, as a typed union stream.
+ * - `connecting`: first connection under way.
+ * - `connected`: publishes and subscriptions work.
+ * - `degraded`: connected, but something is off (for example some cluster shards unreachable).
+ * - `disconnected`: the link is down; the driver is reconnecting.
+ * - `closed`: `close()` was called; terminal.
+ */
+export type TransportState =
+  | { readonly type: 'connecting' }
+  | { readonly type: 'connected' }
+  | { readonly type: 'degraded'; readonly reason: string }
+  | { readonly type: 'disconnected'; readonly error?: Error }
+  | { readonly type: 'closed' };
+
+export type TransportStateType = TransportState['type'];
+
+/** What a broker can do; core adapts to these flags instead of asking which driver it talks to. */
+export interface TransportCapabilities {
+  /** `publish` resolves with the number of subscribers that received the message. */
+  readonly receiverCount: boolean;
+  /** The transport can keep a bounded, replayable log of what was published. */
+  readonly durable: boolean;
+  /** Subscribing to one channel costs the broker and this server only that channel's traffic. */
+  readonly perChannelSubscriptions: boolean;
+  /** Channels are spread over shards (Redis Cluster sharded pub/sub), so throughput grows with shards. */
+  readonly sharded: boolean;
+}
+
+/** Called for each message that arrives on a subscribed channel. Must not throw; core guarantees it. */
+export type MessageHandler = (channel: string, payload: Uint8Array) => void;
+
+/**
+ * The driver contract: a transport moves bytes on named, literal channels and reports its state.
+ * It knows nothing of hubs, groups or envelopes. Drivers extend {@link TransportBase} rather than implement
+ * this interface by hand.
+ */
+export interface Transport {
+  /** A short name for logs and health output, e.g. `memory`, `redis`. */
+  readonly name: string;
+  readonly capabilities: TransportCapabilities;
+  /** Replays the current state to every subscriber, then every change. */
+  readonly state$: Observable<TransportState>;
+  /** The current state. */
+  readonly state: TransportState;
+  /** Opens the link. Resolves once connected; rejects with a `TransportError` if it cannot connect. */
+  connect(): Promise<void>;
+  /** Closes the link for good. Idempotent. */
+  close(): Promise<void>;
+  /**
+   * Publishes `payload` on `channel` (a literal name, never a pattern).
+   * @returns the number of receivers when `capabilities.receiverCount`, else `undefined`.
+   */
+  publish(channel: string, payload: Uint8Array): Promise<number | undefined>;
+  /** Subscribes to a literal channel. Resolves once the broker confirmed the subscription. */
+  subscribe(channel: string): Promise<void>;
+  /** Unsubscribes from a channel. Unsubscribing from a channel not subscribed is a no-op. */
+  unsubscribe(channel: string): Promise<void>;
+  /** Sets the single receiver of every message on every subscribed channel. */
+  setMessageHandler(handler: MessageHandler): void;
+}
