@@ -1,0 +1,75 @@
+/** The envelope format version this build writes and reads. */
+export const ENVELOPE_VERSION = 1;
+
+/**
+ * Every envelope starts with this header.
+ * - `origin`: the sending server's id (its inbox is `server:{origin}`).
+ * - `epoch`: that server instance's random start id; a restart is a new epoch.
+ * - `seq`: a counter per (origin, epoch, channel), starting at 1, for gap detection.
+ */
+export interface EnvelopeHeader {
+  readonly v: number;
+  readonly origin: string;
+  readonly epoch: string;
+  readonly seq: number;
+}
+
+/** A hub invocation, pre-serialized once per hub protocol; receivers forward the bytes untouched. */
+export interface InvocationBody {
+  readonly kind: 'invocation';
+  /** Framed bytes per hub protocol name (`json`, `messagepack`). */
+  readonly payloads: ReadonlyMap<string, Uint8Array>;
+  /** Connection ids that must not receive it (`sendAllExcept`, `sendGroupExcept`). */
+  readonly exclude?: readonly string[];
+  /** Target connections, for messages on a server inbox. */
+  readonly connectionIds?: readonly string[];
+  /** Set for a client result: the owner registers it and forwards the completion to `origin`. */
+  readonly invocationId?: string;
+  /**
+   * Set by `sendGroups`: every group of the send. A receiver delivers once to the union of its members of
+   * these groups and ignores the same `batch` arriving on the other group channels (de-duplication).
+   */
+  readonly groups?: readonly string[];
+  /** A per-origin counter identifying one `sendGroups` call. */
+  readonly batch?: number;
+}
+
+export type GroupAction = 'add' | 'remove';
+
+/** Add or remove a connection on another server to or from a group; the owner acks to `origin`. */
+export interface GroupCommandBody {
+  readonly kind: 'group-command';
+  readonly id: number;
+  readonly action: GroupAction;
+  readonly group: string;
+  readonly connectionId: string;
+}
+
+/** The owner's answer to a group command, once its group subscription is live. */
+export interface AckBody {
+  readonly kind: 'ack';
+  readonly id: number;
+}
+
+/** How a client result ended, as forwarded from the connection's owner to the invoking server. */
+export type CompletionOutcome = 'error' | 'void' | 'result' | 'disconnected' | 'not-found';
+
+export interface CompletionBody {
+  readonly kind: 'completion';
+  readonly invocationId: string;
+  readonly connectionId: string;
+  readonly outcome: CompletionOutcome;
+  /** The client's result (`result`) or error message (`error`). */
+  readonly value?: unknown;
+}
+
+/** A liveness probe a server sends to its own inbox. */
+export interface ProbeBody {
+  readonly kind: 'probe';
+  readonly id: number;
+}
+
+export type EnvelopeBody = InvocationBody | GroupCommandBody | AckBody | CompletionBody | ProbeBody;
+export type EnvelopeKind = EnvelopeBody['kind'];
+
+export type Envelope = EnvelopeHeader & EnvelopeBody;
