@@ -1,0 +1,103 @@
+/** SignalR hub protocol message types (HubProtocol.md), numbered as on the wire. */
+export const MessageType = {
+  Invocation: 1,
+  StreamItem: 2,
+  Completion: 3,
+  StreamInvocation: 4,
+  CancelInvocation: 5,
+  Ping: 6,
+  Close: 7,
+  Ack: 8,
+  Sequence: 9,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export type MessageHeaders = Record<string, string>;
+
+export interface InvocationMessage {
+  readonly type: typeof MessageType.Invocation;
+  readonly headers?: MessageHeaders;
+  /** Absent for a non-blocking invocation (no result expected). */
+  readonly invocationId?: string;
+  readonly target: string;
+  readonly arguments: readonly unknown[];
+  readonly streamIds?: readonly string[];
+}
+
+export interface StreamItemMessage {
+  readonly type: typeof MessageType.StreamItem;
+  readonly headers?: MessageHeaders;
+  readonly invocationId: string;
+  readonly item: unknown;
+}
+
+/** A completion carries `result` (maybe `undefined` for void) or `error`, never both. */
+export interface CompletionMessage {
+  readonly type: typeof MessageType.Completion;
+  readonly headers?: MessageHeaders;
+  readonly invocationId: string;
+  readonly error?: string;
+  readonly result?: unknown;
+}
+
+export interface StreamInvocationMessage {
+  readonly type: typeof MessageType.StreamInvocation;
+  readonly headers?: MessageHeaders;
+  readonly invocationId: string;
+  readonly target: string;
+  readonly arguments: readonly unknown[];
+  readonly streamIds?: readonly string[];
+}
+
+export interface CancelInvocationMessage {
+  readonly type: typeof MessageType.CancelInvocation;
+  readonly headers?: MessageHeaders;
+  readonly invocationId: string;
+}
+
+export interface PingMessage {
+  readonly type: typeof MessageType.Ping;
+}
+
+export interface CloseMessage {
+  readonly type: typeof MessageType.Close;
+  readonly error?: string;
+  readonly allowReconnect?: boolean;
+}
+
+/** Stateful reconnect: how many sequenced messages the sender of this Ack has received. */
+export interface AckMessage {
+  readonly type: typeof MessageType.Ack;
+  readonly sequenceId: number;
+}
+
+/** Stateful reconnect: the id of the first message being (re)sent. */
+export interface SequenceMessage {
+  readonly type: typeof MessageType.Sequence;
+  readonly sequenceId: number;
+}
+
+export type HubMessage =
+  | InvocationMessage
+  | StreamItemMessage
+  | CompletionMessage
+  | StreamInvocationMessage
+  | CancelInvocationMessage
+  | PingMessage
+  | CloseMessage
+  | AckMessage
+  | SequenceMessage;
+
+/** Messages counted and buffered by stateful reconnect (every hub invocation message). */
+export function isSequencedMessage(message: HubMessage): boolean {
+  return message.type >= MessageType.Invocation && message.type <= MessageType.CancelInvocation;
+}
+
+/** A completion's outcome, as `setConnectionResult` receives it and core forwards it between servers. */
+export function completionWithResult(invocationId: string, result: unknown): CompletionMessage {
+  return { type: MessageType.Completion, invocationId, result };
+}
+
+export function completionWithError(invocationId: string, error: string): CompletionMessage {
+  return { type: MessageType.Completion, invocationId, error };
+}
