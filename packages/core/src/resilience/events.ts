@@ -1,0 +1,41 @@
+import type { ChannelTarget } from '../channels.js';
+
+/**
+ * What the resilience pipeline reports, as one typed union stream (`manager.events$`). Every loss the
+ * backplane knows of is one of these events; nothing is lost silently.
+ */
+export type BackplaneEvent =
+  /** The link to the broker went down (driver state, or a probe that did not come back). */
+  | { readonly type: 'outage-started'; readonly at: number; readonly reason: string }
+  /** The link is back; `durationMs` since `outage-started`. */
+  | { readonly type: 'outage-ended'; readonly at: number; readonly durationMs: number }
+  /**
+   * Messages from `origin` on `channel` with seq `from`..`to` (inclusive) never arrived here.
+   * `target` names the group or user that missed messages, for reconciliation.
+   */
+  | {
+      readonly type: 'gap';
+      readonly channel: string;
+      /** What the channel serves: `all`, a group, a user, or this server's inbox (connection sends). */
+      readonly target: ChannelTarget | undefined;
+      readonly origin: string;
+      readonly epoch: string;
+      readonly from: number;
+      readonly to: number;
+    }
+  /** The outbox dropped (`drop-oldest`) or refused (`reject`) messages: they were never published. */
+  | {
+      readonly type: 'overflow';
+      readonly dropped: number;
+      readonly policy: OutboxPolicy;
+      readonly reason: OverflowReason;
+    }
+  /** Buffered messages were published after the link came back. */
+  | { readonly type: 'flushed'; readonly count: number };
+
+export type BackplaneEventType = BackplaneEvent['type'];
+
+/** What the outbox does when full: drop the oldest buffered message, or refuse the new one. */
+export type OutboxPolicy = 'drop-oldest' | 'reject';
+
+export type OverflowReason = 'count' | 'bytes' | 'age';

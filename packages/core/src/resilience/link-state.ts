@@ -1,0 +1,49 @@
+import { combineLatest, distinctUntilChanged, map, Observable } from 'rxjs';
+import type { TransportState } from '../transport.js';
+import type { BackplaneEvent } from './events.js';
+
+/** Whether the backplane can be used now; `reason` says why not. */
+export type LinkState = { readonly up: true } | { readonly up: false; readonly reason: string };
+
+/** Combines the driver's state and the liveness probe into one up/down stream. */
+export function linkState(
+  state$: Observable<TransportState>,
+  alive$: Observable<boolean>,
+): Observable<LinkState> {
+  return combineLatest([state$, alive$]).pipe(
+    map(([state, alive]): LinkState => {
+      if (state.type !== 'connected') return { up: false, reason: `transport ${state.type}` };
+      if (!alive) return { up: false, reason: 'probe timeout' };
+      return { up: true };
+    }),
+    distinctUntilChanged((a, b) => a.up === b.up),
+  );
+}
+
+/**
+ * Turns link transitions into `outage-started` / `outage-ended` events. Being down before the link was
+ * ever up is not an outage (that is `connect()` failing or still trying).
+ */
+export function outageEvents(link$: Observable<LinkState>, now: () => number): Observable<BackplaneEvent> {
+  return new Observable<BackplaneEvent>((subscriber) => {
+    let downSince: number | undefined;
+    let wasUp = false;
+    return link$.subscribe({
+      next: (link) => {
+        if (link.up) {
+          if (downSince !== undefined) {
+            const at = now();
+            subscriber.next({ type: 'outage-ended', at, durationMs: at - downSince });
+            downSince = undefined;
+          }
+          wasUp = true;
+        } else if (wasUp && downSince === undefined) {
+          downSince = now();
+          subscriber.next({ type: 'outage-started', at: downSince, reason: link.reason });
+        }
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+  });
+}

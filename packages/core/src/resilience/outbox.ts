@@ -1,0 +1,111 @@
+import type { OutboxPolicy, OverflowReason } from './events.js';
+
+export interface OutboxOptions {
+  /** Most messages buffered. @default 10_000 */
+  maxMessages?: number;
+  /** Most payload bytes buffered. @default 16 MiB */
+  maxBytes?: number;
+  /** Oldest message kept, in ms; older ones are dropped when the outbox is next touched. @default 60_000 */
+  maxAge?: number;
+  /** What to do when full. @default 'drop-oldest' */
+  policy?: OutboxPolicy;
+}
+
+export interface OutboxEntry {
+  readonly channel: string;
+  readonly payload: Uint8Array;
+  readonly at: number;
+}
+
+export type OutboxPush =
+  | { readonly accepted: true; readonly dropped: number; readonly reason?: OverflowReason }
+  | { readonly accepted: false; readonly reason: OverflowReason };
+
+/**
+ * A bounded FIFO of publishes waiting for the link: bounded by count, bytes and age. Pure data structure;
+ * the clock is passed in so that tests run in virtual time.
+ */
+export class Outbox {
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #maxAge: number;
+  readonly #policy: OutboxPolicy;
+  #entries: OutboxEntry[] = [];
+  #head = 0;
+  #bytes = 0;
+
+  constructor(options: OutboxOptions = {}) {
+    this.#maxMessages = options.maxMessages ?? 10_000;
+    this.#maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    this.#maxAge = options.maxAge ?? 60_000;
+    this.#policy = options.policy ?? 'drop-oldest';
+  }
+
+  get policy(): OutboxPolicy {
+    return this.#policy;
+  }
+
+  get size(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Buffers a publish. Expired entries are dropped first; then the count and byte bounds apply. */
+  push(channel: string, payload: Uint8Array, now: number): OutboxPush {
+    const expired = this.expire(now);
+    if (payload.byteLength > this.#maxBytes) return { accepted: false, reason: 'bytes' };
+    const fullBy = (): OverflowReason | undefined =>
+      this.size + 1 > this.#maxMessages
+        ? 'count'
+        : this.#bytes + payload.byteLength > this.#maxBytes
+          ? 'bytes'
+          : undefined;
+    let reason = fullBy();
+    if (reason && this.#policy === 'reject') return { accepted: false, reason };
+    let dropped = expired;
+    const firstReason = reason ?? (expired > 0 ? 'age' : undefined);
+    while (reason) {
+      this.#shift();
+      dropped++;
+      reason = fullBy();
+    }
+    this.#entries.push({ channel, payload, at: now });
+    this.#bytes += payload.byteLength;
+    return firstReason ? { accepted: true, dropped, reason: firstReason } : { accepted: true, dropped };
+  }
+
+  /** Drops entries older than `maxAge`; returns how many. */
+  expire(now: number): number {
+    let dropped = 0;
+    while (this.size > 0 && now - this.#entries[this.#head]!.at > this.#maxAge) {
+      this.#shift();
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** The oldest entry, without removing it. */
+  peek(): OutboxEntry | undefined {
+    return this.#entries[this.#head];
+  }
+
+  /** Removes and returns the oldest entry. */
+  shift(): OutboxEntry | undefined {
+    return this.#shift();
+  }
+
+  #shift(): OutboxEntry | undefined {
+    const entry = this.#entries[this.#head];
+    if (!entry) return undefined;
+    this.#head++;
+    this.#bytes -= entry.payload.byteLength;
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
+    return entry;
+  }
+}

@@ -1,0 +1,155 @@
+import { OutboxFullError } from '../errors.js';
+import type { Transport } from '../transport.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import type { BackplaneEvent } from './events.js';
+import { Outbox, type OutboxOptions } from './outbox.js';
+
+export interface PublishLinkOptions {
+  /** Buffer publishes while the link is down, or `false` for plain at-most-once. @default {} (on, defaults) */
+  outbox?: OutboxOptions | false;
+  /** Retry delays for flushing after a failed publish. */
+  retry?: BackoffOptions;
+}
+
+/**
+ * Where the publisher's bytes go. While the link is up and nothing is buffered, straight to the transport.
+ * While it is down, after a failed publish, or while older messages wait, into the bounded outbox, which
+ * is flushed in order when the link is up again (FIFO per sender survives an outage). Without an outbox,
+ * publishes go straight to the transport and its errors reach the caller.
+ */
+export class PublishLink {
+  readonly #transport: Transport;
+  readonly #outbox: Outbox | undefined;
+  readonly #retry: BackoffOptions;
+  readonly #emit: (event: BackplaneEvent) => void;
+  readonly #now: () => number;
+  #up = true;
+  #flushing = false;
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Messages given up (dropped or refused) by the outbox since start. */
+  dropped = 0;
+
+  constructor(
+    transport: Transport,
+    options: PublishLinkOptions,
+    emit: (event: BackplaneEvent) => void,
+    now: () => number = Date.now,
+  ) {
+    this.#transport = transport;
+    this.#outbox = options.outbox === false ? undefined : new Outbox(options.outbox);
+    this.#retry = options.retry ?? {};
+    this.#emit = emit;
+    this.#now = now;
+  }
+
+  /** Messages waiting in the outbox. */
+  get buffered(): number {
+    return this.#outbox?.size ?? 0;
+  }
+
+  /** Tells the link whether the broker is reachable (from the resilience pipeline). */
+  setUp(up: boolean): void {
+    this.#up = up;
+    if (up) {
+      this.#attempt = 0;
+      void this.#flush();
+    }
+  }
+
+  /**
+   * Publishes now, or buffers. Resolves with the receiver count when published directly, `undefined`
+   * when buffered (nobody knows yet who will receive it).
+   */
+  publish(channel: string, payload: Uint8Array): Promise<number | undefined> {
+    try {
+      return this.#publish(channel, payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #publish(channel: string, payload: Uint8Array): Promise<number | undefined> {
+    const outbox = this.#outbox;
+    if (!outbox) return this.#transport.publish(channel, payload);
+    if (this.#up && outbox.size === 0 && !this.#flushing) {
+      return this.#transport.publish(channel, payload).catch(() => {
+        // The broker did not take it: keep it (first in line) and retry, instead of losing it.
+        this.#buffer(channel, payload);
+        this.#scheduleRetry();
+        return undefined;
+      });
+    }
+    this.#buffer(channel, payload);
+    return Promise.resolve(undefined);
+  }
+
+  /** Publishes bypassing the outbox (liveness probes must test the real path). */
+  publishDirect(channel: string, payload: Uint8Array): Promise<number | undefined> {
+    return this.#transport.publish(channel, payload);
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+  }
+
+  #buffer(channel: string, payload: Uint8Array): void {
+    const outbox = this.#outbox!;
+    const result = outbox.push(channel, payload, this.#now());
+    if (!result.accepted) {
+      this.dropped++;
+      this.#emit({ type: 'overflow', dropped: 1, policy: outbox.policy, reason: result.reason });
+      throw new OutboxFullError(result.reason);
+    }
+    if (result.dropped > 0) {
+      this.dropped += result.dropped;
+      this.#emit({
+        type: 'overflow',
+        dropped: result.dropped,
+        policy: outbox.policy,
+        reason: result.reason ?? 'count',
+      });
+    }
+  }
+
+  async #flush(): Promise<void> {
+    const outbox = this.#outbox;
+    if (!outbox || this.#flushing || this.#closed) return;
+    this.#flushing = true;
+    let count = 0;
+    try {
+      const expired = outbox.expire(this.#now());
+      if (expired > 0) {
+        this.dropped += expired;
+        this.#emit({ type: 'overflow', dropped: expired, policy: outbox.policy, reason: 'age' });
+      }
+      while (this.#up && !this.#closed) {
+        const entry = outbox.peek();
+        if (!entry) break;
+        try {
+          await this.#transport.publish(entry.channel, entry.payload);
+        } catch {
+          this.#scheduleRetry();
+          break;
+        }
+        outbox.shift();
+        count++;
+      }
+    } finally {
+      this.#flushing = false;
+      if (count > 0) this.#emit({ type: 'flushed', count });
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer) return;
+    const delay = backoffDelay(this.#attempt++, this.#retry);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#up) void this.#flush();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+}
