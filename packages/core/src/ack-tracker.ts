@@ -1,0 +1,55 @@
+import { AckTimeoutError, ClosedError } from './errors.js';
+
+interface PendingAck {
+  resolve(): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Pending acknowledgements of group commands sent to other servers, each with its own timeout. */
+export class AckTracker {
+  readonly #pending = new Map<number, PendingAck>();
+  #nextId = 0;
+
+  /** Registers a new ack; `describe` names the command in the timeout error. */
+  create(
+    timeoutMs: number,
+    describe: () => string,
+    onTimeout: () => void,
+  ): { id: number; done: Promise<void> } {
+    const id = ++this.#nextId;
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        onTimeout();
+        reject(new AckTimeoutError(`${describe()} was not acknowledged within ${timeoutMs} ms.`, timeoutMs));
+      }, timeoutMs);
+      timer.unref();
+      this.#pending.set(id, { resolve, reject, timer });
+    });
+    return { id, done };
+  }
+
+  /** Completes an ack; unknown or late ids are ignored. */
+  resolve(id: number): void {
+    const entry = this.#pending.get(id);
+    if (!entry) return;
+    this.#pending.delete(id);
+    clearTimeout(entry.timer);
+    entry.resolve();
+  }
+
+  /** Completes an ack without an answer (the command needs none, e.g. its target exists nowhere). */
+  forget(id: number): void {
+    this.resolve(id);
+  }
+
+  /** Rejects every pending ack (on close). */
+  closeAll(): void {
+    for (const [id, entry] of this.#pending) {
+      this.#pending.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(new ClosedError('The hub lifetime manager'));
+    }
+  }
+}

@@ -1,0 +1,706 @@
+import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
+import { AckTracker } from './ack-tracker.js';
+import { Channels } from './channels.js';
+import {
+  ClientResults,
+  completionFromBody,
+  completionToBody,
+  type ResultType,
+  settleCompletion,
+} from './client-results.js';
+import type { CompletionBody, Envelope, GroupAction, GroupCommandBody, InvocationBody } from './envelope.js';
+import { decodeEnvelope } from './envelope-codec.js';
+import { ConnectionDisconnectedError, ConnectionNotFoundError, EnvelopeError, HubError } from './errors.js';
+import type { HubConnection } from './hub-connection.js';
+import {
+  createConnectionId,
+  createEpoch,
+  createInvocationId,
+  createNodeId,
+  ownerOfConnection,
+} from './ids.js';
+import { createConsoleLogger, type Logger } from './logger.js';
+import { defaultProtocols } from './protocol/default-protocols.js';
+import { type CompletionMessage, MessageType } from './protocol/hub-messages.js';
+import type { HubProtocol } from './protocol/hub-protocol.js';
+import { type Payloads, Publisher } from './publisher.js';
+import type { BackplaneEvent } from './resilience/events.js';
+import { GapDetector } from './resilience/gap-detector.js';
+import { type LinkState, linkState, outageEvents } from './resilience/link-state.js';
+import { type LivenessOptions, liveness } from './resilience/liveness.js';
+import type { OutboxOptions } from './resilience/outbox.js';
+import { PublishLink } from './resilience/publish-link.js';
+import { type BackplaneStats, createStats } from './stats.js';
+import { SubscriptionRegistry } from './subscription-registry.js';
+import type { Transport, TransportState } from './transport.js';
+import { abortable, requireGroupName, requireName } from './validate.js';
+
+export interface HubLifetimeManagerOptions {
+  /** The driver: one transport per manager. The manager connects it in `start()` and closes it in `close()`. */
+  transport: Transport;
+  /**
+   * The hub's name in channel names.
+   * @default 'hub'
+   */
+  hub?: string;
+  /**
+   * Channel prefix; give each app on a shared broker its own so they never see each other's messages.
+   * @default 'backplane:'
+   */
+  prefix?: string;
+  /**
+   * This node's name, shown in logs and health output. The server id (inbox, envelope origin, connection
+   * id suffix) is `{nodeId}-{8 hex chars of the epoch}`, so a restarted node is a new server.
+   * @default a random `node-xxxxxxxx`
+   */
+  nodeId?: string;
+  /**
+   * Hub protocols every invocation is serialized for (once per send, on the sender).
+   * @default [JSON, MessagePack]
+   */
+  protocols?: readonly HubProtocol[];
+  /**
+   * How long a group add/remove for a connection on another server waits for the owner's ack, in ms.
+   * @default 30_000
+   */
+  ackTimeout?: number;
+  /** @default a console logger at `BACKPLANE_LOG` level (else 'warn'), tagged with the node id */
+  logger?: Logger;
+  /**
+   * Buffer publishes while the broker is unreachable and flush them in order when it is back; `false`
+   * for plain at-most-once (losses are still reported as gaps by the receivers).
+   * @default {} (on: 10_000 messages, 16 MiB, 60 s, drop-oldest)
+   */
+  outbox?: OutboxOptions | false;
+  /**
+   * The liveness probe through the real publish path; `false` trusts the driver's state alone.
+   * @default { probeInterval: 1_000, probeTimeout: 2_000 }
+   */
+  liveness?: LivenessOptions | false;
+}
+
+export interface InvokeOptions<T> {
+  /** Cancels the wait: the call rejects with `HubError('Invocation canceled by the server.')`. */
+  signal?: AbortSignal;
+  /** Validates the client's result; without it the raw value is returned. */
+  resultType?: ResultType<T>;
+}
+
+export interface GroupOptions {
+  /** Stops waiting for the owner's ack (the command may still take effect). */
+  signal?: AbortSignal;
+}
+
+interface LocalConnection {
+  readonly connection: HubConnection;
+  readonly groups: Set<string>;
+  readonly userChannel: string | undefined;
+}
+
+const MALFORMED_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Keeps this server's connections, groups and users, and reaches every other server's through the
+ * transport. The API mirrors ASP.NET Core SignalR's `HubLifetimeManager`.
+ *
+ * Sends deliver to local connections at once (never through the broker) and publish one envelope for the
+ * other servers, which ignore their own echoes. Group and user channels are subscribed lazily, only while
+ * this server has a member.
+ */
+export class HubLifetimeManager {
+  readonly nodeId: string;
+  readonly serverId: string;
+  readonly epoch: string;
+  readonly channels: Channels;
+
+  readonly #transport: Transport;
+  readonly #protocols: readonly HubProtocol[];
+  readonly #ackTimeout: number;
+  readonly #log: Logger;
+  readonly #stats: BackplaneStats = createStats();
+  readonly #publisher: Publisher;
+  readonly #inbox: string;
+  readonly #connections = new Map<string, LocalConnection>();
+  readonly #subscriptions: SubscriptionRegistry;
+  readonly #acks = new AckTracker();
+  readonly #results = new ClientResults();
+  /** Last `sendGroups` batch handled per origin (for de-duplication across group channels). */
+  readonly #lastBatch = new Map<string, number>();
+  readonly #events = new Subject<BackplaneEvent>();
+  readonly #probeAnswers = new Subject<number>();
+  readonly #gaps = new GapDetector();
+  readonly #link: PublishLink;
+  readonly #liveness: LivenessOptions | false;
+  #linkState: LinkState = { up: false, reason: 'not started' };
+  #pipeline: Subscription | undefined;
+  #lastActivity = 0;
+  #started: Promise<void> | undefined;
+  #ready = false;
+  #closed = false;
+  #lastMalformedLog = 0;
+  #malformedSinceLog = 0;
+
+  constructor(options: HubLifetimeManagerOptions) {
+    this.#transport = options.transport;
+    this.nodeId = options.nodeId ?? createNodeId();
+    this.epoch = createEpoch();
+    this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
+    this.channels = new Channels(options.prefix ?? 'backplane:', options.hub ?? 'hub');
+    this.#protocols = options.protocols ?? defaultProtocols();
+    this.#ackTimeout = options.ackTimeout ?? 30_000;
+    this.#log = options.logger ?? createConsoleLogger(this.nodeId);
+    this.#inbox = this.channels.server(this.serverId);
+    this.#liveness = options.liveness ?? {};
+    this.#link = new PublishLink(this.#transport, { outbox: options.outbox ?? {} }, (event) =>
+      this.#emit(event),
+    );
+    this.#publisher = new Publisher(this.#link, this.channels, this, this.#protocols, this.#stats);
+    this.#subscriptions = new SubscriptionRegistry(
+      this.#transport,
+      (channel, error) => this.#log.error('Subscription change failed', { channel, error }),
+      (channel) => this.#gaps.forgetChannel(channel),
+    );
+  }
+
+  /**
+   * What the resilience pipeline reports: outages, gaps (messages that never arrived, naming the group
+   * or user), outbox overflows and flushes. Every loss the backplane knows of is an event here.
+   */
+  get events$(): Observable<BackplaneEvent> {
+    return this.#events.asObservable();
+  }
+
+  /** Whether the broker is usable now (driver state and liveness probe combined). */
+  get link(): LinkState {
+    return this.#linkState;
+  }
+
+  /** The transport's link state. */
+  get state$(): Observable<TransportState> {
+    return this.#transport.state$;
+  }
+
+  get state(): TransportState {
+    return this.#transport.state;
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): Readonly<BackplaneStats> {
+    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+  }
+
+  /** Number of connections this server holds. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Connects the transport and subscribes to `all` and this server's inbox. Idempotent. */
+  start(): Promise<void> {
+    this.#started ??= (async () => {
+      this.#transport.setMessageHandler((channel, payload) => this.#receive(channel, payload));
+      await this.#transport.connect();
+      await Promise.all([
+        this.#transport.subscribe(this.channels.all),
+        this.#transport.subscribe(this.#inbox),
+      ]);
+      this.#startPipeline();
+      this.#ready = true;
+      this.#log.info('Started', { serverId: this.serverId, transport: this.#transport.name });
+    })();
+    return this.#started;
+  }
+
+  /** Link state = driver state + liveness probe; feeds the outbox and the outage events. */
+  #startPipeline(): void {
+    this.#lastActivity = Date.now();
+    const alive$ =
+      this.#liveness === false
+        ? of(true) // trust the driver's state alone
+        : liveness(
+            () => this.#lastActivity,
+            (id) => this.#sendProbe(id),
+            this.#probeAnswers,
+            this.#liveness,
+          );
+    const link$ = linkState(this.#transport.state$, alive$).pipe(
+      tap((link) => {
+        this.#linkState = link;
+        this.#link.setUp(link.up);
+        if (!link.up) this.#log.warn('Backplane link down', { reason: link.reason });
+      }),
+    );
+    this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#emit(event));
+  }
+
+  #sendProbe(id: number): void {
+    this.#publisher
+      .publish(this.#inbox, { kind: 'probe', id }, { publish: (c, p) => this.#link.publishDirect(c, p) })
+      .catch(() => {}); // a probe that cannot be sent simply never comes back
+  }
+
+  #emit(event: BackplaneEvent): void {
+    if (event.type === 'gap') this.#stats.gaps += event.to - event.from + 1;
+    this.#events.next(event);
+  }
+
+  /** Mints an id for a new connection of this server. */
+  createConnectionId(): string {
+    return createConnectionId(this.serverId);
+  }
+
+  async onConnected(connection: HubConnection): Promise<void> {
+    if (!this.#ready) await this.start();
+    const user = connection.userIdentifier;
+    const userChannel = user ? this.channels.user(user) : undefined;
+    this.#connections.set(connection.connectionId, { connection, groups: new Set(), userChannel });
+    if (userChannel) await this.#subscriptions.add(userChannel, connection.connectionId);
+  }
+
+  async onDisconnected(connection: HubConnection): Promise<void> {
+    const id = connection.connectionId;
+    const local = this.#connections.get(id);
+    if (!local || local.connection !== connection) return;
+    this.#connections.delete(id);
+    const leaving = [...local.groups].map((group) =>
+      this.#subscriptions.remove(this.channels.group(group), id),
+    );
+    if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
+    this.#results.connectionGone(id);
+    await Promise.allSettled(leaving);
+  }
+
+  // ---- sends -------------------------------------------------------------------------------------------
+
+  sendAll(method: string, args: readonly unknown[]): Promise<void> {
+    return this.sendAllExcept(method, args, []);
+  }
+
+  sendAllExcept(
+    method: string,
+    args: readonly unknown[],
+    excludedConnectionIds: readonly string[],
+  ): Promise<void> {
+    const payloads = this.#publisher.serialize(method, args);
+    const excluded = new Set(excludedConnectionIds);
+    for (const [id, local] of this.#connections)
+      if (!excluded.has(id)) this.#deliver(local.connection, payloads);
+    return this.#publisher.all(payloads, excludedConnectionIds);
+  }
+
+  sendConnection(connectionId: string, method: string, args: readonly unknown[]): Promise<void> {
+    return this.sendConnections([connectionId], method, args);
+  }
+
+  sendConnections(connectionIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
+    for (const id of connectionIds) requireName(id, 'Connection id');
+    const payloads = this.#publisher.serialize(method, args);
+    const remote: string[] = [];
+    for (const id of new Set(connectionIds)) {
+      const local = this.#connections.get(id);
+      if (local) this.#deliver(local.connection, payloads);
+      else remote.push(id);
+    }
+    return remote.length ? this.#publisher.connections(remote, payloads) : Promise.resolve();
+  }
+
+  sendGroup(groupName: string, method: string, args: readonly unknown[]): Promise<void> {
+    return this.sendGroupExcept(groupName, method, args, []);
+  }
+
+  sendGroupExcept(
+    groupName: string,
+    method: string,
+    args: readonly unknown[],
+    excludedConnectionIds: readonly string[],
+  ): Promise<void> {
+    requireGroupName(groupName);
+    const payloads = this.#publisher.serialize(method, args);
+    this.#deliverTo(
+      this.#subscriptions.members(this.channels.group(groupName)),
+      payloads,
+      excludedConnectionIds,
+    );
+    return this.#publisher.group(groupName, payloads, excludedConnectionIds);
+  }
+
+  /** Sends to several groups; a connection in more than one of them receives the message once. */
+  sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
+    for (const name of groupNames) requireGroupName(name);
+    if (groupNames.length === 0) return Promise.resolve();
+    const payloads = this.#publisher.serialize(method, args);
+    this.#deliverTo(this.#unionOfGroups(groupNames), payloads);
+    return this.#publisher.groups(groupNames, payloads);
+  }
+
+  sendUser(userId: string, method: string, args: readonly unknown[]): Promise<void> {
+    return this.sendUsers([userId], method, args);
+  }
+
+  sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
+    for (const id of userIds) requireName(id, 'User id');
+    const payloads = this.#publisher.serialize(method, args);
+    for (const id of new Set(userIds))
+      this.#deliverTo(this.#subscriptions.members(this.channels.user(id)), payloads);
+    return this.#publisher.users(userIds, payloads);
+  }
+
+  // ---- groups ------------------------------------------------------------------------------------------
+
+  /**
+   * Adds a connection (on any server) to a group. Resolves once the owner's group subscription is live,
+   * so a send that follows from any server reaches it. Unknown connections are a no-op.
+   */
+  addToGroup(connectionId: string, groupName: string, options?: GroupOptions): Promise<void> {
+    return this.#groupCommand('add', connectionId, groupName, options);
+  }
+
+  /** Removes a connection (on any server) from a group. Not being a member is a no-op, acked all the same. */
+  removeFromGroup(connectionId: string, groupName: string, options?: GroupOptions): Promise<void> {
+    return this.#groupCommand('remove', connectionId, groupName, options);
+  }
+
+  async #groupCommand(
+    action: GroupAction,
+    connectionId: string,
+    group: string,
+    options: GroupOptions | undefined,
+  ): Promise<void> {
+    requireName(connectionId, 'Connection id');
+    requireGroupName(group);
+    if (!this.#ready) await this.start();
+    const local = this.#connections.get(connectionId);
+    if (local) return this.#applyGroupAction(local, action, group);
+    const owner = ownerOfConnection(connectionId);
+    if (owner === undefined) return;
+    const ack = this.#acks.create(
+      this.#ackTimeout,
+      () =>
+        `${action === 'add' ? 'Adding' : 'Removing'} connection '${connectionId}' ${action === 'add' ? 'to' : 'from'} group '${group}'`,
+      () => this.#stats.ackTimeouts++,
+    );
+    const command: GroupCommandBody = { kind: 'group-command', id: ack.id, action, group, connectionId };
+    try {
+      const receivers = await this.#publisher.publish(this.channels.server(owner), command);
+      if (receivers === 0) this.#acks.forget(ack.id); // its server is gone: the connection exists nowhere
+    } catch (error) {
+      this.#acks.forget(ack.id);
+      throw error;
+    }
+    await abortable(ack.done, options?.signal);
+  }
+
+  #applyGroupAction(local: LocalConnection, action: GroupAction, group: string): Promise<void> {
+    const id = local.connection.connectionId;
+    const channel = this.channels.group(group);
+    if (action === 'add') {
+      local.groups.add(group);
+      return this.#subscriptions.add(channel, id);
+    }
+    local.groups.delete(group);
+    return this.#subscriptions.remove(channel, id);
+  }
+
+  // ---- client results ----------------------------------------------------------------------------------
+
+  /**
+   * Invokes a method on one client (on any server) and waits for its result. Rejects with
+   * `ConnectionNotFoundError` when the connection exists nowhere, `ConnectionDisconnectedError` (local) or
+   * `HubError('Connection disconnected.')` (remote) when it leaves first, `HubError` with the client's
+   * message when the client fails.
+   */
+  async invokeConnection<T = unknown>(
+    connectionId: string,
+    method: string,
+    args: readonly unknown[],
+    options: InvokeOptions<T> = {},
+  ): Promise<T> {
+    requireName(connectionId, 'Connection id');
+    if (!this.#ready) await this.start();
+    const local = this.#connections.get(connectionId);
+    const owner = local ? this.serverId : ownerOfConnection(connectionId);
+    // Foreign ids name no server; an id of ours that we do not hold has left.
+    if (owner === undefined || (!local && owner === this.serverId))
+      throw new ConnectionNotFoundError(connectionId);
+    const invocationId = createInvocationId();
+    const { signal, resultType } = options;
+    signal?.throwIfAborted();
+
+    const result = new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        this.#results.remove(invocationId);
+        reject(new HubError('Invocation canceled by the server.', { cause: signal?.reason }));
+      };
+      const settle = (fn: () => void) => {
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#results.add(invocationId, {
+        connectionId,
+        complete: (completion) => settle(() => settleCompletion(completion, resultType, resolve, reject)),
+        fail: (error) => settle(() => reject(error)),
+        disconnected: () => settle(() => reject(new ConnectionDisconnectedError(connectionId))),
+      });
+    });
+
+    if (local) {
+      const frame = local.connection.protocol.writeMessage({
+        type: MessageType.Invocation,
+        invocationId,
+        target: method,
+        arguments: args,
+      });
+      this.#write(local.connection, frame);
+      return result;
+    }
+    const payloads = this.#publisher.serialize(method, args, invocationId);
+    const body: InvocationBody = {
+      kind: 'invocation',
+      payloads,
+      connectionIds: [connectionId],
+      invocationId,
+    };
+    let receivers: number | undefined;
+    try {
+      receivers = await this.#publisher.publish(this.channels.server(owner), body);
+    } catch (error) {
+      this.#results.remove(invocationId);
+      throw error;
+    }
+    if (receivers === 0) {
+      this.#results.remove(invocationId);
+      throw new ConnectionNotFoundError(connectionId);
+    }
+    return result;
+  }
+
+  /**
+   * Hands a client's `Completion` for a pending client result to whoever waits for it (this server or
+   * the one that invoked). Unknown ids are ignored; a completion from a connection that was not asked
+   * throws `InvalidInvocationError`.
+   */
+  async setConnectionResult(connectionId: string, completion: CompletionMessage): Promise<void> {
+    this.#results.complete(connectionId, completion);
+  }
+
+  /** Whether `invocationId` is a client result this server waits for or must forward (SignalR's TryGetReturnType). */
+  hasPendingResult(invocationId: string): boolean {
+    return this.#results.has(invocationId);
+  }
+
+  /** Stops receiving, fails pending acks and client results with `ClosedError`, closes the transport. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pipeline?.unsubscribe();
+    this.#link.close();
+    this.#acks.closeAll();
+    this.#results.closeAll();
+    this.#connections.clear();
+    await this.#transport.close();
+    this.#events.complete();
+  }
+
+  // ---- receive path ------------------------------------------------------------------------------------
+
+  #receive(channel: string, payload: Uint8Array): void {
+    this.#stats.received++;
+    this.#lastActivity = Date.now();
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(payload, channel);
+    } catch (error) {
+      this.#reportMalformed(channel, error);
+      return;
+    }
+    if (envelope.origin === this.serverId) {
+      // Our own sends were delivered locally already; only probes come back on purpose.
+      if (envelope.kind === 'probe') this.#probeAnswers.next(envelope.id);
+      return;
+    }
+    const seen = this.#gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
+    if (seen === 'duplicate') {
+      this.#stats.duplicates++;
+      return;
+    }
+    if (seen !== 'ok') {
+      this.#emit({ type: 'gap', ...seen, target: this.channels.describe(channel) });
+      this.#log.warn('Messages missed', { channel, origin: seen.origin, from: seen.from, to: seen.to });
+    }
+    try {
+      this.#dispatch(channel, envelope);
+    } catch (error) {
+      this.#log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
+    }
+  }
+
+  #dispatch(channel: string, envelope: Envelope): void {
+    switch (envelope.kind) {
+      case 'invocation':
+        if (channel === this.#inbox) this.#receiveInboxInvocation(envelope);
+        else if (channel === this.channels.all)
+          this.#deliverTo(this.#connections.keys(), envelope.payloads, envelope.exclude);
+        else if (envelope.groups) this.#receiveGroupsBatch(envelope);
+        else this.#deliverTo(this.#subscriptions.members(channel), envelope.payloads, envelope.exclude);
+        return;
+      case 'group-command':
+        if (channel === this.#inbox) void this.#receiveGroupCommand(envelope);
+        return;
+      case 'ack':
+        if (channel === this.#inbox) this.#acks.resolve(envelope.id);
+        return;
+      case 'completion':
+        if (channel === this.#inbox) this.#receiveCompletion(envelope);
+        return;
+      case 'probe':
+        return;
+    }
+  }
+
+  #receiveInboxInvocation(envelope: Envelope & InvocationBody): void {
+    const { invocationId, origin } = envelope;
+    for (const id of envelope.connectionIds ?? []) {
+      const local = this.#connections.get(id);
+      if (invocationId !== undefined) {
+        if (!local) {
+          void this.#sendCompletion(origin, {
+            kind: 'completion',
+            invocationId,
+            connectionId: id,
+            outcome: 'not-found',
+          });
+          continue;
+        }
+        this.#results.add(invocationId, {
+          connectionId: id,
+          complete: (completion) => void this.#sendCompletion(origin, completionToBody(id, completion)),
+          fail: () => {},
+          disconnected: () =>
+            void this.#sendCompletion(origin, {
+              kind: 'completion',
+              invocationId,
+              connectionId: id,
+              outcome: 'disconnected',
+            }),
+        });
+      }
+      if (local) this.#deliver(local.connection, envelope.payloads);
+    }
+  }
+
+  #receiveGroupsBatch(envelope: Envelope & InvocationBody): void {
+    const key = `${envelope.origin}\u0000${envelope.epoch}`;
+    if (envelope.batch !== undefined) {
+      if (this.#lastBatch.get(key) === envelope.batch) return; // already delivered via another group channel
+      this.#lastBatch.set(key, envelope.batch);
+    }
+    this.#deliverTo(this.#unionOfGroups(envelope.groups ?? []), envelope.payloads);
+  }
+
+  async #receiveGroupCommand(command: Envelope & GroupCommandBody): Promise<void> {
+    const local = this.#connections.get(command.connectionId);
+    try {
+      if (local) await this.#applyGroupAction(local, command.action, command.group);
+    } catch (error) {
+      this.#log.error('Group command failed', {
+        group: command.group,
+        connectionId: command.connectionId,
+        error,
+      });
+      return; // no ack: the caller times out rather than believing a subscription is live
+    }
+    try {
+      await this.#publisher.publish(this.channels.server(command.origin), { kind: 'ack', id: command.id });
+    } catch (error) {
+      this.#log.warn('Could not acknowledge a group command', { origin: command.origin, error });
+    }
+  }
+
+  #receiveCompletion(body: CompletionBody): void {
+    const outcome = completionFromBody(body);
+    try {
+      if (outcome instanceof Error) this.#results.fail(body.connectionId, body.invocationId, outcome);
+      else this.#results.complete(body.connectionId, outcome);
+    } catch (error) {
+      this.#log.warn('Dropped a client result from the wrong connection', {
+        invocationId: body.invocationId,
+        error,
+      });
+    }
+  }
+
+  async #sendCompletion(origin: string, body: CompletionBody): Promise<void> {
+    try {
+      await this.#publisher.publish(this.channels.server(origin), body);
+    } catch (error) {
+      this.#log.error('Could not forward a client result', {
+        origin,
+        invocationId: body.invocationId,
+        error,
+      });
+    }
+  }
+
+  // ---- local delivery ----------------------------------------------------------------------------------
+
+  #unionOfGroups(groups: Iterable<string>): Set<string> {
+    const members = new Set<string>();
+    for (const group of groups)
+      for (const id of this.#subscriptions.members(this.channels.group(group))) members.add(id);
+    return members;
+  }
+
+  #deliverTo(ids: Iterable<string>, payloads: Payloads, exclude?: readonly string[]): void {
+    const excluded = exclude?.length ? new Set(exclude) : undefined;
+    for (const id of ids) {
+      if (excluded?.has(id)) continue;
+      const local = this.#connections.get(id);
+      if (local) this.#deliver(local.connection, payloads);
+    }
+  }
+
+  #deliver(connection: HubConnection, payloads: Payloads): void {
+    const frame = payloads.get(connection.protocol.name);
+    if (!frame) {
+      this.#stats.protocolMismatches++;
+      this.#log.warn(
+        'This message was received from another server that did not have the requested protocol available.',
+        {
+          protocol: connection.protocol.name,
+          connectionId: connection.connectionId,
+        },
+      );
+      return;
+    }
+    this.#write(connection, frame);
+  }
+
+  #write(connection: HubConnection, frame: Uint8Array): void {
+    try {
+      const pending = connection.write(frame);
+      this.#stats.delivered++;
+      if (pending) pending.catch((error: unknown) => this.#writeFailed(connection, error));
+    } catch (error) {
+      this.#writeFailed(connection, error);
+    }
+  }
+
+  #writeFailed(connection: HubConnection, error: unknown): void {
+    this.#stats.writeErrors++;
+    this.#log.debug('Writing to a connection failed', { connectionId: connection.connectionId, error });
+  }
+
+  #reportMalformed(channel: string, error: unknown): void {
+    this.#stats.malformed++;
+    this.#malformedSinceLog++;
+    const now = Date.now();
+    if (now - this.#lastMalformedLog < MALFORMED_LOG_INTERVAL_MS) return;
+    this.#log.warn('Dropped malformed backplane messages', {
+      channel,
+      count: this.#malformedSinceLog,
+      error: error instanceof EnvelopeError ? error.message : String(error),
+    });
+    this.#lastMalformedLog = now;
+    this.#malformedSinceLog = 0;
+  }
+}

@@ -1,0 +1,129 @@
+import type { Channels } from './channels.js';
+import { ENVELOPE_VERSION, type EnvelopeBody, type InvocationBody } from './envelope.js';
+import { encodeEnvelope } from './envelope-codec.js';
+import { BackplaneError, InvalidArgumentError, TransportError } from './errors.js';
+import { ownerOfConnection } from './ids.js';
+import { type InvocationMessage, MessageType } from './protocol/hub-messages.js';
+import type { HubProtocol } from './protocol/hub-protocol.js';
+import type { BackplaneStats } from './stats.js';
+
+/** Where published bytes go: the transport itself, or the resilience layer's outbox in front of it. */
+export interface PublishSink {
+  publish(channel: string, payload: Uint8Array): Promise<number | undefined>;
+}
+
+/** Framed bytes of one invocation, per hub protocol name. */
+export type Payloads = ReadonlyMap<string, Uint8Array>;
+
+export interface PublisherIdentity {
+  /** This server's id: envelope `origin` and inbox name. */
+  readonly serverId: string;
+  readonly epoch: string;
+}
+
+/**
+ * The send side shared by the lifetime manager and the hub context: serializes an invocation once per hub
+ * protocol, stamps the envelope header (origin, epoch, per-channel seq) and maps each kind of send onto
+ * channels. Publishes are issued synchronously in call order, so FIFO per sender holds on every driver.
+ */
+export class Publisher {
+  readonly #sink: PublishSink;
+  readonly #channels: Channels;
+  readonly #identity: PublisherIdentity;
+  readonly #protocols: readonly HubProtocol[];
+  readonly #stats: BackplaneStats;
+  readonly #seq = new Map<string, number>();
+  #batch = 0;
+
+  constructor(
+    sink: PublishSink,
+    channels: Channels,
+    identity: PublisherIdentity,
+    protocols: readonly HubProtocol[],
+    stats: BackplaneStats,
+  ) {
+    this.#sink = sink;
+    this.#channels = channels;
+    this.#identity = identity;
+    this.#protocols = protocols;
+    this.#stats = stats;
+  }
+
+  /** Serializes an invocation for every configured hub protocol. */
+  serialize(target: string, args: readonly unknown[], invocationId?: string): Payloads {
+    if (typeof target !== 'string' || target === '')
+      throw new InvalidArgumentError('Method name must be a non-empty string.');
+    const message: InvocationMessage =
+      invocationId === undefined
+        ? { type: MessageType.Invocation, target, arguments: args }
+        : { type: MessageType.Invocation, invocationId, target, arguments: args };
+    const payloads = new Map<string, Uint8Array>();
+    for (const protocol of this.#protocols) payloads.set(protocol.name, protocol.writeMessage(message));
+    return payloads;
+  }
+
+  all(payloads: Payloads, exclude?: readonly string[]): Promise<void> {
+    return this.#done(this.publish(this.#channels.all, invocation(payloads, { exclude })));
+  }
+
+  group(name: string, payloads: Payloads, exclude?: readonly string[]): Promise<void> {
+    return this.#done(this.publish(this.#channels.group(name), invocation(payloads, { exclude })));
+  }
+
+  /** One publish per group, each naming every group and one batch id so receivers de-duplicate. */
+  groups(names: readonly string[], payloads: Payloads): Promise<void> {
+    const unique = [...new Set(names)];
+    if (unique.length === 1) return this.group(unique[0]!, payloads);
+    const batch = ++this.#batch;
+    const body = invocation(payloads, { groups: unique, batch });
+    return this.#done(...unique.map((name) => this.publish(this.#channels.group(name), body)));
+  }
+
+  users(userIds: readonly string[], payloads: Payloads): Promise<void> {
+    const body = invocation(payloads, {});
+    return this.#done(...[...new Set(userIds)].map((id) => this.publish(this.#channels.user(id), body)));
+  }
+
+  /** One publish per owning server, naming its target connections. Ids naming no server are skipped. */
+  connections(connectionIds: readonly string[], payloads: Payloads): Promise<void> {
+    const byOwner = new Map<string, string[]>();
+    for (const id of new Set(connectionIds)) {
+      const owner = ownerOfConnection(id);
+      if (owner === undefined) continue;
+      const list = byOwner.get(owner);
+      if (list) list.push(id);
+      else byOwner.set(owner, [id]);
+    }
+    return this.#done(
+      ...[...byOwner].map(([owner, ids]) =>
+        this.publish(this.#channels.server(owner), invocation(payloads, { connectionIds: ids })),
+      ),
+    );
+  }
+
+  /**
+   * Stamps and publishes one envelope body. Resolves with the receiver count where the transport knows
+   * it; rejects with a {@link TransportError}.
+   */
+  publish(channel: string, body: EnvelopeBody, sink: PublishSink = this.#sink): Promise<number | undefined> {
+    const seq = (this.#seq.get(channel) ?? 0) + 1;
+    this.#seq.set(channel, seq);
+    const { serverId, epoch } = this.#identity;
+    const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, origin: serverId, epoch, seq, ...body });
+    this.#stats.published++;
+    return sink.publish(channel, bytes).catch((cause: unknown) => {
+      this.#stats.publishFailures++;
+      throw cause instanceof BackplaneError
+        ? cause
+        : new TransportError(`Publishing to '${channel}' failed.`, { cause });
+    });
+  }
+
+  async #done(...publishes: Promise<unknown>[]): Promise<void> {
+    await Promise.all(publishes);
+  }
+}
+
+function invocation(payloads: Payloads, extra: Omit<InvocationBody, 'kind' | 'payloads'>): InvocationBody {
+  return { kind: 'invocation', payloads, ...extra };
+}

@@ -1,0 +1,44 @@
+/** Counters a manager keeps since it started. All are message counts unless named otherwise. */
+export interface BackplaneStats {
+  /** Envelopes handed to the transport. */
+  published: number;
+  /** Publishes the transport rejected. */
+  publishFailures: number;
+  /** Envelopes received from the transport (valid or not). */
+  received: number;
+  /** Frames written to local connections (one per connection per message). */
+  delivered: number;
+  /** Received payloads that were not valid envelopes: dropped. */
+  malformed: number;
+  /** Writes to a local connection that threw or rejected. */
+  writeErrors: number;
+  /** Received invocations lacking the payload for a local connection's hub protocol. */
+  protocolMismatches: number;
+  /** Group commands to another server that got no ack in time. */
+  ackTimeouts: number;
+  /** Messages other servers published that never arrived here (sum of gap sizes). */
+  gaps: number;
+  /** Messages received twice (same origin, epoch, channel, seq) and dropped. */
+  duplicates: number;
+  /** Publishes waiting in the outbox now (a gauge). */
+  buffered: number;
+  /** Publishes the outbox dropped or refused (never published). */
+  dropped: number;
+}
+
+export function createStats(): BackplaneStats {
+  return {
+    published: 0,
+    publishFailures: 0,
+    received: 0,
+    delivered: 0,
+    malformed: 0,
+    writeErrors: 0,
+    protocolMismatches: 0,
+    ackTimeouts: 0,
+    gaps: 0,
+    duplicates: 0,
+    buffered: 0,
+    dropped: 0,
+  };
+}

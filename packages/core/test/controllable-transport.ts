@@ -1,0 +1,85 @@
+import { TransportError } from '../src/errors.js';
+import type { TransportCapabilities } from '../src/transport.js';
+import { TransportBase } from '../src/transport-base.js';
+
+/**
+ * A test transport on an in-test bus whose link can be cut (`down`: publishes fail, nothing is delivered,
+ * state disconnected), frozen (`freeze`: publishes hang, nothing is delivered, state stays connected —
+ * a broker stopped with SIGSTOP) or deaf (`deaf`: publishes work, deliveries to it are lost). Real brokers get the same faults in the fault tests.
+ */
+export class TestBus {
+  readonly members = new Set<ControllableTransport>();
+}
+
+export class ControllableTransport extends TransportBase {
+  readonly name = 'controllable';
+  readonly capabilities: TransportCapabilities = {
+    receiverCount: true,
+    durable: false,
+    perChannelSubscriptions: true,
+    sharded: false,
+  };
+  #mode: 'up' | 'down' | 'frozen' | 'deaf' = 'up';
+  #held: Array<() => void> = [];
+
+  constructor(readonly bus: TestBus) {
+    super();
+  }
+
+  down(): void {
+    this.#mode = 'down';
+    this.setState({ type: 'disconnected', error: new Error('link cut (test)') });
+  }
+
+  freeze(): void {
+    this.#mode = 'frozen';
+  }
+
+  /** Publishes work, but what the broker sends this transport is lost (a black-holed subscriber link). */
+  deaf(): void {
+    this.#mode = 'deaf';
+  }
+
+  up(): void {
+    this.#mode = 'up';
+    this.setState({ type: 'connected' });
+    for (const release of this.#held.splice(0)) release();
+  }
+
+  protected async doConnect(): Promise<void> {
+    this.bus.members.add(this);
+    this.setState({ type: 'connected' });
+  }
+
+  protected async doClose(): Promise<void> {
+    this.bus.members.delete(this);
+  }
+
+  protected doPublish(channel: string, payload: Uint8Array): Promise<number> {
+    if (this.#mode === 'down') return Promise.reject(new TransportError('link cut (test)'));
+    const send = () => {
+      let count = 0;
+      for (const member of this.bus.members) {
+        if (!member.channels.has(channel)) continue;
+        count++;
+        setImmediate(() => member.receive(channel, payload));
+      }
+      return count;
+    };
+    if (this.#mode === 'frozen') return new Promise((resolve) => this.#held.push(() => resolve(send())));
+    return Promise.resolve(send());
+  }
+
+  /** Bytes the bus delivers; lost unless the link is up. */
+  receive(channel: string, payload: Uint8Array): void {
+    if (this.#mode === 'up') this.onMessage(channel, payload);
+  }
+
+  /** Publishes bypassing the hub logic (to replay captured bytes). */
+  raw(channel: string, payload: Uint8Array): Promise<number> {
+    return this.doPublish(channel, payload);
+  }
+
+  protected async doSubscribe(): Promise<void> {}
+  protected async doUnsubscribe(): Promise<void> {}
+}

@@ -1,0 +1,165 @@
+import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OutboxFullError, TransportError } from '../src/errors.js';
+import type { HubConnection } from '../src/hub-connection.js';
+import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
+import type { InvocationMessage } from '../src/protocol/hub-messages.js';
+import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
+import type { BackplaneEvent } from '../src/resilience/events.js';
+import { ControllableTransport, TestBus } from './controllable-transport.js';
+
+const json = new JsonHubProtocol();
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const WAIT_MS = 5_000;
+
+class Recorder implements HubConnection {
+  readonly protocol = json;
+  readonly words: string[] = [];
+  #waiters: Array<() => void> = [];
+  constructor(readonly connectionId: string) {}
+  write(frame: Uint8Array): void {
+    for (const m of json.parseMessages(frame)) this.words.push(String((m as InvocationMessage).arguments[0]));
+    for (const w of this.#waiters.splice(0)) w();
+  }
+  async waitFor(count: number): Promise<string[]> {
+    const deadline = Date.now() + WAIT_MS;
+    while (this.words.length < count) {
+      if (Date.now() > deadline)
+        throw new Error(`got ${this.words.length}/${count}: ${this.words.join(',')}`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return this.words;
+  }
+}
+
+function nextEvent<T extends BackplaneEvent['type']>(
+  events$: Observable<BackplaneEvent>,
+  type: T,
+): Promise<Extract<BackplaneEvent, { type: T }>> {
+  return firstValueFrom(
+    events$.pipe(
+      filter((e): e is Extract<BackplaneEvent, { type: T }> => e.type === type),
+      timeout(WAIT_MS),
+    ),
+  );
+}
+
+const open: HubLifetimeManager[] = [];
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((m) => m.close()));
+});
+
+async function pair(options: Partial<HubLifetimeManagerOptions> = {}) {
+  const bus = new TestBus();
+  const t1 = new ControllableTransport(bus);
+  const t2 = new ControllableTransport(bus);
+  const base = { hub: 'r', protocols: [json], logger: quiet, liveness: false as const };
+  const m1 = new HubLifetimeManager({ ...base, transport: t1, ...options });
+  const m2 = new HubLifetimeManager({ ...base, transport: t2 });
+  open.push(m1, m2);
+  await Promise.all([m1.start(), m2.start()]);
+  const c1 = new Recorder(m1.createConnectionId());
+  const c2 = new Recorder(m2.createConnectionId());
+  await m1.onConnected(c1);
+  await m2.onConnected(c2);
+  return { t1, t2, m1, m2, c1, c2 };
+}
+
+describe('manager resilience', () => {
+  it('outbox - sends during an outage are delivered locally at once and remotely, in order, after it', async () => {
+    const { t1, m1, c1, c2 } = await pair();
+    const started = nextEvent(m1.events$, 'outage-started');
+    t1.down();
+    expect((await started).reason).toBe('transport disconnected');
+    for (const word of ['a', 'b', 'c']) await m1.sendAll('Say', [word]);
+    expect(c1.words).toEqual(['a', 'b', 'c']);
+    expect(m1.stats.buffered).toBe(3);
+    const flushed = nextEvent(m1.events$, 'flushed');
+    const ended = nextEvent(m1.events$, 'outage-ended');
+    t1.up();
+    expect((await ended).durationMs).toBeGreaterThanOrEqual(0);
+    expect((await flushed).count).toBe(3);
+    await m1.sendAll('Say', ['d']);
+    expect(await c2.waitFor(4)).toEqual(['a', 'b', 'c', 'd']);
+    expect(m1.stats.buffered).toBe(0);
+  });
+
+  it('outbox - a full outbox drops the oldest and says so', async () => {
+    const { t1, m1, c2 } = await pair({ outbox: { maxMessages: 2 } });
+    t1.down();
+    const overflow = nextEvent(m1.events$, 'overflow');
+    for (const word of ['a', 'b', 'c']) await m1.sendAll('Say', [word]);
+    expect(await overflow).toMatchObject({ dropped: 1, policy: 'drop-oldest', reason: 'count' });
+    t1.up();
+    expect(await c2.waitFor(2)).toEqual(['b', 'c']);
+    expect(m1.stats.dropped).toBe(1);
+  });
+
+  it('outbox - the reject policy refuses with OutboxFullError', async () => {
+    const { t1, m1 } = await pair({ outbox: { maxMessages: 1, policy: 'reject' } });
+    t1.down();
+    await m1.sendAll('Say', ['a']);
+    await expect(m1.sendAll('Say', ['b'])).rejects.toBeInstanceOf(OutboxFullError);
+  });
+
+  it('no outbox - publishes fail with TransportError and receivers report the gap', async () => {
+    const { t1, m1, m2, c2 } = await pair({ outbox: false });
+    await m1.sendAll('Say', ['a']);
+    await c2.waitFor(1);
+    t1.down();
+    await expect(m1.sendAll('Say', ['lost'])).rejects.toBeInstanceOf(TransportError);
+    t1.up();
+    const gap = nextEvent(m2.events$, 'gap');
+    await m1.sendAll('Say', ['b']);
+    expect(await gap).toMatchObject({ origin: m1.serverId, from: 2, to: 2, target: { kind: 'all' } });
+    expect(await c2.waitFor(2)).toEqual(['a', 'b']);
+    expect(m2.stats.gaps).toBe(1);
+  });
+
+  it('gaps - a missed group message names the group', async () => {
+    const { t2, m1, m2, c2 } = await pair({ outbox: false });
+    await m2.addToGroup(c2.connectionId, 'orders');
+    await m1.sendGroup('orders', 'Say', ['1']);
+    await c2.waitFor(1);
+    t2.deaf();
+    await m1.sendGroup('orders', 'Say', ['2']);
+    await m1.sendGroup('orders', 'Say', ['3']);
+    await new Promise((resolve) => setImmediate(resolve)); // the bus delivers (to nobody) on the next turn
+    t2.up();
+    const gap = nextEvent(m2.events$, 'gap');
+    await m1.sendGroup('orders', 'Say', ['4']);
+    expect(await gap).toMatchObject({ from: 2, to: 3, target: { kind: 'group', name: 'orders' } });
+  });
+
+  it('liveness - a frozen broker is detected by the probe although the driver says connected', async () => {
+    const { t1, m1 } = await pair({ liveness: { probeInterval: 50, probeTimeout: 100 } });
+    const started = nextEvent(m1.events$, 'outage-started');
+    t1.freeze();
+    expect(m1.state.type).toBe('connected');
+    expect((await started).reason).toBe('probe timeout');
+    const ended = nextEvent(m1.events$, 'outage-ended');
+    t1.up();
+    expect((await ended).durationMs).toBeGreaterThan(0);
+  });
+
+  it('duplicates - the same envelope received twice is delivered once', async () => {
+    const { t1, m1, m2, c2 } = await pair();
+    const seen: Array<[string, Uint8Array]> = [];
+    const spy = new ControllableTransport(t1.bus);
+    await spy.connect();
+    await spy.subscribe(m1.channels.all);
+    spy.setMessageHandler((channel, payload) => seen.push([channel, payload]));
+    await m1.sendAll('Say', ['once']);
+    await c2.waitFor(1);
+    while (seen.length === 0) await new Promise((resolve) => setImmediate(resolve)); // the spy is served last
+    const [channel, payload] = seen[0]!;
+    await spy.raw(channel, payload);
+    await spy.close();
+    await m1.sendAll('Say', ['next']);
+    expect(await c2.waitFor(2)).toEqual(['once', 'next']);
+    expect(m2.stats.duplicates).toBe(1);
+  });
+});
