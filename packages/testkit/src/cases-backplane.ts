@@ -1,0 +1,274 @@
+import {
+  AckTimeoutError,
+  ClosedError,
+  ConnectionNotFoundError,
+  createConnectionId,
+  HubContext,
+  InvalidArgumentError,
+  MessagePackHubProtocol,
+  type Transport,
+} from '@backplane/core';
+import { expect, it } from 'vitest';
+import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
+
+const hello = ['World'] as const;
+
+/** Our guarantees beyond SignalR's suite: isolation, literal names, order, bad input, de-duplication, liveness. */
+export function backplaneCases(ctx: SuiteContext): void {
+  it('isolation - two apps with different prefixes on one bus never see each other', async () => {
+    const appA = await ctx.manager({ prefix: `${ctx.prefix}appA:` });
+    const appB = await ctx.manager({ prefix: `${ctx.prefix}appB:` });
+    const a = await ctx.connect(appA);
+    const b = await ctx.connect(appB);
+    await appA.addToGroup(a.connectionId, 'shared');
+    await appB.addToGroup(b.connectionId, 'shared');
+    await appA.sendAll('Hello', hello);
+    await appA.sendGroup('shared', 'Hello', hello);
+    await expectHello(a);
+    await expectHello(a);
+    await b.expectNothing();
+  });
+
+  it('literal names - a group called * is a group, not a pattern', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const star = await ctx.connect(m1);
+    const other = await ctx.connect(m1);
+    await m1.addToGroup(star.connectionId, '*');
+    await m1.addToGroup(other.connectionId, 'unique');
+    await m2.sendGroup('unique', 'Hello', hello);
+    await expectHello(other);
+    await star.expectNothing();
+    await m2.sendGroup('*', 'Hello', hello);
+    await expectHello(star);
+    await other.expectNothing();
+  });
+
+  it('literal names - a user called * is a user, not a pattern', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const star = await ctx.connect(m1, { userIdentifier: '*' });
+    const userA = await ctx.connect(m1, { userIdentifier: 'userA' });
+    await m2.sendUser('userA', 'Hello', hello);
+    await expectHello(userA);
+    await star.expectNothing();
+    await m2.sendUser('*', 'Hello', hello);
+    await expectHello(star);
+  });
+
+  it('literal names - odd characters stay literal and a group never collides with a user', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const names = ['a.b', 'a.*', '>', 'with space', 'colon:group:x', '?[ab]', 'ünï©ødé', 'a'];
+    const members = [];
+    for (const name of names) {
+      const c = await ctx.connect(m1);
+      await m2.addToGroup(c.connectionId, name);
+      members.push(c);
+    }
+    const userA = await ctx.connect(m1, { userIdentifier: 'a' });
+    for (const [i, name] of names.entries()) {
+      await m2.sendGroup(name, 'Hello', [name]);
+      await expectHello(members[i]!, name);
+    }
+    for (const c of members) await c.expectNothing(0);
+    await userA.expectNothing();
+  });
+
+  it('order - messages from one server reach a connection in send order, whatever the route', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const c = await ctx.connect(m2, { userIdentifier: 'fifo-user' });
+    await m2.addToGroup(c.connectionId, 'fifo');
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const route = i % 4;
+      if (route === 0) sends.push(m1.sendAll('Hello', [String(i)]));
+      else if (route === 1) sends.push(m1.sendGroup('fifo', 'Hello', [String(i)]));
+      else if (route === 2) sends.push(m1.sendConnection(c.connectionId, 'Hello', [String(i)]));
+      else sends.push(m1.sendUser('fifo-user', 'Hello', [String(i)]));
+    }
+    await Promise.all(sends);
+    for (let i = 0; i < 200; i++) await expectHello(c, String(i));
+  });
+
+  it('bad input - garbage on hub channels is dropped and counted while valid traffic flows', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const c = await ctx.connect(m2);
+    await m2.addToGroup(c.connectionId, 'g');
+    const raw = await ctx.rawTransport();
+    const garbage = [
+      new Uint8Array([0xc1]), // never-used MessagePack byte
+      new TextEncoder().encode('{"not":"an envelope"}'),
+      new Uint8Array([0x95, 0x01, 0xa1, 0x78]), // truncated array
+      new Uint8Array([0x96, 0x63, 0xa1, 0x78, 0xa0, 0x01, 0x01, 0x80]), // unknown version 99
+      new Uint8Array([0x95, 0x01, 0xa1, 0x78, 0xa0, 0x01, 0x63]), // unknown kind
+      new Uint8Array(0),
+    ];
+    const server = c.connectionId.slice(c.connectionId.indexOf('.') + 1);
+    for (const bytes of garbage) {
+      await raw.publish(m2.channels.all, bytes);
+      await raw.publish(m2.channels.group('g'), bytes);
+      await raw.publish(m2.channels.server(server), bytes);
+      await m1.sendAll('Hello', hello);
+      await expectHello(c);
+    }
+    await m1.sendGroup('g', 'Hello', hello);
+    await expectHello(c);
+    expect(m2.stats.malformed).toBe(garbage.length * 3);
+    await c.expectNothing();
+  });
+
+  it('bad input - empty group, user and connection names are refused with InvalidArgumentError', async () => {
+    const m = await ctx.manager();
+    const c = await ctx.connect(m);
+    expect(() => m.sendGroup('', 'Hello', hello)).toThrow(InvalidArgumentError);
+    expect(() => m.sendGroups(['ok', ''], 'Hello', hello)).toThrow(InvalidArgumentError);
+    expect(() => m.sendUser('', 'Hello', hello)).toThrow(InvalidArgumentError);
+    expect(() => m.sendConnection('', 'Hello', hello)).toThrow(InvalidArgumentError);
+    expect(await rejection(m.addToGroup(c.connectionId, ''))).toBeInstanceOf(InvalidArgumentError);
+    await c.expectNothing(0);
+  });
+
+  it('sendGroups - a connection in several listed groups receives one copy, on any server', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const local = await ctx.connect(m1);
+    const remote = await ctx.connect(m2);
+    const onlyG2 = await ctx.connect(m2);
+    for (const c of [local, remote]) {
+      await m1.addToGroup(c.connectionId, 'g1');
+      await m1.addToGroup(c.connectionId, 'g2');
+    }
+    await m1.addToGroup(onlyG2.connectionId, 'g2');
+    await m1.sendGroups(['g1', 'g2', 'g1'], 'Hello', hello);
+    await m1.sendGroups(['g2', 'g1'], 'Hello', ['again']);
+    for (const c of [local, remote]) {
+      await expectHello(c);
+      await expectHello(c, 'again');
+    }
+    await expectHello(onlyG2);
+    await expectHello(onlyG2, 'again');
+    for (const c of [local, remote, onlyG2]) await c.expectNothing();
+  });
+
+  it('sendAllExcept and sendConnections - exclusions and id lists work across servers', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const a = await ctx.connect(m1);
+    const b = await ctx.connect(m2);
+    const c = await ctx.connect(m2);
+    await m1.sendAllExcept('Hello', hello, [b.connectionId]);
+    await expectHello(a);
+    await expectHello(c);
+    await m1.sendConnections([b.connectionId, c.connectionId, b.connectionId, a.connectionId], 'Hello', [
+      'list',
+    ]);
+    for (const x of [a, b, c]) await expectHello(x, 'list');
+    for (const x of [a, b, c]) await x.expectNothing();
+  });
+
+  it('protocols - a MessagePack connection receives what a server serialized once per protocol', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const json = await ctx.connect(m2);
+    const msgpack = await ctx.connect(m2, { protocol: new MessagePackHubProtocol() });
+    await m1.sendAll('Hello', hello);
+    await expectHello(json);
+    await expectHello(msgpack);
+  });
+
+  it('hub context - a process without connections reaches all, groups, users and connections', async () => {
+    const m = await ctx.manager();
+    const c = await ctx.connect(m, { userIdentifier: 'ctx-user' });
+    await m.addToGroup(c.connectionId, 'ctx-group');
+    const hub = new HubContext({
+      transport: ctx.harness.createTransport(),
+      prefix: ctx.prefix,
+      hub: 'conformance',
+    });
+    try {
+      await hub.sendAll('Hello', ['all']);
+      await hub.sendGroup('ctx-group', 'Hello', ['group']);
+      await hub.sendGroups(['ctx-group', 'none'], 'Hello', ['groups']);
+      await hub.sendUser('ctx-user', 'Hello', ['user']);
+      await hub.sendConnection(c.connectionId, 'Hello', ['connection']);
+      for (const word of ['all', 'group', 'groups', 'user', 'connection']) await expectHello(c, word);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('groups - a command to a server that never answers fails with AckTimeoutError', async () => {
+    const m = await ctx.manager({ ackTimeout: 300 });
+    const ghost = await ctx.rawTransport();
+    await ghost.subscribe(m.channels.server('ghost-1'));
+    const error = await rejection(m.addToGroup(createConnectionId('ghost-1'), 'g'));
+    expect(error).toBeInstanceOf(AckTimeoutError);
+    expect(m.stats.ackTimeouts).toBe(1);
+  });
+
+  it('groups - a group is subscribed only on servers with members, and released by the last one', async () => {
+    const live1 = new Set<string>();
+    const live2 = new Set<string>();
+    const m1 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), live1) });
+    const m2 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), live2) });
+    const [a, b] = [await ctx.connect(m1), await ctx.connect(m1)];
+    const channel = m1.channels.group('lazy');
+    await m2.addToGroup(a.connectionId, 'lazy');
+    await m2.addToGroup(b.connectionId, 'lazy');
+    expect(live1.has(channel)).toBe(true);
+    expect(live2.has(channel)).toBe(false);
+    await m2.removeFromGroup(a.connectionId, 'lazy');
+    expect(live1.has(channel)).toBe(true);
+    await m1.onDisconnected(b);
+    expect(live1.has(channel)).toBe(false);
+  });
+
+  it('liveness - a server that is gone fails client results and no-ops group commands at once', async (test) => {
+    if (!(await ctx.rawTransport()).capabilities.receiverCount) test.skip();
+    const m1 = await ctx.manager();
+    const m2 = await ctx.manager();
+    const c = await ctx.connect(m2);
+    await m2.close();
+    const error = await rejection(m1.invokeConnection(c.connectionId, 'Result', []));
+    expect(error).toBeInstanceOf(ConnectionNotFoundError);
+    await m1.addToGroup(c.connectionId, 'g');
+  });
+
+  it('liveness - a client result for a connection that left its live server fails', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const c = await ctx.connect(m2);
+    await m2.onDisconnected(c);
+    const error = await rejection(m1.invokeConnection(c.connectionId, 'Result', []));
+    expect(error).toBeInstanceOf(ConnectionNotFoundError);
+  });
+
+  it('close - pending client results fail with ClosedError', async () => {
+    const [m1, m2] = [await ctx.manager({ logger: silentLogger }), await ctx.manager()];
+    const c = await ctx.connect(m2);
+    const result = m1.invokeConnection(c.connectionId, 'Result', []);
+    await c.readInvocation();
+    await m1.close();
+    expect(await rejection(result)).toBeInstanceOf(ClosedError);
+  });
+}
+
+/** Wraps a transport so the test can see which channels are live. */
+function recording(inner: Transport, live: Set<string>): Transport {
+  return {
+    name: inner.name,
+    capabilities: inner.capabilities,
+    get state$() {
+      return inner.state$;
+    },
+    get state() {
+      return inner.state;
+    },
+    connect: () => inner.connect(),
+    close: () => inner.close(),
+    publish: (channel, payload) => inner.publish(channel, payload),
+    subscribe: async (channel) => {
+      await inner.subscribe(channel);
+      live.add(channel);
+    },
+    unsubscribe: async (channel) => {
+      live.delete(channel);
+      await inner.unsubscribe(channel);
+    },
+    setMessageHandler: (handler) => inner.setMessageHandler(handler),
+  };
+}

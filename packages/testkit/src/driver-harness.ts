@@ -1,0 +1,12 @@
+import type { Transport } from '@backplane/core';
+
+/** What a driver gives the conformance suite: transports on one shared backplane under test. */
+export interface DriverHarness {
+  /** A new, unconnected transport on the shared backplane; each simulates one server's link. */
+  createTransport(): Transport;
+  /** Stops whatever the setup started (brokers, buses). */
+  teardown(): Promise<void>;
+}
+
+/** Called once before a driver's suite runs. */
+export type DriverSetup = () => Promise<DriverHarness>;
