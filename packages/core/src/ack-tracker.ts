@@ -27,6 +27,9 @@ export class AckTracker {
       timer.unref();
       this.#pending.set(id, { resolve, reject, timer });
     });
+    // The caller awaits `done` only after its publish: a rejection (timeout, close) that comes first must
+    // not count as unhandled. The caller still sees it.
+    done.catch(() => {});
     return { id, done };
   }
 

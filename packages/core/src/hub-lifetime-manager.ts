@@ -443,6 +443,10 @@ export class HubLifetimeManager {
       });
     });
 
+    // The call may fail (close, a fast 'not-found' reply) while this method still awaits its publish,
+    // before the caller holds the promise: that must not count as an unhandled rejection.
+    result.catch(() => {});
+
     if (local) {
       const frame = local.connection.protocol.writeMessage({
         type: MessageType.Invocation,
