@@ -1,7 +1,12 @@
 // Conformance suite (run against every driver)
 export { runConformanceSuite } from './conformance-suite.js';
 export type { DriverHarness, DriverSetup } from './driver-harness.js';
+// Broker launchers (real servers on random free ports)
+export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
+export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
+export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
+export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
 export type { TestClientOptions } from './test-client.js';
 export { DEFAULT_TIMEOUT_MS, SETTLE_MS, TestClient } from './test-client.js';
-
-// Broker launchers (real servers on random free ports)
+export type { WaitForOptions } from './wait-for.js';
+export { waitFor } from './wait-for.js';
