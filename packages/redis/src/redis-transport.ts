@@ -1,0 +1,257 @@
+import {
+  type BackoffOptions,
+  backoffDelay,
+  TransportBase,
+  type TransportCapabilities,
+  TransportError,
+} from '@backplane/core';
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisTransportOptions {
+  /**
+   * Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). Ignored with `client` or `cluster`.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  url?: string;
+  /** ioredis options (TLS, username/password, family, …), merged over the URL. */
+  options?: RedisOptions;
+  /** An ioredis client the app owns: used to publish, duplicated to subscribe; never closed by backplane. */
+  client?: Redis;
+  /**
+   * Redis Cluster startup nodes, or a cluster client the app owns (created with `shardedSubscribers: true`).
+   * Cluster mode uses Redis 7 sharded pub/sub (SSUBSCRIBE/SPUBLISH): a message travels only to the shard
+   * that owns its channel's slot, so throughput grows with shards.
+   */
+  cluster?: ClusterNode[] | Cluster;
+  /** ioredis cluster options for startup nodes. */
+  clusterOptions?: ClusterOptions;
+  /**
+   * How long the first `connect()` may take, retries included, in ms; then it rejects with `TransportError`.
+   * @default 10_000
+   */
+  connectTimeout?: number;
+  /**
+   * Reconnect delays after the link drops (exponential with jitter, unlimited attempts).
+   * @default { initialDelay: 100, maxDelay: 5_000 }
+   */
+  reconnect?: BackoffOptions;
+}
+
+type Client = Redis | Cluster;
+
+/**
+ * The Redis driver: a publisher and a subscriber connection, literal SUBSCRIBE only (never PSUBSCRIBE),
+ * PUBLISH receiver counts, resubscription after reconnect (ioredis `autoResubscribe`). With a cluster,
+ * sharded pub/sub. Publishes fail fast while Redis is unreachable (no hidden offline queue): core's outbox
+ * decides what to keep.
+ */
+export class RedisTransport extends TransportBase {
+  readonly name = 'redis';
+  readonly capabilities: TransportCapabilities;
+  readonly #options: RedisTransportOptions;
+  readonly #sharded: boolean;
+  #publisher: Client | undefined;
+  #subscriber: Client | undefined;
+  #ownsPublisher = true;
+  #lastError: Error | undefined;
+
+  constructor(options: RedisTransportOptions = {}) {
+    super();
+    this.#options = options;
+    this.#sharded = options.cluster !== undefined;
+    this.capabilities = {
+      receiverCount: true,
+      durable: false,
+      perChannelSubscriptions: true,
+      sharded: this.#sharded,
+    };
+  }
+
+  protected async doConnect(): Promise<void> {
+    const { publisher, subscriber } = this.#createClients();
+    this.#publisher = publisher;
+    this.#subscriber = subscriber;
+    const event = this.#sharded ? 'smessageBuffer' : 'messageBuffer';
+    subscriber.on(event, (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+    for (const client of new Set([publisher, subscriber])) {
+      client.on('ready', () => this.#updateState());
+      client.on('close', () => this.#updateState());
+      client.on('reconnecting', () => this.#updateState());
+      client.on('end', () => this.#updateState());
+      client.on('error', (error: Error) => {
+        this.#lastError = error; // reported through state$; ioredis keeps reconnecting
+      });
+    }
+    const timeout = this.#options.connectTimeout ?? 10_000;
+    try {
+      await withTimeout(
+        Promise.all([publisher, subscriber].map((c) => ready(c))),
+        timeout,
+        () => this.#lastError,
+      );
+    } catch (cause) {
+      await this.#shutdown(true);
+      throw new TransportError(`Could not connect to Redis (${this.#describe()}) within ${timeout} ms.`, {
+        cause,
+      });
+    }
+    this.#updateState();
+  }
+
+  protected async doClose(): Promise<void> {
+    await this.#shutdown(false);
+  }
+
+  protected async doPublish(channel: string, payload: Uint8Array): Promise<number> {
+    const publisher = this.#publisher;
+    if (!publisher) throw new TransportError('Redis transport is not connected.');
+    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    try {
+      const receivers = this.#sharded
+        ? await (publisher as Cluster).spublish(channel, bytes)
+        : await publisher.publish(channel, bytes);
+      return Number(receivers);
+    } catch (cause) {
+      throw new TransportError(`Redis ${this.#sharded ? 'SPUBLISH' : 'PUBLISH'} to '${channel}' failed.`, {
+        cause,
+      });
+    }
+  }
+
+  protected async doSubscribe(channel: string): Promise<void> {
+    const subscriber = this.#requireSubscriber();
+    try {
+      if (this.#sharded) await (subscriber as Cluster).ssubscribe(channel);
+      else await subscriber.subscribe(channel);
+    } catch (cause) {
+      throw new TransportError(`Redis subscribe to '${channel}' failed.`, { cause });
+    }
+  }
+
+  protected async doUnsubscribe(channel: string): Promise<void> {
+    const subscriber = this.#requireSubscriber();
+    try {
+      if (this.#sharded) await (subscriber as Cluster).sunsubscribe(channel);
+      else await subscriber.unsubscribe(channel);
+    } catch (cause) {
+      throw new TransportError(`Redis unsubscribe from '${channel}' failed.`, { cause });
+    }
+  }
+
+  #createClients(): { publisher: Client; subscriber: Client } {
+    const o = this.#options;
+    const retryStrategy = (attempt: number) =>
+      backoffDelay(attempt - 1, o.reconnect ?? { initialDelay: 100, maxDelay: 5_000 });
+    if (o.cluster !== undefined) {
+      if (o.cluster instanceof Cluster) {
+        this.#ownsPublisher = false;
+        return { publisher: o.cluster, subscriber: o.cluster.duplicate() };
+      }
+      const cluster = new Cluster(o.cluster, {
+        ...o.clusterOptions,
+        shardedSubscribers: true,
+        lazyConnect: false,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryStrategy,
+      });
+      return { publisher: cluster, subscriber: cluster };
+    }
+    if (o.client) {
+      this.#ownsPublisher = false;
+      return {
+        publisher: o.client,
+        subscriber: o.client.duplicate({ enableOfflineQueue: true, autoResubscribe: true }),
+      };
+    }
+    const common: RedisOptions = {
+      ...o.options,
+      retryStrategy,
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+    };
+    const url = o.url ?? 'redis://127.0.0.1:6379';
+    return {
+      publisher: new Redis(url, { ...common, enableOfflineQueue: false }),
+      subscriber: new Redis(url, { ...common, enableOfflineQueue: true, autoResubscribe: true }),
+    };
+  }
+
+  #updateState(): void {
+    const clients = [this.#publisher, this.#subscriber].filter((c): c is Client => c !== undefined);
+    if (clients.length === 0 || this.closed) return;
+    const statuses = clients.map((c) => c.status);
+    if (statuses.every((s) => s === 'ready')) this.setState({ type: 'connected' });
+    else if (statuses.some((s) => s === 'end' || s === 'close' || s === 'reconnecting'))
+      this.setState({ type: 'disconnected', ...(this.#lastError && { error: this.#lastError }) });
+  }
+
+  async #shutdown(force: boolean): Promise<void> {
+    const owned = new Set<Client>();
+    if (this.#subscriber) owned.add(this.#subscriber);
+    if (this.#publisher && this.#ownsPublisher) owned.add(this.#publisher);
+    this.#publisher = undefined;
+    this.#subscriber = undefined;
+    await Promise.all(
+      [...owned].map(async (client) => {
+        if (force || client.status !== 'ready') {
+          client.disconnect();
+          return;
+        }
+        try {
+          await withTimeout(client.quit(), 1_000, () => undefined);
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+  }
+
+  #requireSubscriber(): Client {
+    if (!this.#subscriber) throw new TransportError('Redis transport is not connected.');
+    return this.#subscriber;
+  }
+
+  #describe(): string {
+    const o = this.#options;
+    if (o.cluster)
+      return Array.isArray(o.cluster) ? `cluster ${o.cluster.map(String).join(',')}` : 'app cluster';
+    if (o.client) return 'app client';
+    return redactUrl(o.url ?? 'redis://127.0.0.1:6379');
+  }
+}
+
+/** Creates a Redis transport (see {@link RedisTransportOptions}). */
+export function createRedisTransport(options?: RedisTransportOptions): RedisTransport {
+  return new RedisTransport(options);
+}
+
+function ready(client: Client): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  lastError: () => Error | undefined,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(lastError() ?? new Error(`timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'invalid url';
+  }
+}
