@@ -1,0 +1,68 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Claims } from './jwt.js';
+
+/** What a connection token carries from negotiate (on any node) to the transport request (on any node). */
+export interface ConnectionTicket {
+  /** The connection id negotiate returned (minted by the negotiating node). */
+  readonly connectionId: string;
+  readonly userId: string | undefined;
+  readonly claims: Claims;
+  /** Unix ms after which the token cannot open a new connection. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Stateless connection tokens: `base64url(json).base64url(hmac-sha256)`, signed with a secret every node
+ * shares, so negotiate answered by node A and the WebSocket opened on node B both succeed (no sticky
+ * sessions for WebSockets). A random nonce makes every token unique.
+ */
+export class ConnectionTokens {
+  readonly #secret: string;
+  constructor(secret: string) {
+    this.#secret = secret;
+  }
+
+  issue(ticket: ConnectionTicket): string {
+    const body = Buffer.from(
+      JSON.stringify({
+        c: ticket.connectionId,
+        u: ticket.userId,
+        k: ticket.claims,
+        e: ticket.expiresAt,
+        n: randomBytes(6).toString('base64url'),
+      }),
+    ).toString('base64url');
+    return `${body}.${this.#sign(body)}`;
+  }
+
+  /** The ticket inside a token, or `undefined` if it is malformed or badly signed. Expiry is the caller's call. */
+  read(token: string): ConnectionTicket | undefined {
+    const dot = token.indexOf('.');
+    if (dot <= 0) return undefined;
+    const body = token.slice(0, dot);
+    const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.#sign(body), 'base64url');
+    if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined;
+    try {
+      const raw = JSON.parse(Buffer.from(body, 'base64url').toString()) as {
+        c?: unknown;
+        u?: unknown;
+        k?: unknown;
+        e?: unknown;
+      };
+      if (typeof raw.c !== 'string' || typeof raw.e !== 'number') return undefined;
+      return {
+        connectionId: raw.c,
+        userId: typeof raw.u === 'string' ? raw.u : undefined,
+        claims: typeof raw.k === 'object' && raw.k !== null ? (raw.k as Claims) : {},
+        expiresAt: raw.e,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  #sign(body: string): string {
+    return createHmac('sha256', this.#secret).update(body).digest('base64url');
+  }
+}

@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import type { TransportSender } from '../server-connection.js';
+
+export interface LongPollingOptions {
+  /** How long a poll waits for data before answering empty, in ms. @default 90_000 */
+  pollTimeout: number;
+  /** A connection with no poll for this long is closed, in ms. @default 15_000 */
+  disconnectTimeout: number;
+}
+
+/**
+ * Long polling: outgoing bytes are buffered until a poll (GET) takes them; a poll waits up to
+ * `pollTimeout`; a newer poll ends the older one with 204; a closed connection answers 204.
+ */
+export class LongPollingSender implements TransportSender {
+  readonly kind = 'LongPolling';
+  readonly binary = true;
+  #buffer: Uint8Array[] = [];
+  #poll: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
+  #closed = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly options: LongPollingOptions,
+    readonly onIdle: () => void,
+  ) {
+    this.#armIdle();
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#buffer.push(bytes);
+    if (this.#poll) this.#answer();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    if (this.#poll) {
+      clearTimeout(this.#poll.timer);
+      this.#poll.res.writeHead(204).end();
+      this.#poll = undefined;
+    }
+  }
+
+  /** A poll arrived: answer at once with what is buffered, or hold it. */
+  poll(res: ServerResponse): void {
+    if (this.#closed) {
+      res.writeHead(204).end();
+      return;
+    }
+    clearTimeout(this.#idleTimer);
+    if (this.#poll) {
+      clearTimeout(this.#poll.timer);
+      this.#poll.res.writeHead(204).end();
+    }
+    const timer = setTimeout(() => {
+      if (this.#poll?.res !== res) return;
+      this.#poll = undefined;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
+      this.#armIdle();
+    }, this.options.pollTimeout);
+    this.#poll = { res, timer };
+    res.once('close', () => {
+      if (this.#poll?.res === res) {
+        clearTimeout(timer);
+        this.#poll = undefined;
+        this.#armIdle();
+      }
+    });
+    if (this.#buffer.length > 0) this.#answer();
+  }
+
+  #answer(): void {
+    const poll = this.#poll;
+    if (!poll) return;
+    this.#poll = undefined;
+    clearTimeout(poll.timer);
+    const body = Buffer.concat(this.#buffer.splice(0));
+    poll.res
+      .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })
+      .end(body);
+    this.#armIdle();
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#closed) return;
+    this.#idleTimer = setTimeout(() => this.onIdle(), this.options.disconnectTimeout);
+    this.#idleTimer.unref();
+  }
+}
