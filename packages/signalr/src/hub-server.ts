@@ -47,6 +47,11 @@ export interface HubServerOptions {
   enableDetailedErrors?: boolean;
   /** @default [JSON, MessagePack] */
   protocols?: readonly HubProtocol[];
+  /**
+   * Origins allowed to call negotiate and the HTTP transports from a browser page on another origin
+   * (`true`: any origin, echoed with credentials). @default none (same origin only)
+   */
+  corsOrigins?: readonly string[] | true;
   /** @default a console logger tagged with the first hub's node id */
   logger?: Logger;
 }
@@ -59,7 +64,6 @@ export class HubServer {
   readonly #options: HubServerOptions;
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
-  #attached: Server | undefined;
 
   constructor(options: HubServerOptions = {}) {
     this.#options = options;
@@ -112,7 +116,6 @@ export class HubServer {
    * (an Express or Fastify app keeps working).
    */
   attach(server: Server): this {
-    this.#attached = server;
     const previous = server.listeners('request') as Array<
       (req: IncomingMessage, res: ServerResponse) => void
     >;
@@ -132,6 +135,7 @@ export class HubServer {
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const match = this.#match(req);
     if (!match) return false;
+    if (this.#cors(req, res)) return true;
     match.endpoint.handleRequest(req, res, match.subpath, match.url).catch((error: unknown) => {
       this.#options.logger?.error('Request failed', { url: req.url, error });
       if (!res.headersSent) res.writeHead(500).end();
@@ -147,10 +151,29 @@ export class HubServer {
     return true;
   }
 
-  /** Closes every connection (clients are told they may reconnect) and detaches. Managers stay the app's. */
+  /** Closes every connection (clients are told they may reconnect). Managers stay the app's to close. */
   async close(): Promise<void> {
     for (const endpoint of this.#endpoints.values()) endpoint.closeAll();
-    this.#attached = undefined;
+  }
+
+  /** Sets CORS headers for allowed origins; answers preflights. Returns whether the request is done. */
+  #cors(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin;
+    const allowed = this.#options.corsOrigins;
+    if (!origin || !allowed || (allowed !== true && !allowed.includes(origin))) return false;
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Vary', 'Origin');
+    if (req.method !== 'OPTIONS') return false;
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+    res.setHeader(
+      'Access-Control-Allow-Headers',
+      req.headers['access-control-request-headers'] ??
+        'Authorization, Content-Type, X-Requested-With, X-SignalR-User-Agent',
+    );
+    res.setHeader('Access-Control-Max-Age', '600');
+    res.writeHead(204).end();
+    return true;
   }
 
   #match(req: IncomingMessage): { endpoint: HubEndpoint; subpath: string; url: URL } | undefined {
