@@ -1,0 +1,72 @@
+import { createReadStream } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import type { ServeOptions } from './args.js';
+import { demoPage } from './demo-page.js';
+import { type RunningNode, startNodeServer } from './node-server.js';
+
+export interface Demo {
+  readonly url: string;
+  readonly nodes: readonly RunningNode[];
+  close(): Promise<void>;
+}
+
+/**
+ * The main job: several nodes (one process, the embedded memory bus; or a broker with --driver) and a
+ * page where a person picks a node, joins groups, sends, and sees each message marked with the node
+ * that delivered it.
+ */
+export async function runDemo(options: ServeOptions & { nodes: number }, print = true): Promise<Demo> {
+  const browserClient = createRequire(import.meta.url).resolve(
+    '@microsoft/signalr/dist/browser/signalr.min.js',
+  );
+  const page = createServer();
+  await new Promise<void>((resolve, reject) => {
+    page.once('error', reject);
+    page.listen(options.port, options.host, () => resolve());
+  });
+  const pageUrl = `http://${options.host}:${(page.address() as AddressInfo).port}`;
+  const bus = new MemoryBus();
+  const nodes: RunningNode[] = [];
+  try {
+    for (let i = 1; i <= options.nodes; i++) {
+      nodes.push(
+        await startNodeServer({
+          ...options,
+          port: 0,
+          nodeId: `node-${i}`,
+          corsOrigins: [pageUrl],
+          ...(options.driver === 'memory' && { transport: new MemoryTransport({ bus }) }),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    page.close();
+    throw error;
+  }
+  const html = demoPage(nodes.map((n) => ({ nodeId: n.nodeId, url: n.url })));
+  page.on('request', (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/') res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
+    else if (path === '/signalr.min.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' });
+      createReadStream(browserClient).pipe(res);
+    } else res.writeHead(404).end();
+  });
+  if (print) {
+    for (const node of nodes) process.stdout.write(`${node.nodeId} listening on ${node.url}\n`);
+    process.stdout.write(`demo on ${pageUrl}  (${options.nodes} nodes, ${options.driver} backplane)\n`);
+  }
+  return {
+    url: pageUrl,
+    nodes,
+    async close() {
+      page.closeAllConnections();
+      await new Promise((resolve) => page.close(resolve));
+      await Promise.allSettled(nodes.map((n) => n.close()));
+    },
+  };
+}
