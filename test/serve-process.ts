@@ -1,0 +1,42 @@
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess, waitFor } from '@backplane/testkit';
+
+/** The built `backplane` command. */
+export const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+
+export interface ServeProcess {
+  readonly url: string;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `backplane serve ...args --port 0` and waits for its `listening on` line. */
+export async function startServe(args: readonly string[]): Promise<ServeProcess> {
+  const proc = new ManagedProcess(process.execPath, [CLI, 'serve', '--port', '0', ...args]);
+  proc.start();
+  let exited = false;
+  void proc.exited().then(() => {
+    exited = true;
+  });
+  const match = await waitFor(
+    () => {
+      if (exited) throw new Error(`backplane serve exited:\n${proc.output}`);
+      return /listening on (\S+)/.exec(proc.output);
+    },
+    { timeoutMs: 20_000, name: 'backplane serve to listen' },
+  );
+  return { url: match[1]!, process: proc, stop: () => proc.stop() };
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export async function runCli(
+  args: readonly string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; output: string }> {
+  const proc = new ManagedProcess(process.execPath, [CLI, ...args]);
+  proc.start();
+  const timer = setTimeout(() => void proc.kill(), timeoutMs);
+  const code = await proc.exited();
+  clearTimeout(timer);
+  return { code, output: proc.output };
+}

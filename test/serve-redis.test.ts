@@ -1,0 +1,170 @@
+import { type RedisServerHandle, startRedis } from '@backplane/testkit';
+import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type ServeProcess, startServe } from './serve-process.js';
+
+/** How long a client waits for an expected message, in ms. */
+const WAIT_MS = 5_000;
+/** How long a negative check ("receives nothing") waits, in ms. */
+const SETTLE_MS = 150;
+
+let redis: RedisServerHandle;
+let nodes: ServeProcess[];
+const clients: signalR.HubConnection[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  nodes = await Promise.all(
+    ['east', 'west'].map((id) =>
+      startServe(['--driver', 'redis', '--url', redis.url, '--node-id', id, '--token-secret', 's3cret']),
+    ),
+  );
+}, 60_000);
+afterAll(async () => {
+  await Promise.allSettled((nodes ?? []).map((n) => n.stop()));
+  await redis?.stop();
+});
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
+});
+
+type Transport = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
+async function connect(url: string, transport: Transport, protocol: 'json' | 'messagepack', user: string) {
+  let builder = new signalR.HubConnectionBuilder()
+    .withUrl(`${url}/chat?user=${user}`, { transport: signalR.HttpTransportType[transport] })
+    .configureLogging(signalR.LogLevel.None);
+  if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+  const connection = builder.build();
+  await connection.start();
+  clients.push(connection);
+  return connection;
+}
+
+function next(connection: signalR.HubConnection, method = 'ReceiveMessage'): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${method} within ${WAIT_MS} ms`)), WAIT_MS);
+    const handler = (...args: unknown[]) => {
+      clearTimeout(timer);
+      connection.off(method, handler);
+      resolve(args);
+    };
+    connection.on(method, handler);
+  });
+}
+
+async function nothing(connection: signalR.HubConnection): Promise<void> {
+  const got: unknown[] = [];
+  const handler = (...args: unknown[]) => got.push(args);
+  connection.on('ReceiveMessage', handler);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  connection.off('ReceiveMessage', handler);
+  expect(got).toEqual([]);
+}
+
+const combos: Array<[Transport, 'json' | 'messagepack']> = [
+  ['WebSockets', 'json'],
+  ['ServerSentEvents', 'json'],
+  ['LongPolling', 'json'],
+  ['WebSockets', 'messagepack'],
+  ['LongPolling', 'messagepack'],
+];
+
+describe('backplane serve on redis', () => {
+  for (const [transport, protocol] of combos) {
+    it(`serve - every /chat route crosses two serve processes on one Redis (${transport}, ${protocol})`, async () => {
+      const [east, west] = nodes as [ServeProcess, ServeProcess];
+      const a = await connect(east.url, transport, protocol, 'alice');
+      const b = await connect(west.url, transport, protocol, 'bob');
+      const bId = await b.invoke<string>('GetConnectionId');
+      expect(bId).toContain('.west-');
+
+      const both = [next(a), next(b)];
+      await a.invoke('SendMessage', 'alice', 'all');
+      for (const got of await Promise.all(both)) expect(got).toEqual(['alice', 'all']);
+
+      await b.invoke('JoinGroup', 'g');
+      let got = next(b);
+      await a.invoke('SendToGroup', 'g', 'alice', 'group');
+      expect(await got).toEqual(['alice', 'group']);
+
+      got = next(b);
+      await a.invoke('SendToUser', 'bob', 'alice', 'user');
+      expect(await got).toEqual(['alice', 'user']);
+
+      got = next(b);
+      await a.invoke('SendToConnection', bId, 'alice', 'connection');
+      expect(await got).toEqual(['alice', 'connection']);
+
+      got = next(b);
+      await a.invoke('SendToOthers', 'alice', 'others');
+      expect(await got).toEqual(['alice', 'others']);
+      await nothing(a);
+
+      await b.invoke('LeaveGroup', 'g');
+      await a.invoke('SendToGroup', 'g', 'alice', 'left');
+      await nothing(b);
+
+      expect(await a.invoke('Echo', 'echo')).toBe('echo');
+      expect(await a.invoke('GetConnectionId')).toContain('.east-');
+      b.on('Ask', (question: string) => `bob says yes to ${question}`);
+      expect(await a.invoke('AskClient', bId, 'lunch?')).toBe('bob says yes to lunch?');
+    });
+  }
+
+  it('serve - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link', async () => {
+    const [east, west] = nodes as [ServeProcess, ServeProcess];
+    const b = await connect(west.url, 'WebSockets', 'json', 'bob');
+    await b.invoke('JoinGroup', 'news');
+    for (const body of [{}, { group: 'news' }, { userId: 'bob' }]) {
+      const got = next(b);
+      const res = await fetch(`${east.url}/api/broadcast`, {
+        method: 'POST',
+        body: JSON.stringify({ user: 'api', message: 'from http', ...body }),
+      });
+      expect(res.status).toBe(202);
+      expect(await got).toEqual(['api', 'from http']);
+    }
+    expect((await fetch(`${east.url}/api/broadcast`, { method: 'POST', body: '{' })).status).toBe(400);
+    const health = (await (await fetch(`${west.url}/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'ok', nodeId: 'west', backplane: 'connected', connections: 1 });
+  });
+});
+
+describe('backplane command line', () => {
+  it('cli - bad flags exit 2 with one line and no stack trace', async () => {
+    const { code, output } = await runCli(['serve', '--driver', 'carrier-pigeon']);
+    expect(code).toBe(2);
+    expect(output.trim().split('\n')).toEqual([
+      "backplane: --driver must be one of memory, redis, nats, kafka (got 'carrier-pigeon')",
+    ]);
+  });
+
+  it('cli - an unreachable broker exits 2 after the retry window', async () => {
+    const { code, output } = await runCli([
+      'serve',
+      '--driver',
+      'redis',
+      '--url',
+      'redis://127.0.0.1:1',
+      '--token-secret',
+      'x',
+    ]);
+    expect(code).toBe(2);
+    expect(output).toMatch(/^backplane: Could not connect to Redis/m);
+    expect(output).not.toMatch(/\n\s+at /);
+  }, 30_000);
+
+  it('cli - SIGTERM shuts down gracefully with exit code 0', async () => {
+    const node = await startServe(['--token-secret', 'x']);
+    const exited = node.process.exited();
+    await node.stop();
+    expect(await exited).toBe(0);
+  });
+
+  it('cli - --help prints the usage', async () => {
+    const { code, output } = await runCli(['--help']);
+    expect(code).toBe(0);
+    expect(output).toContain('backplane serve');
+  });
+});
