@@ -9,6 +9,8 @@ export interface ConnectionTicket {
   readonly claims: Claims;
   /** Unix ms after which the token cannot open a new connection. */
   readonly expiresAt: number;
+  /** Negotiate agreed to stateful reconnect. */
+  readonly statefulReconnect: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export class ConnectionTokens {
         u: ticket.userId,
         k: ticket.claims,
         e: ticket.expiresAt,
+        s: ticket.statefulReconnect ? 1 : 0,
         n: randomBytes(6).toString('base64url'),
       }),
     ).toString('base64url');
@@ -49,6 +52,7 @@ export class ConnectionTokens {
         u?: unknown;
         k?: unknown;
         e?: unknown;
+        s?: unknown;
       };
       if (typeof raw.c !== 'string' || typeof raw.e !== 'number') return undefined;
       return {
@@ -56,6 +60,7 @@ export class ConnectionTokens {
         userId: typeof raw.u === 'string' ? raw.u : undefined,
         claims: typeof raw.k === 'object' && raw.k !== null ? (raw.k as Claims) : {},
         expiresAt: raw.e,
+        statefulReconnect: raw.s === 1,
       };
     } catch {
       return undefined;

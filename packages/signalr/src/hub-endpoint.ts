@@ -27,6 +27,7 @@ export interface EndpointSettings {
   maximumReceiveMessageSize: number;
   pollTimeout: number;
   disconnectTimeout: number;
+  statefulReconnectBufferSize: number;
   detailedErrors: boolean;
   log: Logger;
 }
@@ -34,6 +35,7 @@ export interface EndpointSettings {
 interface Identity {
   readonly userId: string | undefined;
   readonly claims: Claims;
+  readonly statefulReconnect?: boolean;
 }
 
 /** One mapped hub: negotiate, the three transports, and the connections this node holds. */
@@ -98,23 +100,36 @@ export class HubEndpoint {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    if (token && this.#byToken.has(token)) {
+    const existing = token ? this.#byToken.get(token) : undefined;
+    if (existing && !existing.awaitingReconnect) {
       socket.end('HTTP/1.1 409 Conflict\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      let connection: ServerConnection | undefined;
+      let connection: ServerConnection | undefined = existing;
       const sender = webSocketSender(
         ws,
         () => connection?.open === true && connection.protocol.transferFormat === 'binary',
       );
-      connection = this.#accept(token ?? `ws:${identity.connectionId}`, identity, sender);
+      if (existing) {
+        // Stateful reconnect: the same connection continues on the new socket.
+        if (!existing.reattach(sender)) ws.close(1011);
+      } else {
+        connection = this.#accept(token ?? `ws:${identity.connectionId}`, identity, sender);
+      }
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
         const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-        connection?.receive(bytes);
+        if (connection?.transport === sender) connection.receive(bytes);
       });
-      ws.on('close', () => connection?.close(undefined, false));
-      ws.on('error', (error) => connection?.close(error, false));
+      // A close handshake (1000 normal, 1001 going away) ends the connection; a drop may be resumed.
+      ws.on('close', (code: number) => {
+        if (connection?.transport !== sender) return; // an older socket of a resumed connection
+        if (code === 1000 || code === 1001) connection.close(undefined, false);
+        else connection.transportLost();
+      });
+      ws.on('error', (error) => {
+        if (connection?.transport === sender) connection.transportLost(error);
+      });
     });
   }
 
@@ -132,11 +147,15 @@ export class HubEndpoint {
       return void res.writeHead(401, { 'Content-Type': 'text/plain' }).end((error as Error).message);
     }
     const connectionId = this.manager.createConnectionId();
+    const statefulReconnect =
+      url.searchParams.get('useStatefulReconnect') === 'true' &&
+      this.settings.statefulReconnectBufferSize > 0;
     const connectionToken = this.settings.tokens.issue({
       connectionId,
       userId: identity.userId,
       claims: identity.claims,
       expiresAt: Date.now() + this.settings.connectionTokenTtl,
+      statefulReconnect,
     });
     const version = Number(url.searchParams.get('negotiateVersion') ?? 0) >= 1 ? 1 : 0;
     const availableTransports = [
@@ -146,7 +165,13 @@ export class HubEndpoint {
     ];
     const body =
       version === 1
-        ? { negotiateVersion: 1, connectionId, connectionToken, availableTransports }
+        ? {
+            negotiateVersion: 1,
+            connectionId,
+            connectionToken,
+            availableTransports,
+            ...(statefulReconnect && { useStatefulReconnect: true }),
+          }
         : { connectionId: connectionToken, availableTransports };
     res
       .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
@@ -226,6 +251,7 @@ export class HubEndpoint {
         userIdentifier: identity.userId,
         claims: identity.claims,
         transport,
+        statefulReconnect: identity.statefulReconnect === true,
       },
       this.#protocols,
       settings,
@@ -268,6 +294,7 @@ export class HubEndpoint {
     return {
       userId: ticket.userId,
       claims: ticket.claims,
+      statefulReconnect: ticket.statefulReconnect,
       connectionId: ours ? ticket.connectionId : this.manager.createConnectionId(),
     };
   }

@@ -41,8 +41,17 @@ export interface HubServerOptions {
   maximumReceiveMessageSize?: number;
   /** Long polling: how long a poll waits for data, in ms. @default 90_000 */
   pollTimeout?: number;
-  /** Long polling: close a connection with no poll for this long, in ms. @default 15_000 */
+  /**
+   * Long polling: close a connection with no poll for this long; stateful reconnect: how long a dropped
+   * WebSocket may take to come back, in ms. @default 15_000
+   */
   disconnectTimeout?: number;
+  /**
+   * Stateful reconnect (clients opt in with `withStatefulReconnect()`): bytes of unacknowledged messages
+   * kept per connection for the resend; 0 turns the feature off. Overflowing it makes that connection start
+   * afresh instead of resuming with a hole. @default 100_000
+   */
+  statefulReconnectBufferSize?: number;
   /** Put exception details in error completions sent to clients. @default false */
   enableDetailedErrors?: boolean;
   /** @default [JSON, MessagePack] */
@@ -87,6 +96,7 @@ export class HubServer {
       maximumReceiveMessageSize: o.maximumReceiveMessageSize ?? 32_768,
       pollTimeout: o.pollTimeout ?? 90_000,
       disconnectTimeout: o.disconnectTimeout ?? 15_000,
+      statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
       detailedErrors: o.enableDetailedErrors ?? false,
       log: o.logger ?? createConsoleLogger(manager.nodeId),
     };

@@ -2,6 +2,7 @@ import {
   type HubConnection,
   type HubMessage,
   type HubProtocol,
+  isSequencedMessage,
   type Logger,
   MessageType,
   ProtocolError,
@@ -9,6 +10,10 @@ import {
   writeHandshakeResponse,
 } from '@backplane/core';
 import type { Claims } from './jwt.js';
+import { SequenceBuffer } from './sequence-buffer.js';
+
+/** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
+const ACK_INTERVAL_MS = 1_000;
 
 /** The three SignalR transports, named as in negotiate. */
 export type TransportKind = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
@@ -23,6 +28,10 @@ export interface TransportSender {
 }
 
 export interface ConnectionLimits {
+  /** 0 disables stateful reconnect; otherwise the resend buffer bound, in bytes. */
+  statefulReconnectBufferSize: number;
+  /** How long a stateful connection whose transport dropped waits for the client to come back, in ms. */
+  disconnectTimeout: number;
   keepAliveInterval: number;
   clientTimeoutInterval: number;
   handshakeTimeout: number;
@@ -49,11 +58,17 @@ export class ServerConnection implements HubConnection {
   #protocol: HubProtocol | undefined;
   #transport: TransportSender;
   #pending = new Uint8Array(0);
+  readonly #wantsStateful: boolean;
   #state: 'handshake' | 'open' | 'closed' = 'handshake';
   #lastReceived = Date.now();
   #lastSent = Date.now();
   #timer: NodeJS.Timeout;
   readonly #handshakeDeadline: number;
+  /** Set when stateful reconnect was negotiated (WebSockets, handshake version 2). */
+  #sequence: SequenceBuffer | undefined;
+  #attached = true;
+  #detachTimer: NodeJS.Timeout | undefined;
+  #ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     init: {
@@ -61,6 +76,8 @@ export class ServerConnection implements HubConnection {
       userIdentifier: string | undefined;
       claims: Claims;
       transport: TransportSender;
+      /** The client negotiated stateful reconnect. */
+      statefulReconnect: boolean;
     },
     readonly protocols: ReadonlyMap<string, HubProtocol>,
     readonly limits: ConnectionLimits,
@@ -71,6 +88,7 @@ export class ServerConnection implements HubConnection {
     this.userIdentifier = init.userIdentifier;
     this.claims = init.claims;
     this.#transport = init.transport;
+    this.#wantsStateful = init.statefulReconnect && limits.statefulReconnectBufferSize > 0;
     this.#handshakeDeadline = Date.now() + limits.handshakeTimeout;
     this.#timer = setInterval(() => this.#tick(), Math.min(1_000, limits.keepAliveInterval));
     this.#timer.unref();
@@ -95,13 +113,66 @@ export class ServerConnection implements HubConnection {
 
   /** Frames for the client (pre-serialized by the lifetime manager, or written by the dispatcher). */
   write(frame: Uint8Array): void {
+    // The lifetime manager only writes invocations, all of them sequenced: backplane messages are
+    // counted and kept for a resend exactly like local ones (SignalR bug #55575).
+    this.#emit(frame, true);
+  }
+
+  send(message: HubMessage): void {
     if (this.#state !== 'open') return;
+    this.#emit(this.protocol.writeMessage(message), isSequencedMessage(message));
+  }
+
+  #emit(frame: Uint8Array, sequenced: boolean): void {
+    if (this.#state !== 'open') return;
+    if (sequenced) this.#sequence?.sent(frame);
+    if (!this.#attached) return; // kept for the resend when the client comes back
     this.#lastSent = Date.now();
     this.#transport.send(frame);
   }
 
-  send(message: HubMessage): void {
-    this.write(this.protocol.writeMessage(message));
+  /**
+   * The transport dropped without a close handshake. A stateful connection waits `disconnectTimeout`
+   * for the client to reconnect (buffering meanwhile); any other connection ends.
+   */
+  transportLost(error?: Error): void {
+    if (!this.#sequence || this.#state !== 'open') {
+      this.close(error, false);
+      return;
+    }
+    if (!this.#attached) return;
+    this.#attached = false;
+    this.#detachTimer = setTimeout(() => this.close(error, false), this.limits.disconnectTimeout);
+    this.#detachTimer.unref();
+  }
+
+  /**
+   * The client reconnected with the same connection token: resume on the new transport with
+   * `Sequence{first unacked}` and a resend of everything unacked. False if resuming is impossible.
+   */
+  reattach(transport: TransportSender): boolean {
+    const sequence = this.#sequence;
+    if (!sequence || this.#state !== 'open' || this.#attached) return false;
+    clearTimeout(this.#detachTimer);
+    if (sequence.overflowed) {
+      this.close(
+        new ProtocolError('The stateful reconnect buffer overflowed; messages cannot be replayed.'),
+        false,
+      );
+      return false;
+    }
+    this.#transport = transport;
+    this.#attached = true;
+    const { sequenceId, frames } = sequence.resend();
+    transport.send(this.protocol.writeMessage({ type: MessageType.Sequence, sequenceId }));
+    for (const frame of frames) transport.send(frame);
+    this.#lastSent = Date.now();
+    return true;
+  }
+
+  /** Whether a reconnecting transport may take this connection over. */
+  get awaitingReconnect(): boolean {
+    return this.#sequence !== undefined && this.#state === 'open' && !this.#attached;
   }
 
   /** Bytes from the client: the handshake first, then hub messages. */
@@ -133,6 +204,24 @@ export class ServerConnection implements HubConnection {
         this.close(undefined, false);
         return;
       }
+      const sequence = this.#sequence;
+      if (sequence) {
+        if (message.type === MessageType.Ack) {
+          sequence.ack(message.sequenceId);
+          continue;
+        }
+        if (message.type === MessageType.Sequence) {
+          if (!sequence.resetReceive(message.sequenceId)) {
+            this.close(new ProtocolError("Sequence ID greater than amount of messages we've received."));
+            return;
+          }
+          continue;
+        }
+        if (isSequencedMessage(message)) {
+          if (!sequence.received()) continue; // a resend of something already handled
+          this.#scheduleAck();
+        }
+      }
       this.events.message(this, message);
     }
   }
@@ -157,8 +246,22 @@ export class ServerConnection implements HubConnection {
     }
     this.#state = 'closed';
     clearInterval(this.#timer);
+    clearTimeout(this.#detachTimer);
+    clearTimeout(this.#ackTimer);
     this.#transport.close();
     this.events.closed(this, error);
+  }
+
+  #scheduleAck(): void {
+    if (this.#ackTimer) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      if (this.#state === 'open' && this.#attached && this.#sequence)
+        this.#transport.send(
+          this.protocol.writeMessage({ type: MessageType.Ack, sequenceId: this.#sequence.latestReceived }),
+        );
+    }, ACK_INTERVAL_MS);
+    this.#ackTimer.unref();
   }
 
   #receiveHandshake(data: Uint8Array): void {
@@ -197,6 +300,8 @@ export class ServerConnection implements HubConnection {
       return;
     }
     this.#protocol = protocol;
+    if (this.#wantsStateful && version >= 2 && this.#transport.kind === 'WebSockets')
+      this.#sequence = new SequenceBuffer(this.limits.statefulReconnectBufferSize);
     this.#transport.send(writeHandshakeResponse());
     this.#state = 'open';
     this.#lastSent = Date.now();
@@ -223,7 +328,7 @@ export class ServerConnection implements HubConnection {
       if (now > this.#handshakeDeadline) this.#failHandshake('Handshake was canceled.');
       return;
     }
-    if (this.#state !== 'open') return;
+    if (this.#state !== 'open' || !this.#attached) return;
     if (now - this.#lastReceived > this.limits.clientTimeoutInterval) {
       this.close(
         new ProtocolError("Client hasn't sent a message/ping within the configured ClientTimeoutInterval."),

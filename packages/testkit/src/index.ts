@@ -6,6 +6,8 @@ export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
 export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
+export type { TcpProxy } from './launchers/tcp-proxy.js';
+export { startTcpProxy } from './launchers/tcp-proxy.js';
 export type { TestClientOptions } from './test-client.js';
 export { DEFAULT_TIMEOUT_MS, SETTLE_MS, TestClient } from './test-client.js';
 export type { WaitForOptions } from './wait-for.js';

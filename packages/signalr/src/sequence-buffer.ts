@@ -1,0 +1,72 @@
+/**
+ * Stateful reconnect bookkeeping for one connection (SignalR Ack/Sequence). Sending: every sequenced
+ * message gets the next id and is kept until the client acks it, bounded by `limitBytes`; overflowing
+ * means a resend could not be complete, so the connection must not be resumed. Receiving: ids are
+ * implied by order; after a reconnect the client's `Sequence` rewinds them and repeats are dropped.
+ */
+export class SequenceBuffer {
+  readonly #limitBytes: number;
+  #frames: Array<{ id: number; frame: Uint8Array }> = [];
+  #bytes = 0;
+  #sent = 0;
+  #overflowed = false;
+  #nextReceive = 1;
+  #latestReceived = 0;
+
+  constructor(limitBytes: number) {
+    this.#limitBytes = limitBytes;
+  }
+
+  /** A resend after reconnecting would miss messages: resume is impossible. */
+  get overflowed(): boolean {
+    return this.#overflowed;
+  }
+
+  /** The id of the last sequenced message received (what an Ack reports). */
+  get latestReceived(): number {
+    return this.#latestReceived;
+  }
+
+  /** Records a sequenced frame sent (or that would have been sent while detached). */
+  sent(frame: Uint8Array): void {
+    this.#frames.push({ id: ++this.#sent, frame });
+    this.#bytes += frame.byteLength;
+    while (this.#bytes > this.#limitBytes && this.#frames.length > 0) {
+      this.#bytes -= this.#frames.shift()!.frame.byteLength;
+      this.#overflowed = true;
+    }
+  }
+
+  /** The client has everything up to `sequenceId`. */
+  ack(sequenceId: number): void {
+    let drop = 0;
+    while (drop < this.#frames.length && this.#frames[drop]!.id <= sequenceId) {
+      this.#bytes -= this.#frames[drop]!.frame.byteLength;
+      drop++;
+    }
+    if (drop) this.#frames = this.#frames.slice(drop);
+  }
+
+  /** What to send after a reconnect: `Sequence{sequenceId}`, then `frames`. */
+  resend(): { sequenceId: number; frames: Uint8Array[] } {
+    return {
+      sequenceId: this.#frames[0]?.id ?? this.#sent + 1,
+      frames: this.#frames.map((f) => f.frame),
+    };
+  }
+
+  /** The client says its next message is `sequenceId`. False if that skips messages never received. */
+  resetReceive(sequenceId: number): boolean {
+    if (sequenceId > this.#nextReceive) return false;
+    this.#nextReceive = sequenceId;
+    return true;
+  }
+
+  /** A sequenced message arrived: true if new, false if a repeat to drop. */
+  received(): boolean {
+    const id = this.#nextReceive++;
+    if (id <= this.#latestReceived) return false;
+    this.#latestReceived = id;
+    return true;
+  }
+}

@@ -1,0 +1,71 @@
+import { startTcpProxy, type TcpProxy, waitFor } from '@backplane/testkit';
+import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, type Node, SETTLE_MS, startMemoryNodes, stopNode, WAIT_MS } from './two-nodes.js';
+
+let nodes: Node[];
+beforeAll(async () => {
+  nodes = await startMemoryNodes(2);
+});
+afterAll(async () => {
+  await Promise.all(nodes.map(stopNode));
+});
+
+describe('stateful reconnect', () => {
+  for (const protocol of ['json', 'messagepack'] as const) {
+    it(`stateful reconnect - a message from the other node that arrives while the socket is down is replayed once (${protocol})`, async () => {
+      const [n1, n2] = nodes as [Node, Node];
+      const proxy: TcpProxy = await startTcpProxy(Number(new URL(n1.url).port));
+      let builder = new signalR.HubConnectionBuilder()
+        .withUrl(`http://127.0.0.1:${proxy.port}/chat?user=resumer`, {
+          transport: signalR.HttpTransportType.WebSockets,
+          logMessageContent: !!process.env.SR_DEBUG,
+        })
+        .withStatefulReconnect()
+        .configureLogging(process.env.SR_DEBUG ? signalR.LogLevel.Trace : signalR.LogLevel.None);
+      if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+      const resumer = builder.build();
+      const other = await connectClient(n2.url, { transport: 'WebSockets', protocol: 'json', user: 'other' });
+      try {
+        const received: string[] = [];
+        resumer.on('ReceiveMessage', (_user: string, message: string) => received.push(message));
+        await resumer.start();
+        if (process.env.SR_DEBUG)
+          console.log(
+            'started',
+            (resumer as unknown as { connection: { features: unknown } }).connection.features,
+          );
+        const id = await resumer.invoke<string>('GetConnectionId');
+
+        // Cut the socket and hold the reconnect, so the message arrives while the connection is detached.
+        proxy.hold();
+        proxy.cut();
+        const delivered = n1.manager.stats.delivered;
+        await other.invoke('SendMessage', 'other', 'while you were away');
+        await waitFor(() => n1.manager.stats.delivered > delivered, {
+          name: 'node 1 to take the message',
+          timeoutMs: WAIT_MS,
+        });
+        expect(received).toEqual([]);
+
+        proxy.release();
+        await waitFor(() => received.length > 0, { name: 'the replayed message', timeoutMs: WAIT_MS });
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // a duplicate would arrive now
+        expect(received).toEqual(['while you were away']);
+        expect(resumer.state).toBe(signalR.HubConnectionState.Connected);
+        expect(await resumer.invoke('GetConnectionId')).toBe(id); // the same connection, resumed
+
+        await other.invoke('SendMessage', 'other', 'after');
+        await waitFor(() => received.length === 2, {
+          name: 'live traffic after the resume',
+          timeoutMs: WAIT_MS,
+        });
+      } finally {
+        await resumer.stop();
+        await other.stop();
+        await proxy.close();
+      }
+    });
+  }
+});
