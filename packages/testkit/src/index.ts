@@ -5,6 +5,8 @@ export type { DriverHarness, DriverSetup } from './driver-harness.js';
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
 export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
+export { startNats } from './launchers/nats-launcher.js';
+export type { NatsServerHandle } from './launchers/nats-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
 export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';

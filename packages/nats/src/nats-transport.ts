@@ -1,0 +1,166 @@
+import {
+  type BackoffOptions,
+  TransportBase,
+  type TransportCapabilities,
+  TransportError,
+  backoffDelay,
+} from '@backplane/core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { type NodeConnectionOptions, connect } from '@nats-io/transport-node';
+import { channelToSubject } from './subjects.js';
+
+export interface NatsTransportOptions {
+  /**
+   * Server URL(s), e.g. `nats://127.0.0.1:4222` or `['nats://a:4222', 'nats://b:4222']`.
+   * @default 'nats://127.0.0.1:4222'
+   */
+  servers?: string | string[];
+  /** nats.js connection options (auth, TLS, name, …); reconnection is always unlimited. */
+  options?: NodeConnectionOptions;
+  /** A connection the app owns: used as is, never closed by backplane. */
+  connection?: NatsConnection;
+  /**
+   * First segment of every subject backplane uses (a prefix per app is core's `prefix`; this one only
+   * keeps backplane's subjects apart from the app's own).
+   * @default 'bp'
+   */
+  subjectRoot?: string;
+  /**
+   * How long the first `connect()` may take, retries included, in ms; then it rejects with `TransportError`.
+   * @default 10_000
+   */
+  connectTimeout?: number;
+  /** Delays between first-connect attempts. @default { initialDelay: 100, maxDelay: 2_000 } */
+  retry?: BackoffOptions;
+}
+
+/**
+ * The NATS driver (nats.js v3): one connection, one subscription per live channel, channels mapped to
+ * subjects injectively (see `channelToSubject`), unlimited reconnects with nats.js's own resubscription.
+ * Publishes fail fast while disconnected (core's outbox decides what to keep). NATS core does not report
+ * receivers, so `receiverCount` is false: a client result to a server that died waits for its signal.
+ */
+export class NatsTransport extends TransportBase {
+  readonly name = 'nats';
+  readonly capabilities: TransportCapabilities = {
+    receiverCount: false,
+    durable: false,
+    perChannelSubscriptions: true,
+    sharded: false,
+  };
+  readonly #options: NatsTransportOptions;
+  readonly #root: string;
+  readonly #subscriptions = new Map<string, Subscription>();
+  #nc: NatsConnection | undefined;
+  #up = false;
+
+  constructor(options: NatsTransportOptions = {}) {
+    super();
+    this.#options = options;
+    this.#root = options.subjectRoot ?? 'bp';
+  }
+
+  protected async doConnect(): Promise<void> {
+    const nc = this.#options.connection ?? (await this.#connect());
+    this.#nc = nc;
+    this.#up = true;
+    this.setState({ type: 'connected' });
+    void this.#watch(nc);
+  }
+
+  protected async doClose(): Promise<void> {
+    const nc = this.#nc;
+    this.#nc = undefined;
+    for (const sub of this.#subscriptions.values()) sub.unsubscribe();
+    this.#subscriptions.clear();
+    if (nc && !this.#options.connection) await nc.close().catch(() => {});
+  }
+
+  protected async doPublish(channel: string, payload: Uint8Array): Promise<undefined> {
+    const nc = this.#nc;
+    if (!nc || !this.#up) throw new TransportError(`NATS is not connected; publish to '${channel}' refused.`);
+    try {
+      nc.publish(channelToSubject(this.#root, channel), payload);
+    } catch (cause) {
+      throw new TransportError(`NATS publish to '${channel}' failed.`, { cause });
+    }
+    return undefined;
+  }
+
+  protected async doSubscribe(channel: string): Promise<void> {
+    const nc = this.#nc;
+    if (!nc) throw new TransportError('NATS transport is not connected.');
+    const subscription = nc.subscribe(channelToSubject(this.#root, channel), {
+      callback: (error, message) => {
+        if (!error) this.onMessage(channel, message.data);
+      },
+    });
+    this.#subscriptions.set(channel, subscription);
+    // The subscription is live once the server has processed it.
+    if (this.#up) await nc.flush().catch(() => {});
+  }
+
+  protected async doUnsubscribe(channel: string): Promise<void> {
+    this.#subscriptions.get(channel)?.unsubscribe();
+    this.#subscriptions.delete(channel);
+  }
+
+  async #connect(): Promise<NatsConnection> {
+    const o = this.#options;
+    const timeout = o.connectTimeout ?? 10_000;
+    const deadline = Date.now() + timeout;
+    let lastError: unknown;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      try {
+        return await connect({
+          ...o.options,
+          servers: o.servers ?? 'nats://127.0.0.1:4222',
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: o.options?.reconnectTimeWait ?? 250,
+          timeout: Math.max(250, Math.min(2_000, deadline - Date.now())),
+        });
+      } catch (error) {
+        lastError = error;
+        const wait = Math.min(backoffDelay(attempt, o.retry ?? { initialDelay: 100, maxDelay: 2_000 }), deadline - Date.now());
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+    throw new TransportError(`Could not connect to NATS (${String(o.servers ?? 'nats://127.0.0.1:4222')}) within ${timeout} ms.`, {
+      cause: lastError,
+    });
+  }
+
+  /** Turns the connection's status iterator into `state$`. */
+  async #watch(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const status of nc.status()) {
+        if (this.#nc !== nc) return;
+        switch (status.type) {
+          case 'disconnect':
+          case 'reconnecting':
+          case 'staleConnection':
+            this.#up = false;
+            this.setState({ type: 'disconnected', error: new Error(`NATS ${status.type}`) });
+            break;
+          case 'reconnect':
+            this.#up = true;
+            this.setState({ type: 'connected' });
+            break;
+          case 'close':
+            this.#up = false;
+            if (!this.closed) this.setState({ type: 'disconnected', error: new Error('NATS connection closed') });
+            return;
+          default:
+            break;
+        }
+      }
+    } catch {
+      // the iterator ends when the connection closes
+    }
+  }
+}
+
+/** Creates a NATS transport (see {@link NatsTransportOptions}). */
+export function createNatsTransport(options?: NatsTransportOptions): NatsTransport {
+  return new NatsTransport(options);
+}
