@@ -1,4 +1,4 @@
-import { type RedisServerHandle, startRedis } from '@backplane/testkit';
+import { startNats, startRedis } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,25 +9,16 @@ const WAIT_MS = 5_000;
 /** How long a negative check ("receives nothing") waits, in ms. */
 const SETTLE_MS = 150;
 
-let redis: RedisServerHandle;
-let nodes: ServeProcess[];
 const clients: signalR.HubConnection[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  nodes = await Promise.all(
-    ['east', 'west'].map((id) =>
-      startServe(['--driver', 'redis', '--url', redis.url, '--node-id', id, '--token-secret', 's3cret']),
-    ),
-  );
-}, 60_000);
-afterAll(async () => {
-  await Promise.allSettled((nodes ?? []).map((n) => n.stop()));
-  await redis?.stop();
-});
 afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
 });
+
+/** A broker per driver, started by testkit on a random port. */
+const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop(): Promise<void> }> }> = [
+  { name: 'redis', start: () => startRedis() },
+  { name: 'nats', start: () => startNats() },
+];
 
 type Transport = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
 async function connect(url: string, transport: Transport, protocol: 'json' | 'messagepack', user: string) {
@@ -70,66 +61,92 @@ const combos: Array<[Transport, 'json' | 'messagepack']> = [
   ['LongPolling', 'messagepack'],
 ];
 
-describe('backplane serve on redis', () => {
-  for (const [transport, protocol] of combos) {
-    it(`serve - every /chat route crosses two serve processes on one Redis (${transport}, ${protocol})`, async () => {
-      const [east, west] = nodes as [ServeProcess, ServeProcess];
-      const a = await connect(east.url, transport, protocol, 'alice');
-      const b = await connect(west.url, transport, protocol, 'bob');
-      const bId = await b.invoke<string>('GetConnectionId');
-      expect(bId).toContain('.west-');
-
-      const both = [next(a), next(b)];
-      await a.invoke('SendMessage', 'alice', 'all');
-      for (const got of await Promise.all(both)) expect(got).toEqual(['alice', 'all']);
-
-      await b.invoke('JoinGroup', 'g');
-      let got = next(b);
-      await a.invoke('SendToGroup', 'g', 'alice', 'group');
-      expect(await got).toEqual(['alice', 'group']);
-
-      got = next(b);
-      await a.invoke('SendToUser', 'bob', 'alice', 'user');
-      expect(await got).toEqual(['alice', 'user']);
-
-      got = next(b);
-      await a.invoke('SendToConnection', bId, 'alice', 'connection');
-      expect(await got).toEqual(['alice', 'connection']);
-
-      got = next(b);
-      await a.invoke('SendToOthers', 'alice', 'others');
-      expect(await got).toEqual(['alice', 'others']);
-      await nothing(a);
-
-      await b.invoke('LeaveGroup', 'g');
-      await a.invoke('SendToGroup', 'g', 'alice', 'left');
-      await nothing(b);
-
-      expect(await a.invoke('Echo', 'echo')).toBe('echo');
-      expect(await a.invoke('GetConnectionId')).toContain('.east-');
-      b.on('Ask', (question: string) => `bob says yes to ${question}`);
-      expect(await a.invoke('AskClient', bId, 'lunch?')).toBe('bob says yes to lunch?');
+for (const driver of drivers) {
+  describe(`backplane serve on ${driver.name}`, () => {
+    let broker: { url: string; stop(): Promise<void> };
+    let nodes: ServeProcess[];
+    beforeAll(async () => {
+      broker = await driver.start();
+      nodes = await Promise.all(
+        ['east', 'west'].map((id) =>
+          startServe([
+            '--driver',
+            driver.name,
+            '--url',
+            broker.url,
+            '--node-id',
+            id,
+            '--token-secret',
+            's3cret',
+          ]),
+        ),
+      );
+    }, 60_000);
+    afterAll(async () => {
+      await Promise.allSettled((nodes ?? []).map((n) => n.stop()));
+      await broker?.stop();
     });
-  }
 
-  it('serve - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link', async () => {
-    const [east, west] = nodes as [ServeProcess, ServeProcess];
-    const b = await connect(west.url, 'WebSockets', 'json', 'bob');
-    await b.invoke('JoinGroup', 'news');
-    for (const body of [{}, { group: 'news' }, { userId: 'bob' }]) {
-      const got = next(b);
-      const res = await fetch(`${east.url}/api/broadcast`, {
-        method: 'POST',
-        body: JSON.stringify({ user: 'api', message: 'from http', ...body }),
+    for (const [transport, protocol] of combos) {
+      it(`serve ${driver.name} - every /chat route crosses two serve processes on one ${driver.name} (${transport}, ${protocol})`, async () => {
+        const [east, west] = nodes as [ServeProcess, ServeProcess];
+        const a = await connect(east.url, transport, protocol, 'alice');
+        const b = await connect(west.url, transport, protocol, 'bob');
+        const bId = await b.invoke<string>('GetConnectionId');
+        expect(bId).toContain('.west-');
+
+        const both = [next(a), next(b)];
+        await a.invoke('SendMessage', 'alice', 'all');
+        for (const got of await Promise.all(both)) expect(got).toEqual(['alice', 'all']);
+
+        await b.invoke('JoinGroup', 'g');
+        let got = next(b);
+        await a.invoke('SendToGroup', 'g', 'alice', 'group');
+        expect(await got).toEqual(['alice', 'group']);
+
+        got = next(b);
+        await a.invoke('SendToUser', 'bob', 'alice', 'user');
+        expect(await got).toEqual(['alice', 'user']);
+
+        got = next(b);
+        await a.invoke('SendToConnection', bId, 'alice', 'connection');
+        expect(await got).toEqual(['alice', 'connection']);
+
+        got = next(b);
+        await a.invoke('SendToOthers', 'alice', 'others');
+        expect(await got).toEqual(['alice', 'others']);
+        await nothing(a);
+
+        await b.invoke('LeaveGroup', 'g');
+        await a.invoke('SendToGroup', 'g', 'alice', 'left');
+        await nothing(b);
+
+        expect(await a.invoke('Echo', 'echo')).toBe('echo');
+        expect(await a.invoke('GetConnectionId')).toContain('.east-');
+        b.on('Ask', (question: string) => `bob says yes to ${question}`);
+        expect(await a.invoke('AskClient', bId, 'lunch?')).toBe('bob says yes to lunch?');
       });
-      expect(res.status).toBe(202);
-      expect(await got).toEqual(['api', 'from http']);
     }
-    expect((await fetch(`${east.url}/api/broadcast`, { method: 'POST', body: '{' })).status).toBe(400);
-    const health = (await (await fetch(`${west.url}/health`)).json()) as Record<string, unknown>;
-    expect(health).toMatchObject({ status: 'ok', nodeId: 'west', backplane: 'connected', connections: 1 });
+
+    it(`serve ${driver.name} - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link`, async () => {
+      const [east, west] = nodes as [ServeProcess, ServeProcess];
+      const b = await connect(west.url, 'WebSockets', 'json', 'bob');
+      await b.invoke('JoinGroup', 'news');
+      for (const body of [{}, { group: 'news' }, { userId: 'bob' }]) {
+        const got = next(b);
+        const res = await fetch(`${east.url}/api/broadcast`, {
+          method: 'POST',
+          body: JSON.stringify({ user: 'api', message: 'from http', ...body }),
+        });
+        expect(res.status).toBe(202);
+        expect(await got).toEqual(['api', 'from http']);
+      }
+      expect((await fetch(`${east.url}/api/broadcast`, { method: 'POST', body: '{' })).status).toBe(400);
+      const health = (await (await fetch(`${west.url}/health`)).json()) as Record<string, unknown>;
+      expect(health).toMatchObject({ status: 'ok', nodeId: 'west', backplane: 'connected', connections: 1 });
+    });
   });
-});
+}
 
 describe('backplane command line', () => {
   it('cli - bad flags exit 2 with one line and no stack trace', async () => {
