@@ -16,6 +16,8 @@ export function createTransport(driver: DriverName, url: string | undefined): Tr
     case 'nats':
       return createNatsTransport({ servers: url ?? 'nats://127.0.0.1:4222' });
     case 'kafka':
-      throw new UsageError(`--driver ${driver} is not available in this build yet (use memory, redis or nats)`);
+      throw new UsageError(
+        `--driver ${driver} is not available in this build yet (use memory, redis or nats)`,
+      );
   }
 }

@@ -1,12 +1,12 @@
 import {
   type BackoffOptions,
+  backoffDelay,
   TransportBase,
   type TransportCapabilities,
   TransportError,
-  backoffDelay,
 } from '@backplane/core';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { type NodeConnectionOptions, connect } from '@nats-io/transport-node';
+import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { channelToSubject } from './subjects.js';
 
 export interface NatsTransportOptions {
@@ -121,13 +121,19 @@ export class NatsTransport extends TransportBase {
         });
       } catch (error) {
         lastError = error;
-        const wait = Math.min(backoffDelay(attempt, o.retry ?? { initialDelay: 100, maxDelay: 2_000 }), deadline - Date.now());
+        const wait = Math.min(
+          backoffDelay(attempt, o.retry ?? { initialDelay: 100, maxDelay: 2_000 }),
+          deadline - Date.now(),
+        );
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
-    throw new TransportError(`Could not connect to NATS (${String(o.servers ?? 'nats://127.0.0.1:4222')}) within ${timeout} ms.`, {
-      cause: lastError,
-    });
+    throw new TransportError(
+      `Could not connect to NATS (${String(o.servers ?? 'nats://127.0.0.1:4222')}) within ${timeout} ms.`,
+      {
+        cause: lastError,
+      },
+    );
   }
 
   /** Turns the connection's status iterator into `state$`. */
@@ -148,7 +154,8 @@ export class NatsTransport extends TransportBase {
             break;
           case 'close':
             this.#up = false;
-            if (!this.closed) this.setState({ type: 'disconnected', error: new Error('NATS connection closed') });
+            if (!this.closed)
+              this.setState({ type: 'disconnected', error: new Error('NATS connection closed') });
             return;
           default:
             break;

@@ -1,7 +1,7 @@
 import { ClosedError, TransportError, type TransportState } from '@backplane/core';
-import { type NatsServerHandle, freePort, startNats, waitFor } from '@backplane/testkit';
+import { freePort, type NatsServerHandle, startNats, waitFor } from '@backplane/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NatsTransport, channelToSubject } from '../src/index.js';
+import { channelToSubject, NatsTransport } from '../src/index.js';
 
 /** How long a negative check ("nothing arrives") waits, in ms. */
 const SETTLE_MS = 150;

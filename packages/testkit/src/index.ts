@@ -4,9 +4,9 @@ export type { DriverHarness, DriverSetup } from './driver-harness.js';
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
-export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
-export { startNats } from './launchers/nats-launcher.js';
 export type { NatsServerHandle } from './launchers/nats-launcher.js';
+export { startNats } from './launchers/nats-launcher.js';
+export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
 export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';

@@ -21,11 +21,19 @@ export interface NatsServerHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startNats(options: { jetstream?: boolean; startTimeoutMs?: number } = {}): Promise<NatsServerHandle> {
+export async function startNats(
+  options: { jetstream?: boolean; startTimeoutMs?: number } = {},
+): Promise<NatsServerHandle> {
   requireBinary('nats-server', INSTALL_HINT);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'backplane-nats-'));
-  const args = ['-a', '127.0.0.1', '-p', String(port), ...(options.jetstream === false ? [] : ['-js', '-sd', dir])];
+  const args = [
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    ...(options.jetstream === false ? [] : ['-js', '-sd', dir]),
+  ];
   let proc = new ManagedProcess('nats-server', args);
   const launch = async () => {
     proc = new ManagedProcess('nats-server', args);
