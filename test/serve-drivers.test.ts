@@ -1,4 +1,4 @@
-import { startNats, startRedis } from '@backplane/testkit';
+import { startKafka, startNats, startRedis } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,13 @@ afterEach(async () => {
 const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop(): Promise<void> }> }> = [
   { name: 'redis', start: () => startRedis() },
   { name: 'nats', start: () => startNats() },
+  {
+    name: 'kafka',
+    start: async () => {
+      const kafka = await startKafka();
+      return { url: kafka.bootstrap, stop: () => kafka.stop() };
+    },
+  },
 ];
 
 type Transport = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
@@ -81,7 +88,7 @@ for (const driver of drivers) {
           ]),
         ),
       );
-    }, 60_000);
+    }, 120_000);
     afterAll(async () => {
       await Promise.allSettled((nodes ?? []).map((n) => n.stop()));
       await broker?.stop();

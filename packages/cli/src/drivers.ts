@@ -1,12 +1,13 @@
 import type { Transport } from '@backplane/core';
+import { createKafkaTransport } from '@backplane/kafka';
 import { MemoryTransport } from '@backplane/memory';
 import { createNatsTransport } from '@backplane/nats';
 import { createRedisTransport } from '@backplane/redis';
 import type { DriverName } from './args.js';
 import { UsageError } from './cli-error.js';
 
-/** The transport for `--driver` / `--url`. */
-export function createTransport(driver: DriverName, url: string | undefined): Transport {
+/** The transport for `--driver` / `--url`; `prefix` names the Kafka topic (one per app and hub). */
+export function createTransport(driver: DriverName, url: string | undefined, prefix: string): Transport {
   switch (driver) {
     case 'memory':
       if (url) throw new UsageError('--url does not apply to the memory driver');
@@ -16,8 +17,9 @@ export function createTransport(driver: DriverName, url: string | undefined): Tr
     case 'nats':
       return createNatsTransport({ servers: url ?? 'nats://127.0.0.1:4222' });
     case 'kafka':
-      throw new UsageError(
-        `--driver ${driver} is not available in this build yet (use memory, redis or nats)`,
-      );
+      return createKafkaTransport({
+        brokers: (url ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(','),
+        topic: `${prefix}chat`.replace(/[^a-zA-Z0-9._-]/g, '-'),
+      });
   }
 }

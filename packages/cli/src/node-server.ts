@@ -29,7 +29,7 @@ export interface NodeServerOptions extends ServeOptions {
 
 /** Starts one `backplane serve` node: the `/chat` hub, `POST /api/broadcast` and `GET /health`. */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {
-  const transport = options.transport ?? createTransport(options.driver, options.url);
+  const transport = options.transport ?? createTransport(options.driver, options.url, options.prefix);
   const manager = new HubLifetimeManager({
     transport,
     hub: 'chat',
