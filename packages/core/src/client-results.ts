@@ -53,6 +53,15 @@ export class ClientResults {
     this.#take(connectionId, invocationId)?.fail(error);
   }
 
+  /** Fails every entry whose connection matches `predicate` (e.g. its server is gone). */
+  failWhere(predicate: (connectionId: string) => boolean, error: (connectionId: string) => Error): void {
+    for (const [id, entry] of this.#pending) {
+      if (!predicate(entry.connectionId)) continue;
+      this.#pending.delete(id);
+      entry.fail(error(entry.connectionId));
+    }
+  }
+
   /** Settles every entry waiting on `connectionId` as disconnected. */
   connectionGone(connectionId: string): void {
     for (const [id, entry] of this.#pending) {

@@ -12,7 +12,14 @@ import { EnvelopeError } from './errors.js';
 // Wire layout (docs/protocol.md): one MessagePack array
 //   [v, origin, epoch, seq, kindCode, ...body fields]
 // Readers check the minimum length and ignore trailing items, so later versions may append fields.
-const KIND_CODE = { invocation: 1, 'group-command': 2, ack: 3, completion: 4, probe: 5 } as const;
+const KIND_CODE = {
+  invocation: 1,
+  'group-command': 2,
+  ack: 3,
+  completion: 4,
+  probe: 5,
+  heartbeat: 6,
+} as const;
 const OUTCOMES: readonly CompletionOutcome[] = ['error', 'void', 'result', 'disconnected', 'not-found'];
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -47,6 +54,9 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
     case 'ack':
     case 'probe':
       head.push(envelope.id);
+      break;
+    case 'heartbeat':
+      head.push(envelope.interval);
       break;
     case 'completion':
       head.push(envelope.invocationId, envelope.connectionId, OUTCOMES.indexOf(envelope.outcome) + 1);
@@ -98,6 +108,12 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
       const [id] = f;
       if (!isCount(id)) return fail('id must be a non-negative integer');
       body = kindCode === KIND_CODE.ack ? { kind: 'ack', id } : { kind: 'probe', id };
+      break;
+    }
+    case KIND_CODE.heartbeat: {
+      const [interval] = f;
+      if (!isCount(interval)) return fail('heartbeat interval must be a non-negative integer');
+      body = { kind: 'heartbeat', interval };
       break;
     }
     case KIND_CODE.completion: {

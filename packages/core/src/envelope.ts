@@ -69,7 +69,22 @@ export interface ProbeBody {
   readonly id: number;
 }
 
-export type EnvelopeBody = InvocationBody | GroupCommandBody | AckBody | CompletionBody | ProbeBody;
+/**
+ * "I am alive" on the presence channel, every `interval` ms; `interval` 0 means "I am leaving". Used
+ * with transports that cannot count receivers, so a client result to a server that died fails at once.
+ */
+export interface HeartbeatBody {
+  readonly kind: 'heartbeat';
+  readonly interval: number;
+}
+
+export type EnvelopeBody =
+  | InvocationBody
+  | GroupCommandBody
+  | AckBody
+  | CompletionBody
+  | ProbeBody
+  | HeartbeatBody;
 export type EnvelopeKind = EnvelopeBody['kind'];
 
 export type Envelope = EnvelopeHeader & EnvelopeBody;

@@ -77,6 +77,13 @@ export interface HubLifetimeManagerOptions {
    * @default { probeInterval: 1_000, probeTimeout: 2_000 }
    */
   liveness?: LivenessOptions | false;
+  /**
+   * With transports that cannot count receivers (NATS, Kafka): how often each server announces itself, in
+   * ms. A server silent for 3 intervals, or one that said goodbye, is gone: client results to its
+   * connections fail at once and group commands for them are no-ops.
+   * @default 2_000
+   */
+  presenceInterval?: number;
 }
 
 export interface InvokeOptions<T> {
@@ -134,6 +141,11 @@ export class HubLifetimeManager {
   #linkState: LinkState = { up: false, reason: 'not started' };
   #pipeline: Subscription | undefined;
   #lastActivity = 0;
+  /** Server id → when its presence expires (0: it left). Only where the transport cannot count receivers. */
+  readonly #presence = new Map<string, number>();
+  readonly #presenceInterval: number;
+  #presenceTimer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
   #started: Promise<void> | undefined;
   #ready = false;
   #closed = false;
@@ -151,6 +163,7 @@ export class HubLifetimeManager {
     this.#log = options.logger ?? createConsoleLogger(this.nodeId);
     this.#inbox = this.channels.server(this.serverId);
     this.#liveness = options.liveness ?? {};
+    this.#presenceInterval = options.presenceInterval ?? 2_000;
     this.#link = new PublishLink(this.#transport, { outbox: options.outbox ?? {} }, (event) =>
       this.#emit(event),
     );
@@ -203,6 +216,8 @@ export class HubLifetimeManager {
         this.#transport.subscribe(this.channels.all),
         this.#transport.subscribe(this.#inbox),
       ]);
+      this.#startedAt = Date.now();
+      if (!this.#transport.capabilities.receiverCount) await this.#startPresence();
       this.#startPipeline();
       this.#ready = true;
       this.#log.info('Started', { serverId: this.serverId, transport: this.#transport.name });
@@ -230,6 +245,46 @@ export class HubLifetimeManager {
       }),
     );
     this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#emit(event));
+  }
+
+  async #startPresence(): Promise<void> {
+    await this.#transport.subscribe(this.channels.presence);
+    const beat = () => {
+      const now = Date.now();
+      for (const [server, expires] of this.#presence)
+        if (expires < now - 600_000) this.#presence.delete(server);
+      this.#failResultsOfGoneServers();
+      this.#publisher
+        .publish(this.channels.presence, { kind: 'heartbeat', interval: this.#presenceInterval })
+        .catch(() => {});
+    };
+    beat();
+    this.#presenceTimer = setInterval(beat, this.#presenceInterval);
+    this.#presenceTimer.unref();
+  }
+
+  /**
+   * Whether `serverId` is known to be gone. Only answered from presence, where the transport cannot count
+   * receivers (otherwise the publish's receiver count tells). A server never heard of counts as gone once
+   * this one has listened for 3 intervals.
+   */
+  #isGone(serverId: string): boolean {
+    if (this.#transport.capabilities.receiverCount || this.#presenceTimer === undefined) return false;
+    const now = Date.now();
+    const expires = this.#presence.get(serverId);
+    if (expires !== undefined) return expires <= now;
+    return now - this.#startedAt > 3 * this.#presenceInterval;
+  }
+
+  /** Client results waiting on a server that is gone will never be answered: fail them now. */
+  #failResultsOfGoneServers(): void {
+    this.#results.failWhere(
+      (connectionId) => {
+        const owner = ownerOfConnection(connectionId);
+        return owner !== undefined && owner !== this.serverId && this.#isGone(owner);
+      },
+      (connectionId) => new ConnectionNotFoundError(connectionId),
+    );
   }
 
   #sendProbe(id: number): void {
@@ -371,7 +426,7 @@ export class HubLifetimeManager {
     const local = this.#connections.get(connectionId);
     if (local) return this.#applyGroupAction(local, action, group);
     const owner = ownerOfConnection(connectionId);
-    if (owner === undefined) return;
+    if (owner === undefined || this.#isGone(owner)) return; // the connection exists nowhere
     const ack = this.#acks.create(
       this.#ackTimeout,
       () =>
@@ -418,8 +473,8 @@ export class HubLifetimeManager {
     if (!this.#ready) await this.start();
     const local = this.#connections.get(connectionId);
     const owner = local ? this.serverId : ownerOfConnection(connectionId);
-    // Foreign ids name no server; an id of ours that we do not hold has left.
-    if (owner === undefined || (!local && owner === this.serverId))
+    // Foreign ids name no server; an id of ours that we do not hold has left; a gone server holds nothing.
+    if (owner === undefined || (!local && (owner === this.serverId || this.#isGone(owner))))
       throw new ConnectionNotFoundError(connectionId);
     const invocationId = createInvocationId();
     const { signal, resultType } = options;
@@ -497,6 +552,13 @@ export class HubLifetimeManager {
     if (this.#closed) return;
     this.#closed = true;
     this.#pipeline?.unsubscribe();
+    if (this.#presenceTimer) {
+      clearInterval(this.#presenceTimer);
+      await withDeadline(
+        this.#publisher.publish(this.channels.presence, { kind: 'heartbeat', interval: 0 }),
+        3_000,
+      );
+    }
     this.#link.close();
     this.#acks.closeAll();
     this.#results.closeAll();
@@ -557,6 +619,11 @@ export class HubLifetimeManager {
         if (channel === this.#inbox) this.#receiveCompletion(envelope);
         return;
       case 'probe':
+        return;
+      case 'heartbeat':
+        if (channel !== this.channels.presence) return;
+        this.#presence.set(envelope.origin, envelope.interval === 0 ? 0 : Date.now() + 3 * envelope.interval);
+        if (envelope.interval === 0) this.#failResultsOfGoneServers();
         return;
     }
   }
@@ -707,4 +774,11 @@ export class HubLifetimeManager {
     this.#lastMalformedLog = now;
     this.#malformedSinceLog = 0;
   }
+}
+
+/** Waits for `promise` (errors ignored) at most `ms`. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

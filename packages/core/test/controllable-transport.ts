@@ -13,17 +13,21 @@ export class TestBus {
 
 export class ControllableTransport extends TransportBase {
   readonly name = 'controllable';
-  readonly capabilities: TransportCapabilities = {
-    receiverCount: true,
-    durable: false,
-    perChannelSubscriptions: true,
-    sharded: false,
-  };
+  readonly capabilities: TransportCapabilities;
   #mode: 'up' | 'down' | 'frozen' | 'deaf' = 'up';
   #held: Array<() => void> = [];
 
-  constructor(readonly bus: TestBus) {
+  constructor(
+    readonly bus: TestBus,
+    options: { receiverCount?: boolean } = {},
+  ) {
     super();
+    this.capabilities = {
+      receiverCount: options.receiverCount ?? true,
+      durable: false,
+      perChannelSubscriptions: true,
+      sharded: false,
+    };
   }
 
   down(): void {

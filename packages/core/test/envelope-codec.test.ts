@@ -27,6 +27,8 @@ describe('envelope codec', () => {
     { ...header, kind: 'group-command', id: 42, action: 'remove', group: 'G', connectionId: 'C' },
     { ...header, kind: 'ack', id: 70000 },
     { ...header, kind: 'probe', id: 0 },
+    { ...header, kind: 'heartbeat', interval: 2000 },
+    { ...header, kind: 'heartbeat', interval: 0 },
     {
       ...header,
       kind: 'completion',

@@ -1,6 +1,6 @@
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OutboxFullError, TransportError } from '../src/errors.js';
+import { ConnectionNotFoundError, OutboxFullError, TransportError } from '../src/errors.js';
 import type { HubConnection } from '../src/hub-connection.js';
 import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
@@ -15,10 +15,16 @@ const WAIT_MS = 5_000;
 class Recorder implements HubConnection {
   readonly protocol = json;
   readonly words: string[] = [];
+  /** Invocation ids of client-result invocations received. */
+  readonly ids: string[] = [];
   #waiters: Array<() => void> = [];
   constructor(readonly connectionId: string) {}
   write(frame: Uint8Array): void {
-    for (const m of json.parseMessages(frame)) this.words.push(String((m as InvocationMessage).arguments[0]));
+    for (const m of json.parseMessages(frame)) {
+      const invocation = m as InvocationMessage;
+      this.words.push(String(invocation.arguments[0]));
+      if (invocation.invocationId) this.ids.push(invocation.invocationId);
+    }
     for (const w of this.#waiters.splice(0)) w();
   }
   async waitFor(count: number): Promise<string[]> {
@@ -67,6 +73,75 @@ async function pair(options: Partial<HubLifetimeManagerOptions> = {}) {
   await m2.onConnected(c2);
   return { t1, t2, m1, m2, c1, c2 };
 }
+
+describe('manager presence', () => {
+  it('presence - without receiver counts, a server that died silently is gone after 3 heartbeats', async () => {
+    const bus = new TestBus();
+    const base = {
+      hub: 'p',
+      protocols: [json],
+      logger: quiet,
+      liveness: false as const,
+      presenceInterval: 50,
+    };
+    const m1 = new HubLifetimeManager({
+      ...base,
+      transport: new ControllableTransport(bus, { receiverCount: false }),
+    });
+    const t2 = new ControllableTransport(bus, { receiverCount: false });
+    const m2 = new HubLifetimeManager({ ...base, transport: t2 });
+    open.push(m1, m2);
+    await Promise.all([m1.start(), m2.start()]);
+    const c = new Recorder(m2.createConnectionId());
+    await m2.onConnected(c);
+    const answer = m1.invokeConnection(c.connectionId, 'Ask', []);
+    await c.waitFor(1);
+    await m2.setConnectionResult(c.connectionId, { type: 3, invocationId: c.ids[0]!, result: 'alive' });
+    expect(await answer).toBe('alive');
+    t2.down(); // m2 dies without a goodbye: no heartbeats any more
+    const deadline = Date.now() + WAIT_MS;
+    let error: unknown;
+    while (!error && Date.now() < deadline) {
+      error = await m1.invokeConnection(c.connectionId, 'Ask', [], { signal: AbortSignal.timeout(100) }).then(
+        () => undefined,
+        (e: unknown) => (e instanceof ConnectionNotFoundError ? e : undefined),
+      );
+    }
+    expect(error).toBeInstanceOf(ConnectionNotFoundError);
+  });
+});
+
+describe('manager presence (pending calls)', () => {
+  it('presence - a client result in flight fails when its server says goodbye', async () => {
+    const bus = new TestBus();
+    const base = {
+      hub: 'p',
+      protocols: [json],
+      logger: quiet,
+      liveness: false as const,
+      presenceInterval: 60_000,
+    };
+    const m1 = new HubLifetimeManager({
+      ...base,
+      transport: new ControllableTransport(bus, { receiverCount: false }),
+    });
+    const m2 = new HubLifetimeManager({
+      ...base,
+      transport: new ControllableTransport(bus, { receiverCount: false }),
+    });
+    open.push(m1, m2);
+    await Promise.all([m1.start(), m2.start()]);
+    const c = new Recorder(m2.createConnectionId());
+    await m2.onConnected(c);
+    const failed = m1.invokeConnection(c.connectionId, 'Ask', []).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await c.waitFor(1);
+    await m2.close(); // never answers; its goodbye must fail the call instead of leaving it pending
+    expect(await failed).toBeInstanceOf(ConnectionNotFoundError);
+  });
+});
 
 describe('manager resilience', () => {
   it('outbox - sends during an outage are delivered locally at once and remotely, in order, after it', async () => {

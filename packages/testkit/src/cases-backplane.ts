@@ -230,8 +230,8 @@ export function backplaneCases(ctx: SuiteContext): void {
     expect(live1.has(channel)).toBe(false);
   });
 
-  it('liveness - a server that is gone fails client results and no-ops group commands at once', async (test) => {
-    if (!(await ctx.rawTransport()).capabilities.receiverCount) test.skip();
+  it('liveness - a server that is gone fails client results and no-ops group commands at once', async () => {
+    // Receiver counts tell where the broker counts them; elsewhere the server's goodbye heartbeat does.
     const m1 = await ctx.manager();
     const m2 = await ctx.manager();
     const c = await ctx.connect(m2);
