@@ -73,7 +73,10 @@ export class NatsTransport extends TransportBase {
     this.#nc = undefined;
     for (const sub of this.#subscriptions.values()) sub.unsubscribe();
     this.#subscriptions.clear();
-    if (nc && !this.#options.connection) await nc.close().catch(() => {});
+    if (!nc) return;
+    // Deliver what was published last (a goodbye heartbeat, say) before letting go.
+    await Promise.race([nc.flush(), new Promise((resolve) => setTimeout(resolve, 1_000))]).catch(() => {});
+    if (!this.#options.connection) await nc.close().catch(() => {});
   }
 
   protected async doPublish(channel: string, payload: Uint8Array): Promise<undefined> {
