@@ -10,6 +10,8 @@ export type { NatsServerHandle } from './launchers/nats-launcher.js';
 export { startNats } from './launchers/nats-launcher.js';
 export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
+export type { ServerProcessHandle, ServerProcessOptions } from './launchers/server-process.js';
+export { startServerProcess, tcpProbe } from './launchers/server-process.js';
 export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';
 export type { TestClientOptions } from './test-client.js';

@@ -1,31 +1,23 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { waitFor } from '../wait-for.js';
 import { freePort } from './free-port.js';
-import { ManagedProcess, requireBinary } from './managed-process.js';
+import { requireBinary } from './managed-process.js';
+import { type ServerProcessHandle, startServerProcess, tcpProbe } from './server-process.js';
 
 const run = promisify(execFile);
 /** `kafka/` in this package: the pom, the fetch script and the log config. */
 const KAFKA_DIR = fileURLToPath(new URL('../kafka/', import.meta.url));
 
 /** A real single-node Apache Kafka broker (KRaft, broker + controller) on random ports. */
-export interface KafkaBrokerHandle {
+export interface KafkaBrokerHandle extends ServerProcessHandle {
   readonly port: number;
   /** `127.0.0.1:port`, for `brokers`. */
   readonly bootstrap: string;
-  stop(): Promise<void>;
-  kill(): Promise<void>;
-  freeze(): void;
-  thaw(): void;
-  /** Starts again on the same ports with the same data (after `kill()`). */
-  restart(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The broker's jars, fetched with Maven on first use and cached (see `kafka/fetch.sh`). */
@@ -74,52 +66,14 @@ export async function startKafka(options: { startTimeoutMs?: number } = {}): Pro
     maxBuffer: 1 << 22,
   });
 
-  let proc = new ManagedProcess('java', [...jvm, 'kafka.Kafka', config]);
-  const launch = async () => {
-    proc = new ManagedProcess('java', [...jvm, 'kafka.Kafka', config]);
-    proc.start();
-    let exited = false;
-    void proc.exited().then(() => {
-      exited = true;
-    });
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`Kafka exited early:\n${proc.output}`);
-        return portOpen(port);
-      },
-      { timeoutMs: options.startTimeoutMs ?? 60_000, intervalMs: 100, name: `Kafka broker on port ${port}` },
-    ).catch(async (error: unknown) => {
-      await proc.kill();
-      throw error;
-    });
-  };
-  await launch();
-  const stop = async () => {
-    await proc.stop(10_000);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return {
-    port,
-    bootstrap: `127.0.0.1:${port}`,
-    stop,
-    kill: () => proc.kill(),
-    freeze: () => proc.freeze(),
-    thaw: () => proc.thaw(),
-    restart: async () => {
-      await proc.kill();
-      await launch();
-    },
-    [Symbol.asyncDispose]: stop,
-  };
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
+  const server = await startServerProcess({
+    command: 'java',
+    args: [...jvm, 'kafka.Kafka', config],
+    name: `Kafka broker on port ${port}`,
+    ready: () => tcpProbe(port),
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
+    stopGraceMs: 10_000,
+    dir,
   });
+  return { ...server, port, bootstrap: `127.0.0.1:${port}` };
 }

@@ -1,24 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../wait-for.js';
 import { freePort } from './free-port.js';
-import { ManagedProcess, requireBinary } from './managed-process.js';
+import { requireBinary } from './managed-process.js';
+import { type ServerProcessHandle, startServerProcess, tcpProbe } from './server-process.js';
 
 const INSTALL_HINT = 'apt-get install nats-server (Debian/Ubuntu) or brew install nats-server (macOS)';
 
 /** A real nats-server (JetStream on, store in a temp dir) on a random port, with fault helpers. */
-export interface NatsServerHandle {
+export interface NatsServerHandle extends ServerProcessHandle {
   readonly port: number;
   readonly url: string;
-  stop(): Promise<void>;
-  /** SIGKILL; `restart()` brings it back on the same port. */
-  kill(): Promise<void>;
-  freeze(): void;
-  thaw(): void;
-  restart(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export async function startNats(
@@ -34,55 +26,13 @@ export async function startNats(
     String(port),
     ...(options.jetstream === false ? [] : ['-js', '-sd', dir]),
   ];
-  let proc = new ManagedProcess('nats-server', args);
-  const launch = async () => {
-    proc = new ManagedProcess('nats-server', args);
-    proc.start();
-    let exited = false;
-    void proc.exited().then(() => {
-      exited = true;
-    });
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`nats-server exited early:\n${proc.output}`);
-        return natsInfo(port);
-      },
-      { timeoutMs: options.startTimeoutMs ?? 10_000, name: `nats-server on port ${port}` },
-    ).catch(async (error: unknown) => {
-      await proc.kill();
-      throw error;
-    });
-  };
-  await launch();
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return {
-    port,
-    url: `nats://127.0.0.1:${port}`,
-    stop,
-    kill: () => proc.kill(),
-    freeze: () => proc.freeze(),
-    thaw: () => proc.thaw(),
-    restart: async () => {
-      await proc.kill();
-      await launch();
-    },
-    [Symbol.asyncDispose]: stop,
-  };
-}
-
-/** True once the server greets a TCP client with its INFO line. */
-function natsInfo(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('data', (data) => done(data.toString().startsWith('INFO ')));
+  const server = await startServerProcess({
+    command: 'nats-server',
+    args,
+    name: `nats-server on port ${port}`,
+    ready: () => tcpProbe(port, { expect: (greeting) => greeting.startsWith('INFO ') }),
+    startTimeoutMs: options.startTimeoutMs ?? 10_000,
+    dir,
   });
+  return { ...server, port, url: `nats://127.0.0.1:${port}` };
 }

@@ -1,33 +1,23 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '../wait-for.js';
 import { freePort, freePortPair } from './free-port.js';
-import { ManagedProcess, requireBinary } from './managed-process.js';
+import { requireBinary } from './managed-process.js';
+import { type ServerProcessHandle, startServerProcess, tcpProbe } from './server-process.js';
 
 const INSTALL_HINT = 'apt-get install redis-server redis-tools (Debian/Ubuntu) or brew install redis (macOS)';
 const run = promisify(execFile);
 
 /** A real redis-server on a random port, for tests; fault helpers keep the port across restarts. */
-export interface RedisServerHandle {
+export interface RedisServerHandle extends ServerProcessHandle {
   readonly host: string;
   readonly port: number;
   readonly url: string;
   /** Sends a command with redis-cli and returns its output (trimmed). */
   cli(...args: string[]): Promise<string>;
-  /** Graceful stop (SIGTERM); the data directory is removed. */
-  stop(): Promise<void>;
-  /** SIGKILL, as in a crash; `restart()` brings it back on the same port. */
-  kill(): Promise<void>;
-  /** SIGSTOP: TCP stays open, nothing answers. */
-  freeze(): void;
-  thaw(): void;
-  /** Starts again on the same port (after `kill()` or `stop()`), waiting until it answers PING. */
-  restart(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface StartRedisOptions {
@@ -59,53 +49,21 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     'no',
     ...(options.args ?? []),
   ];
-  let proc = new ManagedProcess('redis-server', args);
-  const timeoutMs = options.startTimeoutMs ?? 10_000;
-
-  const launch = async () => {
-    proc = new ManagedProcess('redis-server', args);
-    proc.start();
-    let exited = false;
-    void proc.exited().then(() => {
-      exited = true;
-    });
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`redis-server exited early:\n${proc.output}`);
-        return ping(port);
-      },
-      { timeoutMs, name: `redis-server on port ${port}` },
-    ).catch(async (error: unknown) => {
-      await proc.kill();
-      throw error;
-    });
-  };
-  await launch();
+  const server = await startServerProcess({
+    command: 'redis-server',
+    args,
+    name: `redis-server on port ${port}`,
+    ready: () => tcpProbe(port, { send: 'PING\r\n', expect: (reply) => reply.startsWith('+PONG') }),
+    startTimeoutMs: options.startTimeoutMs ?? 10_000,
+    dir,
+  });
 
   const cli = async (...command: string[]) => {
     requireBinary('redis-cli', INSTALL_HINT);
     const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...command]);
     return stdout.trim();
   };
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return {
-    host: '127.0.0.1',
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    cli,
-    stop,
-    kill: () => proc.kill(),
-    freeze: () => proc.freeze(),
-    thaw: () => proc.thaw(),
-    restart: async () => {
-      await proc.kill();
-      await launch();
-    },
-    [Symbol.asyncDispose]: stop,
-  };
+  return { ...server, host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, cli };
 }
 
 /** A real Redis Cluster of `masters` nodes (no replicas) on random ports. */
@@ -177,19 +135,4 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
     stop,
     [Symbol.asyncDispose]: stop,
   };
-}
-
-/** PING over a raw TCP connection: true once the server answers +PONG. */
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
 }
