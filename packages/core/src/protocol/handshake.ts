@@ -18,21 +18,13 @@ const decoder = new TextDecoder();
 export function parseHandshakeRequest(
   data: Uint8Array,
 ): { request: HandshakeRequest; rest: Uint8Array } | undefined {
-  const end = data.indexOf(SEPARATOR_BYTE);
-  if (end < 0) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(data.subarray(0, end)));
-  } catch (cause) {
-    throw new ProtocolError('Handshake request is not valid JSON.', { cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new ProtocolError('Handshake request is not a JSON object.');
-  const { protocol, version } = value as Record<string, unknown>;
+  const record = readRecord(data, 'request');
+  if (!record) return undefined;
+  const { protocol, version } = record.fields;
   if (typeof protocol !== 'string') throw new ProtocolError("Missing required property 'protocol'.");
   if (typeof version !== 'number' || !Number.isInteger(version))
     throw new ProtocolError("Missing required property 'version'.");
-  return { request: { protocol, version }, rest: data.subarray(end + 1) };
+  return { request: { protocol, version }, rest: record.rest };
 }
 
 /** `{}` + 0x1E on success, `{"error":"…"}` + 0x1E on failure. */
@@ -49,16 +41,26 @@ export function writeHandshakeRequest(request: HandshakeRequest): Uint8Array {
 export function parseHandshakeResponse(
   data: Uint8Array,
 ): { error: string | undefined; rest: Uint8Array } | undefined {
+  const record = readRecord(data, 'response');
+  if (!record) return undefined;
+  const { error } = record.fields;
+  return { error: typeof error === 'string' ? error : undefined, rest: record.rest };
+}
+
+/** The JSON object before the first record separator, and the bytes after it; `undefined` if incomplete. */
+function readRecord(
+  data: Uint8Array,
+  what: 'request' | 'response',
+): { fields: Record<string, unknown>; rest: Uint8Array } | undefined {
   const end = data.indexOf(SEPARATOR_BYTE);
   if (end < 0) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(data.subarray(0, end)));
   } catch (cause) {
-    throw new ProtocolError('Handshake response is not valid JSON.', { cause });
+    throw new ProtocolError(`Handshake ${what} is not valid JSON.`, { cause });
   }
-  if (typeof value !== 'object' || value === null)
-    throw new ProtocolError('Handshake response is not a JSON object.');
-  const error = (value as { error?: unknown }).error;
-  return { error: typeof error === 'string' ? error : undefined, rest: data.subarray(end + 1) };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ProtocolError(`Handshake ${what} is not a JSON object.`);
+  return { fields: value as Record<string, unknown>, rest: data.subarray(end + 1) };
 }
