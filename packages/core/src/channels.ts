@@ -12,15 +12,12 @@ export class Channels {
   readonly #base: string;
   /** Every server subscribes; `sendAll` and `sendAllExcept`. */
   readonly all: string;
-  /** Group commands for connections whose owner cannot be derived from their id. */
-  readonly internalGroups: string;
   /** Heartbeats of the servers, where the transport cannot count receivers. */
   readonly presence: string;
 
   constructor(prefix: string, hub: string) {
     this.#base = `${prefix}${hub}:`;
     this.all = `${this.#base}all`;
-    this.internalGroups = `${this.#base}internal:groups`;
     this.presence = `${this.#base}internal:presence`;
   }
 

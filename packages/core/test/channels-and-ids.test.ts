@@ -9,7 +9,7 @@ describe('channels', () => {
     expect(channels.group('*')).toBe('app:chat:group:*');
     expect(channels.user('a b')).toBe('app:chat:user:a b');
     expect(channels.server('node-1-abc')).toBe('app:chat:server:node-1-abc');
-    expect(channels.internalGroups).toBe('app:chat:internal:groups');
+    expect(channels.presence).toBe('app:chat:internal:presence');
   });
   it('channels - a group and a user with the same name never share a channel', () => {
     expect(channels.group('x')).not.toBe(channels.user('x'));

@@ -20,10 +20,9 @@ describe('stateful reconnect', () => {
       let builder = new signalR.HubConnectionBuilder()
         .withUrl(`http://127.0.0.1:${proxy.port}/chat?user=resumer`, {
           transport: signalR.HttpTransportType.WebSockets,
-          logMessageContent: !!process.env.SR_DEBUG,
         })
         .withStatefulReconnect()
-        .configureLogging(process.env.SR_DEBUG ? signalR.LogLevel.Trace : signalR.LogLevel.None);
+        .configureLogging(signalR.LogLevel.None);
       if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
       const resumer = builder.build();
       const other = await connectClient(n2.url, { transport: 'WebSockets', protocol: 'json', user: 'other' });
@@ -31,11 +30,6 @@ describe('stateful reconnect', () => {
         const received: string[] = [];
         resumer.on('ReceiveMessage', (_user: string, message: string) => received.push(message));
         await resumer.start();
-        if (process.env.SR_DEBUG)
-          console.log(
-            'started',
-            (resumer as unknown as { connection: { features: unknown } }).connection.features,
-          );
         const id = await resumer.invoke<string>('GetConnectionId');
 
         // Cut the socket and hold the reconnect, so the message arrives while the connection is detached.
