@@ -1,11 +1,17 @@
 import { ProtocolError } from '../errors.js';
 
-const MAX_LENGTH = 0x7fffffff;
+/** The largest body a VarInt length prefix may announce (2 GB - 1, `FF FF FF FF 07`). */
+export const MAX_BINARY_RECORD_LENGTH = 0x7fffffff;
+const MAX_PREFIX_BYTES = 5;
 
-/** Prefixes a MessagePack body with its VarInt length (7-bit groups, little-endian, MSB = more). */
+/**
+ * Prefixes a MessagePack body with its VarInt length: 7-bit groups, least significant first, MSB set on
+ * every byte but the last; 1 to 5 bytes.
+ */
 export function writeBinaryRecord(body: Uint8Array): Uint8Array {
   let length = body.byteLength;
-  if (length > MAX_LENGTH) throw new ProtocolError('Messages bigger than 2GB are not supported.');
+  if (length > MAX_BINARY_RECORD_LENGTH)
+    throw new ProtocolError('Messages bigger than 2GB are not supported.');
   const prefix: number[] = [];
   do {
     let byte = length & 0x7f;
@@ -19,24 +25,26 @@ export function writeBinaryRecord(body: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Splits length-prefixed records. Truncated lengths or bodies and VarInts over 5 bytes are errors. */
+/**
+ * Splits length-prefixed records (views into `input`, not copies). Throws a {@link ProtocolError} for a
+ * truncated length or body, a VarInt longer than 5 bytes, or a length above 0x7fffffff.
+ */
 export function parseBinaryRecords(input: Uint8Array): Uint8Array[] {
   const records: Uint8Array[] = [];
   let offset = 0;
   while (offset < input.byteLength) {
     let length = 0;
-    let shift = 0;
     let size = 0;
     let byte: number;
     do {
-      if (size >= 5) throw new ProtocolError('Messages bigger than 2GB are not supported.');
+      if (size === MAX_PREFIX_BYTES) throw new ProtocolError('Messages bigger than 2GB are not supported.');
       if (offset + size >= input.byteLength) throw new ProtocolError('Cannot read message size.');
       byte = input[offset + size]!;
-      length += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
+      length += (byte & 0x7f) * 2 ** (7 * size);
       size++;
     } while (byte & 0x80);
-    if (length > MAX_LENGTH) throw new ProtocolError('Messages bigger than 2GB are not supported.');
+    if (length > MAX_BINARY_RECORD_LENGTH)
+      throw new ProtocolError('Messages bigger than 2GB are not supported.');
     const start = offset + size;
     if (start + length > input.byteLength) throw new ProtocolError('Incomplete message.');
     records.push(input.subarray(start, start + length));

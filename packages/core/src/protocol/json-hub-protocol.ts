@@ -6,7 +6,11 @@ import { parseTextRecords, writeTextRecord } from './text-message-format.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** SignalR's JSON hub protocol (name `json`, versions 1 and 2): JSON objects terminated by 0x1E. */
+/**
+ * SignalR's JSON hub protocol (name `json`, versions 1 and 2): one JSON object per message, each terminated
+ * by 0x1E. Writes the spec's field names in .NET's order and omits absent optional fields; reads skip
+ * unknown properties and unknown message types.
+ */
 export class JsonHubProtocol implements HubProtocol {
   readonly name = 'json';
   readonly version = 2;
@@ -17,7 +21,14 @@ export class JsonHubProtocol implements HubProtocol {
   }
 
   writeMessage(message: HubMessage): Uint8Array {
-    return encoder.encode(writeTextRecord(JSON.stringify(toJson(message))));
+    let text: string;
+    try {
+      text = JSON.stringify(toJson(message));
+    } catch (cause) {
+      if (cause instanceof ProtocolError) throw cause;
+      throw new ProtocolError(`Cannot serialize message as JSON: ${errorText(cause)}`, { cause });
+    }
+    return encoder.encode(writeTextRecord(text));
   }
 
   parseMessages(data: Uint8Array): HubMessage[] {
@@ -33,7 +44,7 @@ export class JsonHubProtocol implements HubProtocol {
       try {
         value = JSON.parse(record);
       } catch (cause) {
-        throw new ProtocolError(`Error reading JSON: ${(cause as Error).message}`, { cause });
+        throw new ProtocolError(`Error reading JSON: ${errorText(cause)}`, { cause });
       }
       const message = fromJson(value);
       if (message) messages.push(message);
@@ -42,114 +53,143 @@ export class JsonHubProtocol implements HubProtocol {
   }
 }
 
-function toJson(message: HubMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: message.type };
-  for (const [key, value] of Object.entries(message)) {
-    if (key === 'type' || value === undefined) continue;
-    out[key] = value;
+function toJson(m: HubMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: m.type };
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) out[key] = value;
+  };
+  if ('headers' in m && m.headers && Object.keys(m.headers).length > 0) out.headers = m.headers;
+  switch (m.type) {
+    case MessageType.Invocation:
+    case MessageType.StreamInvocation:
+      set('invocationId', m.invocationId);
+      out.target = m.target;
+      out.arguments = m.arguments;
+      if (m.streamIds && m.streamIds.length > 0) out.streamIds = m.streamIds;
+      return out;
+    case MessageType.StreamItem:
+      out.invocationId = m.invocationId;
+      out.item = m.item ?? null;
+      return out;
+    case MessageType.Completion:
+      out.invocationId = m.invocationId;
+      if (m.error !== undefined && m.result !== undefined)
+        throw new ProtocolError("The 'error' and 'result' properties are mutually exclusive.");
+      set('error', m.error);
+      set('result', m.result); // `null` is a result; `undefined` (or no property) is a void completion
+      return out;
+    case MessageType.CancelInvocation:
+      out.invocationId = m.invocationId;
+      return out;
+    case MessageType.Ping:
+      return out;
+    case MessageType.Close:
+      set('error', m.error);
+      set('allowReconnect', m.allowReconnect);
+      return out;
+    case MessageType.Ack:
+    case MessageType.Sequence:
+      out.sequenceId = m.sequenceId;
+      return out;
+    default:
+      throw new ProtocolError(`Cannot write unknown message type ${String((m as { type: unknown }).type)}.`);
   }
-  if (message.type === MessageType.Completion && 'result' in message && message.result === undefined) {
-    // a void completion carries neither result nor error
-    delete out.result;
-  }
-  return out;
 }
 
 /** Validates a parsed JSON record; unknown message types yield `undefined` (skipped). */
 function fromJson(value: unknown): HubMessage | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new ProtocolError('Message is not a JSON object.');
+    throw new ProtocolError('Invalid message: expected a JSON object.');
   const o = value as Record<string, unknown>;
-  if (typeof o.type !== 'number') throw new ProtocolError("Missing required property 'type'.");
-  const name = typeName(o.type);
-  const str = (key: string, required: boolean): string | undefined => {
-    const v = o[key];
-    if (v === undefined || (v === null && !required)) {
-      if (required) throw new ProtocolError(`Invalid payload for '${name}' message: missing '${key}'.`);
-      return undefined;
-    }
-    if (typeof v !== 'string')
-      throw new ProtocolError(`Invalid payload for '${name}' message: '${key}' must be a string.`);
-    return v;
+  if (o.type === undefined) throw new ProtocolError("Missing required property 'type'.");
+  if (typeof o.type !== 'number' || !Number.isInteger(o.type))
+    throw new ProtocolError("Invalid message: 'type' must be an integer.");
+  const name = Object.keys(MessageType).find((k) => MessageType[k as keyof typeof MessageType] === o.type);
+  if (name === undefined) return undefined; // future message types are ignored
+  const fail = (detail: string) => new ProtocolError(`Invalid payload for '${name}' message: ${detail}`);
+  const has = (key: string) => Object.hasOwn(o, key) && o[key] !== undefined;
+
+  const string = (key: string): string => {
+    if (!has(key)) throw fail(`missing required property '${key}'.`);
+    if (typeof o[key] !== 'string') throw fail(`'${key}' must be a string.`);
+    return o[key];
   };
+  const optionalString = (key: string): string | undefined => (o[key] == null ? undefined : string(key));
   const args = (): unknown[] => {
-    if (!Array.isArray(o.arguments))
-      throw new ProtocolError(`Invalid payload for '${name}' message: 'arguments' must be an array.`);
+    if (!has('arguments')) throw fail("missing required property 'arguments'.");
+    if (!Array.isArray(o.arguments)) throw fail("'arguments' must be an array.");
     return o.arguments;
   };
-  const streamIds = (): string[] | undefined => {
-    if (o.streamIds === undefined || o.streamIds === null) return undefined;
-    if (!Array.isArray(o.streamIds) || !o.streamIds.every((s) => typeof s === 'string'))
-      throw new ProtocolError(
-        `Invalid payload for '${name}' message: 'streamIds' must be an array of strings.`,
-      );
-    return o.streamIds as string[];
+  const optional = <K extends string, V>(key: K, v: V | undefined) =>
+    (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
+  const withHeaders = <T extends object>(message: T): T => {
+    const h = o.headers;
+    if (h == null) return message;
+    if (typeof h !== 'object' || Array.isArray(h) || !Object.values(h).every((v) => typeof v === 'string'))
+      throw fail("'headers' must be an object of strings.");
+    return Object.keys(h).length > 0 ? { ...message, headers: h as MessageHeaders } : message;
   };
-  const headers = (): MessageHeaders | undefined => {
-    if (o.headers === undefined || o.headers === null) return undefined;
-    if (typeof o.headers !== 'object' || Array.isArray(o.headers))
-      throw new ProtocolError(`Invalid payload for '${name}' message: 'headers' must be an object.`);
-    return o.headers as MessageHeaders;
+  const streamIds = () => {
+    const ids = o.streamIds;
+    if (ids == null) return {};
+    if (!Array.isArray(ids) || !ids.every((s) => typeof s === 'string'))
+      throw fail("'streamIds' must be an array of strings.");
+    return optional('streamIds', ids.length > 0 ? (ids as string[]) : undefined);
   };
-  const h = headers();
-  const withHeaders = <T extends object>(m: T): T => (h ? { ...m, headers: h } : m);
   const integer = (key: string): number => {
+    if (!has(key)) throw fail(`missing required property '${key}'.`);
     const v = o[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v))
-      throw new ProtocolError(`Invalid payload for '${name}' message: '${key}' must be an integer.`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw fail(`'${key}' must be an integer.`);
     return v;
   };
 
   switch (o.type) {
-    case MessageType.Invocation: {
-      const invocationId = str('invocationId', false);
-      const ids = streamIds();
+    case MessageType.Invocation:
       return withHeaders({
         type: MessageType.Invocation,
-        target: str('target', true)!,
+        ...optional('invocationId', optionalString('invocationId')),
+        target: string('target'),
         arguments: args(),
-        ...(invocationId !== undefined && { invocationId }),
-        ...(ids && { streamIds: ids }),
+        ...streamIds(),
       });
-    }
-    case MessageType.StreamInvocation: {
-      const ids = streamIds();
+    case MessageType.StreamInvocation:
       return withHeaders({
         type: MessageType.StreamInvocation,
-        invocationId: str('invocationId', true)!,
-        target: str('target', true)!,
+        invocationId: string('invocationId'),
+        target: string('target'),
         arguments: args(),
-        ...(ids && { streamIds: ids }),
+        ...streamIds(),
       });
+    case MessageType.StreamItem: {
+      const invocationId = string('invocationId');
+      if (!has('item')) throw fail("missing required property 'item'.");
+      return withHeaders({ type: MessageType.StreamItem, invocationId, item: o.item });
     }
-    case MessageType.StreamItem:
-      return withHeaders({
-        type: MessageType.StreamItem,
-        invocationId: str('invocationId', true)!,
-        item: o.item,
-      });
     case MessageType.Completion: {
-      const invocationId = str('invocationId', true)!;
-      const hasError = o.error !== undefined && o.error !== null;
-      if (hasError && 'result' in o)
+      const invocationId = string('invocationId');
+      const error = optionalString('error');
+      const hasResult = has('result');
+      if (error !== undefined && hasResult)
         throw new ProtocolError("The 'error' and 'result' properties are mutually exclusive.");
-      if (hasError)
-        return withHeaders({ type: MessageType.Completion, invocationId, error: str('error', true)! });
-      if ('result' in o) return withHeaders({ type: MessageType.Completion, invocationId, result: o.result });
-      return withHeaders({ type: MessageType.Completion, invocationId });
+      return withHeaders({
+        type: MessageType.Completion,
+        invocationId,
+        ...optional('error', error),
+        ...(hasResult && { result: o.result }),
+      });
     }
     case MessageType.CancelInvocation:
-      return withHeaders({ type: MessageType.CancelInvocation, invocationId: str('invocationId', true)! });
+      return withHeaders({ type: MessageType.CancelInvocation, invocationId: string('invocationId') });
     case MessageType.Ping:
       return { type: MessageType.Ping };
     case MessageType.Close: {
-      const error = str('error', false);
-      if (o.allowReconnect !== undefined && typeof o.allowReconnect !== 'boolean')
-        throw new ProtocolError("Invalid payload for 'Close' message: 'allowReconnect' must be a boolean.");
+      const allowReconnect = o.allowReconnect ?? undefined;
+      if (allowReconnect !== undefined && typeof allowReconnect !== 'boolean')
+        throw fail("'allowReconnect' must be a boolean.");
       return {
         type: MessageType.Close,
-        ...(error !== undefined && { error }),
-        ...(o.allowReconnect !== undefined && { allowReconnect: o.allowReconnect as boolean }),
+        ...optional('error', optionalString('error')),
+        ...optional('allowReconnect', allowReconnect),
       };
     }
     case MessageType.Ack:
@@ -157,23 +197,10 @@ function fromJson(value: unknown): HubMessage | undefined {
     case MessageType.Sequence:
       return { type: MessageType.Sequence, sequenceId: integer('sequenceId') };
     default:
-      return undefined; // future message types are ignored
+      return undefined;
   }
 }
 
-function typeName(type: number): string {
-  return (
-    [
-      '',
-      'Invocation',
-      'StreamItem',
-      'Completion',
-      'StreamInvocation',
-      'CancelInvocation',
-      'Ping',
-      'Close',
-      'Ack',
-      'Sequence',
-    ][type] ?? `type ${type}`
-  );
+function errorText(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,14 +1,17 @@
 import { ProtocolError } from '../errors.js';
 
-/** The JSON hub protocol's record separator. */
+/** The JSON hub protocol's record separator (0x1E), which ends every JSON message and the handshake. */
 export const RECORD_SEPARATOR = '\u001e';
 
-/** Appends the record separator. */
+/** Appends the record separator to one serialized JSON message. */
 export function writeTextRecord(text: string): string {
   return text + RECORD_SEPARATOR;
 }
 
-/** Splits text into records; every record must be terminated (transports deliver whole frames). */
+/**
+ * Splits text into its records, separators removed. Every record must be terminated: an unterminated
+ * last record throws a {@link ProtocolError} (transports deliver whole frames). Empty input yields `[]`.
+ */
 export function parseTextRecords(input: string): string[] {
   if (input.length === 0) return [];
   if (!input.endsWith(RECORD_SEPARATOR)) throw new ProtocolError('Message is incomplete.');
