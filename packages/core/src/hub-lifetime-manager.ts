@@ -10,7 +10,13 @@ import {
 } from './client-results.js';
 import type { CompletionBody, Envelope, GroupAction, GroupCommandBody, InvocationBody } from './envelope.js';
 import { decodeEnvelope } from './envelope-codec.js';
-import { ConnectionDisconnectedError, ConnectionNotFoundError, EnvelopeError, HubError } from './errors.js';
+import {
+  ConnectionDisconnectedError,
+  ConnectionNotFoundError,
+  EnvelopeError,
+  HubError,
+  InvalidArgumentError,
+} from './errors.js';
 import type { HubConnection } from './hub-connection.js';
 import {
   createConnectionId,
@@ -84,7 +90,17 @@ export interface HubLifetimeManagerOptions {
    * @default 2_000
    */
   presenceInterval?: number;
+  /**
+   * Durable mode: invocations also land in the transport's bounded log, and after an outage or a gap this
+   * server replays what its connections missed, in order and without duplicates; when the log no longer
+   * holds the gap it reports `recovered: false` and the exact gap. Needs a durable transport.
+   * @default false
+   */
+  durable?: boolean;
 }
+
+/** Log entries read per request while replaying. */
+const REPLAY_PAGE = 500;
 
 export interface InvokeOptions<T> {
   /** Cancels the wait: the call rejects with `HubError('Invocation canceled by the server.')`. */
@@ -146,6 +162,11 @@ export class HubLifetimeManager {
   readonly #presenceInterval: number;
   #presenceTimer: NodeJS.Timeout | undefined;
   #startedAt = 0;
+  readonly #durable: boolean;
+  /** Durable mode: the last log position processed, per channel. */
+  readonly #positions = new Map<string, string>();
+  /** Durable mode: live messages held while their channel replays. */
+  readonly #replaying = new Map<string, Array<{ payload: Uint8Array; position: string | undefined }>>();
   #started: Promise<void> | undefined;
   #ready = false;
   #closed = false;
@@ -164,6 +185,10 @@ export class HubLifetimeManager {
     this.#inbox = this.channels.server(this.serverId);
     this.#liveness = options.liveness ?? {};
     this.#presenceInterval = options.presenceInterval ?? 2_000;
+    this.#durable = options.durable ?? false;
+    const t = this.#transport;
+    if (this.#durable && (!t.capabilities.durable || !t.publishDurable || !t.readLog || !t.logPosition))
+      throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' is not (yet).`);
     this.#link = new PublishLink(this.#transport, { outbox: options.outbox ?? {} }, (event) =>
       this.#emit(event),
     );
@@ -171,8 +196,13 @@ export class HubLifetimeManager {
     this.#subscriptions = new SubscriptionRegistry(
       this.#transport,
       (channel, error) => this.#log.error('Subscription change failed', { channel, error }),
-      (channel) => this.#gaps.forgetChannel(channel),
+      (channel) => {
+        this.#gaps.forgetChannel(channel);
+        this.#positions.delete(channel);
+      },
     );
+    this.#publisher.durable = this.#durable;
+    if (this.#durable) this.#subscriptions.onSubscribed = (channel) => void this.#baseline(channel);
   }
 
   /**
@@ -217,6 +247,7 @@ export class HubLifetimeManager {
         this.#transport.subscribe(this.#inbox),
       ]);
       this.#startedAt = Date.now();
+      if (this.#durable) await Promise.all([this.#baseline(this.channels.all), this.#baseline(this.#inbox)]);
       if (!this.#transport.capabilities.receiverCount) await this.#startPresence();
       this.#startPipeline();
       this.#ready = true;
@@ -244,7 +275,11 @@ export class HubLifetimeManager {
         if (!link.up) this.#log.warn('Backplane link down', { reason: link.reason });
       }),
     );
-    this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#emit(event));
+    this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => {
+      this.#emit(event);
+      if (event.type === 'outage-ended' && this.#durable)
+        for (const channel of this.#positions.keys()) void this.#replay(channel);
+    });
   }
 
   async #startPresence(): Promise<void> {
@@ -569,35 +604,122 @@ export class HubLifetimeManager {
 
   // ---- receive path ------------------------------------------------------------------------------------
 
-  #receive(channel: string, payload: Uint8Array): void {
+  #receive(channel: string, payload: Uint8Array, position?: string): void {
     this.#stats.received++;
     this.#lastActivity = Date.now();
+    const held = this.#replaying.get(channel);
+    if (held) held.push({ payload, position });
+    else this.#process(channel, payload, position, false);
+  }
+
+  /**
+   * Decodes, checks order and delivers one message. In durable mode a gap in a live message starts a
+   * replay of the channel's log instead (the message itself waits for it); a gap met while replaying is a
+   * real loss and is reported.
+   */
+  #process(channel: string, payload: Uint8Array, position: string | undefined, replaying: boolean): boolean {
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(payload, channel);
     } catch (error) {
       this.#reportMalformed(channel, error);
-      return;
+      this.#advance(channel, position);
+      return false;
     }
     if (envelope.origin === this.serverId) {
       // Our own sends were delivered locally already; only probes come back on purpose.
       if (envelope.kind === 'probe') this.#probeAnswers.next(envelope.id);
-      return;
+      this.#advance(channel, position);
+      return false;
     }
-    const seen = this.#gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
+    // Heartbeats are not messages anyone misses: they take no part in gap detection.
+    const seen =
+      envelope.kind === 'heartbeat'
+        ? 'ok'
+        : this.#gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
     if (seen === 'duplicate') {
       this.#stats.duplicates++;
-      return;
+      return false;
     }
     if (seen !== 'ok') {
+      if (this.#durable && !replaying && this.#positions.has(channel)) {
+        // Fill the hole from the log first; this message is delivered after what it revealed missing.
+        this.#gaps.rewind(channel, seen.origin, seen.epoch, seen.from - 1);
+        void this.#replay(channel, { payload, position });
+        return false;
+      }
       this.#emit({ type: 'gap', ...seen, target: this.channels.describe(channel) });
       this.#log.warn('Messages missed', { channel, origin: seen.origin, from: seen.from, to: seen.to });
     }
+    this.#advance(channel, position);
     try {
       this.#dispatch(channel, envelope);
     } catch (error) {
       this.#log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
     }
+    return true;
+  }
+
+  #advance(channel: string, position: string | undefined): void {
+    if (position !== undefined && this.#durable) this.#positions.set(channel, position);
+  }
+
+  /** Durable mode: where this server starts reading a channel's log, taken when it subscribes. */
+  async #baseline(channel: string): Promise<void> {
+    try {
+      const position = await this.#transport.logPosition!(channel);
+      if (!this.#positions.has(channel)) this.#positions.set(channel, position);
+    } catch (error) {
+      this.#log.warn('Could not read the log position', { channel, error });
+    }
+  }
+
+  /**
+   * Durable mode: delivers what the log holds after the last position processed on `channel`, then the
+   * live messages that arrived meanwhile. Duplicates are dropped by (origin, epoch, seq).
+   */
+  async #replay(
+    channel: string,
+    first?: { payload: Uint8Array; position: string | undefined },
+  ): Promise<void> {
+    const held = this.#replaying.get(channel);
+    if (held) {
+      if (first) held.push(first);
+      return;
+    }
+    const queue = first ? [first] : [];
+    this.#replaying.set(channel, queue);
+    let delivered = 0;
+    let complete = true;
+    const gapsBefore = this.#stats.gaps;
+    try {
+      let after = this.#positions.get(channel) ?? '0-0';
+      for (;;) {
+        const page = await this.#transport.readLog!(channel, after, REPLAY_PAGE);
+        if (!page.complete) complete = false;
+        for (const entry of page.entries) {
+          if (this.#process(channel, entry.payload, entry.position, true)) delivered++;
+          after = entry.position;
+        }
+        if (page.entries.length < REPLAY_PAGE) break;
+      }
+    } catch (error) {
+      complete = false;
+      this.#log.error('Replay failed', { channel, error });
+    } finally {
+      this.#replaying.delete(channel);
+      for (const message of queue) this.#process(channel, message.payload, message.position, true);
+    }
+    const target = this.channels.describe(channel);
+    this.#stats.replayed += delivered;
+    if (delivered > 0) this.#emit({ type: 'replayed', channel, target, count: delivered });
+    // Sequence numbers are the judge: a hole that survives the replay is exactly what is lost.
+    this.#emit({
+      type: 'recovered',
+      channel,
+      target,
+      recovered: complete && this.#stats.gaps === gapsBefore,
+    });
   }
 
   #dispatch(channel: string, envelope: Envelope): void {

@@ -91,6 +91,7 @@ export type { LivenessOptions } from './resilience/liveness.js';
 export type { OutboxOptions } from './resilience/outbox.js';
 export type { BackplaneStats } from './stats.js';
 export type {
+  LogEntry,
   MessageHandler,
   Transport,
   TransportCapabilities,

@@ -10,6 +10,8 @@ import type { BackplaneStats } from './stats.js';
 /** Where published bytes go: the transport itself, or the resilience layer's outbox in front of it. */
 export interface PublishSink {
   publish(channel: string, payload: Uint8Array): Promise<number | undefined>;
+  /** Durable mode: publish and append to the channel's log. */
+  publishDurable?(channel: string, payload: Uint8Array): Promise<number | undefined>;
 }
 
 /** Framed bytes of one invocation, per hub protocol name. */
@@ -34,6 +36,8 @@ export class Publisher {
   readonly #stats: BackplaneStats;
   readonly #seq = new Map<string, number>();
   #batch = 0;
+  /** Invocations also go to the durable log. */
+  durable = false;
 
   constructor(
     sink: PublishSink,
@@ -111,7 +115,11 @@ export class Publisher {
     const { serverId, epoch } = this.#identity;
     const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, origin: serverId, epoch, seq, ...body });
     this.#stats.published++;
-    return sink.publish(channel, bytes).catch((cause: unknown) => {
+    const sent =
+      this.durable && body.kind === 'invocation' && sink.publishDurable
+        ? sink.publishDurable(channel, bytes)
+        : sink.publish(channel, bytes);
+    return sent.catch((cause: unknown) => {
       this.#stats.publishFailures++;
       throw cause instanceof BackplaneError
         ? cause

@@ -24,6 +24,8 @@ export interface BackplaneStats {
   buffered: number;
   /** Publishes the outbox dropped or refused (never published). */
   dropped: number;
+  /** Durable mode: missed messages delivered from the log. */
+  replayed: number;
 }
 
 export function createStats(): BackplaneStats {
@@ -40,5 +42,6 @@ export function createStats(): BackplaneStats {
     duplicates: 0,
     buffered: 0,
     dropped: 0,
+    replayed: 0,
   };
 }

@@ -19,6 +19,8 @@ export class SubscriptionRegistry {
   readonly #transport: Transport;
   readonly #onError: (channel: string, error: unknown) => void;
   readonly #onReleased: (channel: string) => void;
+  /** Called once a channel's subscription is live. */
+  onSubscribed: (channel: string) => void = () => {};
 
   /**
    * @param onError a subscribe/unsubscribe failed (the caller of add/remove also gets the rejection)
@@ -71,6 +73,7 @@ export class SubscriptionRegistry {
       if (want) {
         await this.#transport.subscribe(channel);
         entry.subscribed = true;
+        this.onSubscribed(channel);
       } else {
         entry.subscribed = false;
         this.#onReleased(channel);

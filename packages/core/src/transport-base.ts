@@ -91,9 +91,9 @@ export abstract class TransportBase implements Transport {
   }
 
   /** Drivers call this for each delivered message. Messages on channels no longer subscribed are dropped. */
-  protected onMessage(channel: string, payload: Uint8Array): void {
+  protected onMessage(channel: string, payload: Uint8Array, position?: string): void {
     if (!this.#channels.has(channel)) return;
-    this.#handler(channel, payload);
+    this.#handler(channel, payload, position);
   }
 
   /** Drivers call this when their link changes. After `close()` only `closed` is accepted. */

@@ -29,8 +29,17 @@ export interface TransportCapabilities {
   readonly sharded: boolean;
 }
 
-/** Called for each message that arrives on a subscribed channel. Must not throw; core guarantees it. */
-export type MessageHandler = (channel: string, payload: Uint8Array) => void;
+/**
+ * Called for each message that arrives on a subscribed channel. Must not throw; core guarantees it.
+ * `position` is the message's place in the channel's durable log (durable transports only).
+ */
+export type MessageHandler = (channel: string, payload: Uint8Array, position?: string) => void;
+
+/** One entry of a channel's durable log. */
+export interface LogEntry {
+  readonly position: string;
+  readonly payload: Uint8Array;
+}
 
 /**
  * The driver contract: a transport moves bytes on named, literal channels and reports its state.
@@ -60,4 +69,20 @@ export interface Transport {
   unsubscribe(channel: string): Promise<void>;
   /** Sets the single receiver of every message on every subscribed channel. */
   setMessageHandler(handler: MessageHandler): void;
+
+  // Durable transports (`capabilities.durable`) only:
+  /** Appends to the channel's bounded log and publishes, atomically; the message carries its position. */
+  publishDurable?(channel: string, payload: Uint8Array): Promise<number | undefined>;
+  /**
+   * Log entries after `position` (exclusive), oldest first, at most `limit`. `complete` is false when the
+   * driver knows entries after `position` were removed; core also judges by the envelopes' sequence
+   * numbers, so a driver that cannot tell returns true.
+   */
+  readLog?(
+    channel: string,
+    after: string,
+    limit: number,
+  ): Promise<{ entries: LogEntry[]; complete: boolean }>;
+  /** The position of the newest entry of the channel's log (where a new reader starts). */
+  logPosition?(channel: string): Promise<string>;
 }

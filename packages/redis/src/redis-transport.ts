@@ -1,6 +1,7 @@
 import {
   type BackoffOptions,
   backoffDelay,
+  type LogEntry,
   TransportBase,
   type TransportCapabilities,
   TransportError,
@@ -35,7 +36,19 @@ export interface RedisTransportOptions {
    * @default { initialDelay: 100, maxDelay: 5_000 }
    */
   reconnect?: BackoffOptions;
+  /**
+   * Keep a bounded log per channel (a Redis Stream named like the channel, appended atomically with the
+   * publish by one Lua script) so servers can replay what they missed. Standalone Redis only.
+   * `maxLength`: entries kept per channel (default 10_000). @default off
+   */
+  durable?: { maxLength?: number };
 }
+
+/** XADD + PUBLISH in one step; the published message is 0x00, the entry id, '\n', then the payload. */
+const PUBLISH_DURABLE = String.raw`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'p', ARGV[1])
+return redis.call('PUBLISH', KEYS[1], '\0' .. id .. '\n' .. ARGV[1])
+`;
 
 type Client = Redis | Cluster;
 
@@ -59,9 +72,11 @@ export class RedisTransport extends TransportBase {
     super();
     this.#options = options;
     this.#sharded = options.cluster !== undefined;
+    if (options.durable && this.#sharded)
+      throw new TransportError('Durable mode needs standalone Redis (not a cluster).');
     this.capabilities = {
       receiverCount: true,
-      durable: false,
+      durable: options.durable !== undefined,
       perChannelSubscriptions: true,
       sharded: this.#sharded,
     };
@@ -72,7 +87,7 @@ export class RedisTransport extends TransportBase {
     this.#publisher = publisher;
     this.#subscriber = subscriber;
     const event = this.#sharded ? 'smessageBuffer' : 'messageBuffer';
-    subscriber.on(event, (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+    subscriber.on(event, (channel: Buffer, message: Buffer) => this.#deliver(channel.toString(), message));
     for (const client of new Set([publisher, subscriber])) {
       client.on('ready', () => this.#updateState());
       client.on('close', () => this.#updateState());
@@ -118,6 +133,88 @@ export class RedisTransport extends TransportBase {
     }
   }
 
+  /** Durable mode: XADD and PUBLISH atomically (one Lua script). */
+  async publishDurable(channel: string, payload: Uint8Array): Promise<number> {
+    const publisher = this.#publisher;
+    if (!this.capabilities.durable || !publisher || this.closed)
+      throw new TransportError('Durable publish is not available.');
+    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    try {
+      return Number(
+        await publisher.eval(
+          PUBLISH_DURABLE,
+          1,
+          channel,
+          bytes,
+          String(this.#options.durable?.maxLength ?? 10_000),
+        ),
+      );
+    } catch (cause) {
+      throw new TransportError(`Redis durable publish to '${channel}' failed.`, { cause });
+    }
+  }
+
+  /** Durable mode: the log of `channel` after `after` (exclusive), and whether nothing in between was trimmed. */
+  async readLog(
+    channel: string,
+    after: string,
+    limit: number,
+  ): Promise<{ entries: LogEntry[]; complete: boolean }> {
+    const publisher = this.#requirePublisher();
+    try {
+      const rows = (await publisher.xrangeBuffer(
+        channel,
+        `(${after}`,
+        '+',
+        'COUNT',
+        limit,
+      )) as unknown as Array<[Buffer, Buffer[]]>;
+      const entries = rows.map(([id, fields]) => ({
+        position: id.toString(),
+        payload: fields[1] ?? Buffer.alloc(0),
+      }));
+      return { entries, complete: !(await this.#trimmedAfter(channel, after)) };
+    } catch (cause) {
+      throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
+    }
+  }
+
+  /** Durable mode: the id of the newest entry of `channel`'s log (`0-0` when empty). */
+  async logPosition(channel: string): Promise<string> {
+    const newest = (await this.#requirePublisher().xrevrange(channel, '+', '-', 'COUNT', 1)) as Array<
+      [string, string[]]
+    >;
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  /** Whether entries after `after` were trimmed (Redis 7 keeps the max deleted entry id). */
+  async #trimmedAfter(channel: string, after: string): Promise<boolean> {
+    const info = (await this.#requirePublisher()
+      .call('XINFO', 'STREAM', channel)
+      .catch(() => undefined)) as unknown[] | undefined;
+    if (!info) return false;
+    const at = info.indexOf('max-deleted-entry-id');
+    const maxDeleted = at >= 0 ? String(info[at + 1]) : '0-0';
+    return compareIds(maxDeleted, after) > 0;
+  }
+
+  /** Durable messages carry their log position: 0x00, id, '\n', payload. */
+  #deliver(channel: string, message: Buffer): void {
+    if (message[0] === 0 && this.capabilities.durable) {
+      const newline = message.indexOf(0x0a);
+      if (newline > 0) {
+        this.onMessage(channel, message.subarray(newline + 1), message.subarray(1, newline).toString());
+        return;
+      }
+    }
+    this.onMessage(channel, message);
+  }
+
+  #requirePublisher(): Client {
+    if (!this.#publisher) throw new TransportError('Redis transport is not connected.');
+    return this.#publisher;
+  }
+
   protected async doSubscribe(channel: string): Promise<void> {
     const subscriber = this.#requireSubscriber();
     try {
@@ -151,7 +248,9 @@ export class RedisTransport extends TransportBase {
         ...o.clusterOptions,
         shardedSubscribers: true,
         lazyConnect: false,
-        enableOfflineQueue: false,
+        // Per-shard connections come and go (slot refreshes): failing fast there would let a later
+        // publish to the same shard overtake a retried earlier one. ioredis queues until the shard is back.
+        enableOfflineQueue: true,
         clusterRetryStrategy: retryStrategy,
       });
       return { publisher: cluster, subscriber: cluster };
@@ -244,6 +343,13 @@ async function withTimeout<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Orders Redis stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am === bm ? as - bs : am - bm;
 }
 
 function redactUrl(url: string): string {

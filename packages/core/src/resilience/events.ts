@@ -31,7 +31,24 @@ export type BackplaneEvent =
       readonly reason: OverflowReason;
     }
   /** Buffered messages were published after the link came back. */
-  | { readonly type: 'flushed'; readonly count: number };
+  | { readonly type: 'flushed'; readonly count: number }
+  /** Durable mode: `count` messages this server had missed on `channel` were read back from the log and delivered. */
+  | {
+      readonly type: 'replayed';
+      readonly channel: string;
+      readonly target: ChannelTarget | undefined;
+      readonly count: number;
+    }
+  /**
+   * Durable mode: the outcome of a replay. `recovered: false` means the log no longer held everything that
+   * was missed; the `gap` events that follow name exactly what is lost.
+   */
+  | {
+      readonly type: 'recovered';
+      readonly channel: string;
+      readonly target: ChannelTarget | undefined;
+      readonly recovered: boolean;
+    };
 
 export type BackplaneEventType = BackplaneEvent['type'];
 

@@ -28,6 +28,11 @@ export class GapDetector {
     return { channel, origin, epoch, from: last + 1, to: seq - 1 };
   }
 
+  /** Sets a stream back to `seq` (a replay is about to deliver what came after it). */
+  rewind(channel: string, origin: string, epoch: string, seq: number): void {
+    this.#last.set(`${origin}\u0000${epoch}\u0000${channel}`, seq);
+  }
+
   /** Forgets a channel's streams (after unsubscribing, a later subscribe starts a fresh baseline). */
   forgetChannel(channel: string): void {
     const suffix = `\u0000${channel}`;

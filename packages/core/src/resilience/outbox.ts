@@ -15,6 +15,8 @@ export interface OutboxEntry {
   readonly channel: string;
   readonly payload: Uint8Array;
   readonly at: number;
+  /** Goes to the durable log as well (durable mode). */
+  readonly durable: boolean;
 }
 
 export type OutboxPush =
@@ -54,7 +56,7 @@ export class Outbox {
   }
 
   /** Buffers a publish. Expired entries are dropped first; then the count and byte bounds apply. */
-  push(channel: string, payload: Uint8Array, now: number): OutboxPush {
+  push(channel: string, payload: Uint8Array, now: number, durable = false): OutboxPush {
     const expired = this.expire(now);
     if (payload.byteLength > this.#maxBytes) return { accepted: false, reason: 'bytes' };
     const fullBy = (): OverflowReason | undefined =>
@@ -72,7 +74,7 @@ export class Outbox {
       dropped++;
       reason = fullBy();
     }
-    this.#entries.push({ channel, payload, at: now });
+    this.#entries.push({ channel, payload, at: now, durable });
     this.#bytes += payload.byteLength;
     return firstReason ? { accepted: true, dropped, reason: firstReason } : { accepted: true, dropped };
   }

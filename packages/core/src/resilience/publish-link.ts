@@ -63,26 +63,38 @@ export class PublishLink {
    * when buffered (nobody knows yet who will receive it).
    */
   publish(channel: string, payload: Uint8Array): Promise<number | undefined> {
+    return this.#publishOrBuffer(channel, payload, false);
+  }
+
+  /** Like `publish`, but the message also goes to the channel's durable log (durable transports). */
+  publishDurable(channel: string, payload: Uint8Array): Promise<number | undefined> {
+    return this.#publishOrBuffer(channel, payload, true);
+  }
+
+  #publishOrBuffer(channel: string, payload: Uint8Array, durable: boolean): Promise<number | undefined> {
     try {
-      return this.#publish(channel, payload);
+      const outbox = this.#outbox;
+      if (!outbox) return this.#send(channel, payload, durable);
+      if (this.#up && outbox.size === 0 && !this.#flushing) {
+        return this.#send(channel, payload, durable).catch(() => {
+          // The broker did not take it: keep it (first in line) and retry, instead of losing it.
+          this.#buffer(channel, payload, durable);
+          this.#scheduleRetry();
+          return undefined;
+        });
+      }
+      this.#buffer(channel, payload, durable);
+      return Promise.resolve(undefined);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #publish(channel: string, payload: Uint8Array): Promise<number | undefined> {
-    const outbox = this.#outbox;
-    if (!outbox) return this.#transport.publish(channel, payload);
-    if (this.#up && outbox.size === 0 && !this.#flushing) {
-      return this.#transport.publish(channel, payload).catch(() => {
-        // The broker did not take it: keep it (first in line) and retry, instead of losing it.
-        this.#buffer(channel, payload);
-        this.#scheduleRetry();
-        return undefined;
-      });
-    }
-    this.#buffer(channel, payload);
-    return Promise.resolve(undefined);
+  #send(channel: string, payload: Uint8Array, durable: boolean): Promise<number | undefined> {
+    if (!durable) return this.#transport.publish(channel, payload);
+    const publishDurable = this.#transport.publishDurable;
+    if (!publishDurable) return Promise.reject(new OutboxFullError('the transport has no durable log'));
+    return publishDurable.call(this.#transport, channel, payload);
   }
 
   /** Publishes bypassing the outbox (liveness probes must test the real path). */
@@ -95,9 +107,9 @@ export class PublishLink {
     clearTimeout(this.#retryTimer);
   }
 
-  #buffer(channel: string, payload: Uint8Array): void {
+  #buffer(channel: string, payload: Uint8Array, durable: boolean): void {
     const outbox = this.#outbox!;
-    const result = outbox.push(channel, payload, this.#now());
+    const result = outbox.push(channel, payload, this.#now(), durable);
     if (!result.accepted) {
       this.dropped++;
       this.#emit({ type: 'overflow', dropped: 1, policy: outbox.policy, reason: result.reason });
@@ -129,7 +141,7 @@ export class PublishLink {
         const entry = outbox.peek();
         if (!entry) break;
         try {
-          await this.#transport.publish(entry.channel, entry.payload);
+          await this.#send(entry.channel, entry.payload, entry.durable);
         } catch {
           this.#scheduleRetry();
           break;
