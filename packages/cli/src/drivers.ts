@@ -6,14 +6,24 @@ import { createRedisTransport } from '@backplane/redis';
 import type { DriverName } from './args.js';
 import { UsageError } from './cli-error.js';
 
-/** The transport for `--driver` / `--url`; `prefix` names the Kafka topic (one per app and hub). */
-export function createTransport(driver: DriverName, url: string | undefined, prefix: string): Transport {
+/**
+ * The transport for `--driver` / `--url`; `prefix` names the Kafka topic (one per app and hub). `durable`
+ * asks for the driver's log (Redis Streams in this build).
+ */
+export function createTransport(
+  driver: DriverName,
+  url: string | undefined,
+  prefix: string,
+  durable = false,
+): Transport {
+  if (durable && driver !== 'redis')
+    throw new UsageError(`--durable is available with --driver redis in this build (not ${driver})`);
   switch (driver) {
     case 'memory':
       if (url) throw new UsageError('--url does not apply to the memory driver');
       return new MemoryTransport();
     case 'redis':
-      return createRedisTransport({ url: url ?? 'redis://127.0.0.1:6379' });
+      return createRedisTransport({ url: url ?? 'redis://127.0.0.1:6379', ...(durable && { durable: {} }) });
     case 'nats':
       return createNatsTransport({ servers: url ?? 'nats://127.0.0.1:4222' });
     case 'kafka':

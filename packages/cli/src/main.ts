@@ -32,7 +32,6 @@ async function main(): Promise<void> {
     case 'bench':
       throw new UsageError('backplane bench is not available in this build yet');
     case 'serve': {
-      if (command.options.durable) throw new UsageError('--durable is not available in this build yet');
       if (!command.options.tokenSecret && !command.options.jwtSecret && !process.env.BACKPLANE_TOKEN_SECRET)
         process.stderr.write(
           'backplane: no --token-secret given: using the development default (set one in production)\n',

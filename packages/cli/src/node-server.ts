@@ -29,13 +29,15 @@ export interface NodeServerOptions extends ServeOptions {
 
 /** Starts one `backplane serve` node: the `/chat` hub, `POST /api/broadcast` and `GET /health`. */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {
-  const transport = options.transport ?? createTransport(options.driver, options.url, options.prefix);
+  const transport =
+    options.transport ?? createTransport(options.driver, options.url, options.prefix, options.durable);
   const manager = new HubLifetimeManager({
     transport,
     hub: 'chat',
     prefix: options.prefix,
     ...(options.nodeId && { nodeId: options.nodeId }),
     ...(options.outbox ? {} : { outbox: false as const }),
+    ...(options.durable && { durable: true }),
     ...(options.logger && { logger: options.logger }),
   });
   const log = options.logger ?? createConsoleLogger(manager.nodeId);
