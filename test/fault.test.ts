@@ -1,4 +1,4 @@
-import { startKafka, startNats, startRedis, waitFor } from '@backplane/testkit';
+import { startKafka, startNats, startRedis, startTcpProxy, type TcpProxy, waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ServeProcess, startServe } from './serve-process.js';
@@ -11,9 +11,12 @@ const LOAD_AFTER_MS = 2_000;
 /** How long a killed broker stays dead, and a frozen one frozen, in ms. */
 const OUTAGE_MS = 2_000;
 const FREEZE_MS = 6_000;
+/** How long the proxy swallows every byte, in ms. */
+const BLACKHOLE_MS = 6_000;
 
 interface Broker {
   url: string;
+  port: number;
   kill(): Promise<void>;
   restart(): Promise<void>;
   freeze(): void;
@@ -21,15 +24,21 @@ interface Broker {
   stop(): Promise<void>;
 }
 
-const drivers: Array<{ name: string; start: () => Promise<Broker>; flags?: string[] }> = [
-  { name: 'redis', start: () => startRedis() },
+const drivers: Array<{
+  name: string;
+  start: () => Promise<Broker>;
+  flags?: string[];
+  proxyUrl?: (port: number) => string;
+}> = [
+  { name: 'redis', start: () => startRedis(), proxyUrl: (port) => `redis://127.0.0.1:${port}` },
   {
     name: 'redis',
     flags: ['--durable'],
     // The log must outlive a SIGKILL: append-only file, fsync on every write.
     start: () => startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] }),
   },
-  { name: 'nats', start: () => startNats() },
+  // Kafka clients connect to the advertised broker address after bootstrap, so a proxy cannot sit in between.
+  { name: 'nats', start: () => startNats(), proxyUrl: (port) => `nats://127.0.0.1:${port}` },
   {
     name: 'kafka',
     start: async () => {
@@ -78,9 +87,22 @@ afterAll(() => {
 for (const driver of drivers) {
   const label = `${driver.name}${driver.flags ? ` ${driver.flags.join(' ')}` : ''}`;
   describe(`faults on ${label}`, () => {
-    for (const fault of ['kill', 'freeze'] as const) {
-      it(`fault ${label} - broker ${fault === 'kill' ? 'SIGKILL + restart' : 'SIGSTOP + SIGCONT'} under load: no crash, no client dropped, every loss reported, no duplicate, order kept`, async () => {
+    const faults = [
+      'kill',
+      'freeze',
+      ...(driver.proxyUrl && !driver.flags ? (['blackhole'] as const) : []),
+    ] as const;
+    const what = {
+      kill: 'broker SIGKILL + restart',
+      freeze: 'broker SIGSTOP + SIGCONT',
+      blackhole: 'network black hole',
+    };
+    for (const fault of faults) {
+      it(`fault ${label} - ${what[fault]} under load: no crash, no client dropped, every loss reported, no duplicate, order kept`, async () => {
         const broker = await driver.start();
+        const proxy: TcpProxy | undefined =
+          fault === 'blackhole' ? await startTcpProxy(broker.port) : undefined;
+        const url = proxy && driver.proxyUrl ? driver.proxyUrl(proxy.port) : broker.url;
         const nodes: ServeProcess[] = [];
         const clients: signalR.HubConnection[] = [];
         try {
@@ -90,7 +112,7 @@ for (const driver of drivers) {
                 '--driver',
                 driver.name,
                 '--url',
-                broker.url,
+                url,
                 '--node-id',
                 id,
                 '--token-secret',
@@ -128,10 +150,14 @@ for (const driver of drivers) {
             await broker.kill();
             await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
             await broker.restart();
-          } else {
+          } else if (fault === 'freeze') {
             broker.freeze();
             await new Promise((resolve) => setTimeout(resolve, FREEZE_MS));
             broker.thaw();
+          } else {
+            proxy?.blackhole(true);
+            await new Promise((resolve) => setTimeout(resolve, BLACKHOLE_MS));
+            proxy?.blackhole(false);
           }
           await watch;
           await waitFor(async () => (await health(a)).link === 'up' && (await health(b)).link === 'up', {
@@ -165,6 +191,7 @@ for (const driver of drivers) {
           await Promise.allSettled(clients.map((c) => c.stop()));
           await Promise.allSettled(nodes.map((n) => n.stop()));
           broker.thaw();
+          await proxy?.close();
           await broker.stop();
         }
       }, 180_000);
