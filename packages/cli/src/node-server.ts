@@ -38,9 +38,11 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     ...(options.nodeId && { nodeId: options.nodeId }),
     ...(options.outbox ? {} : { outbox: false as const }),
     ...(options.durable && { durable: true }),
+    // The chat hub keeps no state to push again: say which clients may have missed messages.
+    reconcile: (missed): void => log.warn('Connections missed messages', { ...missed }),
     ...(options.logger && { logger: options.logger }),
   });
-  const log = options.logger ?? createConsoleLogger(manager.nodeId);
+  const log: Logger = options.logger ?? createConsoleLogger(manager.nodeId);
   try {
     await manager.start();
   } catch (error) {

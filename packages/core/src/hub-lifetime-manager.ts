@@ -1,6 +1,6 @@
 import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
 import { AckTracker } from './ack-tracker.js';
-import { Channels } from './channels.js';
+import { Channels, type ChannelTarget } from './channels.js';
 import {
   ClientResults,
   completionFromBody,
@@ -97,6 +97,24 @@ export interface HubLifetimeManagerOptions {
    * @default false
    */
   durable?: boolean;
+  /**
+   * Reconciliation: called with what this server's connections missed for good (every `gap`: in durable
+   * mode only what the log could not fill), batched over `reconcileWindow`. Push fresh state to exactly
+   * those groups and users (orders, balances, alerts). Errors it throws are logged.
+   */
+  reconcile?: (missed: MissedMessages) => void | Promise<void>;
+  /** How long gaps are collected into one `reconcile` call, in ms. @default 100 */
+  reconcileWindow?: number;
+}
+
+/** What a server's connections missed, for `reconcile`. */
+export interface MissedMessages {
+  /** Broadcasts (`sendAll`) were missed: every connection may be stale. */
+  readonly all: boolean;
+  readonly groups: readonly string[];
+  readonly users: readonly string[];
+  /** Messages addressed to single connections of this server were missed. */
+  readonly connections: boolean;
 }
 
 /** Log entries read per request while replaying. */
@@ -162,6 +180,9 @@ export class HubLifetimeManager {
   readonly #presenceInterval: number;
   #presenceTimer: NodeJS.Timeout | undefined;
   #startedAt = 0;
+  readonly #reconcile: HubLifetimeManagerOptions['reconcile'];
+  readonly #reconcileWindow: number;
+  #missed: { all: boolean; groups: Set<string>; users: Set<string>; connections: boolean } | undefined;
   readonly #durable: boolean;
   /** Durable mode: the last log position processed, per channel. */
   readonly #positions = new Map<string, string>();
@@ -186,6 +207,8 @@ export class HubLifetimeManager {
     this.#liveness = options.liveness ?? {};
     this.#presenceInterval = options.presenceInterval ?? 2_000;
     this.#durable = options.durable ?? false;
+    this.#reconcile = options.reconcile;
+    this.#reconcileWindow = options.reconcileWindow ?? 100;
     const t = this.#transport;
     if (this.#durable && (!t.capabilities.durable || !t.publishDurable || !t.readLog || !t.logPosition))
       throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' is not (yet).`);
@@ -329,8 +352,39 @@ export class HubLifetimeManager {
   }
 
   #emit(event: BackplaneEvent): void {
-    if (event.type === 'gap') this.#stats.gaps += event.to - event.from + 1;
+    if (event.type === 'gap') {
+      this.#stats.gaps += event.to - event.from + 1;
+      this.#noteMissed(event.target);
+    }
     this.#events.next(event);
+  }
+
+  /** Collects gap targets for one batched `reconcile` call. */
+  #noteMissed(target: ChannelTarget | undefined): void {
+    if (!this.#reconcile || !target) return;
+    if (!this.#missed) {
+      this.#missed = { all: false, groups: new Set(), users: new Set(), connections: false };
+      setTimeout(() => this.#flushMissed(), this.#reconcileWindow).unref();
+    }
+    if (target.kind === 'all') this.#missed.all = true;
+    else if (target.kind === 'group') this.#missed.groups.add(target.name);
+    else if (target.kind === 'user') this.#missed.users.add(target.name);
+    else if (target.name === this.serverId) this.#missed.connections = true;
+  }
+
+  #flushMissed(): void {
+    const missed = this.#missed;
+    this.#missed = undefined;
+    if (!missed || !this.#reconcile || this.#closed) return;
+    const report: MissedMessages = {
+      all: missed.all,
+      groups: [...missed.groups],
+      users: [...missed.users],
+      connections: missed.connections,
+    };
+    Promise.resolve()
+      .then(() => this.#reconcile?.(report))
+      .catch((error: unknown) => this.#log.error('reconcile failed', { error }));
   }
 
   /** Mints an id for a new connection of this server. */

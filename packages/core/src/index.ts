@@ -38,7 +38,12 @@ export {
 export type { HubConnection } from './hub-connection.js';
 export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
-export type { GroupOptions, HubLifetimeManagerOptions, InvokeOptions } from './hub-lifetime-manager.js';
+export type {
+  GroupOptions,
+  HubLifetimeManagerOptions,
+  InvokeOptions,
+  MissedMessages,
+} from './hub-lifetime-manager.js';
 export { HubLifetimeManager } from './hub-lifetime-manager.js';
 export { createConnectionId, ownerOfConnection } from './ids.js';
 export type { Logger, LogLevel } from './logger.js';

@@ -2,7 +2,11 @@ import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionNotFoundError, OutboxFullError, TransportError } from '../src/errors.js';
 import type { HubConnection } from '../src/hub-connection.js';
-import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
+import {
+  HubLifetimeManager,
+  type HubLifetimeManagerOptions,
+  type MissedMessages,
+} from '../src/hub-lifetime-manager.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import type { BackplaneEvent } from '../src/resilience/events.js';
@@ -207,6 +211,46 @@ describe('manager resilience', () => {
     const gap = nextEvent(m2.events$, 'gap');
     await m1.sendGroup('orders', 'Say', ['4']);
     expect(await gap).toMatchObject({ from: 2, to: 3, target: { kind: 'group', name: 'orders' } });
+  });
+
+  it('reconcile - losses on a group and on all are reported in one batched call naming them', async () => {
+    const calls: MissedMessages[] = [];
+    const bus = new TestBus();
+    const base = {
+      hub: 'r',
+      protocols: [json],
+      logger: quiet,
+      liveness: false as const,
+      outbox: false as const,
+    };
+    const t1 = new ControllableTransport(bus);
+    const t2 = new ControllableTransport(bus);
+    const m1 = new HubLifetimeManager({ ...base, transport: t1 });
+    const m2 = new HubLifetimeManager({
+      ...base,
+      transport: t2,
+      reconcile: (missed) => void calls.push(missed),
+    });
+    open.push(m1, m2);
+    await Promise.all([m1.start(), m2.start()]);
+    const c = new Recorder(m2.createConnectionId());
+    await m2.onConnected(c);
+    await m2.addToGroup(c.connectionId, 'orders');
+    await m1.sendGroup('orders', 'Say', ['1']);
+    await m1.sendAll('Say', ['a1']);
+    await c.waitFor(2);
+    t2.deaf();
+    await m1.sendGroup('orders', 'Say', ['2']);
+    await m1.sendAll('Say', ['a2']);
+    await new Promise((resolve) => setImmediate(resolve));
+    t2.up();
+    await m1.sendGroup('orders', 'Say', ['3']);
+    await m1.sendAll('Say', ['a3']);
+    await c.waitFor(4);
+    const deadline = Date.now() + WAIT_MS;
+    while (calls.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toEqual([{ all: true, groups: ['orders'], users: [], connections: false }]);
   });
 
   it('liveness - a frozen broker is detected by the probe although the driver says connected', async () => {
