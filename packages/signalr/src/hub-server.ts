@@ -156,7 +156,7 @@ export class HubServer {
   /** Handles a WebSocket upgrade if it targets a mapped hub; returns whether it did. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const match = this.#match(req);
-    if (!match || match.subpath !== '') return false;
+    if (match?.subpath !== '') return false;
     match.endpoint.handleUpgrade(req, socket, head, match.url);
     return true;
   }

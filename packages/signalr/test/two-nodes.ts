@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createConsoleLogger, HubLifetimeManager, type Transport } from '@backplane/core';
+import { HubLifetimeManager, type Transport } from '@backplane/core';
 import { MemoryBus, MemoryTransport } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
