@@ -117,6 +117,9 @@ export interface MissedMessages {
   readonly connections: boolean;
 }
 
+/** `sendGroups` batches remembered per origin for de-duplication. */
+const RECENT_BATCHES = 256;
+
 /** Log entries read per request while replaying. */
 const REPLAY_PAGE = 500;
 
@@ -166,7 +169,11 @@ export class HubLifetimeManager {
   readonly #acks = new AckTracker();
   readonly #results = new ClientResults();
   /** Last `sendGroups` batch handled per origin (for de-duplication across group channels). */
-  readonly #lastBatch = new Map<string, number>();
+  /**
+   * Recent `sendGroups` batches handled per origin and epoch. A set, not just the last one: on a sharded
+   * broker the copies of consecutive batches travel through different shards and can arrive interleaved.
+   */
+  readonly #recentBatches = new Map<string, Set<number>>();
   readonly #events = new Subject<BackplaneEvent>();
   readonly #probeAnswers = new Subject<number>();
   readonly #gaps = new GapDetector();
@@ -838,8 +845,14 @@ export class HubLifetimeManager {
   #receiveGroupsBatch(envelope: Envelope & InvocationBody): void {
     const key = `${envelope.origin}\u0000${envelope.epoch}`;
     if (envelope.batch !== undefined) {
-      if (this.#lastBatch.get(key) === envelope.batch) return; // already delivered via another group channel
-      this.#lastBatch.set(key, envelope.batch);
+      let seen = this.#recentBatches.get(key);
+      if (!seen) {
+        seen = new Set();
+        this.#recentBatches.set(key, seen);
+      }
+      if (seen.has(envelope.batch)) return; // already delivered via another group channel
+      seen.add(envelope.batch);
+      if (seen.size > RECENT_BATCHES) seen.delete(seen.values().next().value as number);
     }
     this.#deliverTo(this.#unionOfGroups(envelope.groups ?? []), envelope.payloads);
   }

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ENVELOPE_VERSION } from '../src/envelope.js';
+import { encodeEnvelope } from '../src/envelope-codec.js';
+import type { HubConnection } from '../src/hub-connection.js';
+import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
+import type { InvocationMessage } from '../src/protocol/hub-messages.js';
+import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
+import { ControllableTransport, TestBus } from './controllable-transport.js';
+
+const json = new JsonHubProtocol();
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('sendGroups de-duplication', () => {
+  it('sendGroups - copies of consecutive batches arriving interleaved (sharded brokers) are delivered once each', async () => {
+    const bus = new TestBus();
+    const manager = new HubLifetimeManager({
+      transport: new ControllableTransport(bus),
+      hub: 'g',
+      protocols: [json],
+      logger: quiet,
+      liveness: false,
+    });
+    await manager.start();
+    const words: string[] = [];
+    const connection: HubConnection = {
+      connectionId: manager.createConnectionId(),
+      protocol: json,
+      write: (frame) => {
+        for (const m of json.parseMessages(frame)) words.push(String((m as InvocationMessage).arguments[0]));
+      },
+    };
+    await manager.onConnected(connection);
+    await manager.addToGroup(connection.connectionId, 'g1');
+    await manager.addToGroup(connection.connectionId, 'g2');
+
+    const raw = new ControllableTransport(bus);
+    await raw.connect();
+    const copy = (group: string, batch: number, word: string, seq: number) =>
+      encodeEnvelope({
+        v: ENVELOPE_VERSION,
+        origin: 'other-server',
+        epoch: 'e1',
+        seq,
+        kind: 'invocation',
+        payloads: new Map([['json', json.writeMessage({ type: 1, target: 'Say', arguments: [word] })]]),
+        groups: ['g1', 'g2'],
+        batch,
+      });
+    // g1's shard delivers batch 1 then 2; g2's shard is slower: its copy of batch 1 comes last.
+    await raw.raw(manager.channels.group('g1'), copy('g1', 1, 'first', 1));
+    await raw.raw(manager.channels.group('g1'), copy('g1', 2, 'second', 2));
+    await raw.raw(manager.channels.group('g2'), copy('g2', 2, 'second', 1));
+    await raw.raw(manager.channels.group('g2'), copy('g2', 1, 'first', 2));
+    const deadline = Date.now() + 2_000;
+    while (words.length < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // a duplicate would arrive now
+    expect(words).toEqual(['first', 'second']);
+    await raw.close();
+    await manager.close();
+  });
+});
