@@ -35,7 +35,7 @@ describe('sendGroups de-duplication', () => {
 
     const raw = new ControllableTransport(bus);
     await raw.connect();
-    const copy = (group: string, batch: number, word: string, seq: number) =>
+    const copy = (batch: number, word: string, seq: number) =>
       encodeEnvelope({
         v: ENVELOPE_VERSION,
         origin: 'other-server',
@@ -47,10 +47,10 @@ describe('sendGroups de-duplication', () => {
         batch,
       });
     // g1's shard delivers batch 1 then 2; g2's shard is slower: its copy of batch 1 comes last.
-    await raw.raw(manager.channels.group('g1'), copy('g1', 1, 'first', 1));
-    await raw.raw(manager.channels.group('g1'), copy('g1', 2, 'second', 2));
-    await raw.raw(manager.channels.group('g2'), copy('g2', 2, 'second', 1));
-    await raw.raw(manager.channels.group('g2'), copy('g2', 1, 'first', 2));
+    await raw.raw(manager.channels.group('g1'), copy(1, 'first', 1));
+    await raw.raw(manager.channels.group('g1'), copy(2, 'second', 2));
+    await raw.raw(manager.channels.group('g2'), copy(2, 'second', 1));
+    await raw.raw(manager.channels.group('g2'), copy(1, 'first', 2));
     const deadline = Date.now() + 2_000;
     while (words.length < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setTimeout(resolve, 100)); // a duplicate would arrive now
