@@ -14,17 +14,28 @@ export interface RedisTransportOptions {
    * @default 'redis://127.0.0.1:6379'
    */
   url?: string;
-  /** ioredis options (TLS, username/password, family, …), merged over the URL. */
+  /**
+   * ioredis options (TLS, username/password, family, …), merged over the URL. The driver sets
+   * `retryStrategy`, `maxRetriesPerRequest`, `enableOfflineQueue` and `autoResubscribe` itself.
+   * @default {}
+   */
   options?: RedisOptions;
-  /** An ioredis client the app owns: used to publish, duplicated to subscribe; never closed by backplane. */
+  /**
+   * An ioredis client the app owns: used to publish, duplicated to subscribe; never closed by backplane.
+   * @default none (the driver opens its own two connections)
+   */
   client?: Redis;
   /**
    * Redis Cluster startup nodes, or a cluster client the app owns (created with `shardedSubscribers: true`).
    * Cluster mode uses Redis 7 sharded pub/sub (SSUBSCRIBE/SPUBLISH): a message travels only to the shard
-   * that owns its channel's slot, so throughput grows with shards.
+   * that owns its channel's slot, so throughput grows with shards. Needs Redis >= 7.0.
+   * @default none (standalone Redis)
    */
   cluster?: ClusterNode[] | Cluster;
-  /** ioredis cluster options for startup nodes. */
+  /**
+   * ioredis cluster options, used with startup nodes (`redisOptions` carries TLS and credentials).
+   * @default {}
+   */
   clusterOptions?: ClusterOptions;
   /**
    * How long the first `connect()` may take, retries included, in ms; then it rejects with `TransportError`.
@@ -32,7 +43,7 @@ export interface RedisTransportOptions {
    */
   connectTimeout?: number;
   /**
-   * Reconnect delays after the link drops (exponential with jitter, unlimited attempts).
+   * Reconnect delays after the link drops, in ms (exponential with jitter, unlimited attempts).
    * @default { initialDelay: 100, maxDelay: 5_000 }
    */
   reconnect?: BackoffOptions;
@@ -120,6 +131,12 @@ export class RedisTransport extends TransportBase {
   protected async doPublish(channel: string, payload: Uint8Array): Promise<number> {
     const publisher = this.#publisher;
     if (!publisher) throw new TransportError('Redis transport is not connected.');
+    // A cluster queues commands while it reconnects (its offline queue keeps per-shard order): fail fast
+    // instead, so core's outbox, not an unbounded ioredis queue, decides what to keep.
+    if (this.#sharded && publisher.status !== 'ready') {
+      const reason = `Redis Cluster is unreachable (${publisher.status}): SPUBLISH to '${channel}' failed.`;
+      throw new TransportError(reason, { cause: this.#lastError });
+    }
     const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     try {
       const receivers = this.#sharded
@@ -313,7 +330,7 @@ export class RedisTransport extends TransportBase {
   #describe(): string {
     const o = this.#options;
     if (o.cluster)
-      return Array.isArray(o.cluster) ? `cluster ${o.cluster.map(String).join(',')}` : 'app cluster';
+      return Array.isArray(o.cluster) ? `cluster ${o.cluster.map(describeNode).join(',')}` : 'app cluster';
     if (o.client) return 'app client';
     return redactUrl(o.url ?? 'redis://127.0.0.1:6379');
   }
@@ -350,6 +367,10 @@ function compareIds(a: string, b: string): number {
   const [am = 0, as = 0] = a.split('-').map(Number);
   const [bm = 0, bs = 0] = b.split('-').map(Number);
   return am === bm ? as - bs : am - bm;
+}
+
+function describeNode(node: ClusterNode): string {
+  return typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node);
 }
 
 function redactUrl(url: string): string {

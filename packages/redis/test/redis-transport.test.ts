@@ -102,6 +102,35 @@ describe('redis transport', () => {
     await a.t.close();
     expect(client.status).toBe('ready');
   });
+
+  it('redis transport - a password in the URL or in ioredis options passes through; a wrong one rejects without echoing it', async () => {
+    const locked = await startRedis({ password: 's3cret' });
+    try {
+      const viaUrl = await transport({ url: locked.url }); // redis://:s3cret@127.0.0.1:PORT
+      const viaOptions = await transport({
+        url: `redis://127.0.0.1:${locked.port}`,
+        options: { password: 's3cret' },
+      });
+      await viaOptions.t.subscribe('locked');
+      expect(await viaUrl.t.publish('locked', new Uint8Array([1]))).toBe(1);
+      await waitFor(() => viaOptions.received.length === 1, { name: 'delivery' });
+
+      const wrong = new RedisTransport({
+        url: `redis://:wrong-pass@127.0.0.1:${locked.port}`,
+        connectTimeout: 500,
+      });
+      open.push(wrong);
+      const error = await wrong.connect().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TransportError);
+      expect((error as Error).message).not.toContain('wrong-pass');
+    } finally {
+      await Promise.allSettled(open.splice(0).map((t) => t.close()));
+      await locked.stop();
+    }
+  }, 30_000);
 });
 
 describe('redis transport faults', () => {
@@ -130,6 +159,40 @@ describe('redis transport faults', () => {
       });
       await waitFor(() => received.length >= 1, { name: 'delivery after restart' });
       expect(states).toContain('disconnected');
+    } finally {
+      await own.stop();
+    }
+  }, 30_000);
+
+  it('redis transport - subscriptions changed during an outage: after the restart exactly the subscribed channels are live', async () => {
+    const own = await startRedis();
+    try {
+      const fast = { initialDelay: 50, maxDelay: 200 };
+      const a = new RedisTransport({ url: own.url, reconnect: fast });
+      const b = new RedisTransport({ url: own.url, reconnect: fast });
+      open.push(a, b);
+      await a.connect();
+      await b.connect();
+      await b.subscribe('kept');
+      await b.subscribe('dropped-before');
+      await b.unsubscribe('dropped-before');
+      await b.subscribe('dropped-during');
+
+      await own.kill();
+      await waitFor(() => b.state.type === 'disconnected', { name: 'disconnected state' });
+      const joining = b.subscribe('joined-during');
+      const leaving = b.unsubscribe('dropped-during');
+      await own.restart();
+      await Promise.all([joining, leaving]);
+
+      const live = async () => (await own.cli('pubsub', 'channels')).split('\n').filter(Boolean).sort();
+      await waitFor(async () => JSON.stringify(await live()) === JSON.stringify(['joined-during', 'kept']), {
+        name: 'live channels = subscribed channels',
+      });
+      const counts: Record<string, number | undefined> = {};
+      for (const channel of ['kept', 'joined-during', 'dropped-during', 'dropped-before'])
+        counts[channel] = await a.publish(channel, new Uint8Array([1]));
+      expect(counts).toEqual({ kept: 1, 'joined-during': 1, 'dropped-during': 0, 'dropped-before': 0 });
     } finally {
       await own.stop();
     }

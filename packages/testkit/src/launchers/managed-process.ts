@@ -3,12 +3,26 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
+function killAll(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
+/**
+ * Children die with the test process: on a normal exit, and on the signals a test runner sends a worker it
+ * tears down (a SIGTERMed vitest worker skips 'exit' handlers, which left brokers running). After killing
+ * the children the signal's default action is restored and the signal re-raised, unless someone else
+ * handles it. SIGKILL of the test process cannot be caught: its children outlive it.
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Fails loudly, with an install hint, when a binary is missing. */

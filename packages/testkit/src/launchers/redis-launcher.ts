@@ -15,6 +15,7 @@ const run = promisify(execFile);
 export interface RedisServerHandle extends ServerProcessHandle {
   readonly host: string;
   readonly port: number;
+  /** `redis://127.0.0.1:PORT`, with the password when one is required. */
   readonly url: string;
   /** Sends a command with redis-cli and returns its output (trimmed). */
   cli(...args: string[]): Promise<string>;
@@ -25,6 +26,8 @@ export interface StartRedisOptions {
   port?: number;
   /** Extra redis-server arguments, e.g. ['--cluster-enabled', 'yes']. */
   args?: readonly string[];
+  /** Require this password (`--requirepass`); `url` and `cli()` carry it. @default none */
+  password?: string;
   /** @default 10_000 ms */
   startTimeoutMs?: number;
 }
@@ -47,23 +50,27 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     'no',
     '--protected-mode',
     'no',
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
     ...(options.args ?? []),
   ];
   const server = await startServerProcess({
     command: 'redis-server',
     args,
     name: `redis-server on port ${port}`,
-    ready: () => tcpProbe(port, { send: 'PING\r\n', expect: (reply) => reply.startsWith('+PONG') }),
+    // Answering at all means ready: +PONG, or -NOAUTH when a password is required.
+    ready: () => tcpProbe(port, { send: 'PING\r\n', expect: (reply) => /^(\+PONG|-NOAUTH)/.test(reply) }),
     startTimeoutMs: options.startTimeoutMs ?? 10_000,
     dir,
   });
 
   const cli = async (...command: string[]) => {
     requireBinary('redis-cli', INSTALL_HINT);
-    const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...command]);
+    const auth = options.password === undefined ? [] : ['--no-auth-warning', '-a', options.password];
+    const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...auth, ...command]);
     return stdout.trim();
   };
-  return { ...server, host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}`, cli };
+  const credentials = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
+  return { ...server, host: '127.0.0.1', port, url: `redis://${credentials}127.0.0.1:${port}`, cli };
 }
 
 /** A real Redis Cluster of `masters` nodes (no replicas) on random ports. */
