@@ -1,4 +1,4 @@
-import { TransportBase, type TransportCapabilities, TransportError } from '@backplane/core';
+import { backoffDelay, TransportBase, type TransportCapabilities, TransportError } from '@backplane/core';
 import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 
@@ -55,36 +55,50 @@ export class KafkaTransport extends TransportBase {
 
   protected async doConnect(): Promise<void> {
     const timeout = this.#options.connectTimeout ?? 30_000;
+    const deadline = Date.now() + timeout;
+    const expired = new Error(`timed out after ${timeout} ms`);
     let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(expired), timeout);
+    });
+    timedOut.catch(() => {}); // it may fire while no race is listening
     try {
-      await Promise.race([
-        (async () => {
-          await this.#client.ensureTopic(
-            this.#topic,
-            this.#options.partitions ?? 1,
-            this.#options.replicationFactor ?? 1,
-          );
-          await this.#client.consume(
-            this.#topic,
-            (record) => this.onMessage(record.key, record.value),
-            (up, error) =>
-              this.setState(up ? { type: 'connected' } : { type: 'disconnected', ...(error && { error }) }),
-          );
-        })(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout);
-        }),
-      ]);
+      // A broker that refuses connections is retried until the deadline (it may be starting up).
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await Promise.race([this.#open(), timedOut]);
+          break;
+        } catch (error) {
+          const wait = backoffDelay(attempt, { initialDelay: 200, maxDelay: 2_000 });
+          if (error === expired || this.closed || Date.now() + wait >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
     } catch (cause) {
       await this.#client.close().catch(() => {});
       throw new TransportError(
-        `Could not connect to Kafka (${(this.#options.brokers ?? ['127.0.0.1:9092']).join(',')}).`,
+        `Could not connect to Kafka (${(this.#options.brokers ?? ['127.0.0.1:9092']).join(',')}) within ${timeout} ms.`,
         { cause },
       );
     } finally {
       clearTimeout(timer);
     }
     this.setState({ type: 'connected' });
+  }
+
+  /** Creates the topic if missing and starts reading it from its end. */
+  async #open(): Promise<void> {
+    await this.#client.ensureTopic(
+      this.#topic,
+      this.#options.partitions ?? 1,
+      this.#options.replicationFactor ?? 1,
+    );
+    await this.#client.consume(
+      this.#topic,
+      (record) => this.onMessage(record.key, record.value),
+      (up, error) =>
+        this.setState(up ? { type: 'connected' } : { type: 'disconnected', ...(error && { error }) }),
+    );
   }
 
   protected async doClose(): Promise<void> {

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer } from 'kafkajs';
+import {
+  type Consumer,
+  type ConsumerConfig,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
 import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 
 export interface KafkajsClientOptions {
@@ -7,21 +15,50 @@ export interface KafkajsClientOptions {
   brokers: string[];
   /** Extra kafkajs settings (SASL, SSL, clientId, retry, …). */
   config?: Omit<KafkaConfig, 'brokers'>;
+  /** Consumer overrides (the group id and the restart policy stay the client's own). */
+  consumer?: Omit<ConsumerConfig, 'groupId'>;
+  /** Producer overrides. */
+  producer?: ProducerConfig;
 }
 
+/** Header set on a record whose key is UTF-16LE: a channel name with lone surrogates, which UTF-8 cannot carry. */
+const KEY_ENCODING_HEADER = 'bp-key-encoding';
+/** The consumer's longest silent wait on the broker; data is returned as soon as it arrives (`minBytes: 1`). */
+const DEFAULT_MAX_WAIT_MS = 500;
+
 /**
- * kafkajs behind {@link KafkaClient}. Tuned for latency: the producer sends at once with `acks: 1` (leader
- * only) and one request in flight (order); the consumer asks for `minBytes: 1` and waits at most 10 ms
- * per fetch. Each instance joins its own consumer group (`backplane-<random>`), so every server gets every
- * message; the group is deleted on close.
+ * kafkajs behind {@link KafkaClient}.
+ *
+ * - Producer: sends at once (kafkajs has no linger), `acks: 1` (the leader), one request in flight (order).
+ * - Consumer: a long poll, `minBytes: 1` and `maxWaitTimeInMs: 500`: a record is returned as soon as it is
+ *   written, and an idle server costs the broker two fetches a second (10 ms would cost a hundred and gain
+ *   nothing: measured, p50 4–6 ms either way).
+ * - Every server must read every record, and kafkajs has no manual assignment, so each consumer joins a
+ *   consumer group of its own (`backplane-<random>-<n>`). The client keeps its own positions (no offset
+ *   commits): the first join starts at the end offsets read just before it (history is never re-read), and
+ *   any later join resumes after the last record delivered.
+ * - When the consumer crashes (broker gone past kafkajs's retries), the client starts a fresh consumer in a
+ *   fresh group, forever with backoff, instead of rejoining the old group: a restarted coordinator would keep
+ *   the new member waiting for the old one's session to expire (10 s). Groups are deleted on close; one
+ *   left behind by a crashed process has no offsets and disappears with its member.
+ * - Link state: up while fetches complete; down after a crash or when no fetch completed for 3 × the fetch
+ *   wait, at least 2 s (a dead or frozen broker).
  */
 export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
-  readonly #groupId = `backplane-${randomBytes(6).toString('hex')}`;
+  readonly #options: KafkajsClientOptions;
+  readonly #instance = randomBytes(6).toString('hex');
+  readonly #groups = new Set<string>();
+  /** Next offset to read, per partition. */
+  readonly #positions = new Map<number, string>();
+  #generation = 0;
   #producer: Producer | undefined;
   #consumer: Consumer | undefined;
+  #closed = false;
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(options: KafkajsClientOptions) {
+    this.#options = options;
     this.#kafka = new Kafka({
       clientId: 'backplane',
       logLevel: logLevel.NOTHING,
@@ -48,15 +85,21 @@ export class KafkajsClient implements KafkaClient {
   }
 
   async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
-    this.#producer ??= this.#kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+    this.#producer ??= this.#kafka.producer({
+      allowAutoTopicCreation: false,
+      ...this.#options.producer,
+      maxInFlightRequests: 1,
+    });
     await this.#producer.connect();
     await this.#producer.send({
       topic,
       acks: 1,
-      messages: records.map((r) => ({
-        key: r.key,
-        value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-      })),
+      messages: records.map((r) => {
+        const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+        return isWellFormed(r.key)
+          ? { key: r.key, value }
+          : { key: Buffer.from(r.key, 'utf16le'), value, headers: { [KEY_ENCODING_HEADER]: 'utf16le' } };
+      }),
     });
   }
 
@@ -67,48 +110,172 @@ export class KafkajsClient implements KafkaClient {
   ): Promise<void> {
     const admin = this.#kafka.admin();
     await admin.connect();
-    // Where "now" is, before joining: everything produced after this point is read, nothing before it.
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.disconnect();
+    try {
+      // Where "now" is, before joining: everything produced after this point is read, nothing before it.
+      for (const { partition, offset } of await admin.fetchTopicOffsets(topic))
+        this.#positions.set(partition, offset);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.#startWithRetry(topic, onRecord, onState);
+  }
+
+  /**
+   * Starts a consumer, retrying with backoff (a fresh group each time) until one has joined or the client is
+   * closed; then deletes the groups of the failed attempts and of a crashed predecessor.
+   */
+  async #startWithRetry(
+    topic: string,
+    onRecord: (record: KafkaRecord) => void,
+    onState: (up: boolean, error?: Error) => void,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#startConsumer(topic, onRecord, onState);
+        break;
+      } catch (error) {
+        await this.#consumer?.disconnect().catch(() => {});
+        if (this.#closed) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+        if (this.#closed) throw error;
+      }
+    }
+    if (this.#closed) {
+      await this.#consumer?.disconnect().catch(() => {});
+      return;
+    }
+    const current = [...this.#groups].at(-1);
+    const stale = [...this.#groups].filter((g) => g !== current);
+    if (stale.length > 0) void this.#deleteGroups(stale);
+  }
+
+  /** Starts a consumer in a fresh group and resolves once it has joined and is positioned. */
+  async #startConsumer(
+    topic: string,
+    onRecord: (record: KafkaRecord) => void,
+    onState: (up: boolean, error?: Error) => void,
+  ): Promise<void> {
+    const groupId = `backplane-${this.#instance}-${this.#generation++}`;
+    const maxWait = this.#options.consumer?.maxWaitTimeInMs ?? DEFAULT_MAX_WAIT_MS;
     const consumer = this.#kafka.consumer({
-      groupId: this.#groupId,
-      maxWaitTimeInMs: 10,
+      maxWaitTimeInMs: maxWait,
       minBytes: 1,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2_000 },
+      ...this.#options.consumer,
+      groupId,
+      retry: {
+        retries: 5,
+        initialRetryTime: 100,
+        maxRetryTime: 2_000,
+        ...this.#options.consumer?.retry,
+        // kafkajs would restart a crashed consumer in the same group; this client starts a new one instead.
+        restartOnFailure: async () => false,
+      },
     });
     this.#consumer = consumer;
-    const joined = new Promise<void>((resolve) => {
-      consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+    this.#groups.add(groupId);
+
+    let lastFetch = Date.now();
+    let up = false;
+    let hasJoined = false;
+    const setUp = (value: boolean, error?: Error) => {
+      if (this.#consumer !== consumer || this.#closed || value === up) return;
+      up = value;
+      onState(value, error);
+    };
+    let joined!: () => void;
+    let failed!: (error: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      joined = resolve;
+      failed = reject;
     });
-    consumer.on(consumer.events.CRASH, (event) => onState(false, event.payload.error));
-    consumer.on(consumer.events.DISCONNECT, () => onState(false));
-    consumer.on(consumer.events.FETCH_START, () => onState(true));
+    ready.catch(() => {}); // a crash before `await ready` below must not count as unhandled
+
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Every (re)join starts where this client left off, never where a reset policy would put it.
+      for (const partition of payload.memberAssignment[topic] ?? []) {
+        const offset = this.#positions.get(partition);
+        if (offset !== undefined) consumer.seek({ topic, partition, offset });
+      }
+      lastFetch = Date.now();
+      hasJoined = true;
+      joined();
+    });
+    consumer.on(consumer.events.FETCH, () => {
+      lastFetch = Date.now();
+      setUp(true);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.#consumer !== consumer) return;
+      if (!hasJoined) return failed(payload.error); // the caller decides: connect() fails, or a restart retries
+      setUp(false, payload.error);
+      this.#restart(topic, onRecord, onState);
+    });
+    clearInterval(this.#watchdog);
+    this.#watchdog = setInterval(() => {
+      if (Date.now() - lastFetch > Math.max(2_000, 3 * maxWait))
+        setUp(false, new Error(`No Kafka fetch completed for ${Date.now() - lastFetch} ms`));
+    }, maxWait);
+    this.#watchdog.unref();
+
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: false });
     await consumer.run({
-      eachMessage: async ({ message }) => {
-        if (message.key && message.value) onRecord({ key: message.key.toString(), value: message.value });
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        this.#positions.set(partition, (BigInt(message.offset) + 1n).toString());
+        if (!message.key || !message.value) return;
+        const key =
+          message.headers?.[KEY_ENCODING_HEADER]?.toString() === 'utf16le'
+            ? message.key.toString('utf16le')
+            : message.key.toString('utf8');
+        onRecord({ key, value: message.value });
       },
     });
-    await joined;
-    for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset });
+    await ready;
+    up = true;
   }
 
-  async close(): Promise<void> {
-    const consumer = this.#consumer;
-    this.#consumer = undefined;
-    await Promise.allSettled([consumer?.disconnect(), this.#producer?.disconnect()]);
-    if (!consumer) return;
+  /** After a crash: a fresh consumer in a fresh group (see {@link KafkajsClient#startWithRetry}). */
+  #restart(
+    topic: string,
+    onRecord: (record: KafkaRecord) => void,
+    onState: (up: boolean, error?: Error) => void,
+  ): void {
+    if (this.#closed) return;
+    this.#startWithRetry(topic, onRecord, onState).then(
+      () => {
+        if (!this.#closed) onState(true);
+      },
+      () => {}, // closed meanwhile
+    );
+  }
+
+  async #deleteGroups(groups: string[]): Promise<void> {
     const admin = this.#kafka.admin();
     try {
       await admin.connect();
-      await admin.deleteGroups([this.#groupId]);
+      await admin.deleteGroups(groups);
+      for (const g of groups) this.#groups.delete(g);
     } catch {
-      // the broker may be gone; an empty group expires on its own
+      // the broker may be gone; a group without offsets disappears with its member
     } finally {
       await admin.disconnect().catch(() => {});
     }
   }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#watchdog);
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    await Promise.allSettled([consumer?.disconnect(), this.#producer?.disconnect()]);
+    if (this.#groups.size > 0) await this.#deleteGroups([...this.#groups]);
+  }
+}
+
+/** True when `s` has no lone surrogate (String.prototype.isWellFormed, spelled out for the ES2023 lib). */
+function isWellFormed(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }

@@ -1,4 +1,4 @@
-import { TransportError } from '@backplane/core';
+import { ClosedError, TransportError, type TransportState } from '@backplane/core';
 import { freePort, type KafkaBrokerHandle, startKafka, waitFor } from '@backplane/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,49 @@ describe('kafka transport', () => {
     expect(late.received.map(([, p]) => p[0])).toEqual([2]);
   });
 
+  it('kafka transport - odd channel names stay literal: separators, wildcards, empty, long, lone surrogates', async () => {
+    const [a, b] = [await transport('t5'), await transport('t5')];
+    const names = [
+      'g:a.b',
+      'g:*',
+      'g:>',
+      'g:with space',
+      'g:ünï',
+      '',
+      'g:x'.repeat(3_000),
+      'g:\uD800',
+      'g:\uDBFF',
+    ];
+    for (const name of names) await b.t.subscribe(name);
+    await a.t.publish('g:\uFFFD', new Uint8Array([99])); // what a lone surrogate becomes in UTF-8: not subscribed
+    for (const [i, name] of names.entries()) await a.t.publish(name, Uint8Array.of(i));
+    await waitFor(() => b.received.length === names.length, { name: 'deliveries' });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    expect(b.received).toEqual(names.map((n, i) => [n, Uint8Array.of(i)]));
+  });
+
+  it('kafka transport - unsubscribe stops delivery', async () => {
+    const [a, b] = [await transport('t6'), await transport('t6')];
+    await b.t.subscribe('x');
+    await b.t.unsubscribe('x');
+    await b.t.subscribe('marker');
+    await a.t.publish('x', new Uint8Array([1]));
+    await a.t.publish('marker', new Uint8Array([2]));
+    await waitFor(() => b.received.length === 1, { name: 'the marker' });
+    expect(b.received.map(([c]) => c)).toEqual(['marker']);
+  });
+
+  it('kafka transport - state goes connecting, connected, closed; close is idempotent', async () => {
+    const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic: 't7' });
+    const states: TransportState['type'][] = [];
+    t.state$.subscribe((s) => states.push(s.type));
+    await t.connect();
+    await t.close();
+    await t.close();
+    expect(states).toEqual(['connecting', 'connected', 'closed']);
+    await expect(t.publish('x', new Uint8Array())).rejects.toBeInstanceOf(ClosedError);
+  });
+
   it('kafka transport - close removes the consumer group of the instance', async () => {
     const admin = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -83,4 +126,37 @@ describe('kafka transport', () => {
     await expect(t.connect()).rejects.toBeInstanceOf(TransportError);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
+
+  // Last: it kills and restarts the file's broker (same ports, same data).
+  it('kafka transport - broker killed: disconnected and publishes fail; restarted: connected and delivering again', async () => {
+    const [a, b] = [await transport('t9'), await transport('t9')];
+    await b.t.subscribe('survives');
+    const states: TransportState['type'][] = [];
+    a.t.state$.subscribe((s) => states.push(s.type));
+    const killedAt = Date.now();
+    await kafka.kill();
+    await waitFor(() => a.t.state.type === 'disconnected' && b.t.state.type === 'disconnected', {
+      name: 'disconnected state',
+    });
+    const detectedMs = Date.now() - killedAt;
+    await expect(a.t.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(TransportError);
+    const restartedAt = Date.now();
+    await kafka.restart();
+    await waitFor(() => a.t.state.type === 'connected' && b.t.state.type === 'connected', {
+      name: 'reconnected',
+      timeoutMs: 30_000,
+    });
+    await waitFor(
+      async () => {
+        await a.t.publish('survives', new Uint8Array([2])).catch(() => {});
+        return b.received.length > 0;
+      },
+      { name: 'delivery after restart', intervalMs: 200, timeoutMs: 30_000 },
+    );
+    const recoveredMs = Date.now() - restartedAt;
+    console.info(
+      `kafka kill: disconnected after ${detectedMs} ms; delivering ${recoveredMs} ms after the restart began (broker start included)`,
+    );
+    expect(states.slice(0, 2)).toEqual(['connected', 'disconnected']);
+  }, 90_000);
 });

@@ -4,4 +4,4 @@ export type { NatsTransportOptions } from './nats-transport.js';
 export { createNatsTransport, NatsTransport } from './nats-transport.js';
 
 // Subject mapping
-export { channelToSubject } from './subjects.js';
+export { channelToSubject, MAX_LITERAL_TOKEN, subjectToChannel } from './subjects.js';

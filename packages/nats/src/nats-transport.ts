@@ -7,7 +7,7 @@ import {
 } from '@backplane/core';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { channelToSubject } from './subjects.js';
+import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
 export interface NatsTransportOptions {
   /**
@@ -15,6 +15,8 @@ export interface NatsTransportOptions {
    * @default 'nats://127.0.0.1:4222'
    */
   servers?: string | string[];
+  /** One server URL; an alias of `servers` for symmetry with the other drivers (`servers` wins). */
+  url?: string;
   /** nats.js connection options (auth, TLS, name, …); reconnection is always unlimited. */
   options?: NodeConnectionOptions;
   /** A connection the app owns: used as is, never closed by backplane. */
@@ -53,15 +55,23 @@ export class NatsTransport extends TransportBase {
   readonly #subscriptions = new Map<string, Subscription>();
   #nc: NatsConnection | undefined;
   #up = false;
+  #stopWatching: (() => void) | undefined;
 
   constructor(options: NatsTransportOptions = {}) {
     super();
     this.#options = options;
     this.#root = options.subjectRoot ?? 'bp';
+    validateSubjectRoot(this.#root);
+  }
+
+  get #servers(): string | string[] {
+    return this.#options.servers ?? this.#options.url ?? 'nats://127.0.0.1:4222';
   }
 
   protected async doConnect(): Promise<void> {
-    const nc = this.#options.connection ?? (await this.#connect());
+    const owned = this.#options.connection;
+    if (owned?.isClosed()) throw new TransportError('The NATS connection passed as `connection` is closed.');
+    const nc = owned ?? (await this.#connect());
     this.#nc = nc;
     this.#up = true;
     this.setState({ type: 'connected' });
@@ -71,6 +81,7 @@ export class NatsTransport extends TransportBase {
   protected async doClose(): Promise<void> {
     const nc = this.#nc;
     this.#nc = undefined;
+    this.#stopWatching?.();
     for (const sub of this.#subscriptions.values()) sub.unsubscribe();
     this.#subscriptions.clear();
     if (!nc) return;
@@ -117,7 +128,7 @@ export class NatsTransport extends TransportBase {
       try {
         return await connect({
           ...o.options,
-          servers: o.servers ?? 'nats://127.0.0.1:4222',
+          servers: this.#servers,
           maxReconnectAttempts: -1,
           reconnectTimeWait: o.options?.reconnectTimeWait ?? 250,
           timeout: Math.max(250, Math.min(2_000, deadline - Date.now())),
@@ -131,18 +142,18 @@ export class NatsTransport extends TransportBase {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
-    throw new TransportError(
-      `Could not connect to NATS (${String(o.servers ?? 'nats://127.0.0.1:4222')}) within ${timeout} ms.`,
-      {
-        cause: lastError,
-      },
-    );
+    throw new TransportError(`Could not connect to NATS (${String(this.#servers)}) within ${timeout} ms.`, {
+      cause: lastError,
+    });
   }
 
   /** Turns the connection's status iterator into `state$`. */
   async #watch(nc: NatsConnection): Promise<void> {
+    const statuses = nc.status();
+    // nats.js returns a queued iterator; stopping it ends the loop when an app-owned connection outlives us.
+    this.#stopWatching = () => (statuses as { stop?: () => void }).stop?.();
     try {
-      for await (const status of nc.status()) {
+      for await (const status of statuses) {
         if (this.#nc !== nc) return;
         switch (status.type) {
           case 'disconnect':

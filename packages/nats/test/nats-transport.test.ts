@@ -1,7 +1,8 @@
-import { ClosedError, TransportError, type TransportState } from '@backplane/core';
+import { ClosedError, InvalidArgumentError, TransportError, type TransportState } from '@backplane/core';
 import { freePort, type NatsServerHandle, startNats, waitFor } from '@backplane/testkit';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { channelToSubject, NatsTransport } from '../src/index.js';
+import { channelToSubject, NatsTransport, subjectToChannel } from '../src/index.js';
 
 /** How long a negative check ("nothing arrives") waits, in ms. */
 const SETTLE_MS = 150;
@@ -49,6 +50,61 @@ describe('nats transport', () => {
     );
     expect(new Set(names.map((n) => channelToSubject('bp', n))).size).toBe(names.length);
     for (const name of names) expect(channelToSubject('bp', name)).toMatch(/^bp\.[A-Za-z0-9_-]+$/);
+  });
+
+  it('nats transport - long names, the empty name and lone surrogates get distinct short subjects and keep the link up', async () => {
+    const a = await transport();
+    const b = await transport();
+    // 10 KB names would exceed the server's 4 KB control line and drop the connection if sent literally.
+    const names = [
+      'g:x'.repeat(3_500),
+      `${'g:x'.repeat(3_500)}y`,
+      '',
+      'g:\uD800',
+      'g:\uDBFF',
+      'g:\uDC00x',
+      'g:\uFFFD',
+    ];
+    for (const name of names) await b.t.subscribe(name);
+    for (const [i, name] of names.entries()) await a.t.publish(name, Uint8Array.of(i));
+    await waitFor(() => b.received.length === names.length, { name: 'deliveries' });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    expect(b.received).toEqual(names.map((n, i) => [n, Uint8Array.of(i)]));
+    expect(a.t.state.type).toBe('connected');
+    expect(b.t.state.type).toBe('connected');
+    const subjects = names.map((n) => channelToSubject('bp', n));
+    expect(new Set(subjects).size).toBe(names.length);
+    for (const s of subjects) expect(s.length).toBeLessThanOrEqual(3 + 513);
+    expect(subjectToChannel('bp', channelToSubject('bp', 'g:a.b *'))).toBe('g:a.b *');
+    expect(subjectToChannel('bp', subjects[0]!)).toBeUndefined();
+  });
+
+  it('nats transport - url is an alias of servers; an app-owned connection is used and left open', async () => {
+    const byUrl = new NatsTransport({ url: nats.url });
+    open.push(byUrl);
+    await byUrl.connect();
+    expect(byUrl.state.type).toBe('connected');
+    const nc = await connect({ servers: nats.url });
+    try {
+      const t = new NatsTransport({ connection: nc });
+      const got: string[] = [];
+      t.setMessageHandler((channel) => got.push(channel));
+      await t.connect();
+      await t.subscribe('owned');
+      await byUrl.publish('owned', new Uint8Array([1]));
+      await waitFor(() => got.length === 1, { name: 'delivery on the owned connection' });
+      await t.close();
+      expect(nc.isClosed()).toBe(false);
+    } finally {
+      await nc.close();
+    }
+    await expect(new NatsTransport({ connection: nc }).connect()).rejects.toBeInstanceOf(TransportError);
+  });
+
+  it('nats transport - a subject root with wildcards, spaces or empty tokens is refused', () => {
+    for (const root of ['', 'a..b', '*', 'a.>', 'with space', 'a.'])
+      expect(() => new NatsTransport({ subjectRoot: root })).toThrow(InvalidArgumentError);
+    expect(() => new NatsTransport({ subjectRoot: 'myapp.bp' })).not.toThrow();
   });
 
   it('nats transport - unsubscribe stops delivery', async () => {

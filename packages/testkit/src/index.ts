@@ -3,7 +3,7 @@ export { runConformanceSuite } from './conformance-suite.js';
 export type { DriverHarness, DriverSetup } from './driver-harness.js';
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
-export type { KafkaBrokerHandle } from './launchers/kafka-launcher.js';
+export type { KafkaBrokerHandle, StartKafkaOptions } from './launchers/kafka-launcher.js';
 export { kafkaJars, startKafka } from './launchers/kafka-launcher.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
 export type { NatsServerHandle } from './launchers/nats-launcher.js';

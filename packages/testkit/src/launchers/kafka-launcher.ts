@@ -20,16 +20,52 @@ export interface KafkaBrokerHandle extends ServerProcessHandle {
   readonly bootstrap: string;
 }
 
-/** The broker's jars, fetched with Maven on first use and cached (see `kafka/fetch.sh`). */
-export async function kafkaJars(): Promise<string> {
+export interface StartKafkaOptions {
+  /**
+   * Apache Kafka version (Maven Central `org.apache.kafka:kafka_2.13`), also read from
+   * `BACKPLANE_KAFKA_VERSION`. @default `<kafka.version>` of `kafka/pom.xml` (4.1.1)
+   */
+  version?: string;
+  /** @default 60_000 ms */
+  startTimeoutMs?: number;
+}
+
+/**
+ * The broker's jars, fetched with Maven on first use and cached in `~/.cache/backplane/kafka-<version>`
+ * (`$BACKPLANE_CACHE` moves it); see `kafka/fetch.sh`. Returns the jar directory.
+ */
+export async function kafkaJars(version?: string): Promise<string> {
   requireBinary('java', 'apt-get install openjdk-17-jre-headless');
-  const { stdout } = await run('bash', [join(KAFKA_DIR, 'fetch.sh')], { maxBuffer: 1 << 20 });
+  const { stdout } = await run('bash', [join(KAFKA_DIR, 'fetch.sh'), ...(version ? [version] : [])], {
+    maxBuffer: 1 << 20,
+  }).catch((error: { stderr?: string }) => {
+    throw new Error(`Fetching the Kafka jars failed: ${error.stderr?.trim() || String(error)}`, {
+      cause: error,
+    });
+  });
   return stdout.trim().split('\n').at(-1)!;
 }
 
-export async function startKafka(options: { startTimeoutMs?: number } = {}): Promise<KafkaBrokerHandle> {
-  const jars = await kafkaJars();
-  const [port, controllerPort] = [await freePort(), await freePort()];
+/**
+ * A KRaft cluster id: 16 random bytes, base64url, not starting with `-` (the storage tool would read it as an
+ * option; Kafka's own `Uuid.randomUuid()` skips those too).
+ */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/**
+ * Starts a single-node Kafka (KRaft, combined broker + controller, static quorum) on two random free ports,
+ * with its data in a temp dir; ready once the broker port accepts connections.
+ */
+export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBrokerHandle> {
+  const jars = await kafkaJars(options.version);
+  const port = await freePort();
+  let controllerPort = await freePort();
+  while (controllerPort === port) controllerPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'backplane-kafka-'));
   const config = join(dir, 'server.properties');
   writeFileSync(
@@ -50,6 +86,10 @@ export async function startKafka(options: { startTimeoutMs?: number } = {}): Pro
       'transaction.state.log.replication.factor=1',
       'transaction.state.log.min.isr=1',
       'group.initial.rebalance.delay.ms=0',
+      // After a SIGKILL the restarted broker cannot register until the old registration's session expires
+      // (9 s by default): a short session makes kill + restart take a few seconds instead of ~14.
+      'broker.heartbeat.interval.ms=500',
+      'broker.session.timeout.ms=3000',
       'auto.create.topics.enable=false',
     ].join('\n'),
   );
@@ -61,8 +101,7 @@ export async function startKafka(options: { startTimeoutMs?: number } = {}): Pro
     '-cp',
     classpath,
   ];
-  const clusterId = randomBytes(16).toString('base64url');
-  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], {
+  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config], {
     maxBuffer: 1 << 22,
   });
 
