@@ -189,6 +189,8 @@ describe('redis transport faults', () => {
       await waitFor(async () => JSON.stringify(await live()) === JSON.stringify(['joined-during', 'kept']), {
         name: 'live channels = subscribed channels',
       });
+      // The publisher reconnects on its own schedule; publishes fail fast until it has.
+      await waitFor(() => a.state.type === 'connected', { name: 'publisher reconnected' });
       const counts: Record<string, number | undefined> = {};
       for (const channel of ['kept', 'joined-during', 'dropped-during', 'dropped-before'])
         counts[channel] = await a.publish(channel, new Uint8Array([1]));
