@@ -3,6 +3,8 @@ import type { Claims } from './jwt.js';
 
 /** What a connection token carries from negotiate (on any node) to the transport request (on any node). */
 export interface ConnectionTicket {
+  /** The hub path negotiate was called on: the token opens connections to that hub only. */
+  readonly hub: string;
   /** The connection id negotiate returned (minted by the negotiating node). */
   readonly connectionId: string;
   readonly userId: string | undefined;
@@ -11,6 +13,11 @@ export interface ConnectionTicket {
   readonly expiresAt: number;
   /** Negotiate agreed to stateful reconnect. */
   readonly statefulReconnect: boolean;
+}
+
+/** A ticket read back from a token, with the random nonce that names that token. */
+export interface RedeemableTicket extends ConnectionTicket {
+  readonly nonce: string;
 }
 
 /**
@@ -27,6 +34,7 @@ export class ConnectionTokens {
   issue(ticket: ConnectionTicket): string {
     const body = Buffer.from(
       JSON.stringify({
+        h: ticket.hub,
         c: ticket.connectionId,
         u: ticket.userId,
         k: ticket.claims,
@@ -39,7 +47,7 @@ export class ConnectionTokens {
   }
 
   /** The ticket inside a token, or `undefined` if it is malformed or badly signed. Expiry is the caller's call. */
-  read(token: string): ConnectionTicket | undefined {
+  read(token: string): RedeemableTicket | undefined {
     const dot = token.indexOf('.');
     if (dot <= 0) return undefined;
     const body = token.slice(0, dot);
@@ -53,14 +61,24 @@ export class ConnectionTokens {
         k?: unknown;
         e?: unknown;
         s?: unknown;
+        n?: unknown;
+        h?: unknown;
       };
-      if (typeof raw.c !== 'string' || typeof raw.e !== 'number') return undefined;
+      if (
+        typeof raw.h !== 'string' ||
+        typeof raw.c !== 'string' ||
+        typeof raw.e !== 'number' ||
+        typeof raw.n !== 'string'
+      )
+        return undefined;
       return {
+        hub: raw.h,
         connectionId: raw.c,
         userId: typeof raw.u === 'string' ? raw.u : undefined,
         claims: typeof raw.k === 'object' && raw.k !== null ? (raw.k as Claims) : {},
         expiresAt: raw.e,
         statefulReconnect: raw.s === 1,
+        nonce: raw.n,
       };
     } catch {
       return undefined;
@@ -69,5 +87,32 @@ export class ConnectionTokens {
 
   #sign(body: string): string {
     return createHmac('sha256', this.#secret).update(body).digest('base64url');
+  }
+}
+
+/**
+ * The tokens this node has already opened a connection with, until they expire: a token opens one
+ * connection per node, as in SignalR (a second WebSocket while the first is open is 409; a token whose
+ * connection has ended is 404, so a client whose resume lands after the connection was cleaned up starts
+ * afresh instead of looping). Kept by nonce, pruned as entries expire; at most `maxEntries`.
+ */
+export class RedeemedTokens {
+  readonly #expiries = new Map<string, number>();
+  constructor(readonly maxEntries = 1_000_000) {}
+
+  has(ticket: RedeemableTicket): boolean {
+    return this.#expiries.has(ticket.nonce);
+  }
+
+  add(ticket: RedeemableTicket, now = Date.now()): void {
+    for (const [nonce, expiresAt] of this.#expiries) {
+      if (expiresAt >= now && this.#expiries.size < this.maxEntries) break;
+      this.#expiries.delete(nonce);
+    }
+    this.#expiries.set(ticket.nonce, ticket.expiresAt);
+  }
+
+  get size(): number {
+    return this.#expiries.size;
   }
 }

@@ -1,8 +1,25 @@
 import { BackplaneError } from '@backplane/core';
 
-/** A request was refused: missing, malformed, badly signed or expired token. Answered with 401. */
+/** A request was refused: missing, malformed, badly signed or expired access token. Answered with 401. */
 export class UnauthorizedError extends BackplaneError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+/**
+ * A transport request carried a connection token this node cannot open a connection with: forged,
+ * expired, or already used for a connection that has ended. Answered with 404, as SignalR does.
+ */
+export class ConnectionTokenError extends BackplaneError {
+  constructor(message = 'No Connection with that ID', options?: ErrorOptions) {
+    super('ERR_CONNECTION_NOT_FOUND', message, options);
+  }
+}
+
+/** The server is shutting down and accepts no new connections. Answered with 503. */
+export class ShuttingDownError extends BackplaneError {
+  constructor(message = 'The server is shutting down.', options?: ErrorOptions) {
+    super('ERR_CLOSED', message, options);
   }
 }

@@ -31,6 +31,14 @@ export interface HubCallerClients extends HubClients {
   othersInGroup(groupName: string): ClientProxy;
 }
 
+/**
+ * A hub's clients and group membership from outside a hub method (an HTTP handler, a job): SignalR's
+ * `IHubContext`. `groupManager` is its `Groups`.
+ */
+export interface HubContextClients extends HubClients {
+  readonly groupManager: GroupManager;
+}
+
 /** Group membership of any connection, on any server. */
 export interface GroupManager {
   add(connectionId: string, groupName: string): Promise<void>;

@@ -8,51 +8,51 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@backplane/core';
-import { Hub, type HubClass } from './hub.js';
+import type { Hub, HubClass } from './hub.js';
 import { groupManager, hubCallerClients } from './hub-clients.js';
-import type { ServerConnection } from './server-connection.js';
+import type { HubConnectionContext } from './hub-connection-context.js';
+import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 
-type HubMethod = (this: Hub, ...args: unknown[]) => unknown;
+/** Stream items sent before yielding to the event loop, so a busy stream cannot starve other work. */
+const STREAM_ITEMS_PER_TURN = 64;
 
-/** Finds a hub's callable methods: public methods of the class chain below `Hub`, case-insensitive. */
-function hubMethods(hubClass: HubClass): Map<string, { name: string; fn: HubMethod }> {
-  const methods = new Map<string, { name: string; fn: HubMethod }>();
-  const reserved = new Set(['constructor', 'onconnected', 'ondisconnected']);
-  for (
-    let proto = hubClass.prototype as object;
-    proto && proto !== Hub.prototype && proto !== Object.prototype;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const key = name.toLowerCase();
-      if (reserved.has(key) || name.startsWith('_') || methods.has(key)) continue;
-      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-      if (typeof descriptor?.value === 'function')
-        methods.set(key, { name, fn: descriptor.value as HubMethod });
-    }
-  }
-  return methods;
+export interface DispatcherSettings {
+  readonly detailedErrors: boolean;
+  /** Hub method calls a client may have running at once (streams are not counted). */
+  readonly maximumParallelInvocationsPerClient: number;
+}
+
+/** Per-connection dispatch state. */
+interface ConnectionState {
+  readonly limiter: Limiter;
+  readonly streams: Map<string, AbortController>;
+  readonly items: Map<unknown, unknown>;
+  readonly aborted: AbortController;
 }
 
 /**
- * Runs hub methods for incoming invocations and answers with completions, stream items and errors, as
- * the SignalR hub protocol specifies. Completions of client results go back to the lifetime manager.
+ * Runs hub methods for a connection's messages and answers as ASP.NET Core SignalR does: completions with
+ * results, the same error strings (detailed only when enabled, except `HubError`s), stream items and the
+ * final completion of streams, cancellation. Invocations of one client run one at a time by default
+ * (SignalR's `MaximumParallelInvocationsPerClient = 1`, so a client's calls keep their order); completions
+ * of client results and cancellations are handled at once, even while a call runs.
  */
 export class HubDispatcher {
-  readonly #methods: ReturnType<typeof hubMethods>;
-  readonly #streams = new Map<string, AbortController>();
+  readonly #methods: ReadonlyMap<string, HubMethod>;
+  readonly #connections = new Map<HubConnectionContext, ConnectionState>();
 
   constructor(
     readonly hubClass: HubClass,
     readonly manager: HubLifetimeManager,
     readonly log: Logger,
-    readonly detailedErrors: boolean,
+    readonly settings: DispatcherSettings,
   ) {
-    this.#methods = hubMethods(hubClass);
+    this.#methods = discoverHubMethods(hubClass);
   }
 
-  /** A hub instance for one call. */
-  hub(connection: ServerConnection): Hub {
+  /** A hub instance for one call or lifecycle event. */
+  hub(connection: HubConnectionContext): Hub {
+    const state = this.#state(connection);
     const hub = new this.hubClass();
     hub.clients = hubCallerClients(this.manager, connection.connectionId);
     hub.groups = groupManager(this.manager);
@@ -60,90 +60,222 @@ export class HubDispatcher {
       connectionId: connection.connectionId,
       userIdentifier: connection.userIdentifier,
       claims: connection.claims,
+      items: state.items,
+      connectionAborted: state.aborted.signal,
       abort: () => connection.close(),
     };
     return hub;
   }
 
-  dispatch(connection: ServerConnection, message: HubMessage): void {
+  dispatch(connection: HubConnectionContext, message: HubMessage): void {
     switch (message.type) {
       case MessageType.Invocation:
-        void this.#invoke(connection, message);
+        this.#invocation(connection, message);
         return;
       case MessageType.StreamInvocation:
-        void this.#stream(connection, message);
+        this.#streamInvocation(connection, message);
         return;
-      case MessageType.CancelInvocation:
-        this.#streams.get(`${connection.connectionId}:${message.invocationId}`)?.abort();
+      case MessageType.CancelInvocation: {
+        const stream = this.#connections.get(connection)?.streams.get(message.invocationId);
+        if (stream) stream.abort();
+        else this.log.debug('Cancel for no running stream ignored', { invocationId: message.invocationId });
         return;
+      }
       case MessageType.Completion:
         this.#completion(connection, message);
         return;
+      case MessageType.StreamItem:
+        this.log.debug('Client-to-server streams are not supported; item ignored', {
+          connectionId: connection.connectionId,
+        });
+        return;
       default:
-        return; // Ping, Ack, Sequence and future types need nothing here
+        return; // Ping, Ack, Sequence are the connection's; future types are ignored
     }
   }
 
-  /** Stops the streams of a connection that ended. */
-  connectionClosed(connection: ServerConnection): void {
-    const prefix = `${connection.connectionId}:`;
-    for (const [key, controller] of this.#streams) if (key.startsWith(prefix)) controller.abort();
+  /** The connection ended: aborts `context.connectionAborted` and its streams. */
+  connectionClosed(connection: HubConnectionContext): void {
+    const state = this.#connections.get(connection);
+    if (!state) return;
+    state.aborted.abort();
+    for (const controller of state.streams.values()) controller.abort();
   }
 
-  async #invoke(connection: ServerConnection, message: InvocationMessage): Promise<void> {
-    const { invocationId } = message;
-    try {
-      const result = await this.#call(connection, message.target, message.arguments);
-      if (invocationId !== undefined)
+  /** Drops a connection's state (after its `onDisconnected`, which still sees `context.items`). */
+  forget(connection: HubConnectionContext): void {
+    this.#connections.delete(connection);
+  }
+
+  #state(connection: HubConnectionContext): ConnectionState {
+    let state = this.#connections.get(connection);
+    if (!state) {
+      state = {
+        limiter: new Limiter(this.settings.maximumParallelInvocationsPerClient),
+        streams: new Map(),
+        items: new Map(),
+        aborted: new AbortController(),
+      };
+      if (connection.closed) state.aborted.abort();
+      this.#connections.set(connection, state);
+    }
+    return state;
+  }
+
+  /** The method a call targets, or the error completion SignalR's binder would produce. */
+  #bind(
+    target: string,
+    args: readonly unknown[],
+    streaming: boolean,
+  ): { method: HubMethod; error?: undefined } | { method?: undefined; error: string } {
+    const method = this.#methods.get(target.toLowerCase());
+    const failed = `Failed to invoke '${target}' due to an error on the server.`;
+    if (!method) return { error: `${failed} HubException: Method does not exist.` };
+    const expected = method.arity;
+    const withSignal = (streaming || method.streaming) && args.length === expected - 1;
+    if (args.length !== expected && !withSignal) {
+      const detail = `InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${expected}.`;
+      return { error: this.settings.detailedErrors ? `${failed} ${detail}` : failed };
+    }
+    if (method.streaming && !streaming)
+      return {
+        error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
+      };
+    return { method };
+  }
+
+  #invocation(connection: HubConnectionContext, message: InvocationMessage): void {
+    const { invocationId, target } = message;
+    const bound = this.#bind(target, message.arguments, false);
+    if (!bound.method) {
+      this.log.debug('Invocation refused', {
+        connectionId: connection.connectionId,
+        target,
+        error: bound.error,
+      });
+      if (invocationId) connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
+      return;
+    }
+    const { method } = bound;
+    void this.#state(connection).limiter.run(async () => {
+      if (connection.closed) return;
+      let result: unknown;
+      try {
+        result = await method.fn.apply(this.hub(connection), [...message.arguments]);
+      } catch (error) {
+        this.log.debug('Hub method failed', { target, connectionId: connection.connectionId, error });
+        if (invocationId)
+          connection.send({
+            type: MessageType.Completion,
+            invocationId,
+            error: this.#invokeError(target, error),
+          });
+        return;
+      }
+      if (!invocationId) return;
+      if (isAsyncIterable(result)) {
+        connection.send({
+          type: MessageType.Completion,
+          invocationId,
+          error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
+        });
+        return;
+      }
+      try {
         connection.send({
           type: MessageType.Completion,
           invocationId,
           ...(result !== undefined && { result }),
         });
-    } catch (error) {
-      this.log.debug('Hub method failed', {
-        target: message.target,
-        connectionId: connection.connectionId,
-        error,
-      });
-      if (invocationId !== undefined)
+      } catch (error) {
+        this.log.warn('Hub method result could not be serialized', { target, error });
         connection.send({
           type: MessageType.Completion,
           invocationId,
-          error: this.#errorMessage(message.target, error),
+          error: this.#invokeError(target, error),
         });
-    }
+      }
+    });
   }
 
-  async #stream(connection: ServerConnection, message: StreamInvocationMessage): Promise<void> {
-    const { invocationId } = message;
-    const key = `${connection.connectionId}:${invocationId}`;
-    const controller = new AbortController();
-    this.#streams.set(key, controller);
-    try {
-      const source = await this.#call(connection, message.target, message.arguments, controller.signal);
-      if (!isAsyncIterable(source))
-        throw new HubError(`The method '${message.target}' does not return a stream.`);
-      const iterator = source[Symbol.asyncIterator]();
-      controller.signal.addEventListener('abort', () => void iterator.return?.(), { once: true });
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done || controller.signal.aborted) break;
-        connection.send({ type: MessageType.StreamItem, invocationId, item: next.value });
-      }
-      connection.send({ type: MessageType.Completion, invocationId });
-    } catch (error) {
+  #streamInvocation(connection: HubConnectionContext, message: StreamInvocationMessage): void {
+    const { invocationId, target } = message;
+    const bound = this.#bind(target, message.arguments, true);
+    if (!bound.method) {
+      connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
+      return;
+    }
+    const { streams } = this.#state(connection);
+    if (streams.has(invocationId)) {
       connection.send({
         type: MessageType.Completion,
         invocationId,
-        error: this.#errorMessage(message.target, error),
+        error: `Invocation ID '${invocationId}' is already in use.`,
       });
+      return;
+    }
+    const controller = new AbortController();
+    streams.set(invocationId, controller);
+    void this.#stream(connection, bound.method, message, controller).finally(() => {
+      if (streams.get(invocationId) === controller) streams.delete(invocationId);
+    });
+  }
+
+  async #stream(
+    connection: HubConnectionContext,
+    method: HubMethod,
+    message: StreamInvocationMessage,
+    controller: AbortController,
+  ): Promise<void> {
+    const { invocationId, target } = message;
+    const { signal } = controller;
+    let error: string | undefined;
+    let iterator: AsyncIterator<unknown> | undefined;
+    try {
+      let source: unknown;
+      try {
+        const args =
+          message.arguments.length === method.arity - 1 ? [...message.arguments, signal] : message.arguments;
+        source = await method.fn.apply(this.hub(connection), [...args]);
+      } catch (e) {
+        this.log.debug('Hub stream method failed', {
+          target,
+          connectionId: connection.connectionId,
+          error: e,
+        });
+        error = this.#invokeError(target, e);
+        return;
+      }
+      if (!isAsyncIterable(source)) {
+        error = `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`;
+        return;
+      }
+      iterator = source[Symbol.asyncIterator]();
+      const aborted = new Promise<'aborted'>((resolve) => {
+        if (signal.aborted) resolve('aborted');
+        else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+      });
+      for (let sent = 1; ; sent++) {
+        const next = await Promise.race([iterator.next(), aborted]);
+        if (next === 'aborted' || next.done || connection.closed) break;
+        connection.send({ type: MessageType.StreamItem, invocationId, item: next.value });
+        if (sent % STREAM_ITEMS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (e) {
+      if (!signal.aborted) {
+        this.log.debug('Hub stream failed', { target, connectionId: connection.connectionId, error: e });
+        error = this.#errorText('An error occurred on the server while streaming results.', e);
+      }
     } finally {
-      this.#streams.delete(key);
+      if (signal.aborted || connection.closed) {
+        // Stop the source without waiting: it may be blocked on something that never comes.
+        iterator?.return?.()?.catch(() => {});
+      }
+      connection.send({ type: MessageType.Completion, invocationId, ...(error !== undefined && { error }) });
     }
   }
 
-  #completion(connection: ServerConnection, message: CompletionMessage): void {
+  #completion(connection: HubConnectionContext, message: CompletionMessage): void {
     if (!this.manager.hasPendingResult(message.invocationId)) {
       this.log.debug('Completion for an unknown invocation ignored', { invocationId: message.invocationId });
       return;
@@ -153,33 +285,36 @@ export class HubDispatcher {
     });
   }
 
-  async #call(
-    connection: ServerConnection,
-    target: string,
-    args: readonly unknown[],
-    signal?: AbortSignal,
-  ): Promise<unknown> {
-    const method = this.#methods.get(target.toLowerCase());
-    if (!method) throw new HubError(`Unknown hub method '${target}'`);
-    const expected = method.fn.length;
-    if (args.length !== expected && !(signal && args.length === expected - 1)) {
-      throw new HubError(
-        `Failed to invoke '${target}' due to an error on the server. InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${expected}.`,
-      );
-    }
-    const hub = this.hub(connection);
-    return signal && args.length === expected - 1
-      ? method.fn.call(hub, ...args, signal)
-      : method.fn.call(hub, ...args);
+  #invokeError(target: string, error: unknown): string {
+    return this.#errorText(`An unexpected error occurred invoking '${target}' on the server.`, error);
   }
 
-  #errorMessage(target: string, error: unknown): string {
-    if (error instanceof HubError) return error.message;
-    const detail = this.detailedErrors && error instanceof Error ? ` ${error.name}: ${error.message}` : '';
-    return `An unexpected error occurred invoking '${target}' on the server.${detail}`;
+  /** SignalR's `ErrorMessageHelper`: details for `HubError` (named HubException, as clients expect) or when enabled. */
+  #errorText(message: string, error: unknown): string {
+    if (error instanceof HubError) return `${message} HubException: ${error.message}`;
+    if (!this.settings.detailedErrors) return message;
+    return error instanceof Error
+      ? `${message} ${error.name}: ${error.message}`
+      : `${message} ${String(error)}`;
   }
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+/** At most `limit` tasks at once, the rest in arrival order. */
+class Limiter {
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {}
+
+  async run(task: () => Promise<void>): Promise<void> {
+    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#active++;
+    try {
+      await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
 }

@@ -1,51 +1,56 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HubLifetimeManager, HubProtocol, Logger } from '@backplane/core';
-import { ownerOfConnection } from '@backplane/core';
-import { WebSocketServer } from 'ws';
-import type { ConnectionTokens } from './connection-token.js';
-import { UnauthorizedError } from './errors.js';
+import { ownerOfConnection, ProtocolError } from '@backplane/core';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { type AuthSettings, authenticate, bearerToken, type Identity } from './auth.js';
+import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
+import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import type { HubClass } from './hub.js';
-import { type HubClients, hubClients } from './hub-clients.js';
-import { HubDispatcher } from './hub-dispatcher.js';
-import { type Claims, verifyJwt } from './jwt.js';
-import { ServerConnection, type TransportSender } from './server-connection.js';
+import { groupManager, type HubContextClients, hubClients } from './hub-clients.js';
+import {
+  type ConnectionSettings,
+  HubConnectionContext,
+  type TransportSender,
+} from './hub-connection-context.js';
+import { type DispatcherSettings, HubDispatcher } from './hub-dispatcher.js';
+import { Heartbeat } from './keep-alive.js';
+import { negotiateResponse, negotiateVersion } from './negotiate.js';
+import { messageTooLarge } from './record-reader.js';
 import { LongPollingSender } from './transports/long-polling.js';
 import { serverSentEventsSender } from './transports/server-sent-events.js';
 import { webSocketSender } from './transports/websocket.js';
 
 /** Settings shared by every hub of a server (resolved defaults of `HubServerOptions`). */
-export interface EndpointSettings {
-  tokens: ConnectionTokens;
-  jwtSecret: string | undefined;
-  userIdProvider: (claims: Claims) => string | undefined;
-  userIdQueryParameter: string | undefined;
-  connectionTokenTtl: number;
-  keepAliveInterval: number;
-  clientTimeoutInterval: number;
-  handshakeTimeout: number;
-  maximumReceiveMessageSize: number;
-  pollTimeout: number;
-  disconnectTimeout: number;
-  statefulReconnectBufferSize: number;
-  detailedErrors: boolean;
-  log: Logger;
+export interface EndpointSettings extends AuthSettings, ConnectionSettings, DispatcherSettings {
+  readonly tokens: ConnectionTokens;
+  readonly redeemed: RedeemedTokens;
+  readonly connectionTokenTtl: number;
+  readonly pollTimeout: number;
+  readonly log: Logger;
 }
 
-interface Identity {
-  readonly userId: string | undefined;
-  readonly claims: Claims;
-  readonly statefulReconnect?: boolean;
+/** A transport request's identity and the connection it opens. */
+interface Admission extends Identity {
+  readonly connectionId: string;
+  readonly statefulReconnect: boolean;
+  readonly ticket?: RedeemableTicket;
 }
 
 /** One mapped hub: negotiate, the three transports, and the connections this node holds. */
 export class HubEndpoint {
-  readonly clients: HubClients;
+  readonly clients: HubContextClients;
   readonly #dispatcher: HubDispatcher;
   readonly #protocols: ReadonlyMap<string, HubProtocol>;
+  readonly #heartbeat: Heartbeat;
   /** Connections by connection token (WebSockets, SSE and long polling all address them by token). */
-  readonly #byToken = new Map<string, ServerConnection>();
+  readonly #byToken = new Map<string, HubConnectionContext>();
+  /** Closed long-polling connections whose last bytes (the Close message) the client has not polled yet. */
+  readonly #drainingPolls = new Map<string, LongPollingSender>();
+  readonly #sockets = new Set<WebSocket>();
+  readonly #disconnecting = new Set<Promise<void>>();
   readonly #wss: WebSocketServer;
+  #closing = false;
 
   constructor(
     readonly path: string,
@@ -55,11 +60,13 @@ export class HubEndpoint {
     readonly settings: EndpointSettings,
   ) {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
-    this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings.detailedErrors);
-    this.clients = hubClients(manager);
+    this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
+    this.#heartbeat = new Heartbeat(settings);
+    this.clients = { ...hubClients(manager), groupManager: groupManager(manager) };
+    // Whole frames up to this size are read; the record reader enforces the per-message limit inside them.
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: Math.max(settings.maximumReceiveMessageSize * 2, 65_536),
+      maxPayload: Math.max(settings.maximumReceiveMessageSize * 4, 1_048_576),
     });
   }
 
@@ -69,53 +76,61 @@ export class HubEndpoint {
 
   async handleRequest(req: IncomingMessage, res: ServerResponse, subpath: string, url: URL): Promise<void> {
     if (subpath === '/negotiate') {
-      if (req.method !== 'POST') return void res.writeHead(405).end();
+      if (req.method !== 'POST') return void res.writeHead(405, { Allow: 'POST' }).end();
       return this.#negotiate(req, res, url);
     }
     if (subpath !== '') return void res.writeHead(404).end();
     const token = url.searchParams.get('id');
-    if (req.method === 'POST') return this.#post(req, res, token);
-    if (req.method === 'DELETE') {
-      const connection = token ? this.#byToken.get(token) : undefined;
-      if (!connection) return void res.writeHead(404).end('No Connection with that ID');
-      connection.close(undefined, false);
-      return void res.writeHead(202).end();
+    switch (req.method) {
+      case 'POST':
+        return this.#post(req, res, token);
+      case 'DELETE':
+        return this.#delete(res, token);
+      case 'GET':
+        if (!token) return void text(res, 400, 'Connection ID required');
+        if ((req.headers.accept ?? '').includes('text/event-stream'))
+          return this.#serverSentEvents(req, res, url, token);
+        return this.#longPoll(req, res, url, token);
+      default:
+        return void res.writeHead(405, { Allow: 'GET, POST, DELETE' }).end();
     }
-    if (req.method !== 'GET') return void res.writeHead(405).end();
-    if (!token) return void res.writeHead(400).end('Connection ID required');
-    if ((req.headers.accept ?? '').includes('text/event-stream'))
-      return this.#serverSentEvents(req, res, token);
-    return this.#longPoll(req, res, token);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const token = url.searchParams.get('id');
-    let identity: Identity & { connectionId: string };
-    try {
-      identity = token
-        ? this.#redeem(req, url, token)
-        : { ...this.#authenticate(req, url), connectionId: this.manager.createConnectionId() };
-    } catch (error) {
-      const status = error instanceof UnauthorizedError ? '401 Unauthorized' : '404 Not Found';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
     const existing = token ? this.#byToken.get(token) : undefined;
-    if (existing && !existing.awaitingReconnect) {
-      socket.end('HTTP/1.1 409 Conflict\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
+    let admission: Admission | undefined;
+    if (existing) {
+      if (!existing.awaitingReconnect) return void refuseUpgrade(socket, '409 Conflict');
+      if (!existing.canResume) {
+        // Messages were dropped from the resend buffer: end the connection; the client starts afresh.
+        existing.close(
+          new ProtocolError('The stateful reconnect buffer overflowed; messages cannot be replayed.'),
+          { sendClose: false },
+        );
+        return void refuseUpgrade(socket, '404 Not Found');
+      }
+    } else {
+      try {
+        admission = token
+          ? this.#redeem(req, url, token)
+          : { ...this.#admitAnonymousSocket(req, url), connectionId: this.manager.createConnectionId() };
+      } catch (error) {
+        return void refuseUpgrade(socket, httpStatusOf(error));
+      }
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      let connection: ServerConnection | undefined = existing;
+      this.#sockets.add(ws);
+      let connection: HubConnectionContext | undefined = existing;
       const sender = webSocketSender(
         ws,
         () => connection?.open === true && connection.protocol.transferFormat === 'binary',
       );
       if (existing) {
         // Stateful reconnect: the same connection continues on the new socket.
-        if (!existing.reattach(sender)) ws.close(1011);
-      } else {
-        connection = this.#accept(token ?? `ws:${identity.connectionId}`, identity, sender);
+        if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
+      } else if (admission) {
+        connection = this.#accept(token ?? `ws:${admission.connectionId}`, admission, sender);
       }
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
         const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -123,197 +138,278 @@ export class HubEndpoint {
       });
       // A close handshake (1000 normal, 1001 going away) ends the connection; a drop may be resumed.
       ws.on('close', (code: number) => {
+        this.#sockets.delete(ws);
         if (connection?.transport !== sender) return; // an older socket of a resumed connection
-        if (code === 1000 || code === 1001) connection.close(undefined, false);
+        if (code === 1000 || code === 1001) connection.close(undefined, { sendClose: false });
         else connection.transportLost();
       });
       ws.on('error', (error) => {
+        this.settings.log.debug('WebSocket error', { connectionId: connection?.connectionId, error });
         if (connection?.transport === sender) connection.transportLost(error);
       });
     });
   }
 
-  /** Closes every connection this node holds (graceful shutdown: clients may reconnect elsewhere). */
-  closeAll(): void {
-    for (const connection of [...this.#byToken.values()]) connection.close(undefined, true, true);
+  /**
+   * Graceful shutdown: refuses new connections, sends every connection a Close allowing reconnect (the
+   * client reconnects, to another node), waits up to `timeoutMs` for sockets to close and `onDisconnected`
+   * hooks to finish, then drops what is left.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.#closing = true;
+    for (const connection of [...this.#byToken.values()])
+      connection.close(undefined, { allowReconnect: true });
+    const deadline = sleep(timeoutMs);
+    const socketsClosed = Promise.all(
+      [...this.#sockets].map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve()))),
+    );
+    await Promise.race([socketsClosed, deadline.promise]);
+    for (const ws of this.#sockets) ws.terminate();
+    await Promise.race([Promise.allSettled([...this.#disconnecting]), deadline.promise]);
+    deadline.cancel();
+    this.#heartbeat.stop();
     this.#wss.close();
   }
 
   async #negotiate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (this.#closing) return void text(res, 503, new ShuttingDownError().message);
     let identity: Identity;
     try {
-      identity = this.#authenticate(req, url);
+      identity = authenticate(req, url, this.settings);
     } catch (error) {
-      return void res.writeHead(401, { 'Content-Type': 'text/plain' }).end((error as Error).message);
+      return void text(res, httpStatusCode(error), (error as Error).message);
     }
     const connectionId = this.manager.createConnectionId();
     const statefulReconnect =
       url.searchParams.get('useStatefulReconnect') === 'true' &&
       this.settings.statefulReconnectBufferSize > 0;
     const connectionToken = this.settings.tokens.issue({
+      hub: this.path,
       connectionId,
       userId: identity.userId,
       claims: identity.claims,
       expiresAt: Date.now() + this.settings.connectionTokenTtl,
       statefulReconnect,
     });
-    const version = Number(url.searchParams.get('negotiateVersion') ?? 0) >= 1 ? 1 : 0;
-    const availableTransports = [
-      { transport: 'WebSockets', transferFormats: ['Text', 'Binary'] },
-      { transport: 'ServerSentEvents', transferFormats: ['Text'] },
-      { transport: 'LongPolling', transferFormats: ['Text', 'Binary'] },
-    ];
-    const body =
-      version === 1
-        ? {
-            negotiateVersion: 1,
-            connectionId,
-            connectionToken,
-            availableTransports,
-            ...(statefulReconnect && { useStatefulReconnect: true }),
-          }
-        : { connectionId: connectionToken, availableTransports };
+    const body = negotiateResponse(negotiateVersion(url), connectionId, connectionToken, statefulReconnect);
     res
       .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
       .end(JSON.stringify(body));
   }
 
-  #serverSentEvents(req: IncomingMessage, res: ServerResponse, token: string): void {
-    if (this.#byToken.has(token)) return void res.writeHead(409).end();
-    let identity: Identity & { connectionId: string };
+  #serverSentEvents(req: IncomingMessage, res: ServerResponse, url: URL, token: string): void {
+    if (this.#byToken.has(token)) return void text(res, 409, 'Connection already has a transport.');
+    let admission: Admission;
     try {
-      identity = this.#redeem(req, new URL(req.url ?? '/', 'http://x'), token);
+      admission = this.#redeem(req, url, token);
     } catch (error) {
-      return void res
-        .writeHead(error instanceof UnauthorizedError ? 401 : 404)
-        .end('No Connection with that ID');
+      return void text(res, httpStatusCode(error), (error as Error).message);
     }
-    const connection = this.#accept(token, identity, serverSentEventsSender(res));
-    req.once('close', () => connection.close(undefined, false));
+    const connection = this.#accept(token, admission, serverSentEventsSender(res));
+    req.socket.setTimeout(0);
+    res.once('close', () => connection.close(undefined, { sendClose: false }));
   }
 
-  #longPoll(req: IncomingMessage, res: ServerResponse, token: string): void {
+  #longPoll(req: IncomingMessage, res: ServerResponse, url: URL, token: string): void {
+    const draining = this.#drainingPolls.get(token);
+    if (draining) {
+      draining.poll(res);
+      if (!draining.draining) this.#drainingPolls.delete(token);
+      return;
+    }
     const existing = this.#byToken.get(token);
     if (existing) {
-      if (!(existing.transport instanceof LongPollingSender)) return void res.writeHead(409).end();
+      if (!(existing.transport instanceof LongPollingSender))
+        return void text(res, 400, 'Connection uses another transport.');
+      req.socket.setTimeout(0);
       existing.transport.poll(res);
       return;
     }
-    let identity: Identity & { connectionId: string };
+    let admission: Admission;
     try {
-      identity = this.#redeem(req, new URL(req.url ?? '/', 'http://x'), token);
+      admission = this.#redeem(req, url, token);
     } catch (error) {
-      return void res
-        .writeHead(error instanceof UnauthorizedError ? 401 : 404)
-        .end('No Connection with that ID');
+      return void text(res, httpStatusCode(error), (error as Error).message);
     }
-    let connection: ServerConnection | undefined;
+    let connection: HubConnectionContext | undefined;
     const sender = new LongPollingSender(
       { pollTimeout: this.settings.pollTimeout, disconnectTimeout: this.settings.disconnectTimeout },
-      () => connection?.close(undefined, false),
+      () => connection?.close(undefined, { sendClose: false }),
     );
-    connection = this.#accept(token, identity, sender);
+    connection = this.#accept(token, admission, sender);
     // The first poll answers at once: it tells the client the transport is up.
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
   }
 
   async #post(req: IncomingMessage, res: ServerResponse, token: string | null): Promise<void> {
-    if (!token) return void res.writeHead(400).end('Connection ID required');
+    if (!token) return void text(res, 400, 'Connection ID required');
     const connection = this.#byToken.get(token);
-    if (!connection || connection.closed) return void res.writeHead(404).end('No Connection with that ID');
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const limit = this.settings.maximumReceiveMessageSize * 2 + 1024;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).byteLength;
-      if (size > limit) {
-        connection.close(
-          new Error(`The maximum message size of ${this.settings.maximumReceiveMessageSize}B was exceeded.`),
-        );
-        return void res.writeHead(413).end();
+    if (!connection || connection.closed) return void text(res, 404, 'No Connection with that ID');
+    if (connection.transport.kind === 'WebSockets')
+      return void text(res, 405, 'POST requests are not allowed for WebSocket connections.');
+    if (connection.posting) return void text(res, 409, 'Another send request is in progress.');
+    connection.posting = true;
+    try {
+      // A body may hold several messages; each is held to the limit by the connection's record reader.
+      const limit = this.settings.maximumReceiveMessageSize * 4 + 4_096;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).byteLength;
+        if (size > limit) {
+          connection.close(messageTooLarge(this.settings.maximumReceiveMessageSize));
+          return void text(res, 413, 'Payload too large.');
+        }
+        chunks.push(chunk as Buffer);
       }
-      chunks.push(chunk as Buffer);
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
+      connection.receive(Buffer.concat(chunks));
+    } finally {
+      connection.posting = false;
     }
-    res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
-    connection.receive(Buffer.concat(chunks));
+  }
+
+  #delete(res: ServerResponse, token: string | null): void {
+    if (!token) return void text(res, 400, 'Connection ID required');
+    const connection = this.#byToken.get(token);
+    if (!connection) {
+      if (this.#drainingPolls.delete(token)) return void text(res, 202, '');
+      return void text(res, 404, 'No Connection with that ID');
+    }
+    if (connection.transport.kind !== 'LongPolling')
+      return void text(res, 400, 'Cannot terminate this connection using the DELETE endpoint.');
+    connection.close(undefined, { sendClose: false });
+    this.#drainingPolls.delete(token);
+    text(res, 202, '');
   }
 
   /** Creates and registers a connection for a transport that just arrived. */
-  #accept(
-    token: string,
-    identity: Identity & { connectionId: string },
-    transport: TransportSender,
-  ): ServerConnection {
-    const { settings } = this;
-    const connection = new ServerConnection(
+  #accept(token: string, admission: Admission, transport: TransportSender): HubConnectionContext {
+    if (admission.ticket) this.settings.redeemed.add(admission.ticket);
+    const connection = new HubConnectionContext(
       {
-        connectionId: identity.connectionId,
-        userIdentifier: identity.userId,
-        claims: identity.claims,
+        connectionId: admission.connectionId,
+        userIdentifier: admission.userId,
+        claims: admission.claims,
         transport,
-        statefulReconnect: identity.statefulReconnect === true,
+        statefulReconnect: admission.statefulReconnect,
       },
       this.#protocols,
-      settings,
+      this.settings,
       {
         handshaken: async (c) => {
           await this.manager.onConnected(c);
+          // Closed while registering: no onConnected (nor onDisconnected); #disconnected unregisters.
+          if (c.closed) throw new Error('The connection closed during its handshake.');
           await this.#dispatcher.hub(c).onConnected();
         },
         message: (c, message) => this.#dispatcher.dispatch(c, message),
         closed: (c, error) => {
           if (this.#byToken.get(token) === c) this.#byToken.delete(token);
+          if (c.transport instanceof LongPollingSender && c.transport.draining) {
+            const sender = c.transport;
+            this.#drainingPolls.set(token, sender);
+            setTimeout(() => {
+              if (this.#drainingPolls.get(token) === sender) this.#drainingPolls.delete(token);
+            }, this.settings.disconnectTimeout).unref();
+          }
           this.#dispatcher.connectionClosed(c);
-          void this.#disconnected(c, error);
+          this.settings.log.debug('Connection closed', {
+            connectionId: c.connectionId,
+            transport: c.transport.kind,
+            ...(error && { reason: error.message }),
+          });
+          const done = this.#disconnected(c, error);
+          this.#disconnecting.add(done);
+          void done.finally(() => this.#disconnecting.delete(done));
         },
       },
-      settings.log,
+      this.#heartbeat,
+      this.settings.log,
     );
     this.#byToken.set(token, connection);
+    this.settings.log.debug('Connection accepted', {
+      connectionId: connection.connectionId,
+      transport: transport.kind,
+      userId: admission.userId,
+    });
     return connection;
   }
 
-  async #disconnected(connection: ServerConnection, error: Error | undefined): Promise<void> {
+  async #disconnected(connection: HubConnectionContext, error: Error | undefined): Promise<void> {
     try {
+      if (!connection.ready) return; // the handshake never succeeded: nothing was registered
+      const connected = await connection.ready;
       await this.manager.onDisconnected(connection);
-      await this.#dispatcher.hub(connection).onDisconnected(error);
+      if (connected) await this.#dispatcher.hub(connection).onDisconnected(error);
     } catch (e) {
       this.settings.log.warn('onDisconnected failed', { connectionId: connection.connectionId, error: e });
+    } finally {
+      this.#dispatcher.forget(connection);
     }
   }
 
+  /** A connection without negotiate (WebSockets with `skipNegotiation`): authenticated here. */
+  #admitAnonymousSocket(req: IncomingMessage, url: URL): Identity & { statefulReconnect: false } {
+    if (this.#closing) throw new ShuttingDownError();
+    return { ...authenticate(req, url, this.settings), statefulReconnect: false };
+  }
+
   /**
-   * The identity a connection token carries. The connection keeps negotiate's id when this node minted
-   * it; a token negotiated on another node gets an id of this node (ids name their owner).
+   * Opens a connection with a token from negotiate (on any node). The connection keeps negotiate's id
+   * when this node minted it; a token negotiated on another node gets an id of this node (ids name their
+   * owner). A token opens one connection per node.
    */
-  #redeem(req: IncomingMessage, url: URL, token: string): Identity & { connectionId: string } {
+  #redeem(req: IncomingMessage, url: URL, token: string): Admission {
+    if (this.#closing) throw new ShuttingDownError();
     const ticket = this.settings.tokens.read(token);
-    if (!ticket || ticket.expiresAt < Date.now()) throw new Error('Unknown connection token.');
-    if (this.settings.jwtSecret && bearer(req, url)) this.#authenticate(req, url); // a token that is sent must be valid
+    if (
+      !ticket ||
+      ticket.hub !== this.path ||
+      ticket.expiresAt < Date.now() ||
+      this.settings.redeemed.has(ticket)
+    )
+      throw new ConnectionTokenError();
+    if (this.settings.jwtSecret && bearerToken(req, url)) {
+      // A token that is sent must be valid and name the user negotiate saw.
+      const identity = authenticate(req, url, this.settings);
+      if (identity.userId !== ticket.userId)
+        throw new UnauthorizedError('The access token does not match the connection.');
+    }
     const ours = ownerOfConnection(ticket.connectionId) === this.manager.serverId;
     return {
       userId: ticket.userId,
       claims: ticket.claims,
       statefulReconnect: ticket.statefulReconnect,
       connectionId: ours ? ticket.connectionId : this.manager.createConnectionId(),
+      ticket,
     };
-  }
-
-  #authenticate(req: IncomingMessage, url: URL): Identity {
-    const { jwtSecret, userIdProvider, userIdQueryParameter } = this.settings;
-    const token = bearer(req, url);
-    if (jwtSecret) {
-      if (!token) throw new UnauthorizedError('A bearer token is required.');
-      const claims = verifyJwt(token, jwtSecret);
-      return { userId: userIdProvider(claims), claims };
-    }
-    const userId = userIdQueryParameter ? url.searchParams.get(userIdQueryParameter) || undefined : undefined;
-    return { userId, claims: {} };
   }
 }
 
-function bearer(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
-  return url.searchParams.get('access_token') || undefined;
+function httpStatusCode(error: unknown): number {
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ShuttingDownError) return 503;
+  return 404;
+}
+
+function httpStatusOf(error: unknown): string {
+  const code = httpStatusCode(error);
+  return code === 401 ? '401 Unauthorized' : code === 503 ? '503 Service Unavailable' : '404 Not Found';
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain' }).end(body);
+}
+
+function sleep(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
 }

@@ -5,11 +5,13 @@ import {
   defaultProtocols,
   type HubLifetimeManager,
   type HubProtocol,
+  InvalidArgumentError,
   type Logger,
 } from '@backplane/core';
-import { ConnectionTokens } from './connection-token.js';
+import { subjectUserId } from './auth.js';
+import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import type { HubClass } from './hub.js';
-import type { HubClients } from './hub-clients.js';
+import type { HubContextClients } from './hub-clients.js';
 import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
 import type { Claims } from './jwt.js';
 
@@ -20,9 +22,13 @@ export interface HubServerOptions {
    * negotiate and transport must reach the same node).
    */
   tokenSecret?: string;
-  /** HS256 secret: when set, negotiate and connections require `Authorization: Bearer` or `access_token`. */
+  /**
+   * HS256 secret: when set, negotiate and connections require a valid JWT (`Authorization: Bearer` or the
+   * `access_token` query parameter; `exp` and `nbf` are checked with 30 s of leeway). @default undefined
+   * (no authentication)
+   */
   jwtSecret?: string;
-  /** Turns verified JWT claims into the user id. @default claims.sub */
+  /** Turns verified JWT claims into the user id (`clients.user(id)`). @default claims.sub */
   userIdProvider?: (claims: Claims) => string | undefined;
   /**
    * Without `jwtSecret`: take the user id from this query parameter of the hub URL (demos only: anyone can
@@ -52,7 +58,12 @@ export interface HubServerOptions {
    * afresh instead of resuming with a hole. @default 100_000
    */
   statefulReconnectBufferSize?: number;
-  /** Put exception details in error completions sent to clients. @default false */
+  /**
+   * Hub method calls one client may have running at once; more wait, in order (streams are not counted).
+   * @default 1 (a client's calls run one after the other, as in SignalR)
+   */
+  maximumParallelInvocationsPerClient?: number;
+  /** Put exception details in error completions and Close messages sent to clients. @default false */
   enableDetailedErrors?: boolean;
   /** @default [JSON, MessagePack] */
   protocols?: readonly HubProtocol[];
@@ -73,21 +84,50 @@ export class HubServer {
   readonly #options: HubServerOptions;
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
+  readonly #redeemed = new RedeemedTokens();
+  #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
+    for (const key of [
+      'connectionTokenTtl',
+      'keepAliveInterval',
+      'clientTimeoutInterval',
+      'handshakeTimeout',
+      'maximumReceiveMessageSize',
+      'pollTimeout',
+      'disconnectTimeout',
+      'maximumParallelInvocationsPerClient',
+    ] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isFinite(value) && value > 0))
+        throw new InvalidArgumentError(`HubServerOptions.${key} must be a positive number.`);
+    }
+    const buffer = options.statefulReconnectBufferSize;
+    if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
+      throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
+    if (options.tokenSecret !== undefined && options.tokenSecret.length === 0)
+      throw new InvalidArgumentError('HubServerOptions.tokenSecret must not be empty.');
     this.#options = options;
+    this.#log = options.logger;
     this.#tokens = new ConnectionTokens(options.tokenSecret ?? crypto.randomUUID());
   }
 
-  /** Serves `hubClass` at `path` (e.g. `/chat`), its clients reached through `manager`. */
+  /**
+   * Serves `hubClass` at `path` (e.g. `/chat`: negotiate at `/chat/negotiate`, transports at `/chat`), its
+   * clients reached through `manager` (started or not; the app closes it after `close()`).
+   */
   mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager): this {
-    const normalized = `/${path.replace(/^\/+|\/+$/g, '')}`;
+    const normalized = normalizePath(path);
+    if (this.#endpoints.has(normalized))
+      throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
     const o = this.#options;
+    const log = o.logger ?? createConsoleLogger(manager.nodeId);
+    this.#log ??= log;
     const settings: EndpointSettings = {
       tokens: this.#tokens,
+      redeemed: this.#redeemed,
       jwtSecret: o.jwtSecret,
-      userIdProvider:
-        o.userIdProvider ?? ((claims) => (typeof claims.sub === 'string' ? claims.sub : undefined)),
+      userIdProvider: o.userIdProvider ?? subjectUserId,
       userIdQueryParameter: o.userIdQueryParameter,
       connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
       keepAliveInterval: o.keepAliveInterval ?? 15_000,
@@ -98,7 +138,8 @@ export class HubServer {
       disconnectTimeout: o.disconnectTimeout ?? 15_000,
       statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
       detailedErrors: o.enableDetailedErrors ?? false,
-      log: o.logger ?? createConsoleLogger(manager.nodeId),
+      maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
+      log,
     };
     this.#endpoints.set(
       normalized,
@@ -107,14 +148,17 @@ export class HubServer {
     return this;
   }
 
-  /** Every way to reach a hub's clients, for HTTP handlers and background jobs. */
-  hubContext(path: string): HubClients {
-    const endpoint = this.#endpoints.get(`/${path.replace(/^\/+|\/+$/g, '')}`);
-    if (!endpoint) throw new Error(`No hub is mapped at '${path}'.`);
+  /**
+   * A hub's clients (`all`, `group(name)`, `user(id)`, `client(id)`, ...) and `groupManager`, for HTTP
+   * handlers and background jobs (SignalR's `IHubContext`). Sends reach clients on every node.
+   */
+  hubContext(path: string): HubContextClients {
+    const endpoint = this.#endpoints.get(normalizePath(path));
+    if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
   }
 
-  /** Connections this node holds, per hub path. */
+  /** Connections this node holds, all hubs together. */
   connectionCount(): number {
     let count = 0;
     for (const endpoint of this.#endpoints.values()) count += endpoint.connectionCount;
@@ -147,8 +191,9 @@ export class HubServer {
     if (!match) return false;
     if (this.#cors(req, res)) return true;
     match.endpoint.handleRequest(req, res, match.subpath, match.url).catch((error: unknown) => {
-      this.#options.logger?.error('Request failed', { url: req.url, error });
+      this.#log?.error('Request failed', { url: req.url, error });
       if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
     });
     return true;
   }
@@ -157,13 +202,23 @@ export class HubServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const match = this.#match(req);
     if (match?.subpath !== '') return false;
-    match.endpoint.handleUpgrade(req, socket, head, match.url);
+    try {
+      match.endpoint.handleUpgrade(req, socket, head, match.url);
+    } catch (error) {
+      this.#log?.error('Upgrade failed', { url: req.url, error });
+      socket.destroy();
+    }
     return true;
   }
 
-  /** Closes every connection (clients are told they may reconnect). Managers stay the app's to close. */
-  async close(): Promise<void> {
-    for (const endpoint of this.#endpoints.values()) endpoint.closeAll();
+  /**
+   * Graceful shutdown: refuses new connections (503), sends every connection a Close allowing reconnect
+   * (clients with automatic reconnect move to another node), and waits up to `timeoutMs` for sockets to
+   * close and `onDisconnected` hooks to finish before dropping what is left. The http server and the
+   * lifetime managers stay the app's to close, after this.
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
+    await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close(timeoutMs)));
   }
 
   /** Sets CORS headers for allowed origins; answers preflights. Returns whether the request is done. */
@@ -195,4 +250,8 @@ export class HubServer {
     }
     return undefined;
   }
+}
+
+function normalizePath(path: string): string {
+  return `/${path.replace(/^\/+|\/+$/g, '')}`;
 }

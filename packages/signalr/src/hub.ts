@@ -7,14 +7,22 @@ export interface HubCallerContext {
   /** From the JWT (`sub` by default, see `userIdProvider`), or undefined when anonymous. */
   readonly userIdentifier: string | undefined;
   readonly claims: Claims;
-  /** Closes this connection. */
+  /** State kept for this connection across calls (SignalR's `Context.Items`). */
+  readonly items: Map<unknown, unknown>;
+  /** Aborted when the connection ends. */
+  readonly connectionAborted: AbortSignal;
+  /** Closes this connection (the client is sent a Close message). */
   abort(): void;
 }
 
 /**
  * Base class of hubs. A new instance serves each call (like SignalR), with `clients`, `groups` and
- * `context` set. Public methods are callable by clients (names match case-insensitively); a method may
- * return a value, a promise, or an async iterable (streamed to the client).
+ * `context` set. Public methods are callable by clients (names match case-insensitively, `_`-prefixed
+ * ones are not); a method may return a value or a promise of one. An `async *` method (or one returning
+ * an async iterable) streams to the client and gets an `AbortSignal` after the client's arguments,
+ * aborted when the client cancels the stream or leaves. A client must pass exactly as many arguments as
+ * the method declares (`Function.length`: default and rest parameters are not counted). Throw a
+ * `HubError` to send its message to the caller; other errors are hidden unless detailed errors are on.
  */
 export abstract class Hub {
   clients!: HubCallerClients;

@@ -1,19 +1,20 @@
 // Server
 
-export { UnauthorizedError } from './errors.js';
-export type { HubCallerContext, HubClass } from './hub.js';
-
+// Errors
+export { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 // Hubs
+export type { HubCallerContext, HubClass } from './hub.js';
 export { Hub } from './hub.js';
 export type {
   ClientProxy,
   GroupManager,
   HubCallerClients,
   HubClients,
+  HubContextClients,
   SingleClientProxy,
 } from './hub-clients.js';
 export type { HubServerOptions } from './hub-server.js';
 export { HubServer } from './hub-server.js';
-export type { Claims } from './jwt.js';
 // Auth
+export type { Claims } from './jwt.js';
 export { signJwt, verifyJwt } from './jwt.js';

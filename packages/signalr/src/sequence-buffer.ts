@@ -1,7 +1,8 @@
 /**
  * Stateful reconnect bookkeeping for one connection (SignalR Ack/Sequence). Sending: every sequenced
- * message gets the next id and is kept until the client acks it, bounded by `limitBytes`; overflowing
- * means a resend could not be complete, so the connection must not be resumed. Receiving: ids are
+ * message gets the next id and is kept until the client acks it, bounded by `limitBytes`. Overflowing
+ * drops the oldest unacked frames: while the client has not acked past them a resend could not be
+ * complete, so the connection must not be resumed (it heals once an ack covers them). Receiving: ids are
  * implied by order; after a reconnect the client's `Sequence` rewinds them and repeats are dropped.
  */
 export class SequenceBuffer {
@@ -9,7 +10,9 @@ export class SequenceBuffer {
   #frames: Array<{ id: number; frame: Uint8Array }> = [];
   #bytes = 0;
   #sent = 0;
-  #overflowed = false;
+  /** The highest id dropped from the buffer unacked (0: none). */
+  #droppedThrough = 0;
+  #acked = 0;
   #nextReceive = 1;
   #latestReceived = 0;
 
@@ -19,7 +22,12 @@ export class SequenceBuffer {
 
   /** A resend after reconnecting would miss messages: resume is impossible. */
   get overflowed(): boolean {
-    return this.#overflowed;
+    return this.#droppedThrough > this.#acked;
+  }
+
+  /** Bytes held for a resend. */
+  get bufferedBytes(): number {
+    return this.#bytes;
   }
 
   /** The id of the last sequenced message received (what an Ack reports). */
@@ -32,13 +40,15 @@ export class SequenceBuffer {
     this.#frames.push({ id: ++this.#sent, frame });
     this.#bytes += frame.byteLength;
     while (this.#bytes > this.#limitBytes && this.#frames.length > 0) {
-      this.#bytes -= this.#frames.shift()!.frame.byteLength;
-      this.#overflowed = true;
+      const dropped = this.#frames.shift()!;
+      this.#bytes -= dropped.frame.byteLength;
+      this.#droppedThrough = dropped.id;
     }
   }
 
   /** The client has everything up to `sequenceId`. */
   ack(sequenceId: number): void {
+    if (sequenceId > this.#acked) this.#acked = Math.min(sequenceId, this.#sent);
     let drop = 0;
     while (drop < this.#frames.length && this.#frames[drop]!.id <= sequenceId) {
       this.#bytes -= this.#frames[drop]!.frame.byteLength;

@@ -7,6 +7,7 @@ import {
   type Node,
   nextCall,
   startMemoryNodes,
+  startSplitBalancer,
   stopNode,
 } from './two-nodes.js';
 
@@ -109,6 +110,33 @@ describe('cross-node specifics', () => {
     ws.close();
   });
 
+  it('no sticky sessions - the official client negotiates on node 1 and holds its WebSocket on node 2', async () => {
+    const [n1, n2] = nodes as [Node, Node];
+    const balancer = await startSplitBalancer(n1, n2);
+    try {
+      const roamer = await client({ url: balancer.url } as Node, {
+        transport: 'WebSockets',
+        protocol: 'json',
+        user: 'roamer',
+      });
+      const local = await client(n1, { transport: 'WebSockets', protocol: 'json', user: 'local' });
+      expect(roamer.connectionId).toMatch(/\.n1-/); // what negotiate (node 1) said
+      const hubSideId = await roamer.invoke<string>('GetConnectionId');
+      expect(hubSideId).toMatch(/\.n2-/); // node 2 holds the connection, so it minted the id
+      expect(await roamer.invoke('GetUser')).toBe('roamer'); // the identity travelled in the token
+
+      const toRoamer = nextCall(roamer, 'ReceiveMessage');
+      await local.invoke('SendToConnection', hubSideId, 'local', 'found you');
+      expect(await toRoamer).toEqual(['local', 'found you']);
+      const toLocal = nextCall(local, 'ReceiveMessage');
+      await roamer.invoke('SendToUser', 'local', 'roamer', 'hi');
+      expect(await toLocal).toEqual(['roamer', 'hi']);
+    } finally {
+      await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
+      await balancer.close();
+    }
+  });
+
   it('streaming - an async iterable streams to the client and completes', async () => {
     const [n1] = nodes as [Node];
     const a = await client(n1, { transport: 'WebSockets', protocol: 'json' });
@@ -123,18 +151,48 @@ describe('cross-node specifics', () => {
     expect(items).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('errors - hub errors are hidden unless detailed, unknown methods and wrong arity are reported', async () => {
+  it('errors - SignalR error strings: hidden internals, HubError passes, unknown method, wrong arity, stream mode', async () => {
     const [n1] = nodes as [Node];
     const a = await client(n1, { transport: 'WebSockets', protocol: 'json' });
-    await expect(a.invoke('Fail')).rejects.toThrow(
-      "An unexpected error occurred invoking 'Fail' on the server.",
+    const fail = a.invoke('Fail');
+    await expect(fail).rejects.toThrow("An unexpected error occurred invoking 'Fail' on the server.");
+    await expect(fail).rejects.not.toThrow('secret internals');
+    await expect(a.invoke('FailForCaller')).rejects.toThrow(
+      "An unexpected error occurred invoking 'FailForCaller' on the server. HubException: You may see this.",
     );
-    await expect(a.invoke('Fail')).rejects.not.toThrow('secret internals');
-    await expect(a.invoke('NoSuchMethod')).rejects.toThrow("Unknown hub method 'NoSuchMethod'");
-    await expect(a.invoke('Echo', 1, 2)).rejects.toThrow(
-      'Invocation provides 2 argument(s) but target expects 1.',
+    await expect(a.invoke('NoSuchMethod')).rejects.toThrow(
+      "Failed to invoke 'NoSuchMethod' due to an error on the server. HubException: Method does not exist.",
     );
-    expect(await a.invoke('Echo', 'still fine')).toBe('still fine');
+    await expect(a.invoke('_Hidden')).rejects.toThrow('HubException: Method does not exist.');
+    const arity = a.invoke('Echo', 1, 2);
+    await expect(arity).rejects.toThrow("Failed to invoke 'Echo' due to an error on the server.");
+    await expect(arity).rejects.not.toThrow('InvalidDataException');
+    await expect(a.invoke('Forever', 'x')).rejects.toThrow(
+      "The client attempted to invoke the streaming 'Forever' method with a non-streaming invocation.",
+    );
+    const streamed = new Promise((resolve, reject) =>
+      a.stream('Echo', 1).subscribe({ next: () => {}, complete: () => resolve('completed'), error: reject }),
+    );
+    await expect(streamed).rejects.toThrow(
+      "The client attempted to invoke the non-streaming 'Echo' method with a streaming invocation.",
+    );
+    expect(await a.invoke('echo', 'names match case-insensitively')).toBe('names match case-insensitively');
+  });
+
+  it('errors - detailed errors add the exception type and message', async () => {
+    const [detailed] = await startMemoryNodes(1, { enableDetailedErrors: true });
+    try {
+      const a = await client(detailed!, { transport: 'WebSockets', protocol: 'json' });
+      await expect(a.invoke('Fail')).rejects.toThrow(
+        "An unexpected error occurred invoking 'Fail' on the server. Error: secret internals",
+      );
+      await expect(a.invoke('Echo', 1, 2)).rejects.toThrow(
+        "Failed to invoke 'Echo' due to an error on the server. InvalidDataException: Invocation provides 2 argument(s) but target expects 1.",
+      );
+      await a.stop();
+    } finally {
+      await stopNode(detailed!);
+    }
   });
 
   it('skipNegotiation - a WebSocket without negotiate works on any node', async () => {

@@ -2,7 +2,15 @@ import { startTcpProxy, type TcpProxy, waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, type Node, SETTLE_MS, startMemoryNodes, stopNode, WAIT_MS } from './two-nodes.js';
+import {
+  connectClient,
+  type Node,
+  SETTLE_MS,
+  seen,
+  startMemoryNodes,
+  stopNode,
+  WAIT_MS,
+} from './two-nodes.js';
 
 let nodes: Node[];
 beforeAll(async () => {
@@ -62,4 +70,69 @@ describe('stateful reconnect', () => {
       }
     });
   }
+
+  /** A stateful, automatically reconnecting client on `node` through a proxy the test can cut. */
+  async function resumerThroughProxy(node: Node) {
+    const proxy = await startTcpProxy(Number(new URL(node.url).port));
+    const resumer = new signalR.HubConnectionBuilder()
+      .withUrl(`http://127.0.0.1:${proxy.port}/chat?user=resumer`, {
+        transport: signalR.HttpTransportType.WebSockets,
+      })
+      .withStatefulReconnect()
+      .withAutomaticReconnect([0, 50, 100])
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    const received: string[] = [];
+    resumer.on('ReceiveMessage', (_user: string, message: string) => received.push(message));
+    await resumer.start();
+    const reconnected = new Promise<string | undefined>((resolve) => resumer.onreconnected(resolve));
+    return { proxy, resumer, received, reconnected };
+  }
+
+  it('stateful reconnect - when the resend buffer overflowed, the resume is refused and the client starts a new connection (no partial replay)', async () => {
+    const [n1, n2] = await startMemoryNodes(2, { statefulReconnectBufferSize: 300 });
+    const { proxy, resumer, received, reconnected } = await resumerThroughProxy(n1!);
+    const other = await connectClient(n2!.url, { transport: 'WebSockets', protocol: 'json', user: 'other' });
+    try {
+      const id = await resumer.invoke<string>('GetConnectionId');
+      proxy.hold();
+      proxy.cut();
+      const delivered = n1!.manager.stats.delivered;
+      for (let i = 0; i < 5; i++) await other.invoke('SendMessage', 'other', `lost ${i} ${'x'.repeat(80)}`);
+      await waitFor(() => n1!.manager.stats.delivered >= delivered + 5, {
+        name: 'node 1 to take the messages',
+        timeoutMs: WAIT_MS,
+      });
+      proxy.release();
+      await reconnected;
+      expect(await resumer.invoke('GetConnectionId')).not.toBe(id); // a new connection, not a resume with a hole
+      expect(received).toEqual([]);
+    } finally {
+      await resumer.stop();
+      await other.stop();
+      await proxy.close();
+      await Promise.all([stopNode(n1!), stopNode(n2!)]);
+    }
+  });
+
+  it('stateful reconnect - a resume after the connection was cleaned up (disconnectTimeout) gets 404 and the client starts afresh', async () => {
+    const [n1] = await startMemoryNodes(1, { disconnectTimeout: 100 });
+    const { proxy, resumer, reconnected } = await resumerThroughProxy(n1!);
+    try {
+      const id = await resumer.invoke<string>('GetConnectionId');
+      proxy.hold();
+      proxy.cut();
+      await waitFor(() => seen.disconnected.some((d) => d.connectionId === id), {
+        name: 'node 1 to give the connection up',
+        timeoutMs: WAIT_MS,
+      });
+      proxy.release();
+      await reconnected;
+      expect(await resumer.invoke('GetConnectionId')).not.toBe(id);
+    } finally {
+      await resumer.stop();
+      await proxy.close();
+      await stopNode(n1!);
+    }
+  });
 });

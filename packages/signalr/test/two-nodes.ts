@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HubLifetimeManager, type Transport } from '@backplane/core';
+import { HubError, HubLifetimeManager, type Transport } from '@backplane/core';
 import { MemoryBus, MemoryTransport } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
@@ -10,8 +10,37 @@ export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 export const WAIT_MS = 5_000;
 export const SETTLE_MS = 150;
 
-/** The test hub: the routes the `/chat` hub of `backplane serve` has, plus streaming. */
+/** Something a test opens, once. */
+export function gate(): { promise: Promise<void>; open(): void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/** What the test hub saw, for assertions (shared by every node in the process). */
+export const seen = {
+  connected: [] as string[],
+  disconnected: [] as Array<{ connectionId: string; error: string | undefined; item: unknown }>,
+  marks: [] as string[],
+  cancelled: [] as string[],
+  gate: gate(),
+};
+
+/** The test hub: the routes the `/chat` hub of `backplane serve` has, plus streaming and test hooks. */
 export class TestHub extends Hub {
+  override onConnected() {
+    seen.connected.push(this.context.connectionId);
+    this.context.items.set('item', `item of ${this.context.connectionId}`);
+  }
+  override onDisconnected(error?: Error) {
+    seen.disconnected.push({
+      connectionId: this.context.connectionId,
+      error: error?.message,
+      item: this.context.items.get('item'),
+    });
+  }
   async SendMessage(user: string, message: string) {
     await this.clients.all.send('ReceiveMessage', user, message);
   }
@@ -44,6 +73,38 @@ export class TestHub extends Hub {
   }
   Fail() {
     throw new Error('secret internals');
+  }
+  FailForCaller() {
+    throw new HubError('You may see this.');
+  }
+  GetItem() {
+    return this.context.items.get('item');
+  }
+  async WaitForGate() {
+    await seen.gate.promise;
+    seen.marks.push('gate passed');
+  }
+  Mark(label: string) {
+    seen.marks.push(label);
+    return label;
+  }
+  async AskCaller(question: string) {
+    return this.clients.caller.invoke('Ask', [question], { signal: AbortSignal.timeout(WAIT_MS) });
+  }
+  async *Forever(id: string, signal: AbortSignal) {
+    try {
+      yield 'first';
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    } finally {
+      seen.cancelled.push(id);
+    }
+  }
+  async *BrokenStream() {
+    yield 1;
+    throw new Error('stream internals');
+  }
+  _Hidden() {
+    return 'never callable';
   }
   async AskClient(connectionId: string, question: string) {
     return this.clients
@@ -106,6 +167,8 @@ export interface ClientOptions {
   user?: string;
   skipNegotiation?: boolean;
   accessToken?: string;
+  /** Extra builder configuration (automatic reconnect, stateful reconnect, ...). */
+  configure?: (builder: signalR.HubConnectionBuilder) => signalR.HubConnectionBuilder;
 }
 
 /** An official @microsoft/signalr client, started. */
@@ -119,6 +182,7 @@ export async function connectClient(baseUrl: string, options: ClientOptions): Pr
     })
     .configureLogging(signalR.LogLevel.None);
   if (options.protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+  if (options.configure) builder = options.configure(builder);
   const connection = builder.build();
   await connection.start();
   return connection;
@@ -156,4 +220,39 @@ export async function expectNoCall(
   await new Promise((resolve) => setTimeout(resolve, settleMs));
   connection.off(method, handler);
   if (calls.length) throw new Error(`unexpected ${method}(${JSON.stringify(calls[0])})`);
+}
+
+/**
+ * A TCP load balancer without affinity: the first TCP connection goes to `first`, every later one to
+ * `rest`. The official client's negotiate and its WebSocket then land on different nodes.
+ */
+export async function startSplitBalancer(
+  first: Node,
+  rest: Node,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer: createTcpServer, connect } = await import('node:net');
+  let count = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createTcpServer((inbound) => {
+    const target = new URL((count++ === 0 ? first : rest).url);
+    const outbound = connect(Number(target.port), target.hostname);
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { TransportSender } from '../server-connection.js';
+import type { TransportSender } from '../hub-connection-context.js';
 
 export interface LongPollingOptions {
   /** How long a poll waits for data before answering empty, in ms. @default 90_000 */
@@ -10,7 +10,8 @@ export interface LongPollingOptions {
 
 /**
  * Long polling: outgoing bytes are buffered until a poll (GET) takes them; a poll waits up to
- * `pollTimeout`; a newer poll ends the older one with 204; a closed connection answers 204.
+ * `pollTimeout`; a newer poll ends the older one with 204; a closed connection first hands over what it
+ * still buffers (the Close message), then answers 204.
  */
 export class LongPollingSender implements TransportSender {
   readonly kind = 'LongPolling';
@@ -44,10 +45,19 @@ export class LongPollingSender implements TransportSender {
     }
   }
 
+  /** Closed, with bytes the client has not polled yet. */
+  get draining(): boolean {
+    return this.#closed && this.#buffer.length > 0;
+  }
+
   /** A poll arrived: answer at once with what is buffered, or hold it. */
   poll(res: ServerResponse): void {
     if (this.#closed) {
-      res.writeHead(204).end();
+      if (this.#buffer.length === 0) return void res.writeHead(204).end();
+      const body = Buffer.concat(this.#buffer.splice(0));
+      res
+        .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })
+        .end(body);
       return;
     }
     clearTimeout(this.#idleTimer);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { TransportSender } from '../server-connection.js';
+import type { TransportSender } from '../hub-connection-context.js';
 
 const decoder = new TextDecoder();
 

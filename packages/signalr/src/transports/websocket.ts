@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { TransportSender } from '../server-connection.js';
+import type { TransportSender } from '../hub-connection-context.js';
 
 /**
  * WebSockets: text frames for text protocols (and the handshake), binary frames for MessagePack.

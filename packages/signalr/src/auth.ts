@@ -1,0 +1,44 @@
+import type { IncomingMessage } from 'node:http';
+import { UnauthorizedError } from './errors.js';
+import { type Claims, verifyJwt } from './jwt.js';
+
+/** Who a request (negotiate or a transport) comes from. */
+export interface Identity {
+  readonly userId: string | undefined;
+  readonly claims: Claims;
+}
+
+export interface AuthSettings {
+  /** HS256 secret; when set every negotiate and connection needs a valid token. */
+  readonly jwtSecret: string | undefined;
+  readonly userIdProvider: (claims: Claims) => string | undefined;
+  /** Without a JWT secret: the query parameter naming the user (demos only). */
+  readonly userIdQueryParameter: string | undefined;
+}
+
+/** The default user id: the `sub` claim when it is a non-empty string. */
+export const subjectUserId = (claims: Claims): string | undefined =>
+  typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+
+/**
+ * The access token of a request: `Authorization: Bearer <t>` (Node clients, negotiate) or the
+ * `access_token` query parameter (browsers cannot set headers on WebSockets and EventSource).
+ */
+export function bearerToken(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
+  return url.searchParams.get('access_token') || undefined;
+}
+
+/** Authenticates a request. Throws {@link UnauthorizedError} (answered with 401). */
+export function authenticate(req: IncomingMessage, url: URL, settings: AuthSettings): Identity {
+  const { jwtSecret, userIdProvider, userIdQueryParameter } = settings;
+  if (jwtSecret) {
+    const token = bearerToken(req, url);
+    if (!token) throw new UnauthorizedError('A bearer token is required.');
+    const claims = verifyJwt(token, jwtSecret);
+    return { userId: userIdProvider(claims) || undefined, claims };
+  }
+  const userId = userIdQueryParameter ? url.searchParams.get(userIdQueryParameter) || undefined : undefined;
+  return { userId, claims: {} };
+}

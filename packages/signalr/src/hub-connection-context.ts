@@ -1,0 +1,391 @@
+import {
+  type HubConnection,
+  type HubMessage,
+  type HubProtocol,
+  isSequencedMessage,
+  type Logger,
+  MessageType,
+  ProtocolError,
+  parseHandshakeRequest,
+  writeHandshakeResponse,
+} from '@backplane/core';
+import type { Claims } from './jwt.js';
+import { type Heartbeat, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
+import { messageTooLarge, RecordReader } from './record-reader.js';
+import { SequenceBuffer } from './sequence-buffer.js';
+
+/** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
+const ACK_INTERVAL_MS = 1_000;
+
+/** The three SignalR transports, named as in negotiate. */
+export type TransportKind = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
+
+/** What a transport gives a connection: a way to send bytes and to end the transport. */
+export interface TransportSender {
+  readonly kind: TransportKind;
+  /** False for Server-Sent Events (text only). */
+  readonly binary: boolean;
+  send(bytes: Uint8Array): void;
+  close(): void;
+}
+
+/** The resolved options a connection needs. */
+export interface ConnectionSettings extends KeepAliveSettings {
+  /** 0 disables stateful reconnect; otherwise the resend buffer bound, in bytes. */
+  readonly statefulReconnectBufferSize: number;
+  /** How long a stateful connection whose transport dropped waits for the client to come back, in ms. */
+  readonly disconnectTimeout: number;
+  readonly maximumReceiveMessageSize: number;
+  /** Put error details in Close messages and handshake errors. */
+  readonly detailedErrors: boolean;
+}
+
+export interface ConnectionEvents {
+  /** The handshake succeeded: register with the lifetime manager, run `onConnected`. */
+  handshaken(connection: HubConnectionContext): Promise<void>;
+  /** A hub message for the dispatcher, in arrival order, only once `handshaken` has resolved. */
+  message(connection: HubConnectionContext, message: HubMessage): void;
+  /** The connection ended (once). */
+  closed(connection: HubConnectionContext, error: Error | undefined): void;
+}
+
+export interface CloseOptions {
+  /** Send a Close message first (not when the client closed or the transport is gone). @default true */
+  sendClose?: boolean;
+  /** Tell the client it may reconnect (graceful shutdown). @default false */
+  allowReconnect?: boolean;
+}
+
+type State = 'handshake' | 'open' | 'closed';
+
+/**
+ * One client connection held by this node: handshake, record framing and the size limit, keep-alive and
+ * client timeout, stateful reconnect, close. It is the `HubConnection` the lifetime manager writes to, so
+ * frames that arrive over the backplane take exactly the same (counted, buffered) path as local ones.
+ */
+export class HubConnectionContext implements HubConnection {
+  readonly connectionId: string;
+  readonly userIdentifier: string | undefined;
+  readonly claims: Claims;
+  #protocol: HubProtocol | undefined;
+  #transport: TransportSender;
+  #state: State = 'handshake';
+  #handshakeBytes = new Uint8Array(0);
+  #reader: RecordReader | undefined;
+  /** Messages parsed before `handshaken` resolved (SignalR reads nothing until OnConnected is done). */
+  #inbox: HubMessage[] | undefined = [];
+  readonly #keepAlive: KeepAlive;
+  readonly #wantsStateful: boolean;
+  /** Set when stateful reconnect is on (negotiated, WebSockets, handshake version 2). */
+  #sequence: SequenceBuffer | undefined;
+  #attached = true;
+  #detachTimer: NodeJS.Timeout | undefined;
+  #ackTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set once the handshake succeeded: resolves true when `handshaken` (lifetime manager, then the hub's
+   * `onConnected`) succeeded, false when it failed. Undefined if the handshake never succeeded.
+   */
+  ready: Promise<boolean> | undefined;
+  /** A POST is being read (a second concurrent one is refused with 409, as in SignalR). */
+  posting = false;
+  readonly #tick = { tick: (now: number) => this.#onTick(now) };
+
+  constructor(
+    init: {
+      connectionId: string;
+      userIdentifier: string | undefined;
+      claims: Claims;
+      transport: TransportSender;
+      /** Negotiate agreed to stateful reconnect. */
+      statefulReconnect: boolean;
+    },
+    readonly protocols: ReadonlyMap<string, HubProtocol>,
+    readonly settings: ConnectionSettings,
+    readonly events: ConnectionEvents,
+    readonly heartbeat: Heartbeat,
+    readonly log: Logger,
+  ) {
+    this.connectionId = init.connectionId;
+    this.userIdentifier = init.userIdentifier;
+    this.claims = init.claims;
+    this.#transport = init.transport;
+    this.#wantsStateful = init.statefulReconnect && settings.statefulReconnectBufferSize > 0;
+    this.#keepAlive = new KeepAlive(settings, init.transport.kind === 'LongPolling');
+    heartbeat.add(this.#tick);
+  }
+
+  get protocol(): HubProtocol {
+    if (!this.#protocol) throw new ProtocolError('The handshake has not completed.');
+    return this.#protocol;
+  }
+
+  get transport(): TransportSender {
+    return this.#transport;
+  }
+
+  /** The handshake is done and the connection not closed. */
+  get open(): boolean {
+    return this.#state === 'open';
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Stateful reconnect is on and the transport dropped: a reconnecting transport may take over. */
+  get awaitingReconnect(): boolean {
+    return this.#sequence !== undefined && this.#state === 'open' && !this.#attached;
+  }
+
+  /** Awaiting a reconnect, and everything unacked is still buffered, so a resume would lose nothing. */
+  get canResume(): boolean {
+    return this.awaitingReconnect && !this.#sequence!.overflowed;
+  }
+
+  /** Framed invocations from the lifetime manager (local or from the backplane): always sequenced. */
+  write(frame: Uint8Array): void {
+    // Counted and kept for a resend exactly like the dispatcher's messages (SignalR bug #55575).
+    this.#emit(frame, true);
+  }
+
+  /** Sends one hub message (completions, stream items, pings, close). */
+  send(message: HubMessage): void {
+    if (this.#state !== 'open') return;
+    this.#emit(this.protocol.writeMessage(message), isSequencedMessage(message));
+  }
+
+  #emit(frame: Uint8Array, sequenced: boolean): void {
+    if (this.#state !== 'open') return;
+    if (sequenced) this.#sequence?.sent(frame);
+    if (!this.#attached) return; // kept for the resend when the client comes back
+    this.#keepAlive.sent();
+    this.#transport.send(frame);
+  }
+
+  /** Bytes from the client: the handshake first, then hub messages. */
+  receive(data: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    this.#keepAlive.received();
+    if (this.#state === 'handshake') {
+      this.#receiveHandshake(data);
+      return;
+    }
+    this.#receiveMessages(data);
+  }
+
+  #receiveMessages(data: Uint8Array): void {
+    let messages: HubMessage[];
+    try {
+      const complete = this.#reader!.push(data);
+      if (complete.byteLength === 0) return;
+      messages = this.protocol.parseMessages(complete);
+    } catch (error) {
+      this.log.debug('Invalid message from client', { connectionId: this.connectionId, error });
+      this.close(error as Error);
+      return;
+    }
+    for (const message of messages) {
+      if (this.#state !== 'open') return;
+      if (message.type === MessageType.Close) {
+        this.close(undefined, { sendClose: false });
+        return;
+      }
+      if (message.type === MessageType.Ping) continue;
+      const sequence = this.#sequence;
+      if (message.type === MessageType.Ack) {
+        sequence?.ack(message.sequenceId);
+        continue;
+      }
+      if (message.type === MessageType.Sequence) {
+        if (sequence && !sequence.resetReceive(message.sequenceId)) {
+          this.close(new ProtocolError("Sequence ID greater than amount of messages we've received."));
+          return;
+        }
+        continue;
+      }
+      if (sequence && isSequencedMessage(message)) {
+        if (!sequence.received()) continue; // a resend of something already handled
+        this.#scheduleAck();
+      }
+      if (this.#inbox) this.#inbox.push(message);
+      else this.events.message(this, message);
+    }
+  }
+
+  /**
+   * The transport dropped without a close handshake. A stateful connection waits `disconnectTimeout` for
+   * the client to come back (buffering meanwhile); any other connection ends.
+   */
+  transportLost(error?: Error): void {
+    if (!this.#sequence || this.#state !== 'open') {
+      this.close(error, { sendClose: false });
+      return;
+    }
+    if (!this.#attached) return;
+    this.#attached = false;
+    this.#detachTimer = setTimeout(
+      () => this.close(error, { sendClose: false }),
+      this.settings.disconnectTimeout,
+    );
+    this.#detachTimer.unref();
+  }
+
+  /**
+   * The client reconnected with the same connection token: resume on the new transport with
+   * `Sequence{first unacked}` and a resend of everything unacked. False if resuming is impossible (the
+   * connection is then closed).
+   */
+  reattach(transport: TransportSender): boolean {
+    const sequence = this.#sequence;
+    if (!sequence || this.#state !== 'open' || this.#attached) return false;
+    clearTimeout(this.#detachTimer);
+    if (sequence.overflowed) {
+      this.close(
+        new ProtocolError('The stateful reconnect buffer overflowed; messages cannot be replayed.'),
+        { sendClose: false },
+      );
+      return false;
+    }
+    this.#transport = transport;
+    this.#attached = true;
+    this.#keepAlive.received();
+    const { sequenceId, frames } = sequence.resend();
+    transport.send(this.protocol.writeMessage({ type: MessageType.Sequence, sequenceId }));
+    for (const frame of frames) transport.send(frame);
+    this.#keepAlive.sent();
+    return true;
+  }
+
+  /**
+   * Ends the connection: a Close message (saying there was an error when there was one; details only
+   * with detailed errors, as in SignalR), then the transport. Idempotent.
+   */
+  close(error?: Error, options: CloseOptions = {}): void {
+    if (this.#state === 'closed') return;
+    const { sendClose = true, allowReconnect = false } = options;
+    if (this.#state === 'open' && sendClose && this.#attached) {
+      try {
+        this.send({
+          type: MessageType.Close,
+          ...(error && { error: this.#errorText('Connection closed with an error.', error) }),
+          ...(allowReconnect && { allowReconnect }),
+        });
+      } catch {
+        // the transport may already be gone
+      }
+    }
+    this.#end(error);
+  }
+
+  #end(error: Error | undefined): void {
+    this.#state = 'closed';
+    this.#inbox = undefined;
+    this.heartbeat.delete(this.#tick);
+    clearTimeout(this.#detachTimer);
+    clearTimeout(this.#ackTimer);
+    this.#transport.close();
+    this.events.closed(this, error);
+  }
+
+  #errorText(message: string, error: Error): string {
+    return this.settings.detailedErrors ? `${message} ${error.name}: ${error.message}` : message;
+  }
+
+  #scheduleAck(): void {
+    if (this.#ackTimer) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      if (this.#state === 'open' && this.#attached && this.#sequence)
+        this.#transport.send(
+          this.protocol.writeMessage({ type: MessageType.Ack, sequenceId: this.#sequence.latestReceived }),
+        );
+    }, ACK_INTERVAL_MS);
+    this.#ackTimer.unref();
+  }
+
+  #receiveHandshake(data: Uint8Array): void {
+    const limit = this.settings.maximumReceiveMessageSize;
+    const all = new Uint8Array(this.#handshakeBytes.byteLength + data.byteLength);
+    all.set(this.#handshakeBytes, 0);
+    all.set(data, this.#handshakeBytes.byteLength);
+    let parsed: ReturnType<typeof parseHandshakeRequest>;
+    try {
+      parsed = parseHandshakeRequest(all);
+    } catch (error) {
+      this.#failHandshake(
+        this.#errorText('An unexpected error occurred during connection handshake.', error as Error),
+        error as Error,
+      );
+      return;
+    }
+    if (!parsed) {
+      if (all.byteLength > limit) this.#failHandshake('Handshake was canceled.', messageTooLarge(limit));
+      else this.#handshakeBytes = all;
+      return;
+    }
+    this.#handshakeBytes = new Uint8Array(0);
+    const { protocol: name, version } = parsed.request;
+    const protocol = this.protocols.get(name);
+    const refusal = !protocol
+      ? `The protocol '${name}' is not supported.`
+      : !protocol.isVersionSupported(version)
+        ? `The server does not support version ${version} of the '${name}' protocol.`
+        : protocol.transferFormat === 'binary' && !this.#transport.binary
+          ? `Cannot use the '${name}' protocol on the current transport. The transport does not support 'Binary' transfer format.`
+          : undefined;
+    if (!protocol || refusal !== undefined) {
+      this.#failHandshake(refusal ?? `The protocol '${name}' is not supported.`);
+      return;
+    }
+    this.#protocol = protocol;
+    this.#reader = new RecordReader(protocol.transferFormat, limit);
+    if (this.#wantsStateful && version >= 2 && this.#transport.kind === 'WebSockets')
+      this.#sequence = new SequenceBuffer(this.settings.statefulReconnectBufferSize);
+    this.#transport.send(writeHandshakeResponse());
+    this.#keepAlive.sent();
+    this.#state = 'open';
+    if (parsed.rest.byteLength > 0) this.#receiveMessages(parsed.rest);
+    if (this.#state !== 'open') return;
+    this.ready = this.events.handshaken(this).then(
+      () => {
+        const inbox = this.#inbox;
+        this.#inbox = undefined;
+        for (const message of inbox ?? []) {
+          if (this.#state !== 'open') break;
+          this.events.message(this, message);
+        }
+        return true;
+      },
+      (error: unknown) => {
+        this.log.warn('onConnected failed', { connectionId: this.connectionId, error });
+        this.close(error instanceof Error ? error : new Error(String(error)));
+        return false;
+      },
+    );
+  }
+
+  #failHandshake(message: string, error: Error = new ProtocolError(message)): void {
+    this.log.debug('Handshake failed', { connectionId: this.connectionId, message });
+    this.#transport.send(writeHandshakeResponse(message));
+    this.#end(error);
+  }
+
+  #onTick(now: number): void {
+    if (this.#state === 'closed' || !this.#attached) return;
+    switch (this.#keepAlive.due(this.#state === 'open', now)) {
+      case 'handshake-timeout':
+        this.#failHandshake('Handshake was canceled.');
+        return;
+      case 'client-timeout':
+        this.close(
+          new ProtocolError("Client hasn't sent a message/ping within the configured ClientTimeoutInterval."),
+        );
+        return;
+      case 'ping':
+        this.send({ type: MessageType.Ping });
+        return;
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+export interface KeepAliveSettings {
+  /** Ping the client after this long without sending, in ms. */
+  readonly keepAliveInterval: number;
+  /** Close a client silent for this long, in ms. */
+  readonly clientTimeoutInterval: number;
+  /** Close a connection whose handshake has not arrived after this long, in ms. */
+  readonly handshakeTimeout: number;
+}
+
+/** What a connection's heartbeat must do now. */
+export type KeepAliveDue = 'ping' | 'client-timeout' | 'handshake-timeout' | undefined;
+
+/**
+ * Keep-alive bookkeeping of one connection (SignalR's `HubConnectionContext` heartbeat): a Ping when
+ * nothing was sent for `keepAliveInterval`, a close when nothing was received for `clientTimeoutInterval`,
+ * a failed handshake after `handshakeTimeout`. Transports with an inherent keep-alive (long polling: the
+ * polls are the liveness signal and the client sends no pings) get neither pings nor a client timeout.
+ */
+export class KeepAlive {
+  #lastReceived: number;
+  #lastSent: number;
+  readonly #handshakeDeadline: number;
+
+  constructor(
+    readonly settings: KeepAliveSettings,
+    readonly inherent: boolean,
+    now = Date.now(),
+  ) {
+    this.#lastReceived = now;
+    this.#lastSent = now;
+    this.#handshakeDeadline = now + settings.handshakeTimeout;
+  }
+
+  received(now = Date.now()): void {
+    this.#lastReceived = now;
+  }
+
+  sent(now = Date.now()): void {
+    this.#lastSent = now;
+  }
+
+  due(handshaken: boolean, now = Date.now()): KeepAliveDue {
+    if (!handshaken) return now >= this.#handshakeDeadline ? 'handshake-timeout' : undefined;
+    if (this.inherent) return undefined;
+    if (now - this.#lastReceived > this.settings.clientTimeoutInterval) return 'client-timeout';
+    if (now - this.#lastSent >= this.settings.keepAliveInterval) return 'ping';
+    return undefined;
+  }
+}
+
+/** Something ticked by a {@link Heartbeat}. */
+export interface HeartbeatTarget {
+  tick(now: number): void;
+}
+
+/**
+ * One timer for every connection of a hub (SignalR ticks connections once a second from a single
+ * heartbeat), running only while there are connections; it never keeps the process alive.
+ */
+export class Heartbeat {
+  readonly #targets = new Set<HeartbeatTarget>();
+  readonly #periodMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(settings: KeepAliveSettings) {
+    const finest = Math.min(
+      settings.keepAliveInterval,
+      settings.clientTimeoutInterval,
+      settings.handshakeTimeout,
+    );
+    this.#periodMs = Math.max(10, Math.min(1_000, Math.floor(finest / 2)));
+  }
+
+  add(target: HeartbeatTarget): void {
+    this.#targets.add(target);
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      const now = Date.now();
+      for (const t of [...this.#targets]) t.tick(now);
+    }, this.#periodMs);
+    this.#timer.unref();
+  }
+
+  delete(target: HeartbeatTarget): void {
+    this.#targets.delete(target);
+    if (this.#targets.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  stop(): void {
+    this.#targets.clear();
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

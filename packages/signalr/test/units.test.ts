@@ -1,0 +1,136 @@
+import { ProtocolError } from '@backplane/core';
+import { describe, expect, it } from 'vitest';
+import { ConnectionTokens, RedeemedTokens } from '../src/connection-token.js';
+import { signJwt, UnauthorizedError, verifyJwt } from '../src/index.js';
+import { KeepAlive } from '../src/keep-alive.js';
+import { RecordReader } from '../src/record-reader.js';
+import { SequenceBuffer } from '../src/sequence-buffer.js';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const str = (data: Uint8Array) => new TextDecoder().decode(data);
+
+describe('record reader', () => {
+  it('record reader - text records: whole ones out, the tail kept, the limit per record', () => {
+    const reader = new RecordReader('text', 10);
+    expect(str(reader.push(bytes('abc\u001ede')))).toBe('abc\u001e');
+    expect(str(reader.push(bytes('f\u001e')))).toBe('def\u001e');
+    expect(() => reader.push(bytes('0123456789x'))).toThrow(ProtocolError); // an unterminated tail over the limit
+    expect(() => new RecordReader('text', 4).push(bytes('abcd\u001e'))).toThrow('maximum message size of 4B');
+  });
+
+  it('record reader - binary records: split prefixes and bodies, an announced length over the limit fails at once', () => {
+    const reader = new RecordReader('binary', 200);
+    const record = new Uint8Array([130, 1, ...new Array(130).fill(7)]); // VarInt 130 = 0x82 0x01
+    expect(reader.push(record.subarray(0, 1)).byteLength).toBe(0);
+    expect(reader.push(record.subarray(1, 50)).byteLength).toBe(0);
+    expect(reader.push(record.subarray(50)).byteLength).toBe(132);
+    expect(() => new RecordReader('binary', 100).push(new Uint8Array([130, 1]))).toThrow(
+      'maximum message size',
+    );
+  });
+});
+
+describe('sequence buffer', () => {
+  it('sequence buffer - acked frames leave; overflow forbids a resume until an ack covers the dropped frames', () => {
+    const buffer = new SequenceBuffer(10);
+    for (let i = 0; i < 4; i++) buffer.sent(new Uint8Array(4)); // ids 1..4, 16 bytes > 10: ids 1, 2 dropped
+    expect(buffer.overflowed).toBe(true);
+    expect(buffer.resend().sequenceId).toBe(3);
+    buffer.ack(2);
+    expect(buffer.overflowed).toBe(false);
+    buffer.ack(4);
+    expect(buffer.resend()).toEqual({ sequenceId: 5, frames: [] });
+  });
+
+  it('sequence buffer - received ids rewind on Sequence, repeats are dropped, a Sequence from the future is refused', () => {
+    const buffer = new SequenceBuffer(100);
+    expect([buffer.received(), buffer.received()]).toEqual([true, true]);
+    expect(buffer.resetReceive(2)).toBe(true);
+    expect([buffer.received(), buffer.received()]).toEqual([false, true]);
+    expect(buffer.latestReceived).toBe(3);
+    expect(buffer.resetReceive(9)).toBe(false);
+  });
+});
+
+describe('tokens', () => {
+  it('connection tokens - round trip, forged or re-signed tokens are unreadable', () => {
+    const tokens = new ConnectionTokens('s1');
+    const token = tokens.issue({
+      hub: '/chat',
+      connectionId: 'c.node',
+      userId: 'ada',
+      claims: { sub: 'ada', role: 'x' },
+      expiresAt: 42,
+      statefulReconnect: true,
+    });
+    expect(tokens.read(token)).toMatchObject({
+      connectionId: 'c.node',
+      userId: 'ada',
+      expiresAt: 42,
+      statefulReconnect: true,
+    });
+    expect(new ConnectionTokens('s2').read(token)).toBeUndefined();
+    expect(tokens.read(`x${token}`)).toBeUndefined();
+    expect(tokens.read('garbage')).toBeUndefined();
+  });
+
+  it('redeemed tokens - remembered until they expire', () => {
+    const tokens = new ConnectionTokens('s');
+    const ticket = (expiresAt: number) =>
+      tokens.read(
+        tokens.issue({
+          hub: '/chat',
+          connectionId: 'c',
+          userId: undefined,
+          claims: {},
+          expiresAt,
+          statefulReconnect: false,
+        }),
+      )!;
+    const redeemed = new RedeemedTokens();
+    const old = ticket(1_000);
+    redeemed.add(old, 500);
+    expect(redeemed.has(old)).toBe(true);
+    const fresh = ticket(5_000);
+    redeemed.add(fresh, 2_000); // prunes the expired one
+    expect(redeemed.has(old)).toBe(false);
+    expect(redeemed.has(fresh)).toBe(true);
+  });
+
+  it('jwt - HS256 verified with exp/nbf leeway; other algorithms and bad signatures refused', () => {
+    const now = 1_700_000_000_000;
+    const s = now / 1000;
+    expect(verifyJwt(signJwt({ sub: 'a', exp: s + 10 }, 'k'), 'k', now)).toMatchObject({ sub: 'a' });
+    expect(verifyJwt(signJwt({ sub: 'a', exp: s - 10 }, 'k'), 'k', now)).toMatchObject({ sub: 'a' }); // within 30 s
+    expect(() => verifyJwt(signJwt({ sub: 'a', exp: s - 60 }, 'k'), 'k', now)).toThrow('Token expired.');
+    expect(() => verifyJwt(signJwt({ sub: 'a', nbf: s + 60 }, 'k'), 'k', now)).toThrow(
+      'Token not yet valid.',
+    );
+    expect(() => verifyJwt(signJwt({ sub: 'a' }, 'k'), 'other', now)).toThrow(UnauthorizedError);
+    expect(() => verifyJwt('a.b', 'k', now)).toThrow('Malformed token.');
+  });
+});
+
+describe('keep-alive', () => {
+  it('keep-alive - ping after keepAliveInterval of sending nothing, timeout after clientTimeoutInterval of silence', () => {
+    const k = new KeepAlive(
+      { keepAliveInterval: 15, clientTimeoutInterval: 30, handshakeTimeout: 5 },
+      false,
+      0,
+    );
+    expect(k.due(false, 4)).toBeUndefined();
+    expect(k.due(false, 5)).toBe('handshake-timeout');
+    expect(k.due(true, 14)).toBeUndefined();
+    expect(k.due(true, 15)).toBe('ping');
+    k.sent(15);
+    k.received(20);
+    expect(k.due(true, 29)).toBeUndefined();
+    expect(k.due(true, 51)).toBe('client-timeout');
+    const polling = new KeepAlive(
+      { keepAliveInterval: 15, clientTimeoutInterval: 30, handshakeTimeout: 5 },
+      true,
+      0,
+    );
+    expect(polling.due(true, 1_000)).toBeUndefined();
+  });
+});
