@@ -102,7 +102,7 @@ Usage:
                    [--prefix <channel prefix>] [--durable] [--no-outbox] [--jwt-secret <s>]
                    [--token-secret <s>] [--node-id <id>]
   backplane demo   [--nodes 3] [--port 5000] [--driver memory|redis|…] [--url <broker url>]
-  backplane bench  [--quick]
+  backplane bench  [--quick | --smoke] [--drivers memory,redis,nats,kafka] [--only <scenarios>] (backplane bench --help)
   backplane --help
 
 serve prints "listening on http://HOST:PORT" once ready and serves the /chat hub, POST /api/broadcast

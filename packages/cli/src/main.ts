@@ -29,8 +29,20 @@ async function main(): Promise<void> {
     case 'help':
       process.stdout.write(HELP);
       return;
-    case 'bench':
-      throw new UsageError('backplane bench is not available in this build yet');
+    case 'bench': {
+      // The suite is the repository's `benchmarks` workspace: it brings socket.io, the broker launchers and
+      // the peers, which an installed CLI should not carry. Loaded only when asked for.
+      const specifier = '@backplane/benchmarks';
+      const suite = (await import(specifier).catch(() => undefined)) as
+        | { runBenchCommand(argv: readonly string[]): Promise<number> }
+        | undefined;
+      if (!suite)
+        throw new UsageError(
+          'backplane bench runs from a clone of the repository: npm install && npm run bench -- [--quick]',
+        );
+      process.exitCode = await suite.runBenchCommand(command.args);
+      return;
+    }
     case 'serve': {
       if (!command.options.tokenSecret && !command.options.jwtSecret && !process.env.BACKPLANE_TOKEN_SECRET)
         process.stderr.write(

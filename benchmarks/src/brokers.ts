@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type KafkaBrokerHandle,
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startKafka,
+  startNats,
+  startRedis,
+} from '@backplane/testkit';
+
+export type BrokerDriver = 'redis' | 'nats' | 'kafka';
+export type Driver = 'memory' | BrokerDriver;
+export const DRIVERS: readonly Driver[] = ['memory', 'redis', 'nats', 'kafka'];
+
+/** The brokers one benchmark run uses: real servers on random ports, started by testkit's launchers. */
+export interface Brokers {
+  readonly redis?: RedisServerHandle;
+  readonly nats?: NatsServerHandle;
+  readonly kafka?: KafkaBrokerHandle;
+  /** Each broker's own version string, for the report. */
+  readonly versions: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Starts the brokers `drivers` need (Redis always: the socket.io peer uses it). */
+export async function startBrokers(drivers: readonly Driver[]): Promise<Brokers> {
+  const versions: Record<string, string> = {};
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    const redis = await startRedis();
+    started.push(redis);
+    versions.redis = firstMatch(execFileSync('redis-server', ['--version']).toString(), /v=(\S+)/);
+    let nats: NatsServerHandle | undefined;
+    if (drivers.includes('nats')) {
+      nats = await startNats();
+      started.push(nats);
+      versions.nats = firstMatch(execFileSync('nats-server', ['--version']).toString(), /\bv(\d\S*)/);
+    }
+    let kafka: KafkaBrokerHandle | undefined;
+    if (drivers.includes('kafka')) {
+      kafka = await startKafka();
+      started.push(kafka);
+      versions.kafka = process.env.BACKPLANE_KAFKA_VERSION ?? defaultKafkaVersion();
+    }
+    return {
+      redis,
+      ...(nats && { nats }),
+      ...(kafka && { kafka }),
+      versions,
+      stop: async () => {
+        await Promise.allSettled(started.map((s) => s.stop()));
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(started.map((s) => s.stop()));
+    throw error;
+  }
+}
+
+function firstMatch(text: string, pattern: RegExp): string {
+  return pattern.exec(text)?.[1] ?? text.trim();
+}
+
+/** The URL `backplane serve --url` takes for `driver`. */
+export function brokerUrl(brokers: Brokers, driver: BrokerDriver): string {
+  switch (driver) {
+    case 'redis':
+      return brokers.redis!.url;
+    case 'nats':
+      return brokers.nats!.url;
+    case 'kafka':
+      return brokers.kafka!.bootstrap;
+  }
+}
+
+/** The Kafka version testkit's launcher starts by default (`<kafka.version>` of its pom). */
+function defaultKafkaVersion(): string {
+  const entry = fileURLToPath(import.meta.resolve('@backplane/testkit')); // …/testkit/dist/index.js
+  const pom = readFileSync(join(dirname(entry), '..', 'kafka', 'pom.xml'), 'utf8');
+  return firstMatch(pom, /<kafka\.version>([^<]+)</);
+}

@@ -1,0 +1,57 @@
+import type { BrokerDriver, Driver } from './brokers.js';
+import type { BroadcastOptions } from './scenarios/broadcast.js';
+import type { ConnectionsOptions } from './scenarios/connections.js';
+import type { EfficiencyOptions } from './scenarios/efficiency.js';
+import type { GroupScalingOptions } from './scenarios/group-scaling.js';
+import type { LatencyOptions } from './scenarios/latency.js';
+import type { RecoveryOptions } from './scenarios/recovery.js';
+
+export const SCENARIOS = ['efficiency', 'broadcast', 'latency', 'groups', 'connections', 'recovery'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+export type Mode = 'full' | 'quick' | 'smoke';
+
+/** Every size of a run; `drivers` filled in per scenario from the run's `--drivers`. */
+export interface Sizes {
+  efficiency: Omit<EfficiencyOptions, 'drivers'>;
+  broadcast: Omit<BroadcastOptions, 'drivers'>;
+  latency: Omit<LatencyOptions, 'drivers'>;
+  groups: Omit<GroupScalingOptions, 'drivers'>;
+  connections: ConnectionsOptions;
+  recovery: Omit<RecoveryOptions, 'drivers'>;
+}
+
+/**
+ * `full` is the published run (about 20 minutes here), `quick` keeps every scenario and shape with fewer
+ * messages and rounds (under 10 minutes), `smoke` only proves the suite works (the `npm test` check).
+ */
+export const PRESETS: Record<Mode, Sizes> = {
+  full: {
+    efficiency: { messages: 100_000, rounds: 5, window: 1_000 },
+    broadcast: { receivers: 30, senders: 3, messages: 10_000, rounds: 5, window: 300 },
+    latency: { rates: [1_000, 5_000, 10_000], durationMs: 5_000, rounds: 3 },
+    groups: { servers: 8, members: 10, messages: 20_000 },
+    connections: { connections: 20_000, clientProcesses: 2 },
+    recovery: { gap: 10_000, rounds: 5 },
+  },
+  quick: {
+    efficiency: { messages: 20_000, rounds: 3, window: 1_000 },
+    broadcast: { receivers: 30, senders: 3, messages: 3_000, rounds: 3, window: 300 },
+    latency: { rates: [1_000, 5_000, 10_000], durationMs: 2_000, rounds: 2 },
+    groups: { servers: 8, members: 10, messages: 5_000 },
+    connections: { connections: 20_000, clientProcesses: 2 },
+    recovery: { gap: 10_000, rounds: 2 },
+  },
+  smoke: {
+    efficiency: { messages: 200, rounds: 1, window: 100 },
+    broadcast: { receivers: 3, senders: 1, messages: 30, rounds: 1, window: 10 },
+    latency: { rates: [500], durationMs: 200, rounds: 1 },
+    groups: { servers: 3, members: 2, messages: 50 },
+    connections: { connections: 40, clientProcesses: 1 },
+    recovery: { gap: 50, rounds: 1 },
+  },
+};
+
+/** Drivers that run in processes of their own (`backplane serve` needs a broker the processes share). */
+export function brokerDrivers(drivers: readonly Driver[]): BrokerDriver[] {
+  return drivers.filter((d): d is BrokerDriver => d !== 'memory');
+}

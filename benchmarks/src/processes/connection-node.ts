@@ -1,0 +1,44 @@
+/**
+ * Scenario 5's server: one `backplane serve` node (memory driver), forked with `--expose-gc` and an IPC
+ * channel. Sends `{ type: 'listening', url }`; answers `{ type: 'memory' }` with the heap and RSS after two
+ * full collections, and `{ type: 'connections' }` with how many connections it holds.
+ */
+import { startNodeServer } from '@backplane/cli';
+import { quietLogger } from '../cluster.js';
+
+type Request = { type: 'memory' | 'connections' | 'stop' };
+
+const node = await startNodeServer({
+  port: 0,
+  host: '127.0.0.1',
+  driver: 'memory',
+  url: undefined,
+  prefix: 'bench:',
+  durable: false,
+  outbox: true,
+  jwtSecret: undefined,
+  tokenSecret: 'bench-token-secret',
+  nodeId: 'conn',
+  logger: quietLogger,
+});
+const send = (message: object) => process.send?.(message);
+process.on('message', async (request: Request) => {
+  switch (request.type) {
+    case 'memory': {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      await new Promise((resolve) => setImmediate(resolve));
+      gc?.();
+      const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
+      send({ type: 'memory', heapUsed, rss, external, arrayBuffers, gc: gc !== undefined });
+      return;
+    }
+    case 'connections':
+      send({ type: 'connections', count: node.manager.connectionCount });
+      return;
+    case 'stop':
+      await node.close();
+      process.exit(0);
+  }
+});
+send({ type: 'listening', url: node.url });

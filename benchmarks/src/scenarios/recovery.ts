@@ -1,0 +1,167 @@
+import { type BackplaneEvent, HubLifetimeManager, type Transport } from '@backplane/core';
+import { NatsTransport } from '@backplane/nats';
+import { RedisTransport } from '@backplane/redis';
+import { startTcpProxy } from '@backplane/testkit';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import type { Brokers, Driver } from '../brokers.js';
+import { connect, firstArgument, quietLogger } from '../cluster.js';
+import { uniqueName } from '../drivers.js';
+import type { Progress } from '../util/progress.js';
+import { median } from '../util/stats.js';
+import { Counter, pump } from '../util/wait.js';
+
+export interface RecoveryOptions {
+  drivers: readonly Driver[];
+  /** Messages published while the receiving server is cut off. */
+  gap: number;
+  rounds: number;
+}
+
+export interface RecoveryResult {
+  readonly driver: Driver;
+  /** From the link coming back to the last missed message delivered, in ms (median over rounds). */
+  readonly recoveryMs: number;
+  /** Missed messages replayed per second. */
+  readonly replayRate: number;
+  readonly rounds: number[];
+  /** Why the driver was not measured, or what went wrong. */
+  readonly error?: string;
+}
+
+const TEXT = 'x'.repeat(100);
+
+/**
+ * Recovery: durable mode, a server cut off from the broker (a TCP proxy drops its connections and holds
+ * new ones) while another publishes `gap` messages to a group it has a member of; then the link comes back.
+ * Measured: from the release until the member got every missed message, replayed from the log in order.
+ */
+export async function runRecovery(
+  brokers: Brokers,
+  options: RecoveryOptions,
+  progress: Progress,
+): Promise<RecoveryResult[]> {
+  const results: RecoveryResult[] = [];
+  for (const driver of options.drivers) {
+    progress.step(`recovery: ${driver}, a gap of ${options.gap.toLocaleString('en-US')} messages`);
+    const factory = durableTransport(driver, brokers, options.gap);
+    if (typeof factory === 'string') {
+      progress.note(`${driver}: not measured: ${factory}`);
+      results.push({ driver, recoveryMs: Number.NaN, replayRate: Number.NaN, rounds: [], error: factory });
+      continue;
+    }
+    const rounds: number[] = [];
+    try {
+      for (let round = 0; round < options.rounds; round++) {
+        progress.detail(`recovery: ${driver} round ${round + 1}/${options.rounds}`);
+        rounds.push(await recoverOnce(factory, options.gap));
+      }
+      const recoveryMs = median(rounds);
+      results.push({ driver, recoveryMs, replayRate: (options.gap * 1000) / recoveryMs, rounds });
+      progress.note(
+        `${driver}: ${options.gap} missed messages delivered ${recoveryMs.toFixed(0)} ms after the link came back (${Math.round((options.gap * 1000) / recoveryMs).toLocaleString('en-US')} msg/s)`,
+      );
+    } catch (error) {
+      progress.note(`${driver}: failed: ${(error as Error).message}`);
+      results.push({ driver, recoveryMs: Number.NaN, replayRate: Number.NaN, rounds, error: String(error) });
+    }
+  }
+  return results;
+}
+
+/** Builds a durable transport of one driver, straight to the broker or through a proxy port. */
+interface DurableFactory {
+  /** The broker's port (what the proxy forwards to). */
+  readonly brokerPort: number;
+  make(port?: number): Transport;
+}
+
+/** A durable transport of `driver`, or why there is none. */
+function durableTransport(driver: Driver, brokers: Brokers, gap: number): DurableFactory | string {
+  switch (driver) {
+    case 'redis':
+      return {
+        brokerPort: brokers.redis!.port,
+        make: (port) =>
+          new RedisTransport({
+            url: port ? `redis://127.0.0.1:${port}` : brokers.redis!.url,
+            durable: { maxLength: gap * 2 },
+            reconnect: { initialDelay: 50, maxDelay: 200 },
+          }),
+      };
+    case 'nats': {
+      const make = (port?: number) =>
+        new NatsTransport({
+          servers: port ? `nats://127.0.0.1:${port}` : brokers.nats!.url,
+          ...({ durable: {} } as object),
+          options: { reconnectTimeWait: 50 },
+        });
+      if (!make().capabilities.durable) return 'durable mode is not available on this driver in this build';
+      return { brokerPort: brokers.nats!.port, make };
+    }
+    case 'kafka':
+      return 'a Kafka client cannot be cut off by a TCP proxy (the broker advertises its own address)';
+    case 'memory':
+      return 'the memory driver keeps no log';
+  }
+}
+
+/** One cut-off / publish / release cycle; returns ms from release to the last missed message delivered. */
+async function recoverOnce(factory: DurableFactory, gap: number): Promise<number> {
+  const proxy = await startTcpProxy(factory.brokerPort);
+  const prefix = uniqueName('bench-rec-');
+  const common = {
+    prefix: `${prefix}:`,
+    logger: quietLogger,
+    durable: true,
+    liveness: { probeInterval: 100, probeTimeout: 200 },
+  };
+  const sender = new HubLifetimeManager({ ...common, transport: factory.make(), nodeId: 'sender' });
+  const receiver = new HubLifetimeManager({
+    ...common,
+    transport: factory.make(proxy.port),
+    nodeId: 'receiver',
+  });
+  try {
+    await Promise.all([sender.start(), receiver.start()]);
+    const delivered = new Counter();
+    let last = -1;
+    let disorder = 0;
+    const member = await connect(receiver, (frame) => {
+      const i = firstArgument(frame);
+      if (i !== last + 1) disorder++;
+      last = i;
+      delivered.add();
+    });
+    await sender.addToGroup(member.connectionId, 'g');
+    await sender.sendGroup('g', 'm', [0, TEXT]);
+    await delivered.until(1, 10_000, 'the first message');
+    const down = nextEvent(receiver, 'outage-started', 10_000);
+    proxy.hold();
+    proxy.cut();
+    await down;
+    await pump(gap, 500, (i) => sender.sendGroup('g', 'm', [i + 1, TEXT]));
+    const started = performance.now();
+    proxy.release();
+    await delivered.until(gap + 1, 120_000, 'the missed messages');
+    const elapsed = performance.now() - started;
+    if (disorder > 0 || delivered.value !== gap + 1)
+      throw new Error(`replay was not exact: ${delivered.value} delivered, ${disorder} out of order`);
+    return elapsed;
+  } finally {
+    await Promise.allSettled([sender.close(), receiver.close()]);
+    await proxy.close();
+  }
+}
+
+function nextEvent<T extends BackplaneEvent['type']>(
+  manager: HubLifetimeManager,
+  type: T,
+  timeoutMs: number,
+): Promise<Extract<BackplaneEvent, { type: T }>> {
+  return firstValueFrom(
+    manager.events$.pipe(
+      filter((e): e is Extract<BackplaneEvent, { type: T }> => e.type === type),
+      timeout(timeoutMs),
+    ),
+  );
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+// The built suite: scenarios start helper processes from dist/ (turbo builds it before this test).
+import { type BenchResults, parseBenchArgs, runBenchmarks, writeResults } from '../dist/index.js';
+
+const out = mkdtempSync(join(tmpdir(), 'backplane-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('bench', () => {
+  let results: BenchResults;
+
+  it('bench - the smoke run measures every scenario on memory and Redis without errors', async () => {
+    results = await runBenchmarks({ mode: 'smoke', drivers: ['memory', 'redis'], silent: true });
+    const errors = [
+      ...(results.efficiency ?? []),
+      ...(results.broadcast ?? []),
+      ...(results.latency ?? []),
+      ...(results.groups ?? []),
+      ...(results.recovery ?? []),
+      ...(results.connections ? [results.connections] : []),
+    ].flatMap((r) => (r.error ? [r.error] : []));
+    expect(errors).toEqual([]);
+    expect(results.efficiency?.map((r) => r.driver)).toEqual(['memory', 'redis']);
+    for (const r of results.efficiency ?? []) expect(r.sendAll).toBeGreaterThan(0);
+    expect(results.broadcast?.map((r) => r.contender)).toEqual(['backplane-redis', 'socket.io']);
+    for (const r of results.broadcast ?? []) expect(r.deliveries).toBeGreaterThan(0);
+    for (const p of results.latency ?? []) {
+      expect(p.backplane.count).toBeGreaterThan(0);
+      expect(p.lost).toEqual({ raw: 0, backplane: 0 });
+    }
+    // Per-channel subscriptions: only the members' server receives group messages; socket.io: every node.
+    const redis = results.groups?.find((g) => g.contender === 'redis');
+    expect(redis?.receivedPerServer.slice(0, -1).every((n) => n === 0)).toBe(true);
+    const peer = results.groups?.find((g) => g.contender === 'socket.io');
+    expect(peer?.receivedPerServer.every((n) => n >= 50)).toBe(true);
+    expect(results.connections?.connections).toBe(40);
+    expect(results.recovery?.[0]).toMatchObject({ driver: 'redis' });
+    expect(results.recovery?.[0]?.recoveryMs).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('bench - results are written as JSON and a markdown page with SVG charts', () => {
+    const docs = join(out, 'docs', 'benchmarks.md');
+    const written = writeResults(results, { resultsDir: join(out, 'results'), docsFile: docs });
+    const json = JSON.parse(readFileSync(join(out, 'results', 'latest.json'), 'utf8')) as BenchResults;
+    expect(json.mode).toBe('smoke');
+    const markdown = readFileSync(docs, 'utf8');
+    for (const heading of [
+      '## Targets',
+      '## 1. Backplane efficiency',
+      '## 2. End-to-end broadcast',
+      '## 3. Latency',
+      '## 4. Group scaling',
+      '## 5. Connections',
+      '## 6. Recovery',
+    ])
+      expect(markdown).toContain(heading);
+    const charts = written.filter((p) => p.endsWith('.svg'));
+    expect(charts.length).toBe(4);
+    for (const chart of charts) {
+      const svg = readFileSync(chart, 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(markdown).toContain(`benchmarks/${chart.split('/').pop()}`);
+    }
+  });
+
+  it('bench - flags: modes, driver and scenario lists, and clear errors', () => {
+    expect(parseBenchArgs(['--quick'])).toMatchObject({ mode: 'quick', drivers: undefined });
+    expect(parseBenchArgs(['--drivers', 'redis,nats', '--only', 'latency'])).toMatchObject({
+      mode: 'full',
+      drivers: ['redis', 'nats'],
+      scenarios: ['latency'],
+    });
+    expect(parseBenchArgs(['--no-docs']).docsFile).toBe(false);
+    expect(() => parseBenchArgs(['--drivers', 'rabbitmq'])).toThrow(/unknown 'rabbitmq'/);
+    expect(() => parseBenchArgs(['--quick', '--smoke'])).toThrow(/exclude/);
+    expect(() => parseBenchArgs(['--fast'])).toThrow();
+  });
+});
