@@ -3,7 +3,6 @@ import {
   type CompletionOutcome,
   ENVELOPE_VERSION,
   type Envelope,
-  type EnvelopeBody,
   type EnvelopeHeader,
   type InvocationBody,
 } from './envelope.js';
@@ -78,89 +77,133 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
   } catch (cause) {
     throw new EnvelopeError('Envelope is not valid MessagePack.', channel, { cause });
   }
-  const fail = (what: string): never => {
-    throw new EnvelopeError(`Malformed envelope: ${what}.`, channel);
-  };
-  if (!Array.isArray(raw) || raw.length < 5) return fail('expected an array of at least 5 items');
-  const [v, origin, epoch, seq, kindCode] = raw as unknown[];
-  if (v !== ENVELOPE_VERSION) return fail(`unsupported version ${String(v)}`);
-  if (typeof origin !== 'string' || origin === '') return fail('origin must be a non-empty string');
-  if (typeof epoch !== 'string') return fail('epoch must be a string');
-  if (!isCount(seq)) return fail('seq must be a non-negative integer');
-  const header: EnvelopeHeader = { v, origin, epoch, seq };
-  const f = raw.slice(5) as unknown[];
-  let body: EnvelopeBody;
-  switch (kindCode) {
+  if (!Array.isArray(raw) || raw.length < 5)
+    return malformed('expected an array of at least 5 items', channel);
+  const f = raw as unknown[];
+  const v = f[0];
+  const origin = f[1];
+  const epoch = f[2];
+  const seq = f[3];
+  if (v !== ENVELOPE_VERSION) return malformed(`unsupported version ${String(v)}`, channel);
+  if (typeof origin !== 'string' || origin === '')
+    return malformed('origin must be a non-empty string', channel);
+  if (typeof epoch !== 'string') return malformed('epoch must be a string', channel);
+  if (!isCount(seq)) return malformed('seq must be a non-negative integer', channel);
+  // Body fields start at index 5 (see the wire layout above).
+  switch (f[4]) {
     case KIND_CODE.invocation:
-      body = decodeInvocation(f, fail);
-      break;
+      return decodeInvocation(f, { v, origin, epoch, seq }, channel);
     case KIND_CODE['group-command']: {
-      const [id, action, group, connectionId] = f;
-      if (!isCount(id)) return fail('group command id must be a non-negative integer');
-      if (action !== 1 && action !== 2) return fail('group command action must be 1 or 2');
+      const [, , , , , id, action, group, connectionId] = f;
+      if (!isCount(id)) return malformed('group command id must be a non-negative integer', channel);
+      if (action !== 1 && action !== 2) return malformed('group command action must be 1 or 2', channel);
       if (typeof group !== 'string' || typeof connectionId !== 'string')
-        return fail('group command group and connectionId must be strings');
-      body = { kind: 'group-command', id, action: action === 1 ? 'add' : 'remove', group, connectionId };
-      break;
+        return malformed('group command group and connectionId must be strings', channel);
+      return {
+        v,
+        origin,
+        epoch,
+        seq,
+        kind: 'group-command',
+        id,
+        action: action === 1 ? 'add' : 'remove',
+        group,
+        connectionId,
+      };
     }
     case KIND_CODE.ack:
     case KIND_CODE.probe: {
-      const [id] = f;
-      if (!isCount(id)) return fail('id must be a non-negative integer');
-      body = kindCode === KIND_CODE.ack ? { kind: 'ack', id } : { kind: 'probe', id };
-      break;
+      const id = f[5];
+      if (!isCount(id)) return malformed('id must be a non-negative integer', channel);
+      return { v, origin, epoch, seq, kind: f[4] === KIND_CODE.ack ? 'ack' : 'probe', id };
     }
     case KIND_CODE.heartbeat: {
-      const [interval] = f;
-      if (!isCount(interval)) return fail('heartbeat interval must be a non-negative integer');
-      body = { kind: 'heartbeat', interval };
-      break;
+      const interval = f[5];
+      if (!isCount(interval)) return malformed('heartbeat interval must be a non-negative integer', channel);
+      return { v, origin, epoch, seq, kind: 'heartbeat', interval };
     }
     case KIND_CODE.completion: {
-      const [invocationId, connectionId, outcomeCode, value] = f;
+      const [, , , , , invocationId, connectionId, outcomeCode, value] = f;
       if (typeof invocationId !== 'string' || typeof connectionId !== 'string')
-        return fail('completion invocationId and connectionId must be strings');
+        return malformed('completion invocationId and connectionId must be strings', channel);
       const outcome = typeof outcomeCode === 'number' ? OUTCOMES[outcomeCode - 1] : undefined;
-      if (!outcome) return fail('unknown completion outcome');
-      if (outcome === 'error' && typeof value !== 'string') return fail('completion error must be a string');
-      body = { kind: 'completion', invocationId, connectionId, outcome, value };
-      break;
+      if (!outcome) return malformed('unknown completion outcome', channel);
+      if (outcome === 'error' && typeof value !== 'string')
+        return malformed('completion error must be a string', channel);
+      return { v, origin, epoch, seq, kind: 'completion', invocationId, connectionId, outcome, value };
     }
     default:
-      return fail(`unknown kind ${String(kindCode)}`);
+      return malformed(`unknown kind ${String(f[4])}`, channel);
   }
-  return { ...header, ...body };
 }
 
-function decodeInvocation(f: unknown[], fail: (what: string) => never): InvocationBody {
-  const [rawPayloads, exclude, connectionIds, invocationId, groups, batch] = f;
+function malformed(what: string, channel: string | undefined): never {
+  throw new EnvelopeError(`Malformed envelope: ${what}.`, channel);
+}
+
+function decodeInvocation(f: unknown[], header: EnvelopeHeader, channel: string | undefined): Envelope {
+  const [, , , , , rawPayloads, exclude, connectionIds, invocationId, groups, batch] = f;
   if (typeof rawPayloads !== 'object' || rawPayloads === null || Array.isArray(rawPayloads))
-    return fail('invocation payloads must be a map');
+    return malformed('invocation payloads must be a map', channel);
   const payloads = new Map<string, Uint8Array>();
-  for (const [name, bytes] of Object.entries(rawPayloads)) {
-    if (!(bytes instanceof Uint8Array)) return fail(`payload '${name}' must be binary`);
+  for (const name in rawPayloads) {
+    const bytes = (rawPayloads as Record<string, unknown>)[name];
+    if (!(bytes instanceof Uint8Array)) return malformed(`payload '${name}' must be binary`, channel);
     payloads.set(name, bytes);
   }
-  const body: {
-    -readonly [K in keyof InvocationBody]: InvocationBody[K];
-  } = { kind: 'invocation', payloads };
-  if (exclude != null) body.exclude = stringArray(exclude, 'exclude', fail);
-  if (connectionIds != null) body.connectionIds = stringArray(connectionIds, 'connectionIds', fail);
+  const envelope: { -readonly [K in keyof InvocationBody]: InvocationBody[K] } & EnvelopeHeader = {
+    ...header,
+    kind: 'invocation',
+    payloads,
+  };
+  if (exclude != null) envelope.exclude = stringArray(exclude, 'exclude', channel);
+  if (connectionIds != null) envelope.connectionIds = stringArray(connectionIds, 'connectionIds', channel);
   if (invocationId != null) {
-    if (typeof invocationId !== 'string') return fail('invocationId must be a string');
-    body.invocationId = invocationId;
+    if (typeof invocationId !== 'string') return malformed('invocationId must be a string', channel);
+    envelope.invocationId = invocationId;
   }
-  if (groups != null) body.groups = stringArray(groups, 'groups', fail);
+  if (groups != null) envelope.groups = stringArray(groups, 'groups', channel);
   if (batch != null) {
-    if (!isCount(batch)) return fail('batch must be a non-negative integer');
-    body.batch = batch;
+    if (!isCount(batch)) return malformed('batch must be a non-negative integer', channel);
+    envelope.batch = batch;
   }
-  return body;
+  return envelope;
 }
 
-function stringArray(value: unknown, what: string, fail: (what: string) => never): string[] {
+const KIND_BY_CODE = Object.fromEntries(Object.entries(KIND_CODE).map(([k, c]) => [c, k])) as Record<
+  number,
+  Envelope['kind']
+>;
+
+/**
+ * A reader that tells, from the header bytes alone, whether an encoded envelope was sent by `origin` in
+ * `epoch` and of which kind; `undefined` for anyone else's (or anything unreadable). A server receives its
+ * own broadcasts back from the broker and drops them: this spares it decoding them.
+ */
+export function ownEnvelopeReader(
+  origin: string,
+  epoch: string,
+): (bytes: Uint8Array) => Envelope['kind'] | undefined {
+  // The envelope is a MessagePack array [v, origin, epoch, seq, kind, …] of at most 15 items (a fixarray).
+  const head = packr.pack([ENVELOPE_VERSION, origin, epoch]).subarray(1);
+  return (bytes) => {
+    if ((bytes[0]! & 0xf0) !== 0x90 || bytes.length < head.length + 3) return undefined;
+    for (let i = 0; i < head.length; i++) if (bytes[i + 1] !== head[i]) return undefined;
+    let at = head.length + 1;
+    const seqType = bytes[at]!;
+    if (seqType < 0x80) at += 1;
+    else if (seqType === 0xcc) at += 2;
+    else if (seqType === 0xcd) at += 3;
+    else if (seqType === 0xce) at += 5;
+    else if (seqType === 0xcf || seqType === 0xcb) at += 9; // msgpackr writes seq >= 2^32 as a float64
+    else return undefined;
+    return KIND_BY_CODE[bytes[at]!];
+  };
+}
+
+function stringArray(value: unknown, what: string, channel: string | undefined): string[] {
   if (!Array.isArray(value) || !value.every((s) => typeof s === 'string'))
-    return fail(`${what} must be an array of strings`);
+    return malformed(`${what} must be an array of strings`, channel);
   return value as string[];
 }
 

@@ -9,7 +9,7 @@ import {
   settleCompletion,
 } from './client-results.js';
 import type { CompletionBody, Envelope, GroupAction, GroupCommandBody, InvocationBody } from './envelope.js';
-import { decodeEnvelope } from './envelope-codec.js';
+import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import {
   ConnectionDisconnectedError,
   ConnectionNotFoundError,
@@ -195,6 +195,8 @@ export class HubLifetimeManager {
   readonly #positions = new Map<string, string>();
   /** Durable mode: live messages held while their channel replays. */
   readonly #replaying = new Map<string, Array<{ payload: Uint8Array; position: string | undefined }>>();
+  /** Reads the kind of our own envelopes from their header, so their echo is dropped undecoded. */
+  readonly #ownKind: (bytes: Uint8Array) => Envelope['kind'] | undefined;
   #started: Promise<void> | undefined;
   #ready = false;
   #closed = false;
@@ -206,6 +208,7 @@ export class HubLifetimeManager {
     this.nodeId = options.nodeId ?? createNodeId();
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
+    this.#ownKind = ownEnvelopeReader(this.serverId, this.epoch);
     this.channels = new Channels(options.prefix ?? 'backplane:', options.hub ?? 'hub');
     this.#protocols = options.protocols ?? defaultProtocols();
     this.#ackTimeout = options.ackTimeout ?? 30_000;
@@ -679,6 +682,12 @@ export class HubLifetimeManager {
    * real loss and is reported.
    */
   #process(channel: string, payload: Uint8Array, position: string | undefined, replaying: boolean): boolean {
+    const own = this.#ownKind(payload);
+    if (own !== undefined && own !== 'probe') {
+      // Our own sends were delivered locally already (the common echo of a broadcast: not even decoded).
+      this.#advance(channel, position);
+      return false;
+    }
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(payload, channel);

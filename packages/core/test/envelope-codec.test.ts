@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../src/envelope.js';
-import { decodeEnvelope, encodeEnvelope } from '../src/envelope-codec.js';
+import { decodeEnvelope, encodeEnvelope, ownEnvelopeReader } from '../src/envelope-codec.js';
 import { EnvelopeError } from '../src/errors.js';
 
 const header = { v: 1, origin: 'S', epoch: 'e', seq: 7 } as const;
@@ -110,6 +110,40 @@ describe('envelope codec', () => {
       expect(() => decodeEnvelope(bytes, 'chan')).toThrow(EnvelopeError);
     });
   }
+
+  it("envelope codec - reads the kind of our own envelopes from the header alone, and nobody else's", () => {
+    const own = ownEnvelopeReader('node-a-0123abcd', 'epoch-1');
+    const header = { v: 1 as const, origin: 'node-a-0123abcd', epoch: 'epoch-1' };
+    const payloads = new Map([['json', new Uint8Array([1, 2])]]);
+    for (const seq of [
+      0,
+      127,
+      128,
+      255,
+      256,
+      65_535,
+      65_536,
+      2 ** 32 - 1,
+      2 ** 32,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
+      expect(own(encodeEnvelope({ ...header, seq, kind: 'invocation', payloads }))).toBe('invocation');
+      expect(own(encodeEnvelope({ ...header, seq, kind: 'probe', id: 7 }))).toBe('probe');
+    }
+    expect(own(encodeEnvelope({ ...header, seq: 3, kind: 'heartbeat', interval: 2000 }))).toBe('heartbeat');
+    expect(
+      own(encodeEnvelope({ ...header, origin: 'node-b-0123abcd', seq: 1, kind: 'probe', id: 1 })),
+    ).toBeUndefined();
+    expect(
+      own(encodeEnvelope({ ...header, epoch: 'epoch-2', seq: 1, kind: 'probe', id: 1 })),
+    ).toBeUndefined();
+    // A prefix of our origin is someone else.
+    expect(
+      own(encodeEnvelope({ ...header, origin: 'node-a-0123abc', seq: 1, kind: 'probe', id: 1 })),
+    ).toBeUndefined();
+    for (const junk of [new Uint8Array(0), new Uint8Array([0x93]), new Uint8Array([0xff, 1, 2, 3, 4, 5, 6])])
+      expect(own(junk)).toBeUndefined();
+  });
 
   it('envelope codec - fuzzed bytes never throw anything but EnvelopeError', () => {
     let seed = 1;

@@ -53,6 +53,13 @@ export interface RedisTransportOptions {
    * `maxLength`: entries kept per channel (default 10_000). @default off
    */
   durable?: { maxLength?: number };
+  /**
+   * Publishes issued in the same turn of the event loop go to Redis as one pipeline (ioredis
+   * `enableAutoPipelining`): one write and one round trip per burst instead of one per message. Order is
+   * kept. Applies to the driver's own clients, not to a `client` or `cluster` instance the app passes.
+   * @default true
+   */
+  autoPipelining?: boolean;
 }
 
 /** XADD + PUBLISH in one step; the published message is 0x00, the entry id, '\n', then the payload. */
@@ -268,6 +275,7 @@ export class RedisTransport extends TransportBase {
         // Per-shard connections come and go (slot refreshes): failing fast there would let a later
         // publish to the same shard overtake a retried earlier one. ioredis queues until the shard is back.
         enableOfflineQueue: true,
+        enableAutoPipelining: o.autoPipelining ?? o.clusterOptions?.enableAutoPipelining ?? true,
         clusterRetryStrategy: retryStrategy,
       });
       return { publisher: cluster, subscriber: cluster };
@@ -287,7 +295,11 @@ export class RedisTransport extends TransportBase {
     };
     const url = o.url ?? 'redis://127.0.0.1:6379';
     return {
-      publisher: new Redis(url, { ...common, enableOfflineQueue: false }),
+      publisher: new Redis(url, {
+        ...common,
+        enableOfflineQueue: false,
+        enableAutoPipelining: o.autoPipelining ?? true,
+      }),
       subscriber: new Redis(url, { ...common, enableOfflineQueue: true, autoResubscribe: true }),
     };
   }
