@@ -94,7 +94,10 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
     case KIND_CODE.invocation:
       return decodeInvocation(f, { v, origin, epoch, seq }, channel);
     case KIND_CODE['group-command']: {
-      const [, , , , , id, action, group, connectionId] = f;
+      const id = f[5];
+      const action = f[6];
+      const group = f[7];
+      const connectionId = f[8];
       if (!isCount(id)) return malformed('group command id must be a non-negative integer', channel);
       if (action !== 1 && action !== 2) return malformed('group command action must be 1 or 2', channel);
       if (typeof group !== 'string' || typeof connectionId !== 'string')
@@ -123,7 +126,10 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
       return { v, origin, epoch, seq, kind: 'heartbeat', interval };
     }
     case KIND_CODE.completion: {
-      const [, , , , , invocationId, connectionId, outcomeCode, value] = f;
+      const invocationId = f[5];
+      const connectionId = f[6];
+      const outcomeCode = f[7];
+      const value = f[8];
       if (typeof invocationId !== 'string' || typeof connectionId !== 'string')
         return malformed('completion invocationId and connectionId must be strings', channel);
       const outcome = typeof outcomeCode === 'number' ? OUTCOMES[outcomeCode - 1] : undefined;
@@ -142,7 +148,8 @@ function malformed(what: string, channel: string | undefined): never {
 }
 
 function decodeInvocation(f: unknown[], header: EnvelopeHeader, channel: string | undefined): Envelope {
-  const [, , , , , rawPayloads, exclude, connectionIds, invocationId, groups, batch] = f;
+  // Indexed reads, not destructuring: this runs for every message a server receives.
+  const rawPayloads = f[5];
   if (typeof rawPayloads !== 'object' || rawPayloads === null || Array.isArray(rawPayloads))
     return malformed('invocation payloads must be a map', channel);
   const payloads = new Map<string, Uint8Array>();
@@ -152,10 +159,19 @@ function decodeInvocation(f: unknown[], header: EnvelopeHeader, channel: string 
     payloads.set(name, bytes);
   }
   const envelope: { -readonly [K in keyof InvocationBody]: InvocationBody[K] } & EnvelopeHeader = {
-    ...header,
+    v: header.v,
+    origin: header.origin,
+    epoch: header.epoch,
+    seq: header.seq,
     kind: 'invocation',
     payloads,
   };
+  if (f.length <= 6) return envelope;
+  const exclude = f[6];
+  const connectionIds = f[7];
+  const invocationId = f[8];
+  const groups = f[9];
+  const batch = f[10];
   if (exclude != null) envelope.exclude = stringArray(exclude, 'exclude', channel);
   if (connectionIds != null) envelope.connectionIds = stringArray(connectionIds, 'connectionIds', channel);
   if (invocationId != null) {
@@ -195,7 +211,8 @@ export function ownEnvelopeReader(
     else if (seqType === 0xcc) at += 2;
     else if (seqType === 0xcd) at += 3;
     else if (seqType === 0xce) at += 5;
-    else if (seqType === 0xcf || seqType === 0xcb) at += 9; // msgpackr writes seq >= 2^32 as a float64
+    else if (seqType === 0xcf || seqType === 0xcb)
+      at += 9; // msgpackr writes seq >= 2^32 as a float64
     else return undefined;
     return KIND_BY_CODE[bytes[at]!];
   };

@@ -13,37 +13,53 @@ export interface Gap {
  * back is a duplicate. A new epoch of an origin is a new stream.
  */
 export class GapDetector {
-  readonly #last = new Map<string, number>();
+  /** channel → origin → epoch → last seq. Nested maps: no key string is built per message. */
+  readonly #last = new Map<string, Map<string, Map<string, number>>>();
 
   /**
    * Records a message. Returns `'ok'`, `'duplicate'`, or the gap it reveals (the message itself is new
    * and should be delivered).
    */
   observe(channel: string, origin: string, epoch: string, seq: number): 'ok' | 'duplicate' | Gap {
-    const key = `${origin}\u0000${epoch}\u0000${channel}`;
-    const last = this.#last.get(key);
+    const epochs = this.#epochs(channel, origin);
+    const last = epochs.get(epoch);
     if (last !== undefined && seq <= last) return 'duplicate';
-    this.#last.set(key, seq);
+    epochs.set(epoch, seq);
     if (last === undefined || seq === last + 1) return 'ok';
     return { channel, origin, epoch, from: last + 1, to: seq - 1 };
   }
 
   /** Sets a stream back to `seq` (a replay is about to deliver what came after it). */
   rewind(channel: string, origin: string, epoch: string, seq: number): void {
-    this.#last.set(`${origin}\u0000${epoch}\u0000${channel}`, seq);
+    this.#epochs(channel, origin).set(epoch, seq);
   }
 
   /** Forgets a channel's streams (after unsubscribing, a later subscribe starts a fresh baseline). */
   forgetChannel(channel: string): void {
-    const suffix = `\u0000${channel}`;
-    for (const key of this.#last.keys()) if (key.endsWith(suffix)) this.#last.delete(key);
+    this.#last.delete(channel);
   }
 
   /** Forgets every stream of an origin's epoch other than `epoch` (a restarted server). */
   forgetOrigin(origin: string, keepEpoch: string): void {
-    const prefix = `${origin}\u0000`;
-    for (const key of this.#last.keys()) {
-      if (key.startsWith(prefix) && !key.startsWith(`${prefix}${keepEpoch}\u0000`)) this.#last.delete(key);
+    for (const origins of this.#last.values()) {
+      const epochs = origins.get(origin);
+      if (!epochs) continue;
+      for (const epoch of epochs.keys()) if (epoch !== keepEpoch) epochs.delete(epoch);
+      if (epochs.size === 0) origins.delete(origin);
     }
+  }
+
+  #epochs(channel: string, origin: string): Map<string, number> {
+    let origins = this.#last.get(channel);
+    if (!origins) {
+      origins = new Map();
+      this.#last.set(channel, origins);
+    }
+    let epochs = origins.get(origin);
+    if (!epochs) {
+      epochs = new Map();
+      origins.set(origin, epochs);
+    }
+    return epochs;
   }
 }
