@@ -3,10 +3,11 @@
  * channel. Sends `{ type: 'listening', url }`; answers `{ type: 'memory' }` with the heap and RSS after two
  * full collections, and `{ type: 'connections' }` with how many connections it holds.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import { startNodeServer } from '@backplane/cli';
 import { quietLogger } from '../cluster.js';
 
-type Request = { type: 'memory' | 'connections' | 'stop' };
+type Request = { type: 'memory' | 'connections' | 'stop' | 'snapshot'; path?: string };
 
 const node = await startNodeServer({
   port: 0,
@@ -33,6 +34,9 @@ process.on('message', async (request: Request) => {
       send({ type: 'memory', heapUsed, rss, external, arrayBuffers, gc: gc !== undefined });
       return;
     }
+    case 'snapshot': // profiling aid: where the per-connection bytes go
+      send({ type: 'snapshot', file: writeHeapSnapshot(request.path) });
+      return;
     case 'connections':
       send({ type: 'connections', count: node.manager.connectionCount });
       return;

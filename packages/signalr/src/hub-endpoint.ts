@@ -80,7 +80,7 @@ export class HubEndpoint {
       return this.#negotiate(req, res, url);
     }
     if (subpath !== '') return void res.writeHead(404).end();
-    const token = url.searchParams.get('id');
+    const token = detached(url.searchParams.get('id'));
     switch (req.method) {
       case 'POST':
         return this.#post(req, res, token);
@@ -97,7 +97,7 @@ export class HubEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const token = url.searchParams.get('id');
+    const token = detached(url.searchParams.get('id'));
     const existing = token ? this.#byToken.get(token) : undefined;
     let admission: Admission | undefined;
     if (existing) {
@@ -412,4 +412,12 @@ function sleep(ms: number): { promise: Promise<void>; cancel(): void } {
     timer = setTimeout(resolve, ms);
   });
   return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/**
+ * A copy of `s` that does not point into the string it was cut from: a query parameter is a slice of the
+ * whole request URL, and a connection keeps its token for life (about 200 bytes per connection saved).
+ */
+function detached(s: string | null): string | null {
+  return s === null ? null : Buffer.from(s, 'utf8').toString('utf8');
 }
