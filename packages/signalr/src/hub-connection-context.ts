@@ -21,6 +21,9 @@ const ACK_INTERVAL_MS = 1_000;
 export type TransportKind = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
 
 /** What a transport gives a connection: a way to send bytes and to end the transport. */
+/** The empty handshake buffer, shared (a connection holds it for life once the handshake is done). */
+const NO_BYTES = new Uint8Array(0);
+
 export interface TransportSender {
   readonly kind: TransportKind;
   /** False for Server-Sent Events (text only). */
@@ -70,7 +73,7 @@ export class HubConnectionContext implements HubConnection {
   #protocol: HubProtocol | undefined;
   #transport: TransportSender;
   #state: State = 'handshake';
-  #handshakeBytes = new Uint8Array(0);
+  #handshakeBytes = NO_BYTES;
   #reader: RecordReader | undefined;
   /** Messages parsed before `handshaken` resolved (SignalR reads nothing until OnConnected is done). */
   #inbox: HubMessage[] | undefined = [];
@@ -323,7 +326,7 @@ export class HubConnectionContext implements HubConnection {
       else this.#handshakeBytes = all;
       return;
     }
-    this.#handshakeBytes = new Uint8Array(0);
+    this.#handshakeBytes = NO_BYTES;
     const { protocol: name, version } = parsed.request;
     const protocol = this.protocols.get(name);
     const refusal = !protocol

@@ -22,12 +22,17 @@ export interface DispatcherSettings {
   readonly maximumParallelInvocationsPerClient: number;
 }
 
-/** Per-connection dispatch state. */
+/**
+ * Per-connection dispatch state. The maps and the abort controller are made on first use: most connections
+ * never stream, never touch `context.items` and never read `connectionAborted`, and an idle connection's
+ * memory is what scenario 5 of the benchmarks measures.
+ */
 interface ConnectionState {
   readonly limiter: Limiter;
-  readonly streams: Map<string, AbortController>;
-  readonly items: Map<unknown, unknown>;
-  readonly aborted: AbortController;
+  streams: Map<string, AbortController> | undefined;
+  items: Map<unknown, unknown> | undefined;
+  aborted: AbortController | undefined;
+  closed: boolean;
 }
 
 /**
@@ -60,8 +65,17 @@ export class HubDispatcher {
       connectionId: connection.connectionId,
       userIdentifier: connection.userIdentifier,
       claims: connection.claims,
-      items: state.items,
-      connectionAborted: state.aborted.signal,
+      get items() {
+        state.items ??= new Map();
+        return state.items;
+      },
+      get connectionAborted() {
+        if (!state.aborted) {
+          state.aborted = new AbortController();
+          if (state.closed) state.aborted.abort();
+        }
+        return state.aborted.signal;
+      },
       abort: () => connection.close(),
     };
     return hub;
@@ -76,7 +90,7 @@ export class HubDispatcher {
         this.#streamInvocation(connection, message);
         return;
       case MessageType.CancelInvocation: {
-        const stream = this.#connections.get(connection)?.streams.get(message.invocationId);
+        const stream = this.#connections.get(connection)?.streams?.get(message.invocationId);
         if (stream) stream.abort();
         else this.log.debug('Cancel for no running stream ignored', { invocationId: message.invocationId });
         return;
@@ -98,8 +112,9 @@ export class HubDispatcher {
   connectionClosed(connection: HubConnectionContext): void {
     const state = this.#connections.get(connection);
     if (!state) return;
-    state.aborted.abort();
-    for (const controller of state.streams.values()) controller.abort();
+    state.closed = true;
+    state.aborted?.abort();
+    for (const controller of state.streams?.values() ?? []) controller.abort();
   }
 
   /** Drops a connection's state (after its `onDisconnected`, which still sees `context.items`). */
@@ -112,11 +127,11 @@ export class HubDispatcher {
     if (!state) {
       state = {
         limiter: new Limiter(this.settings.maximumParallelInvocationsPerClient),
-        streams: new Map(),
-        items: new Map(),
-        aborted: new AbortController(),
+        streams: undefined,
+        items: undefined,
+        aborted: undefined,
+        closed: connection.closed,
       };
-      if (connection.closed) state.aborted.abort();
       this.#connections.set(connection, state);
     }
     return state;
@@ -205,7 +220,9 @@ export class HubDispatcher {
       connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
       return;
     }
-    const { streams } = this.#state(connection);
+    const state = this.#state(connection);
+    state.streams ??= new Map();
+    const streams = state.streams;
     if (streams.has(invocationId)) {
       connection.send({
         type: MessageType.Completion,

@@ -15,8 +15,11 @@ export function messageTooLarge(limit: number): ProtocolError {
  * may span several WebSocket frames or POSTs, a frame may hold several records. Enforces the per-message
  * limit (framing included) as soon as it is known to be exceeded, without buffering the excess.
  */
+/** Shared by every reader with nothing pending (most of them, most of the time). */
+const EMPTY = new Uint8Array(0);
+
 export class RecordReader {
-  #pending: Uint8Array = new Uint8Array(0);
+  #pending: Uint8Array = EMPTY;
 
   constructor(
     readonly format: TransferFormat,
@@ -30,7 +33,7 @@ export class RecordReader {
   push(data: Uint8Array): Uint8Array {
     const all = this.#pending.byteLength === 0 ? data : concat(this.#pending, data);
     const end = this.format === 'text' ? this.#textEnd(all) : this.#binaryEnd(all);
-    this.#pending = all.slice(end);
+    this.#pending = end === all.byteLength ? EMPTY : all.slice(end);
     return all.subarray(0, end);
   }
 
