@@ -1,7 +1,7 @@
 // Driver
 
 // Client interface (plug in another Kafka client)
-export type { KafkaClient, KafkaRecord } from './kafka-client.js';
+export type { ConsumedRecord, KafkaClient, KafkaReadResult, KafkaRecord } from './kafka-client.js';
 export type { KafkaTransportOptions } from './kafka-transport.js';
 export { createKafkaTransport, KafkaTransport } from './kafka-transport.js';
 export type { KafkajsClientOptions } from './kafkajs-client.js';

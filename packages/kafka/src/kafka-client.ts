@@ -3,14 +3,31 @@
  * a maintained client such as `@platformatic/kafka` can implement it too, without touching the driver.
  */
 export interface KafkaRecord {
-  /** The backplane channel (also the partitioning key, so a channel keeps its order). */
+  /** The backplane channel. */
   readonly key: string;
   readonly value: Uint8Array;
+  /** The partition to write to; the driver picks it from the channel, so a channel keeps its order. */
+  readonly partition?: number;
+}
+
+/** A record as read back, with its place in the topic. */
+export interface ConsumedRecord extends KafkaRecord {
+  readonly partition: number;
+  /** The record's offset in its partition (a decimal string: offsets are 64-bit). */
+  readonly offset: string;
+}
+
+/** What {@link KafkaClient.read} found in one partition. */
+export interface KafkaReadResult {
+  /** Records with the requested key, oldest first. */
+  readonly records: ConsumedRecord[];
+  /** The partition's first offset still stored (the log start): anything before it was deleted. */
+  readonly startOffset: string;
 }
 
 export interface KafkaClient {
-  /** Creates the topic if it does not exist. */
-  ensureTopic(topic: string, partitions: number, replicationFactor: number): Promise<void>;
+  /** Creates the topic if it does not exist. Resolves with its partition count. */
+  ensureTopic(topic: string, partitions: number, replicationFactor: number): Promise<number>;
   /** Sends records in order, as one request where possible. */
   produce(topic: string, records: readonly KafkaRecord[]): Promise<void>;
   /**
@@ -19,9 +36,16 @@ export interface KafkaClient {
    */
   consume(
     topic: string,
-    onRecord: (record: KafkaRecord) => void,
+    onRecord: (record: ConsumedRecord) => void,
     onState: (up: boolean, error?: Error) => void,
   ): Promise<void>;
+  /** The next offset `consume` will deliver from `partition`, once it is positioned. */
+  position(partition: number): string | undefined;
+  /**
+   * Durable mode: the records with `key` in one partition from `offset` (inclusive) up to the partition's
+   * end when the call started, at most `max` of them.
+   */
+  read(topic: string, partition: number, offset: string, key: string, max: number): Promise<KafkaReadResult>;
   /** Stops reading, cleans up (a consumer group made for this instance is deleted) and disconnects. */
   close(): Promise<void>;
 }

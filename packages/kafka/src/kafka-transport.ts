@@ -1,4 +1,10 @@
-import { backoffDelay, TransportBase, type TransportCapabilities, TransportError } from '@backplane/core';
+import {
+  backoffDelay,
+  type LogEntry,
+  TransportBase,
+  type TransportCapabilities,
+  TransportError,
+} from '@backplane/core';
 import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 
@@ -20,6 +26,12 @@ export interface KafkaTransportOptions {
   replicationFactor?: number;
   /** How long the first `connect()` may take, in ms. @default 30_000 */
   connectTimeout?: number;
+  /**
+   * Durable mode: the topic itself is the log. Messages carry their position (`partition:offset`) and a
+   * server that missed some reads them back from the channel's partition. What the log keeps is the topic's
+   * retention (`retention.ms` / `retention.bytes`, per topic, not per channel). @default false
+   */
+  durable?: boolean;
 }
 
 /**
@@ -29,21 +41,23 @@ export interface KafkaTransportOptions {
  */
 export class KafkaTransport extends TransportBase {
   readonly name = 'kafka';
-  readonly capabilities: TransportCapabilities = {
-    receiverCount: false,
-    durable: false,
-    perChannelSubscriptions: false,
-    sharded: false,
-  };
+  readonly capabilities: TransportCapabilities;
   readonly #client: KafkaClient;
   readonly #topic: string;
   readonly #options: KafkaTransportOptions;
+  #partitions = 1;
   #queue: Array<{ record: KafkaRecord; resolve: () => void; reject: (error: Error) => void }> = [];
   #sending = false;
 
   constructor(options: KafkaTransportOptions = {}) {
     super();
     this.#options = options;
+    this.capabilities = {
+      receiverCount: false,
+      durable: options.durable === true,
+      perChannelSubscriptions: false,
+      sharded: false,
+    };
     this.#topic = options.topic ?? 'backplane';
     this.#client =
       options.client ??
@@ -88,14 +102,17 @@ export class KafkaTransport extends TransportBase {
 
   /** Creates the topic if missing and starts reading it from its end. */
   async #open(): Promise<void> {
-    await this.#client.ensureTopic(
+    this.#partitions = await this.#client.ensureTopic(
       this.#topic,
       this.#options.partitions ?? 1,
       this.#options.replicationFactor ?? 1,
     );
+    const durable = this.capabilities.durable;
     await this.#client.consume(
       this.#topic,
-      (record) => this.onMessage(record.key, record.value),
+      durable
+        ? (record) => this.onMessage(record.key, record.value, `${record.partition}:${record.offset}`)
+        : (record) => this.onMessage(record.key, record.value),
       (up, error) =>
         this.setState(up ? { type: 'connected' } : { type: 'disconnected', ...(error && { error }) }),
     );
@@ -108,12 +125,54 @@ export class KafkaTransport extends TransportBase {
   protected doPublish(channel: string, payload: Uint8Array): Promise<undefined> {
     return new Promise((resolve, reject) => {
       this.#queue.push({
-        record: { key: channel, value: payload },
+        record: { key: channel, value: payload, partition: this.#partitionOf(channel) },
         resolve: () => resolve(undefined),
         reject,
       });
       void this.#drain();
     });
+  }
+
+  /** Durable mode: the topic is the log, so a durable publish is a publish (its position comes with it). */
+  publishDurable(channel: string, payload: Uint8Array): Promise<undefined> {
+    if (!this.capabilities.durable) return Promise.reject(new TransportError('Durable mode is off.'));
+    return this.publish(channel, payload) as Promise<undefined>;
+  }
+
+  /**
+   * Durable mode: the channel's records after `after` (`partition:offset`), read back from its partition.
+   * Incomplete when retention deleted records after `after` (judged per partition: conservative when
+   * partitions hold several channels).
+   */
+  async readLog(
+    channel: string,
+    after: string,
+    limit: number,
+  ): Promise<{ entries: LogEntry[]; complete: boolean }> {
+    const partition = this.#partitionOf(channel);
+    const from = nextOffset(after, partition);
+    try {
+      const read = await this.#client.read(this.#topic, partition, from.toString(), channel, limit);
+      const entries = read.records.map((r) => ({ position: `${partition}:${r.offset}`, payload: r.value }));
+      return { entries, complete: BigInt(read.startOffset) <= from };
+    } catch (cause) {
+      throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
+    }
+  }
+
+  /** Durable mode: the last record of the channel's partition this server has read (later ones come live). */
+  async logPosition(channel: string): Promise<string> {
+    const partition = this.#partitionOf(channel);
+    const next = this.#client.position(partition);
+    return `${partition}:${next === undefined ? -1n : BigInt(next) - 1n}`;
+  }
+
+  /** A channel always goes to the same partition (FNV-1a of its UTF-16 code units), so it keeps its order. */
+  #partitionOf(channel: string): number {
+    if (this.#partitions <= 1) return 0;
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < channel.length; i++) hash = Math.imul(hash ^ channel.charCodeAt(i), 0x01000193);
+    return (hash >>> 0) % this.#partitions;
   }
 
   // Receiver-side filtering: every message of the topic arrives; the base keeps subscribed channels only.
@@ -142,6 +201,13 @@ export class KafkaTransport extends TransportBase {
       this.#sending = false;
     }
   }
+}
+
+/** The offset after a position `partition:offset`; core's "before everything" (`0-0`) reads from the start. */
+function nextOffset(position: string, partition: number): bigint {
+  const match = /^(\d+):(-?\d+)$/.exec(position);
+  if (!match || Number(match[1]) !== partition) return 0n;
+  return BigInt(match[2]!) + 1n;
 }
 
 /** Creates a Kafka transport (see {@link KafkaTransportOptions}). */

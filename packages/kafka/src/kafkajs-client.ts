@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import {
   type Consumer,
   type ConsumerConfig,
+  type IHeaders,
   Kafka,
   type KafkaConfig,
   logLevel,
   type Producer,
   type ProducerConfig,
 } from 'kafkajs';
-import type { KafkaClient, KafkaRecord } from './kafka-client.js';
+import type { ConsumedRecord, KafkaClient, KafkaReadResult, KafkaRecord } from './kafka-client.js';
 
 export interface KafkajsClientOptions {
   /** @default ['127.0.0.1:9092'] */
@@ -25,6 +26,8 @@ export interface KafkajsClientOptions {
 const KEY_ENCODING_HEADER = 'bp-key-encoding';
 /** The consumer's longest silent wait on the broker; data is returned as soon as it arrives (`minBytes: 1`). */
 const DEFAULT_MAX_WAIT_MS = 500;
+/** How long a durable read may take, group join included, in ms. */
+const READ_TIMEOUT_MS = 15_000;
 
 /**
  * kafkajs behind {@link KafkaClient}.
@@ -68,7 +71,7 @@ export class KafkajsClient implements KafkaClient {
     });
   }
 
-  async ensureTopic(topic: string, partitions: number, replicationFactor: number): Promise<void> {
+  async ensureTopic(topic: string, partitions: number, replicationFactor: number): Promise<number> {
     const admin = this.#kafka.admin();
     await admin.connect();
     try {
@@ -79,9 +82,86 @@ export class KafkajsClient implements KafkaClient {
           waitForLeaders: true,
         });
       }
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      return topics[0]?.partitions.length || partitions;
     } finally {
       await admin.disconnect();
     }
+  }
+
+  position(partition: number): string | undefined {
+    return this.#positions.get(partition);
+  }
+
+  /**
+   * A consumer of its own (kafkajs reads only through consumer groups): a fresh group, positioned at
+   * `offset` on join, reading until the end offset taken before it started; the group is deleted after.
+   */
+  async read(
+    topic: string,
+    partition: number,
+    offset: string,
+    key: string,
+    max: number,
+  ): Promise<KafkaReadResult> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    let low: bigint;
+    let end: bigint;
+    try {
+      const bounds = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
+      if (!bounds) throw new Error(`Topic '${topic}' has no partition ${partition}.`);
+      low = BigInt(bounds.low);
+      end = BigInt(bounds.high);
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    const from = BigInt(offset) < low ? low : BigInt(offset);
+    const records: ConsumedRecord[] = [];
+    if (from >= end || max <= 0) return { records, startOffset: low.toString() };
+
+    const groupId = `backplane-${this.#instance}-read-${this.#generation++}`;
+    const consumer = this.#kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: 100,
+      minBytes: 1,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000, restartOnFailure: async () => false },
+    });
+    let finish!: () => void;
+    let fail!: (error: Error) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = resolve;
+      fail = reject;
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () =>
+      consumer.seek({ topic, partition, offset: from.toString() }),
+    );
+    consumer.on(consumer.events.CRASH, ({ payload }) => fail(payload.error));
+    const timer = setTimeout(
+      () => fail(new Error(`Reading ${topic}/${partition} took over ${READ_TIMEOUT_MS} ms`)),
+      READ_TIMEOUT_MS,
+    );
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition: at, message }) => {
+          if (at !== partition) return;
+          const position = BigInt(message.offset);
+          if (position < from) return;
+          if (message.key && message.value && recordKey(message.key, message.headers) === key)
+            records.push({ key, value: message.value, partition, offset: message.offset });
+          if (records.length >= max || position + 1n >= end) finish();
+        },
+      });
+      await done;
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect().catch(() => {});
+      void this.#deleteGroups([groupId]);
+    }
+    return { records: records.slice(0, max), startOffset: low.toString() };
   }
 
   async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
@@ -96,16 +176,17 @@ export class KafkajsClient implements KafkaClient {
       acks: 1,
       messages: records.map((r) => {
         const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-        return isWellFormed(r.key)
+        const message = isWellFormed(r.key)
           ? { key: r.key, value }
           : { key: Buffer.from(r.key, 'utf16le'), value, headers: { [KEY_ENCODING_HEADER]: 'utf16le' } };
+        return r.partition === undefined ? message : { ...message, partition: r.partition };
       }),
     });
   }
 
   async consume(
     topic: string,
-    onRecord: (record: KafkaRecord) => void,
+    onRecord: (record: ConsumedRecord) => void,
     onState: (up: boolean, error?: Error) => void,
   ): Promise<void> {
     const admin = this.#kafka.admin();
@@ -126,7 +207,7 @@ export class KafkajsClient implements KafkaClient {
    */
   async #startWithRetry(
     topic: string,
-    onRecord: (record: KafkaRecord) => void,
+    onRecord: (record: ConsumedRecord) => void,
     onState: (up: boolean, error?: Error) => void,
   ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -152,7 +233,7 @@ export class KafkajsClient implements KafkaClient {
   /** Starts a consumer in a fresh group and resolves once it has joined and is positioned. */
   async #startConsumer(
     topic: string,
-    onRecord: (record: KafkaRecord) => void,
+    onRecord: (record: ConsumedRecord) => void,
     onState: (up: boolean, error?: Error) => void,
   ): Promise<void> {
     const groupId = `backplane-${this.#instance}-${this.#generation++}`;
@@ -226,11 +307,12 @@ export class KafkajsClient implements KafkaClient {
       eachMessage: async ({ partition, message }) => {
         this.#positions.set(partition, (BigInt(message.offset) + 1n).toString());
         if (!message.key || !message.value) return;
-        const key =
-          message.headers?.[KEY_ENCODING_HEADER]?.toString() === 'utf16le'
-            ? message.key.toString('utf16le')
-            : message.key.toString('utf8');
-        onRecord({ key, value: message.value });
+        onRecord({
+          key: recordKey(message.key, message.headers),
+          value: message.value,
+          partition,
+          offset: message.offset,
+        });
       },
     });
     await ready;
@@ -240,7 +322,7 @@ export class KafkajsClient implements KafkaClient {
   /** After a crash: a fresh consumer in a fresh group (see {@link KafkajsClient#startWithRetry}). */
   #restart(
     topic: string,
-    onRecord: (record: KafkaRecord) => void,
+    onRecord: (record: ConsumedRecord) => void,
     onState: (up: boolean, error?: Error) => void,
   ): void {
     if (this.#closed) return;
@@ -273,6 +355,13 @@ export class KafkajsClient implements KafkaClient {
     await Promise.allSettled([consumer?.disconnect(), this.#producer?.disconnect()]);
     if (this.#groups.size > 0) await this.#deleteGroups([...this.#groups]);
   }
+}
+
+/** A record's channel: its key, UTF-8 unless a header says UTF-16LE. */
+function recordKey(key: Buffer, headers: IHeaders | undefined): string {
+  return headers?.[KEY_ENCODING_HEADER]?.toString() === 'utf16le'
+    ? key.toString('utf16le')
+    : key.toString('utf8');
 }
 
 /** True when `s` has no lone surrogate (String.prototype.isWellFormed, spelled out for the ES2023 lib). */

@@ -1,5 +1,6 @@
 // Driver
 
+export type { NatsDurableOptions } from './jetstream-log.js';
 export type { NatsTransportOptions } from './nats-transport.js';
 export { createNatsTransport, NatsTransport } from './nats-transport.js';
 

@@ -1,12 +1,14 @@
 import {
   type BackoffOptions,
   backoffDelay,
+  type LogEntry,
   TransportBase,
   type TransportCapabilities,
   TransportError,
 } from '@backplane/core';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
 import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
 export interface NatsTransportOptions {
@@ -34,6 +36,11 @@ export interface NatsTransportOptions {
   connectTimeout?: number;
   /** Delays between first-connect attempts. @default { initialDelay: 100, maxDelay: 2_000 } */
   retry?: BackoffOptions;
+  /**
+   * Keep a bounded log per channel in a JetStream stream (needs `nats-server -js`), so servers can replay
+   * what they missed; see {@link NatsDurableOptions}. @default off
+   */
+  durable?: NatsDurableOptions;
 }
 
 /**
@@ -44,15 +51,11 @@ export interface NatsTransportOptions {
  */
 export class NatsTransport extends TransportBase {
   readonly name = 'nats';
-  readonly capabilities: TransportCapabilities = {
-    receiverCount: false,
-    durable: false,
-    perChannelSubscriptions: true,
-    sharded: false,
-  };
+  readonly capabilities: TransportCapabilities;
   readonly #options: NatsTransportOptions;
   readonly #root: string;
   readonly #subscriptions = new Map<string, Subscription>();
+  readonly #log: JetStreamLog | undefined;
   #nc: NatsConnection | undefined;
   #up = false;
   #stopWatching: (() => void) | undefined;
@@ -62,6 +65,13 @@ export class NatsTransport extends TransportBase {
     this.#options = options;
     this.#root = options.subjectRoot ?? 'bp';
     validateSubjectRoot(this.#root);
+    this.#log = options.durable ? new JetStreamLog(this.#root, options.durable) : undefined;
+    this.capabilities = {
+      receiverCount: false,
+      durable: this.#log !== undefined,
+      perChannelSubscriptions: true,
+      sharded: false,
+    };
   }
 
   get #servers(): string | string[] {
@@ -72,6 +82,14 @@ export class NatsTransport extends TransportBase {
     const owned = this.#options.connection;
     if (owned?.isClosed()) throw new TransportError('The NATS connection passed as `connection` is closed.');
     const nc = owned ?? (await this.#connect());
+    if (this.#log) {
+      try {
+        await this.#log.ensure(nc);
+      } catch (error) {
+        if (!owned) await nc.close().catch(() => {});
+        throw error;
+      }
+    }
     this.#nc = nc;
     this.#up = true;
     this.setState({ type: 'connected' });
@@ -101,13 +119,58 @@ export class NatsTransport extends TransportBase {
     return undefined;
   }
 
+  /** Durable mode: stored in the channel's JetStream log, then republished live with its position. */
+  async publishDurable(channel: string, payload: Uint8Array): Promise<undefined> {
+    const log = this.#log;
+    if (!log || !this.#nc || !this.#up)
+      throw new TransportError(`NATS is not connected; durable publish to '${channel}' refused.`);
+    try {
+      await log.append(channelToSubject(this.#root, channel), payload);
+    } catch (cause) {
+      throw new TransportError(`NATS durable publish to '${channel}' failed.`, { cause });
+    }
+    return undefined;
+  }
+
+  /** Durable mode: the log of `channel` after `after` (exclusive); see {@link JetStreamLog.read}. */
+  async readLog(
+    channel: string,
+    after: string,
+    limit: number,
+  ): Promise<{ entries: LogEntry[]; complete: boolean }> {
+    try {
+      return await this.#requireLog().read(channelToSubject(this.#root, channel), after, limit);
+    } catch (cause) {
+      throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
+    }
+  }
+
+  /** Durable mode: the newest position of the log (any later entry of `channel` comes after it). */
+  async logPosition(_channel: string): Promise<string> {
+    try {
+      return await this.#requireLog().position();
+    } catch (cause) {
+      throw new TransportError('Reading the JetStream log position failed.', { cause });
+    }
+  }
+
+  #requireLog(): JetStreamLog {
+    if (!this.#log || !this.#nc) throw new TransportError('Durable mode is not available.');
+    return this.#log;
+  }
+
   protected async doSubscribe(channel: string): Promise<void> {
     const nc = this.#nc;
     if (!nc) throw new TransportError('NATS transport is not connected.');
+    const log = this.#log;
     const subscription = nc.subscribe(channelToSubject(this.#root, channel), {
-      callback: (error, message) => {
-        if (!error) this.onMessage(channel, message.data);
-      },
+      callback: log
+        ? (error, message) => {
+            if (!error) this.onMessage(channel, message.data, log.positionOf(message.headers));
+          }
+        : (error, message) => {
+            if (!error) this.onMessage(channel, message.data);
+          },
     });
     this.#subscriptions.set(channel, subscription);
     // The subscription is live once the server has processed it.
@@ -163,6 +226,8 @@ export class NatsTransport extends TransportBase {
             this.setState({ type: 'disconnected', error: new Error(`NATS ${status.type}`) });
             break;
           case 'reconnect':
+            // A server that lost its store (memory storage, a new node) gets the stream back.
+            if (this.#log) await this.#log.ensure(nc).catch(() => {});
             this.#up = true;
             this.setState({ type: 'connected' });
             break;

@@ -212,15 +212,25 @@ export class RedisTransport extends TransportBase {
     return newest[0]?.[0] ?? '0-0';
   }
 
-  /** Whether entries after `after` were trimmed (Redis 7 keeps the max deleted entry id). */
+  /**
+   * Whether entries after `after` may have been removed: deleted ones (Redis 7 keeps the largest deleted
+   * id) or trimmed ones (MAXLEN removes the oldest: once anything was trimmed, an oldest entry newer than
+   * `after` means the hole may reach past it).
+   */
   async #trimmedAfter(channel: string, after: string): Promise<boolean> {
     const info = (await this.#requirePublisher()
       .call('XINFO', 'STREAM', channel)
       .catch(() => undefined)) as unknown[] | undefined;
     if (!info) return false;
-    const at = info.indexOf('max-deleted-entry-id');
-    const maxDeleted = at >= 0 ? String(info[at + 1]) : '0-0';
-    return compareIds(maxDeleted, after) > 0;
+    const field = (name: string) => {
+      const at = info.indexOf(name);
+      return at >= 0 ? info[at + 1] : undefined;
+    };
+    if (compareIds(String(field('max-deleted-entry-id') ?? '0-0'), after) > 0) return true;
+    const removed = Number(field('entries-added') ?? 0) - Number(field('length') ?? 0);
+    const first = field('first-entry') as [unknown, unknown] | undefined;
+    const oldest = String(field('recorded-first-entry-id') ?? first?.[0] ?? '0-0');
+    return removed > 0 && compareIds(oldest, after) > 0;
   }
 
   /** Durable messages carry their log position: 0x00, id, '\n', payload. */

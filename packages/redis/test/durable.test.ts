@@ -1,5 +1,12 @@
 import { type BackplaneEvent, HubLifetimeManager } from '@backplane/core';
-import { type RedisServerHandle, startRedis, startTcpProxy, TestClient, waitFor } from '@backplane/testkit';
+import {
+  type RedisServerHandle,
+  runDurableSuite,
+  startRedis,
+  startTcpProxy,
+  TestClient,
+  waitFor,
+} from '@backplane/testkit';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../src/index.js';
@@ -115,4 +122,12 @@ describe('redis durable mode', () => {
       await close();
     }
   }, 30_000);
+});
+
+runDurableSuite('redis', async () => {
+  const server = await startRedis();
+  return {
+    createTransport: ({ maxLength }) => new RedisTransport({ url: server.url, durable: { maxLength } }),
+    teardown: () => server.stop(),
+  };
 });

@@ -1,6 +1,9 @@
 // Conformance suite (run against every driver)
 export { runConformanceSuite } from './conformance-suite.js';
 export type { DriverHarness, DriverSetup } from './driver-harness.js';
+// Durable-mode suite (run against every durable driver)
+export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
+export { runDurableSuite } from './durable-suite.js';
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export type { KafkaBrokerHandle, StartKafkaOptions } from './launchers/kafka-launcher.js';

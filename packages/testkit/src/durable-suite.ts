@@ -1,0 +1,244 @@
+import {
+  type BackplaneEvent,
+  HubLifetimeManager,
+  type MessageHandler,
+  type Transport,
+} from '@backplane/core';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient } from './test-client.js';
+import { waitFor } from './wait-for.js';
+
+/** What a durable driver gives the durable suite. */
+export interface DurableHarness {
+  /** A new, unconnected durable transport on the shared broker, keeping `maxLength` entries per channel. */
+  createTransport(options: { maxLength: number }): Transport;
+  teardown(): Promise<void>;
+}
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+/** How long a test waits for an expected event or message, in ms. */
+const WAIT_MS = 15_000;
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (payload: Uint8Array) => new TextDecoder().decode(payload);
+
+/**
+ * A transport whose live deliveries can be swallowed on purpose: the receiver "misses" messages that the
+ * broker did log, which is what an outage, a slow consumer or a lost packet looks like from core.
+ */
+function lossy(transport: Transport) {
+  let dropping = false;
+  const dropped = new Map<string, number>();
+  const wrapped = new Proxy(transport, {
+    get(target, property) {
+      if (property === 'setMessageHandler')
+        return (handler: MessageHandler) =>
+          target.setMessageHandler((channel, payload, position) => {
+            if (dropping) dropped.set(channel, (dropped.get(channel) ?? 0) + 1);
+            else handler(channel, payload, position);
+          });
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    transport: wrapped,
+    drop(on: boolean) {
+      dropping = on;
+    },
+    /** Messages swallowed on channels whose name contains `part`. */
+    droppedOn(part: string) {
+      let n = 0;
+      for (const [channel, count] of dropped) if (channel.includes(part)) n += count;
+      return n;
+    },
+  };
+}
+
+function next<T extends BackplaneEvent['type']>(
+  m: HubLifetimeManager,
+  type: T,
+  where: (e: Extract<BackplaneEvent, { type: T }>) => boolean = () => true,
+) {
+  return firstValueFrom(
+    m.events$.pipe(
+      filter(
+        (e): e is Extract<BackplaneEvent, { type: T }> =>
+          e.type === type && where(e as Extract<BackplaneEvent, { type: T }>),
+      ),
+      timeout(WAIT_MS),
+    ),
+  );
+}
+
+export interface DurableSuiteOptions {
+  /**
+   * The log is bounded per channel (`maxLength`) and `readLog` tells when entries after a position were
+   * trimmed. Drivers whose retention is not per channel (Kafka: per topic, by size or age) skip the
+   * trimming cases. @default true
+   */
+  trimsPerChannel?: boolean;
+}
+
+/**
+ * The durable-mode suite every durable driver runs: the log contract of the transport (positions, reading
+ * after a position, paging, channels kept apart, trimming reported) and core's replay on top of it (missed
+ * messages come back in order, exactly once; a log that lost the gap says so with the exact range).
+ */
+export function runDurableSuite(
+  driverName: string,
+  setup: () => Promise<DurableHarness>,
+  options: DurableSuiteOptions = {},
+): void {
+  const trimming = options.trimsPerChannel !== false;
+  describe(`durable (${driverName})`, () => {
+    let harness: DurableHarness;
+    const open: Array<{ close(): Promise<void> }> = [];
+    beforeAll(async () => {
+      harness = await setup();
+    }, 120_000);
+    afterAll(async () => {
+      await Promise.allSettled(open.map((o) => o.close()));
+      await harness?.teardown();
+    }, 60_000);
+
+    async function connected(maxLength = 10_000): Promise<Transport> {
+      const t = harness.createTransport({ maxLength });
+      open.push(t);
+      await t.connect();
+      return t;
+    }
+    const unique = (name: string) => `durable-${Math.random().toString(36).slice(2)}:${name}`;
+
+    it('durable - a durable publish arrives live with its log position, and the log reads back after it', async () => {
+      const [writer, reader] = await Promise.all([connected(), connected()]);
+      expect(writer.capabilities.durable).toBe(true);
+      const channel = unique('log');
+      const live: Array<{ text: string; position: string | undefined }> = [];
+      reader.setMessageHandler((c, payload, position) => {
+        if (c === channel) live.push({ text: text(payload), position });
+      });
+      await reader.subscribe(channel);
+      const start = await reader.logPosition!(channel);
+      for (let i = 0; i < 5; i++) await writer.publishDurable!(channel, bytes(`m${i}`));
+      await waitFor(() => live.length === 5, { name: 'five live messages', timeoutMs: WAIT_MS });
+      expect(live.map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+      expect(live.every((m) => typeof m.position === 'string')).toBe(true);
+
+      const all = await reader.readLog!(channel, start, 100);
+      expect(all.complete).toBe(true);
+      expect(all.entries.map((e) => text(e.payload))).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+      expect(all.entries.map((e) => e.position)).toEqual(live.map((m) => m.position));
+      const rest = await reader.readLog!(channel, live[1]!.position!, 100);
+      expect(rest.entries.map((e) => text(e.payload))).toEqual(['m2', 'm3', 'm4']);
+      const none = await reader.readLog!(channel, live[4]!.position!, 100);
+      expect(none.entries).toEqual([]);
+    }, 60_000);
+
+    it('durable - the log pages by limit and keeps channels apart', async () => {
+      const writer = await connected();
+      const [a, b] = [unique('a'), unique('b')];
+      const start = await writer.logPosition!(a);
+      for (let i = 0; i < 7; i++) {
+        await writer.publishDurable!(a, bytes(`a${i}`));
+        await writer.publishDurable!(b, bytes(`b${i}`));
+      }
+      const seen: string[] = [];
+      let after = start;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await writer.readLog!(a, after, 3);
+        seen.push(...page.entries.map((e) => text(e.payload)));
+        if (page.entries.length < 3) break;
+        after = page.entries.at(-1)!.position;
+      }
+      expect(seen).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6']);
+    }, 60_000);
+
+    it.runIf(trimming)(
+      'durable - entries trimmed after a position make the read incomplete',
+      async () => {
+        const writer = await connected(5);
+        const channel = unique('trim');
+        const start = await writer.logPosition!(channel);
+        await writer.publishDurable!(channel, bytes('first'));
+        const afterFirst = (await writer.readLog!(channel, start, 10)).entries[0]!.position;
+        for (let i = 0; i < 20; i++) await writer.publishDurable!(channel, bytes(`m${i}`));
+        const page = await writer.readLog!(channel, afterFirst, 100);
+        expect(page.entries.map((e) => text(e.payload))).toEqual(['m15', 'm16', 'm17', 'm18', 'm19']);
+        expect(page.complete).toBe(false);
+        const tail = await writer.readLog!(channel, page.entries[1]!.position, 100);
+        expect(tail).toMatchObject({ complete: true });
+      },
+      60_000,
+    );
+
+    async function managers(maxLength: number) {
+      const prefix = unique('hub');
+      const options = { prefix, logger: quiet, durable: true, liveness: false as const };
+      const receiving = lossy(harness.createTransport({ maxLength }));
+      const sender = new HubLifetimeManager({
+        ...options,
+        transport: harness.createTransport({ maxLength }),
+      });
+      const receiver = new HubLifetimeManager({ ...options, transport: receiving.transport });
+      open.push(sender, receiver);
+      await Promise.all([sender.start(), receiver.start()]);
+      const client = new TestClient({ connectionId: receiver.createConnectionId() });
+      await receiver.onConnected(client);
+      await sender.addToGroup(client.connectionId, 'orders');
+      return { sender, receiver, receiving, client };
+    }
+
+    it('durable - a server that missed live messages replays them from the log, in order, exactly once', async () => {
+      const { sender, receiver, receiving, client } = await managers(10_000);
+      await sender.sendGroup('orders', 'Hello', ['0']);
+      expect((await client.readInvocation(WAIT_MS)).arguments).toEqual(['0']);
+      receiving.drop(true);
+      for (let i = 1; i <= 30; i++) await sender.sendGroup('orders', 'Hello', [String(i)]);
+      await waitFor(() => receiving.droppedOn('orders') >= 30, {
+        name: 'thirty messages missed',
+        timeoutMs: WAIT_MS,
+      });
+      receiving.drop(false);
+      const replayed = next(receiver, 'replayed');
+      const recovered = next(receiver, 'recovered');
+      await sender.sendGroup('orders', 'Hello', ['31']);
+      expect((await replayed).count).toBe(31);
+      expect((await recovered).recovered).toBe(true);
+      const words: string[] = [];
+      for (let i = 1; i <= 31; i++) words.push(String((await client.readInvocation(WAIT_MS)).arguments[0]));
+      expect(words).toEqual(Array.from({ length: 31 }, (_, i) => String(i + 1)));
+      await sender.sendGroup('orders', 'Hello', ['live']);
+      expect((await client.readInvocation(WAIT_MS)).arguments).toEqual(['live']);
+      await client.expectNothing();
+      expect(receiver.stats.gaps).toBe(0);
+    }, 60_000);
+
+    it.runIf(trimming)(
+      'durable - when the log no longer holds the gap, it says recovered: false and names what is lost',
+      async () => {
+        const { sender, receiver, receiving, client } = await managers(5);
+        await sender.sendGroup('orders', 'Hello', ['0']);
+        await client.readInvocation(WAIT_MS);
+        receiving.drop(true);
+        for (let i = 1; i <= 20; i++) await sender.sendGroup('orders', 'Hello', [String(i)]);
+        await waitFor(() => receiving.droppedOn('orders') >= 20, {
+          name: 'twenty messages missed',
+          timeoutMs: WAIT_MS,
+        });
+        receiving.drop(false);
+        const recovered = next(receiver, 'recovered', (e) => e.target?.kind === 'group');
+        const gap = next(receiver, 'gap', (e) => e.target?.kind === 'group');
+        await sender.sendGroup('orders', 'Hello', ['21']);
+        expect((await recovered).recovered).toBe(false);
+        // seq 1 was '0'; '1'..'16' (seq 2..17) are gone, the log keeps the last five: '17'..'21'.
+        expect(await gap).toMatchObject({ from: 2, to: 17, target: { kind: 'group', name: 'orders' } });
+        const words: string[] = [];
+        for (let i = 0; i < 5; i++) words.push(String((await client.readInvocation(WAIT_MS)).arguments[0]));
+        expect(words).toEqual(['17', '18', '19', '20', '21']);
+        expect(receiver.stats.gaps).toBe(16);
+      },
+      60_000,
+    );
+  });
+}
