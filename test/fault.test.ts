@@ -34,19 +34,27 @@ const drivers: Array<{
   {
     name: 'redis',
     flags: ['--durable'],
+    proxyUrl: (port) => `redis://127.0.0.1:${port}`,
     // The log must outlive a SIGKILL: append-only file, fsync on every write.
     start: () => startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] }),
   },
   // Kafka clients connect to the advertised broker address after bootstrap, so a proxy cannot sit in between.
   { name: 'nats', start: () => startNats(), proxyUrl: (port) => `nats://127.0.0.1:${port}` },
+  // JetStream's file store outlives a SIGKILL (the page cache keeps what was written).
   {
-    name: 'kafka',
-    start: async () => {
-      const k = await startKafka();
-      return { ...k, url: k.bootstrap };
-    },
+    name: 'nats',
+    flags: ['--durable'],
+    start: () => startNats(),
+    proxyUrl: (port) => `nats://127.0.0.1:${port}`,
   },
+  { name: 'kafka', start: () => kafka() },
+  { name: 'kafka', flags: ['--durable'], start: () => kafka() },
 ];
+
+async function kafka(): Promise<Broker> {
+  const k = await startKafka();
+  return { ...k, url: k.bootstrap };
+}
 
 interface Health {
   link: string;
@@ -87,11 +95,7 @@ afterAll(() => {
 for (const driver of drivers) {
   const label = `${driver.name}${driver.flags ? ` ${driver.flags.join(' ')}` : ''}`;
   describe(`faults on ${label}`, () => {
-    const faults = [
-      'kill',
-      'freeze',
-      ...(driver.proxyUrl && !driver.flags ? (['blackhole'] as const) : []),
-    ] as const;
+    const faults = ['kill', 'freeze', ...(driver.proxyUrl ? (['blackhole'] as const) : [])] as const;
     const what = {
       kill: 'broker SIGKILL + restart',
       freeze: 'broker SIGSTOP + SIGCONT',

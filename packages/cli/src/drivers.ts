@@ -8,7 +8,7 @@ import { UsageError } from './cli-error.js';
 
 /**
  * The transport for `--driver` / `--url`; `prefix` names the Kafka topic (one per app and hub). `durable`
- * asks for the driver's log (Redis Streams in this build).
+ * asks for the driver's log: Redis Streams, a JetStream stream, the Kafka topic itself.
  */
 export function createTransport(
   driver: DriverName,
@@ -16,8 +16,8 @@ export function createTransport(
   prefix: string,
   durable = false,
 ): Transport {
-  if (durable && driver !== 'redis')
-    throw new UsageError(`--durable is available with --driver redis in this build (not ${driver})`);
+  if (durable && driver === 'memory')
+    throw new UsageError('--durable needs a broker that keeps a log (redis, nats or kafka), not memory');
   switch (driver) {
     case 'memory':
       if (url) throw new UsageError('--url does not apply to the memory driver');
@@ -25,11 +25,15 @@ export function createTransport(
     case 'redis':
       return createRedisTransport({ url: url ?? 'redis://127.0.0.1:6379', ...(durable && { durable: {} }) });
     case 'nats':
-      return createNatsTransport({ servers: url ?? 'nats://127.0.0.1:4222' });
+      return createNatsTransport({
+        servers: url ?? 'nats://127.0.0.1:4222',
+        ...(durable && { durable: {} }),
+      });
     case 'kafka':
       return createKafkaTransport({
         brokers: (url ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(','),
         topic: `${prefix}chat`.replace(/[^a-zA-Z0-9._-]/g, '-'),
+        durable,
       });
   }
 }

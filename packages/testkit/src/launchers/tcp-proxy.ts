@@ -3,7 +3,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 /**
  * A TCP proxy for fault tests: forwards 127.0.0.1:`port` to a target port, and can cut every live
  * connection (both sides see an abrupt close), hold new connections until released, or black-hole
- * traffic (bytes are swallowed while sockets stay open).
+ * traffic like a network partition (nothing gets through while sockets stay open).
  */
 export interface TcpProxy {
   readonly port: number;
@@ -12,7 +12,11 @@ export interface TcpProxy {
   /** New connections wait, unanswered, until `release()` (existing ones keep working). */
   hold(): void;
   release(): void;
-  /** While on, bytes in both directions are dropped; sockets stay open. */
+  /**
+   * While on, nothing gets through in either direction and sockets stay open, as in a network partition;
+   * new connections wait unanswered. Bytes already sent are held back, not lost, and delivered in order when
+   * it ends, as TCP's retransmission would deliver them once the path heals.
+   */
   blackhole(on: boolean): void;
   close(): Promise<void>;
 }
@@ -21,11 +25,13 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const live = new Set<Socket>();
   const waiting: Array<() => void> = [];
   let holding = false;
-  let dropping = false;
+  let partitioned = false;
+  const heldBytes: Array<{ to: Socket; chunk: Buffer }> = [];
 
   const pipe = (from: Socket, to: Socket) => {
-    from.on('data', (chunk) => {
-      if (!dropping && !to.destroyed) to.write(chunk);
+    from.on('data', (chunk: Buffer) => {
+      if (partitioned) heldBytes.push({ to, chunk });
+      else if (!to.destroyed) to.write(chunk);
     });
     from.on('close', () => to.destroy());
     from.on('error', () => to.destroy());
@@ -42,7 +48,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       pipe(client, upstream);
       pipe(upstream, client);
     };
-    if (holding) {
+    if (holding || partitioned) {
       client.pause();
       waiting.push(() => {
         client.resume();
@@ -64,10 +70,13 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     release: () => {
       holding = false;
-      for (const start of waiting.splice(0)) start();
+      if (!partitioned) for (const start of waiting.splice(0)) start();
     },
     blackhole: (on) => {
-      dropping = on;
+      partitioned = on;
+      if (on) return;
+      for (const { to, chunk } of heldBytes.splice(0)) if (!to.destroyed) to.write(chunk);
+      if (!holding) for (const start of waiting.splice(0)) start();
     },
     close: async () => {
       for (const socket of live) socket.destroy();
