@@ -88,18 +88,18 @@ function durableTransport(driver: Driver, brokers: Brokers, gap: number): Durabl
             reconnect: { initialDelay: 50, maxDelay: 200 },
           }),
       };
-    case 'nats': {
-      const make = (port?: number) =>
-        new NatsTransport({
-          servers: port ? `nats://127.0.0.1:${port}` : brokers.nats!.url,
-          ...({ durable: {} } as object),
-          options: { reconnectTimeWait: 50 },
-        });
-      if (!make().capabilities.durable) return 'durable mode is not available on this driver in this build';
-      return { brokerPort: brokers.nats!.port, make };
-    }
+    case 'nats':
+      return {
+        brokerPort: brokers.nats!.port,
+        make: (port) =>
+          new NatsTransport({
+            servers: port ? `nats://127.0.0.1:${port}` : brokers.nats!.url,
+            durable: { maxLength: gap * 2 },
+            options: { reconnectTimeWait: 50 },
+          }),
+      };
     case 'kafka':
-      return 'a Kafka client cannot be cut off by a TCP proxy (the broker advertises its own address)';
+      return 'one Kafka server cannot be cut off alone by a TCP proxy (clients reconnect to the address the broker advertises)';
     case 'memory':
       return 'the memory driver keeps no log';
   }

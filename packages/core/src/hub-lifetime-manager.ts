@@ -122,6 +122,8 @@ const RECENT_BATCHES = 256;
 
 /** Log entries read per request while replaying. */
 const REPLAY_PAGE = 500;
+/** Durable mode: log reads per replay at most, while held live messages still reveal gaps. */
+const REPLAY_READS = 3;
 
 export interface InvokeOptions<T> {
   /** Cancels the wait: the call rejects with `HubError('Invocation canceled by the server.')`. */
@@ -673,20 +675,27 @@ export class HubLifetimeManager {
     this.#lastActivity = Date.now();
     const held = this.#replaying.get(channel);
     if (held) held.push({ payload, position });
-    else this.#process(channel, payload, position, false);
+    else this.#process(channel, payload, position, 'live');
   }
 
   /**
    * Decodes, checks order and delivers one message. In durable mode a gap in a live message starts a
-   * replay of the channel's log instead (the message itself waits for it); a gap met while replaying is a
-   * real loss and is reported.
+   * replay of the channel's log instead (the message itself waits for it); a gap in a live message held
+   * during a replay sends the replay back to the log (`'retry'`); a gap in the log itself is a real loss
+   * and is reported.
+   * @param source `live` from the broker, `log` read back from the log, `held` live but held by a replay.
    */
-  #process(channel: string, payload: Uint8Array, position: string | undefined, replaying: boolean): boolean {
+  #process(
+    channel: string,
+    payload: Uint8Array,
+    position: string | undefined,
+    source: 'live' | 'log' | 'held',
+  ): 'delivered' | 'skipped' | 'retry' {
     const own = this.#ownKind(payload);
     if (own !== undefined && own !== 'probe') {
       // Our own sends were delivered locally already (the common echo of a broadcast: not even decoded).
       this.#advance(channel, position);
-      return false;
+      return 'skipped';
     }
     let envelope: Envelope;
     try {
@@ -694,13 +703,13 @@ export class HubLifetimeManager {
     } catch (error) {
       this.#reportMalformed(channel, error);
       this.#advance(channel, position);
-      return false;
+      return 'skipped';
     }
     if (envelope.origin === this.serverId) {
       // Our own sends were delivered locally already; only probes come back on purpose.
       if (envelope.kind === 'probe') this.#probeAnswers.next(envelope.id);
       this.#advance(channel, position);
-      return false;
+      return 'skipped';
     }
     // Heartbeats are not messages anyone misses: they take no part in gap detection.
     const seen =
@@ -709,14 +718,15 @@ export class HubLifetimeManager {
         : this.#gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
     if (seen === 'duplicate') {
       this.#stats.duplicates++;
-      return false;
+      return 'skipped';
     }
     if (seen !== 'ok') {
-      if (this.#durable && !replaying && this.#positions.has(channel)) {
+      if (this.#durable && source !== 'log' && this.#positions.has(channel)) {
         // Fill the hole from the log first; this message is delivered after what it revealed missing.
         this.#gaps.rewind(channel, seen.origin, seen.epoch, seen.from - 1);
+        if (source === 'held') return 'retry';
         void this.#replay(channel, { payload, position });
-        return false;
+        return 'skipped';
       }
       this.#emit({ type: 'gap', ...seen, target: this.channels.describe(channel) });
       this.#log.warn('Messages missed', { channel, origin: seen.origin, from: seen.from, to: seen.to });
@@ -727,7 +737,7 @@ export class HubLifetimeManager {
     } catch (error) {
       this.#log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
     }
-    return true;
+    return 'delivered';
   }
 
   #advance(channel: string, position: string | undefined): void {
@@ -746,7 +756,9 @@ export class HubLifetimeManager {
 
   /**
    * Durable mode: delivers what the log holds after the last position processed on `channel`, then the
-   * live messages that arrived meanwhile. Duplicates are dropped by (origin, epoch, seq).
+   * live messages that arrived meanwhile. A held message that still reveals a gap (it was published after
+   * the log was read, and what came before it reached neither the log read nor this server) sends the
+   * replay back to the log, a few times at most. Duplicates are dropped by (origin, epoch, seq).
    */
   async #replay(
     channel: string,
@@ -763,22 +775,37 @@ export class HubLifetimeManager {
     let complete = true;
     const gapsBefore = this.#stats.gaps;
     try {
-      let after = this.#positions.get(channel) ?? '0-0';
-      for (;;) {
-        const page = await this.#transport.readLog!(channel, after, REPLAY_PAGE);
-        if (!page.complete) complete = false;
-        for (const entry of page.entries) {
-          if (this.#process(channel, entry.payload, entry.position, true)) delivered++;
-          after = entry.position;
+      for (let read = 1; ; read++) {
+        let after = this.#positions.get(channel) ?? '0-0';
+        for (;;) {
+          const page = await this.#transport.readLog!(channel, after, REPLAY_PAGE);
+          if (!page.complete) complete = false;
+          for (const entry of page.entries) {
+            if (this.#process(channel, entry.payload, entry.position, 'log') === 'delivered') delivered++;
+            after = entry.position;
+          }
+          if (page.entries.length < REPLAY_PAGE) break;
         }
-        if (page.entries.length < REPLAY_PAGE) break;
+        let retry = false;
+        while (queue.length > 0 && !retry) {
+          const message = queue[0]!;
+          const outcome = this.#process(
+            channel,
+            message.payload,
+            message.position,
+            read < REPLAY_READS ? 'held' : 'log',
+          );
+          retry = outcome === 'retry';
+          if (!retry) queue.shift();
+        }
+        if (!retry) break;
       }
     } catch (error) {
       complete = false;
       this.#log.error('Replay failed', { channel, error });
     } finally {
       this.#replaying.delete(channel);
-      for (const message of queue) this.#process(channel, message.payload, message.position, true);
+      for (const message of queue) this.#process(channel, message.payload, message.position, 'log');
     }
     const target = this.channels.describe(channel);
     this.#stats.replayed += delivered;

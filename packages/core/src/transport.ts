@@ -74,9 +74,10 @@ export interface Transport {
   /** Appends to the channel's bounded log and publishes, atomically; the message carries its position. */
   publishDurable?(channel: string, payload: Uint8Array): Promise<number | undefined>;
   /**
-   * Log entries after `position` (exclusive), oldest first, at most `limit`. `complete` is false when the
-   * driver knows entries after `position` were removed; core also judges by the envelopes' sequence
-   * numbers, so a driver that cannot tell returns true.
+   * Log entries after `after` (exclusive), oldest first, at most `limit`. Positions are the driver's own
+   * strings (Redis entry ids, JetStream sequences, Kafka `partition:offset`); `'0-0'` means before the first
+   * entry. `complete` is false when entries after `after` may have been removed; core also judges by the
+   * envelopes' sequence numbers, so a driver that cannot tell returns true.
    */
   readLog?(
     channel: string,
