@@ -72,6 +72,12 @@ async function client(url: string, user: string) {
   return c;
 }
 
+/** A node's warnings and errors, to explain a failed check. */
+function warnings(node: ServeProcess): string {
+  const lines = node.process.output.split('\n').filter((l) => /warn|error/i.test(l));
+  return `node ${node.url} logged:\n${lines.slice(-20).join('\n')}`;
+}
+
 /** What the receiver saw of the sender's numbered messages. */
 function tally(sent: number, received: number[]) {
   const unique = new Set(received);
@@ -186,7 +192,7 @@ for (const driver of drivers) {
           // Nothing is lost silently: every message B never got is a gap B reported, or a drop A reported.
           expect(hb.stats.gaps + ha.stats.dropped).toBeGreaterThanOrEqual(result.lost);
           // Durable mode: nothing is lost at all; what B missed live came back from the log.
-          if (driver.flags?.includes('--durable')) expect(result.lost).toBe(0);
+          if (driver.flags?.includes('--durable')) expect(result.lost, warnings(b)).toBe(0);
 
           report.push(
             `| ${label} | ${fault} | ${result.sent} | ${result.lost} | ${result.duplicated} | ${result.reordered} | ${hb.stats.gaps} | ${ha.stats.dropped} | ${hb.stats.replayed} | ${detectedMs ?? 'not detected'} | ${recoveredMs} |`,

@@ -30,6 +30,7 @@ import { defaultProtocols } from './protocol/default-protocols.js';
 import { type CompletionMessage, MessageType } from './protocol/hub-messages.js';
 import type { HubProtocol } from './protocol/hub-protocol.js';
 import { type Payloads, Publisher } from './publisher.js';
+import { backoffDelay } from './resilience/backoff.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';
 import { type LinkState, linkState, outageEvents } from './resilience/link-state.js';
@@ -38,7 +39,7 @@ import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
-import type { Transport, TransportState } from './transport.js';
+import type { LogEntry, Transport, TransportState } from './transport.js';
 import { abortable, requireGroupName, requireName } from './validate.js';
 
 export interface HubLifetimeManagerOptions {
@@ -124,6 +125,12 @@ const RECENT_BATCHES = 256;
 const REPLAY_PAGE = 500;
 /** Durable mode: log reads per replay at most, while held live messages still reveal gaps. */
 const REPLAY_READS = 3;
+/**
+ * Durable mode: attempts at one log read before the replay gives up (a broker just restarted may refuse
+ * reads for a moment: still loading, or the connection not back yet). With the delays below: ~20 s.
+ */
+const READ_ATTEMPTS = 12;
+const READ_RETRY = { initialDelay: 100, maxDelay: 2_000 };
 
 export interface InvokeOptions<T> {
   /** Cancels the wait: the call rejects with `HubError('Invocation canceled by the server.')`. */
@@ -778,7 +785,7 @@ export class HubLifetimeManager {
       for (let read = 1; ; read++) {
         let after = this.#positions.get(channel) ?? '0-0';
         for (;;) {
-          const page = await this.#transport.readLog!(channel, after, REPLAY_PAGE);
+          const page = await this.#readLog(channel, after);
           if (!page.complete) complete = false;
           for (const entry of page.entries) {
             if (this.#process(channel, entry.payload, entry.position, 'log') === 'delivered') delivered++;
@@ -817,6 +824,19 @@ export class HubLifetimeManager {
       target,
       recovered: complete && this.#stats.gaps === gapsBefore,
     });
+  }
+
+  /** One page of the log, retried with backoff while the broker refuses (live messages stay held). */
+  async #readLog(channel: string, after: string): Promise<{ entries: LogEntry[]; complete: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transport.readLog!(channel, after, REPLAY_PAGE);
+      } catch (error) {
+        if (this.#closed || attempt >= READ_ATTEMPTS) throw error;
+        this.#log.debug('Log read failed, retrying', { channel, attempt, error });
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt - 1, READ_RETRY)));
+      }
+    }
   }
 
   #dispatch(channel: string, envelope: Envelope): void {

@@ -56,6 +56,8 @@ export class NatsTransport extends TransportBase {
   readonly #root: string;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #log: JetStreamLog | undefined;
+  /** Durable publishes waiting for the stream's acknowledgement: failed at once if the link drops. */
+  readonly #pendingAcks = new Set<(error: Error) => void>();
   #nc: NatsConnection | undefined;
   #up = false;
   #stopWatching: (() => void) | undefined;
@@ -124,10 +126,19 @@ export class NatsTransport extends TransportBase {
     const log = this.#log;
     if (!log || !this.#nc || !this.#up)
       throw new TransportError(`NATS is not connected; durable publish to '${channel}' refused.`);
+    let fail!: (error: Error) => void;
+    const dropped = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    this.#pendingAcks.add(fail);
     try {
-      await log.append(channelToSubject(this.#root, channel), payload);
+      // An acknowledgement lost with the connection would only time out (ackTimeout): give up at once, and
+      // let core's outbox publish again (a second copy in the log is dropped by receivers as a duplicate).
+      await Promise.race([log.append(channelToSubject(this.#root, channel), payload), dropped]);
     } catch (cause) {
       throw new TransportError(`NATS durable publish to '${channel}' failed.`, { cause });
+    } finally {
+      this.#pendingAcks.delete(fail);
     }
     return undefined;
   }
@@ -223,6 +234,7 @@ export class NatsTransport extends TransportBase {
           case 'reconnecting':
           case 'staleConnection':
             this.#up = false;
+            for (const fail of this.#pendingAcks) fail(new Error(`NATS ${status.type} before the ack`));
             this.setState({ type: 'disconnected', error: new Error(`NATS ${status.type}`) });
             break;
           case 'reconnect':
