@@ -6,6 +6,7 @@ export default defineConfig({
     main: 'src/main.ts',
     'processes/socketio-node': 'src/processes/socketio-node.ts',
     'processes/connection-node': 'src/processes/connection-node.ts',
+    'processes/bare-ws-node': 'src/processes/bare-ws-node.ts',
     'processes/ws-clients': 'src/processes/ws-clients.ts',
   },
   format: ['esm'],

@@ -12,7 +12,9 @@ export interface ServerProcess {
 /** The built `backplane` command of this repository. */
 export const CLI = fileURLToPath(import.meta.resolve('@backplane/cli').replace(/index\.js$/, 'main.js'));
 /** Entry points of this package's helper processes (built next to this file). */
-export function processEntry(name: 'socketio-node' | 'connection-node' | 'ws-clients'): string {
+export function processEntry(
+  name: 'socketio-node' | 'connection-node' | 'bare-ws-node' | 'ws-clients',
+): string {
   return fileURLToPath(new URL(`./processes/${name}.js`, import.meta.url));
 }
 

@@ -216,6 +216,19 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
       `| ${c.connections.toLocaleString('en-US')} | ${kb(c.heapPerConnection)} | ${kb(c.rssPerConnection)} | ${kb(c.externalPerConnection)} | ${mb(c.loaded.heapUsed)} | ${mb(c.loaded.rss)} | ${c.secondsToConnect.toFixed(1)} s |`,
       '',
     );
+    if (c.floor)
+      out.push(
+        'The floor, measured the same way in the same run: a bare `http` + `ws` server that answers negotiate and ' +
+          "the handshake and keeps the sockets in a set, nothing else (Node's socket, the HTTP upgrade, `ws`'s " +
+          'WebSocket, receiver and sender).',
+        '',
+        '| Server | Heap per connection | RSS per connection |',
+        '|---|---:|---:|',
+        `| bare \`ws\` (floor) | ${kb(c.floor.heapPerConnection)} | ${kb(c.floor.rssPerConnection)} |`,
+        `| backplane | ${kb(c.heapPerConnection)} | ${kb(c.rssPerConnection)} |`,
+        `| backplane's own share | ${kb(c.heapPerConnection - c.floor.heapPerConnection)} | ${kb(c.rssPerConnection - c.floor.rssPerConnection)} |`,
+        '',
+      );
   }
 
   if (r.recovery) {

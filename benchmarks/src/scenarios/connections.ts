@@ -23,6 +23,11 @@ export interface ConnectionsResult {
   readonly loaded: { heapUsed: number; rss: number };
   readonly openFileLimit: number;
   readonly secondsToConnect: number;
+  /**
+   * The floor, measured the same way: a bare `http` + `ws` server that answers negotiate and the handshake
+   * and keeps the sockets in a set. What backplane adds per connection is the difference.
+   */
+  readonly floor?: { heapPerConnection: number; rssPerConnection: number; error?: string };
   readonly error?: string;
 }
 
@@ -49,20 +54,53 @@ export async function runConnections(
 ): Promise<ConnectionsResult> {
   const limit = openFileLimit();
   const target = Math.min(options.connections, limit - RESERVED_FDS);
-  const warm = Math.min(WARM, Math.floor(target / 4));
   progress.step(`connections: ${target.toLocaleString('en-US')} idle WebSockets on one node`);
   if (target < options.connections)
     progress.note(
       `open-file limit ${limit}: holding ${target} connections instead of ${options.connections}`,
     );
-  const server = fork(processEntry('connection-node'), [], {
+  const node = await measure('connection-node', target, options.clientProcesses);
+  progress.note(
+    `${node.connections} connections: ${(node.heapPerConnection / 1024).toFixed(2)} KB heap, ${(node.rssPerConnection / 1024).toFixed(2)} KB RSS per connection (connected in ${node.secondsToConnect.toFixed(1)} s)`,
+  );
+  progress.detail('connections: the floor, a bare ws server');
+  let floor: ConnectionsResult['floor'];
+  try {
+    const bare = await measure('bare-ws-node', target, options.clientProcesses);
+    floor = {
+      heapPerConnection: bare.heapPerConnection,
+      rssPerConnection: bare.rssPerConnection,
+      ...(bare.error && { error: bare.error }),
+    };
+    progress.note(
+      `floor (bare ws): ${(bare.heapPerConnection / 1024).toFixed(2)} KB heap, ${(bare.rssPerConnection / 1024).toFixed(2)} KB RSS per connection`,
+    );
+  } catch (error) {
+    floor = { heapPerConnection: Number.NaN, rssPerConnection: Number.NaN, error: String(error) };
+  }
+  return {
+    ...node,
+    requested: options.connections,
+    openFileLimit: limit,
+    floor,
+  };
+}
+
+/** Holds `target` idle connections on a forked server and measures its memory per connection. */
+async function measure(
+  entry: 'connection-node' | 'bare-ws-node',
+  target: number,
+  clientProcesses: number,
+): Promise<Omit<ConnectionsResult, 'requested' | 'openFileLimit' | 'floor'>> {
+  const warm = Math.min(WARM, Math.floor(target / 4));
+  const server = fork(processEntry(entry), [], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const clients: ChildProcess[] = [];
   try {
     const { url } = await reply<{ url: string }>(server, 'listening', undefined, 30_000);
-    for (let i = 0; i < options.clientProcesses; i++) {
+    for (let i = 0; i < clientProcesses; i++) {
       const client = fork(processEntry('ws-clients'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       clients.push(client);
       await reply(client, 'ready', undefined, 30_000);
@@ -83,29 +121,29 @@ export async function runConnections(
     const { count } = await reply<{ count: number }>(server, 'connections', { type: 'connections' }, 10_000);
     const loaded = await reply<Memory>(server, 'memory', { type: 'memory' }, 60_000);
     const added = count - warm;
-    const result: ConnectionsResult = {
+    return {
       connections: count,
-      requested: options.connections,
       heapPerConnection: (loaded.heapUsed - baseline.heapUsed) / added,
       rssPerConnection: (loaded.rss - baseline.rss) / added,
       externalPerConnection: (loaded.external - baseline.external) / added,
       baseline: { heapUsed: baseline.heapUsed, rss: baseline.rss },
       loaded: { heapUsed: loaded.heapUsed, rss: loaded.rss },
-      openFileLimit: limit,
       secondsToConnect,
       ...(opened !== count && { error: `opened ${opened}, the server holds ${count}` }),
     };
-    progress.note(
-      `${count} connections: ${(result.heapPerConnection / 1024).toFixed(2)} KB heap, ${(result.rssPerConnection / 1024).toFixed(2)} KB RSS per connection (connected in ${secondsToConnect.toFixed(1)} s)`,
-    );
-    return result;
   } finally {
-    for (const client of clients) {
-      client.send({ type: 'stop' });
-      setTimeout(() => client.kill('SIGKILL'), 5_000).unref();
+    const exited = (child: ChildProcess) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);
+        else child.once('exit', resolve);
+      });
+    const all = [...clients, server];
+    for (const child of all) {
+      child.send({ type: 'stop' });
+      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
     }
-    server.send({ type: 'stop' });
-    setTimeout(() => server.kill('SIGKILL'), 5_000).unref();
+    // The next measurement needs the file descriptors back.
+    await Promise.all(all.map(exited));
   }
 }
 

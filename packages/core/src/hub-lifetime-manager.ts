@@ -146,7 +146,8 @@ export interface GroupOptions {
 
 interface LocalConnection {
   readonly connection: HubConnection;
-  readonly groups: Set<string>;
+  /** The groups it is in; made on the first join (most connections join none). */
+  groups: Set<string> | undefined;
   readonly userChannel: string | undefined;
 }
 
@@ -415,7 +416,7 @@ export class HubLifetimeManager {
     if (!this.#ready) await this.start();
     const user = connection.userIdentifier;
     const userChannel = user ? this.channels.user(user) : undefined;
-    this.#connections.set(connection.connectionId, { connection, groups: new Set(), userChannel });
+    this.#connections.set(connection.connectionId, { connection, groups: undefined, userChannel });
     if (userChannel) await this.#subscriptions.add(userChannel, connection.connectionId);
   }
 
@@ -424,7 +425,7 @@ export class HubLifetimeManager {
     const local = this.#connections.get(id);
     if (!local || local.connection !== connection) return;
     this.#connections.delete(id);
-    const leaving = [...local.groups].map((group) =>
+    const leaving = [...(local.groups ?? [])].map((group) =>
       this.#subscriptions.remove(this.channels.group(group), id),
     );
     if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
@@ -556,10 +557,10 @@ export class HubLifetimeManager {
     const id = local.connection.connectionId;
     const channel = this.channels.group(group);
     if (action === 'add') {
-      local.groups.add(group);
+      (local.groups ??= new Set()).add(group);
       return this.#subscriptions.add(channel, id);
     }
-    local.groups.delete(group);
+    local.groups?.delete(group);
     return this.#subscriptions.remove(channel, id);
   }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { UnauthorizedError } from './errors.js';
-import { type Claims, verifyJwt } from './jwt.js';
+import { type Claims, NO_CLAIMS, verifyJwt } from './jwt.js';
 
 /** Who a request (negotiate or a transport) comes from. */
 export interface Identity {
@@ -40,5 +40,5 @@ export function authenticate(req: IncomingMessage, url: URL, settings: AuthSetti
     return { userId: userIdProvider(claims) || undefined, claims };
   }
   const userId = userIdQueryParameter ? url.searchParams.get(userIdQueryParameter) || undefined : undefined;
-  return { userId, claims: {} };
+  return { userId, claims: NO_CLAIMS };
 }

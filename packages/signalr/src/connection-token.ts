@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Claims } from './jwt.js';
+import { type Claims, NO_CLAIMS } from './jwt.js';
 
 /** What a connection token carries from negotiate (on any node) to the transport request (on any node). */
 export interface ConnectionTicket {
@@ -75,7 +75,7 @@ export class ConnectionTokens {
         hub: raw.h,
         connectionId: raw.c,
         userId: typeof raw.u === 'string' ? raw.u : undefined,
-        claims: typeof raw.k === 'object' && raw.k !== null ? (raw.k as Claims) : {},
+        claims: isNonEmptyObject(raw.k) ? (raw.k as Claims) : NO_CLAIMS,
         expiresAt: raw.e,
         statefulReconnect: raw.s === 1,
         nonce: raw.n,
@@ -90,6 +90,12 @@ export class ConnectionTokens {
   }
 }
 
+function isNonEmptyObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const _ in value) return true;
+  return false;
+}
+
 /**
  * The tokens this node has already opened a connection with, until they expire: a token opens one
  * connection per node, as in SignalR (a second WebSocket while the first is open is 409; a token whose
@@ -97,6 +103,7 @@ export class ConnectionTokens {
  * afresh instead of looping). Kept by nonce, pruned as entries expire; at most `maxEntries`.
  */
 export class RedeemedTokens {
+  /** Nonce → expiry in whole seconds (a small integer, stored unboxed; milliseconds would be a heap number). */
   readonly #expiries = new Map<string, number>();
   constructor(readonly maxEntries = 1_000_000) {}
 
@@ -105,11 +112,12 @@ export class RedeemedTokens {
   }
 
   add(ticket: RedeemableTicket, now = Date.now()): void {
+    const nowSeconds = Math.floor(now / 1000);
     for (const [nonce, expiresAt] of this.#expiries) {
-      if (expiresAt >= now && this.#expiries.size < this.maxEntries) break;
+      if (expiresAt >= nowSeconds && this.#expiries.size < this.maxEntries) break;
       this.#expiries.delete(nonce);
     }
-    this.#expiries.set(ticket.nonce, ticket.expiresAt);
+    this.#expiries.set(ticket.nonce, Math.ceil(ticket.expiresAt / 1000));
   }
 
   get size(): number {

@@ -9,8 +9,9 @@ import {
   parseHandshakeRequest,
   writeHandshakeResponse,
 } from '@backplane/core';
+import type { ConnectionState } from './hub-dispatcher.js';
 import type { Claims } from './jwt.js';
-import { type Heartbeat, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
+import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
 import { SequenceBuffer } from './sequence-buffer.js';
 
@@ -66,8 +67,10 @@ type State = 'handshake' | 'open' | 'closed';
  * client timeout, stateful reconnect, close. It is the `HubConnection` the lifetime manager writes to, so
  * frames that arrive over the backplane take exactly the same (counted, buffered) path as local ones.
  */
-export class HubConnectionContext implements HubConnection {
+export class HubConnectionContext implements HubConnection, HeartbeatTarget {
   readonly connectionId: string;
+  /** What the endpoint files this connection under (derived from the token the client addresses it with). */
+  readonly key: string;
   readonly userIdentifier: string | undefined;
   readonly claims: Claims;
   #protocol: HubProtocol | undefined;
@@ -91,10 +94,12 @@ export class HubConnectionContext implements HubConnection {
   ready: Promise<boolean> | undefined;
   /** A POST is being read (a second concurrent one is refused with 409, as in SignalR). */
   posting = false;
-  readonly #tick = { tick: (now: number) => this.#onTick(now) };
+  /** The hub dispatcher's per-connection state (its own slot, so no map entry per connection). */
+  dispatchState: ConnectionState | undefined;
 
   constructor(
     init: {
+      key: string;
       connectionId: string;
       userIdentifier: string | undefined;
       claims: Claims;
@@ -109,12 +114,13 @@ export class HubConnectionContext implements HubConnection {
     readonly log: Logger,
   ) {
     this.connectionId = init.connectionId;
+    this.key = init.key;
     this.userIdentifier = init.userIdentifier;
     this.claims = init.claims;
     this.#transport = init.transport;
     this.#wantsStateful = init.statefulReconnect && settings.statefulReconnectBufferSize > 0;
     this.#keepAlive = new KeepAlive(settings, init.transport.kind === 'LongPolling');
-    heartbeat.add(this.#tick);
+    heartbeat.add(this);
   }
 
   get protocol(): HubProtocol {
@@ -283,7 +289,7 @@ export class HubConnectionContext implements HubConnection {
   #end(error: Error | undefined): void {
     this.#state = 'closed';
     this.#inbox = undefined;
-    this.heartbeat.delete(this.#tick);
+    this.heartbeat.delete(this);
     clearTimeout(this.#detachTimer);
     clearTimeout(this.#ackTimer);
     this.#transport.close();
@@ -373,7 +379,8 @@ export class HubConnectionContext implements HubConnection {
     this.#end(error);
   }
 
-  #onTick(now: number): void {
+  /** The hub's heartbeat, once a second: keep-alive pings, client and handshake timeouts. */
+  tick(now: number): void {
     if (this.#state === 'closed' || !this.#attached) return;
     switch (this.#keepAlive.due(this.#state === 'open', now)) {
       case 'handshake-timeout':

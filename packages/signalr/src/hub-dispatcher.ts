@@ -27,8 +27,9 @@ export interface DispatcherSettings {
  * never stream, never touch `context.items` and never read `connectionAborted`, and an idle connection's
  * memory is what scenario 5 of the benchmarks measures.
  */
-interface ConnectionState {
-  readonly limiter: Limiter;
+export interface ConnectionState {
+  /** Made on the first invocation. */
+  limiter: Limiter | undefined;
   streams: Map<string, AbortController> | undefined;
   items: Map<unknown, unknown> | undefined;
   aborted: AbortController | undefined;
@@ -44,7 +45,6 @@ interface ConnectionState {
  */
 export class HubDispatcher {
   readonly #methods: ReadonlyMap<string, HubMethod>;
-  readonly #connections = new Map<HubConnectionContext, ConnectionState>();
 
   constructor(
     readonly hubClass: HubClass,
@@ -90,7 +90,7 @@ export class HubDispatcher {
         this.#streamInvocation(connection, message);
         return;
       case MessageType.CancelInvocation: {
-        const stream = this.#connections.get(connection)?.streams?.get(message.invocationId);
+        const stream = connection.dispatchState?.streams?.get(message.invocationId);
         if (stream) stream.abort();
         else this.log.debug('Cancel for no running stream ignored', { invocationId: message.invocationId });
         return;
@@ -110,7 +110,7 @@ export class HubDispatcher {
 
   /** The connection ended: aborts `context.connectionAborted` and its streams. */
   connectionClosed(connection: HubConnectionContext): void {
-    const state = this.#connections.get(connection);
+    const state = connection.dispatchState;
     if (!state) return;
     state.closed = true;
     state.aborted?.abort();
@@ -119,22 +119,25 @@ export class HubDispatcher {
 
   /** Drops a connection's state (after its `onDisconnected`, which still sees `context.items`). */
   forget(connection: HubConnectionContext): void {
-    this.#connections.delete(connection);
+    connection.dispatchState = undefined;
   }
 
+  /** The connection's dispatch state, kept on the connection itself (no map entry per connection). */
   #state(connection: HubConnectionContext): ConnectionState {
-    let state = this.#connections.get(connection);
-    if (!state) {
-      state = {
-        limiter: new Limiter(this.settings.maximumParallelInvocationsPerClient),
-        streams: undefined,
-        items: undefined,
-        aborted: undefined,
-        closed: connection.closed,
-      };
-      this.#connections.set(connection, state);
-    }
-    return state;
+    connection.dispatchState ??= {
+      limiter: undefined,
+      streams: undefined,
+      items: undefined,
+      aborted: undefined,
+      closed: connection.closed,
+    };
+    return connection.dispatchState;
+  }
+
+  #limiter(connection: HubConnectionContext): Limiter {
+    const state = this.#state(connection);
+    state.limiter ??= new Limiter(this.settings.maximumParallelInvocationsPerClient);
+    return state.limiter;
   }
 
   /** The method a call targets, or the error completion SignalR's binder would produce. */
@@ -172,7 +175,7 @@ export class HubDispatcher {
       return;
     }
     const { method } = bound;
-    void this.#state(connection).limiter.run(async () => {
+    void this.#limiter(connection).run(async () => {
       if (connection.closed) return;
       let result: unknown;
       try {

@@ -4,6 +4,9 @@ import { UnauthorizedError } from './errors.js';
 /** Claims of a verified token. */
 export type Claims = Readonly<Record<string, unknown>>;
 
+/** The claims of a connection that has none (anonymous, or a token without claims): one shared object. */
+export const NO_CLAIMS: Claims = Object.freeze({});
+
 /**
  * Verifies an HS256 JWT (signature, `exp`, `nbf`, with `clockSkewSeconds` of leeway) and returns its claims.
  * Throws {@link UnauthorizedError} otherwise. Only HS256 is accepted (no `alg: none`, no RS/HS confusion).

@@ -1,43 +1,59 @@
 import type { WebSocket } from 'ws';
-import type { TransportSender } from '../hub-connection-context.js';
+import type { HubConnectionContext, TransportSender } from '../hub-connection-context.js';
 
 /**
- * WebSockets: text frames for text protocols (and the handshake), binary frames for MessagePack.
- * `binaryFrames()` says which the connection's protocol needs once the handshake is done.
+ * WebSockets: text frames for text protocols (and the handshake), binary frames for MessagePack once the
+ * connection it serves (`connection`, set when the connection is made or resumed) has agreed on one.
  *
  * Hub messages written in the same turn of the event loop (a burst from the backplane) go out as ONE
  * WebSocket message holding several records, which both hub protocols allow (JSON records end with 0x1E,
  * MessagePack records are length-prefixed): one frame and one syscall per burst instead of one per message.
  */
-export function webSocketSender(socket: WebSocket, binaryFrames: () => boolean): TransportSender {
-  let pending: Uint8Array[] = [];
-  let pendingBinary = false;
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const records = pending;
-    pending = [];
+export class WebSocketSender implements TransportSender {
+  // A class rather than closures: an idle connection costs its fields only (methods live on the prototype).
+  readonly kind = 'WebSockets';
+  readonly binary = true;
+  /** The connection this socket carries. */
+  connection: HubConnectionContext | undefined;
+  readonly #socket: WebSocket;
+  /** Records waiting for the end of this turn; made on first use. */
+  #pending: Uint8Array[] | undefined;
+  #pendingBinary = false;
+  #scheduled = false;
+  #flushLater: (() => void) | undefined;
+
+  constructor(socket: WebSocket) {
+    this.#socket = socket;
+  }
+
+  send(bytes: Uint8Array): void {
+    const socket = this.#socket;
     if (socket.readyState !== socket.OPEN) return;
-    socket.send(records.length === 1 ? records[0]! : Buffer.concat(records), { binary: pendingBinary });
-  };
-  return {
-    kind: 'WebSockets',
-    binary: true,
-    send(bytes) {
-      if (socket.readyState !== socket.OPEN) return;
-      const binary = binaryFrames();
-      if (pending.length > 0 && binary !== pendingBinary) flush();
-      pendingBinary = binary;
-      pending.push(bytes);
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(flush);
-      }
-    },
-    close() {
-      flush();
-      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(1000);
-    },
-  };
+    const c = this.connection;
+    const binary = c?.open === true && c.protocol.transferFormat === 'binary';
+    const pending = (this.#pending ??= []);
+    if (pending.length > 0 && binary !== this.#pendingBinary) this.#flush();
+    this.#pendingBinary = binary;
+    pending.push(bytes);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask((this.#flushLater ??= () => this.#flush()));
+    }
+  }
+
+  close(): void {
+    this.#flush();
+    const socket = this.#socket;
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(1000);
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const records = this.#pending;
+    if (!records || records.length === 0) return;
+    this.#pending = [];
+    const socket = this.#socket;
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(records.length === 1 ? records[0]! : Buffer.concat(records), { binary: this.#pendingBinary });
+  }
 }
