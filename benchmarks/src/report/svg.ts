@@ -61,7 +61,8 @@ export function barChart(spec: ChartSpec): string {
     return `<rect x="${x}" y="${32}" width="12" height="12" fill="${color(name)}"/>${text(x + 16, 42, name, 'start', 12, '#222')}`;
   });
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" role="img">`,
+    `<title>${escapeXml(spec.title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     text(WIDTH / 2, 20, spec.title, 'middle', 14, '#111', 'bold'),
     ...legend,
