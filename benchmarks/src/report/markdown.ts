@@ -249,7 +249,62 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
       '',
     );
   }
+  out.push(...shortfalls(r));
   return { markdown: `${out.join('\n').trimEnd()}\n`, charts };
+}
+
+/** What the targets table says is missed, with what profiling found; written for the figures of this run. */
+function shortfalls(r: BenchResults): string[] {
+  const notes: string[] = [];
+  const e2e = ratio(
+    r.broadcast?.find((x) => x.contender === 'backplane-redis')?.deliveries,
+    r.broadcast?.find((x) => x.contender === 'socket.io')?.deliveries,
+  );
+  if (Number.isFinite(e2e) && e2e < TARGETS.broadcastVsSocketIo)
+    notes.push(
+      `- **End-to-end, ${times(e2e)} socket.io on Redis (target 3×).** Every process of scenario 2 shares the ` +
+        "machine's cores: 3 servers, the broker, and 33 clients in the harness process, which a CPU profile " +
+        'shows busy most of a core parsing deliveries (`@microsoft/signalr` JSON parsing and `ws` framing on ' +
+        "one side, socket.io's parser and emitter on the other). A client's cost per delivery is about the " +
+        'same for both, so it caps both. On the server side what was ours is done (one serialization per ' +
+        'protocol per message, WebSocket writes coalesced per event-loop turn, no per-message decode of our ' +
+        "own echo). Two differences are semantics, kept on purpose: a SignalR client's hub invocations run " +
+        'one at a time per connection (as in ASP.NET Core), and `SendMessage` awaits the broker before the ' +
+        "next one (a failed publish reaches the caller or the outbox); socket.io's `emit` neither waits nor " +
+        'reports. NATS, whose publish does not wait for a reply, is the fastest contender.',
+    );
+  const worst = (r.efficiency ?? [])
+    .filter((x) => x.driver !== 'memory')
+    .map((x) => ({ driver: x.driver, v: Math.min(ratio(x.sendAll, x.raw), ratio(x.sendGroup, x.raw)) }))
+    .filter((x) => Number.isFinite(x.v) && x.v < TARGETS.efficiency);
+  if (worst.length > 0)
+    notes.push(
+      `- **Fan-out, ${worst.map((x) => `${x.driver} ${pct(x.v)}`).join(', ')} of the raw client (target 80 %).** ` +
+        'The raw subscribers only count bytes; the backplane decodes each envelope (MessagePack), checks its ' +
+        'sequence per channel and origin, and writes a frame to a connection, all in the one process that ' +
+        'also publishes. The cheaper the raw client, the lower the ratio: NATS core is the cheapest, Kafka ' +
+        'the dearest. The decode reads fields by index, our own echo is dropped from the header bytes, and ' +
+        'the gap detector keys by nested maps (no string per message); what is left is the work itself.',
+    );
+  for (const x of (r.latency ?? []).filter((p) => p.rate === 5_000 && p.driver !== 'memory')) {
+    const v = x.backplane.p99 - x.raw.p99;
+    if (Number.isFinite(v) && v > TARGETS.p99OverheadMs)
+      notes.push(
+        `- **p99 overhead on ${x.driver} at 5k msg/s, ${f2(v)} ms (target 1 ms).** ` +
+          (x.driver === 'kafka'
+            ? "The raw kafkajs consumer's own p99 is 10–20 ms (its fetch loop), and the difference swings by " +
+              'several ms either way between runs: at this scale the overhead is inside the noise.'
+            : 'Measured on a shared 2-core machine: the figure moves by about a millisecond between runs.'),
+      );
+  }
+  const c = r.connections;
+  if (c && c.heapPerConnection > TARGETS.heapPerConnection)
+    notes.push(
+      `- **Heap per idle connection, ${kb(c.heapPerConnection)} (target 4 KB).**` +
+        (c.floor ? ` A bare \`ws\` server costs ${kb(c.floor.heapPerConnection)} of it.` : ''),
+    );
+  if (notes.length === 0) return [];
+  return ['## Where we fall short', '', ...notes, ''];
 }
 
 function targets(r: BenchResults): string[] {
@@ -271,8 +326,9 @@ function targets(r: BenchResults): string[] {
   }
   for (const x of (r.latency ?? []).filter((p) => p.rate === 5_000 && p.driver !== 'memory')) {
     const v = x.backplane.p99 - x.raw.p99;
+    const noise = v < 0 ? ` (below the raw client's own ${f2(x.raw.p99)} ms: noise)` : '';
     rows.push(
-      `| p99 overhead on ${x.driver} at 5k msg/s | ≤ 1 ms | ${f2(v)} ms | ${met(v <= TARGETS.p99OverheadMs)} |`,
+      `| p99 overhead on ${x.driver} at 5k msg/s | ≤ 1 ms | ${f2(v)} ms${noise} | ${met(v <= TARGETS.p99OverheadMs)} |`,
     );
   }
   if (r.connections) {

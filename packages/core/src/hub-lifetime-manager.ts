@@ -557,7 +557,8 @@ export class HubLifetimeManager {
     const id = local.connection.connectionId;
     const channel = this.channels.group(group);
     if (action === 'add') {
-      (local.groups ??= new Set()).add(group);
+      local.groups ??= new Set();
+      local.groups.add(group);
       return this.#subscriptions.add(channel, id);
     }
     local.groups?.delete(group);

@@ -31,13 +31,15 @@ export class WebSocketSender implements TransportSender {
     if (socket.readyState !== socket.OPEN) return;
     const c = this.connection;
     const binary = c?.open === true && c.protocol.transferFormat === 'binary';
-    const pending = (this.#pending ??= []);
+    this.#pending ??= [];
+    const pending = this.#pending;
     if (pending.length > 0 && binary !== this.#pendingBinary) this.#flush();
     this.#pendingBinary = binary;
     pending.push(bytes);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask((this.#flushLater ??= () => this.#flush()));
+      this.#flushLater ??= () => this.#flush();
+      queueMicrotask(this.#flushLater);
     }
   }
 
