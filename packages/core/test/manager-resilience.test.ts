@@ -166,6 +166,24 @@ describe('manager resilience', () => {
     expect(m1.stats.buffered).toBe(0);
   });
 
+  it('outbox - the flush waits flushDelay, so a server that comes back later still gets what was buffered', async () => {
+    // Both servers lose the broker; the receiving one comes back RECEIVER_LATE_MS after the sending one.
+    const RECEIVER_LATE_MS = 100;
+    const { t1, t2, m1, c2 } = await pair({ outbox: { flushDelay: 400 } });
+    const started = nextEvent(m1.events$, 'outage-started');
+    t1.down();
+    t2.down();
+    await started;
+    for (const word of ['a', 'b', 'c']) await m1.sendAll('Say', [word]);
+    const flushed = nextEvent(m1.events$, 'flushed');
+    t1.up();
+    await new Promise((resolve) => setTimeout(resolve, RECEIVER_LATE_MS));
+    expect(m1.stats.buffered).toBe(3); // not flushed into a broker the receiver is not back on
+    t2.up();
+    expect((await flushed).count).toBe(3);
+    expect(await c2.waitFor(3)).toEqual(['a', 'b', 'c']);
+  });
+
   it('outbox - a full outbox drops the oldest and says so', async () => {
     const { t1, m1, c2 } = await pair({ outbox: { maxMessages: 2 } });
     t1.down();

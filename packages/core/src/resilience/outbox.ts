@@ -9,6 +9,14 @@ export interface OutboxOptions {
   maxAge?: number;
   /** What to do when full. @default 'drop-oldest' */
   policy?: OutboxPolicy;
+  /**
+   * How long to wait, once the link is back, before flushing what was buffered, in ms. The other servers
+   * come back from the same outage on their own schedule, and a message flushed before a receiver has
+   * resubscribed never reaches it: the wait lets them return first. Publishes made meanwhile queue behind
+   * the buffered ones (order kept). Only applies when something was buffered.
+   * @default 1_000
+   */
+  flushDelay?: number;
 }
 
 export interface OutboxEntry {

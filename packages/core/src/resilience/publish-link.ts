@@ -27,6 +27,8 @@ export class PublishLink {
   #flushing = false;
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  readonly #flushDelay: number;
+  #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Messages given up (dropped or refused) by the outbox since start. */
   dropped = 0;
@@ -39,6 +41,7 @@ export class PublishLink {
   ) {
     this.#transport = transport;
     this.#outbox = options.outbox === false ? undefined : new Outbox(options.outbox);
+    this.#flushDelay = options.outbox === false ? 0 : (options.outbox?.flushDelay ?? 1_000);
     this.#retry = options.retry ?? {};
     this.#emit = emit;
     this.#now = now;
@@ -52,10 +55,20 @@ export class PublishLink {
   /** Tells the link whether the broker is reachable (from the resilience pipeline). */
   setUp(up: boolean): void {
     this.#up = up;
-    if (up) {
-      this.#attempt = 0;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (!up) return;
+    this.#attempt = 0;
+    if (this.#flushDelay <= 0 || !this.#outbox || this.#outbox.size === 0) {
       void this.#flush();
+      return;
     }
+    // Give the other servers time to come back and resubscribe (see OutboxOptions.flushDelay).
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      if (this.#up) void this.#flush();
+    }, this.#flushDelay);
+    this.#flushTimer.unref();
   }
 
   /**
@@ -105,6 +118,7 @@ export class PublishLink {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#flushTimer);
   }
 
   #buffer(channel: string, payload: Uint8Array, durable: boolean): void {
@@ -160,7 +174,7 @@ export class PublishLink {
     const delay = backoffDelay(this.#attempt++, this.#retry);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      if (this.#up) void this.#flush();
+      if (this.#up && !this.#flushTimer) void this.#flush();
     }, delay);
     this.#retryTimer.unref();
   }
