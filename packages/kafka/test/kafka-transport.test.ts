@@ -27,6 +27,38 @@ async function transport(topic: string) {
 }
 
 describe('kafka transport', () => {
+  it('kafka transport - durable: records deleted after a position (retention) make the log read incomplete', async () => {
+    const topic = `durable-trim-${Date.now()}`;
+    const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic, durable: true });
+    open.push(t);
+    await t.connect();
+    const start = await t.logPosition('c');
+    for (let i = 0; i < 10; i++) await t.publishDurable('c', new TextEncoder().encode(`m${i}`));
+    const all = await t.readLog('c', start, 100);
+    expect(all).toMatchObject({ complete: true });
+    const text = (page: typeof all) => page.entries.map((e) => new TextDecoder().decode(e.payload));
+    expect(text(all)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    // What retention does, on demand: records before m5's offset are deleted.
+    const admin = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [topic] }); // kafkajs needs the leaders loaded first
+      const [partition, offset] = all.entries[5]!.position.split(':');
+      await admin.deleteTopicRecords({
+        topic,
+        partitions: [{ partition: Number(partition), offset: offset! }],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    const behind = await t.readLog('c', all.entries[0]!.position, 100);
+    expect(behind.complete).toBe(false);
+    expect(text(behind)).toEqual(['m5', 'm6', 'm7', 'm8', 'm9']);
+    const inside = await t.readLog('c', all.entries[5]!.position, 100);
+    expect(inside.complete).toBe(true);
+    expect(text(inside)).toEqual(['m6', 'm7', 'm8', 'm9']);
+  }, 60_000);
+
   it('kafka transport - every server gets every message of its channels, binary-safe, in order', async () => {
     const [a, b, c] = [await transport('t1'), await transport('t1'), await transport('t1')];
     await b.t.subscribe('x');
