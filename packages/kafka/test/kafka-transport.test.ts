@@ -27,6 +27,28 @@ async function transport(topic: string) {
 }
 
 describe('kafka transport', () => {
+  it('kafka transport - durable with 3 partitions: each channel keeps one partition, and its log reads back in order', async () => {
+    const topic = `durable-parts-${Date.now()}`;
+    const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic, partitions: 3, durable: true });
+    open.push(t);
+    await t.connect();
+    const channels = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const starts = await Promise.all(channels.map((c) => t.logPosition(c)));
+    for (let i = 0; i < 5; i++)
+      for (const c of channels) await t.publishDurable(c, new TextEncoder().encode(`${c}${i}`));
+    const partitions = new Set<string>();
+    for (const [n, c] of channels.entries()) {
+      const page = await t.readLog(c, starts[n]!, 100);
+      expect(page.entries.map((e) => new TextDecoder().decode(e.payload))).toEqual(
+        Array.from({ length: 5 }, (_, i) => `${c}${i}`),
+      );
+      const used = new Set(page.entries.map((e) => e.position.split(':')[0]!));
+      expect(used.size).toBe(1);
+      partitions.add([...used][0]!);
+    }
+    expect(partitions.size).toBeGreaterThan(1); // six channels spread over the partitions
+  }, 60_000);
+
   it('kafka transport - durable: records deleted after a position (retention) make the log read incomplete', async () => {
     const topic = `durable-trim-${Date.now()}`;
     const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic, durable: true });

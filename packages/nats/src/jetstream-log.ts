@@ -128,7 +128,8 @@ export class JetStreamLog {
     const info = await this.#manager().streams.info(this.stream, { subjects_filter: subject });
     const stored = info.state.subjects?.[subject] ?? 0;
     const entries: LogEntry[] = [];
-    if (stored > 0 && info.state.last_seq >= from) {
+    // A fetch for a subject with nothing at or after `from` would wait out its expiry: look first.
+    if (stored > 0 && info.state.last_seq >= from && (await this.#newest(subject)) >= from) {
       const consumer = await this.#client().consumers.get(this.stream, {
         filter_subjects: subject,
         deliver_policy: DeliverPolicy.StartSequence,
@@ -153,6 +154,13 @@ export class JetStreamLog {
       (stored >= this.#maxLength || (this.#options.maxAge ?? 0) > 0) &&
       (await this.#oldest(subject)) > from;
     return { entries, complete: !trimmed };
+  }
+
+  async #newest(subject: string): Promise<number> {
+    const newest = await this.#manager()
+      .direct.getMessage(this.stream, { last_by_subj: subject })
+      .catch(() => undefined);
+    return newest?.seq ?? 0;
   }
 
   async #oldest(subject: string): Promise<number> {
