@@ -244,7 +244,7 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
       '|---|---:|---:|---:|---|',
       ...r.recovery.map(
         (x) =>
-          `| ${x.driver} | ${r.sizes.recovery.gap.toLocaleString('en-US')} | ${n(x.recoveryMs)} | ${n(x.replayRate)} | ${x.error ? oneLine(x.error) : ''} |`,
+          `| ${x.driver} | ${r.sizes.recovery.gap.toLocaleString('en-US')} | ${n(x.recoveryMs)} | ${n(x.replayRate)} | ${oneLine(x.error ?? x.note ?? '')} |`,
       ),
       '',
     );
