@@ -21,7 +21,7 @@ export interface Sizes {
 }
 
 /**
- * `full` is the published run (about 20 minutes here), `quick` keeps every scenario and shape with fewer
+ * `full` is the published run (about 12 minutes here), `quick` keeps every scenario and shape with fewer
  * messages and rounds (under 10 minutes), `smoke` only proves the suite works (the `npm test` check).
  */
 export const PRESETS: Record<Mode, Sizes> = {

@@ -294,7 +294,9 @@ function shortfalls(r: BenchResults): string[] {
           (x.driver === 'kafka'
             ? "The raw kafkajs consumer's own p99 is 10–20 ms (its fetch loop), and the difference swings by " +
               'several ms either way between runs: at this scale the overhead is inside the noise.'
-            : 'Measured on a shared 2-core machine: the figure moves by about a millisecond between runs.'),
+            : `The raw client's own p99 / p99.9 at this rate were ${f2(x.raw.p99)} / ${f2(x.raw.p999)} ms in this ` +
+              'run: on a shared 2-core machine, with every server and client of the scenario on it, the tails of ' +
+              'both move by milliseconds from run to run, so one run decides little either way.'),
       );
   }
   const c = r.connections;
