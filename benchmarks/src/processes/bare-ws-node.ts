@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
+import { memoryReport } from './memory-report.js';
 
 type Request = { type: 'memory' | 'connections' | 'stop' };
 
@@ -31,15 +32,9 @@ const port = typeof address === 'object' && address ? address.port : 0;
 const send = (message: object) => process.send?.(message);
 process.on('message', async (request: Request) => {
   switch (request.type) {
-    case 'memory': {
-      const gc = (globalThis as { gc?: () => void }).gc;
-      gc?.();
-      await new Promise((resolve) => setImmediate(resolve));
-      gc?.();
-      const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
-      send({ type: 'memory', heapUsed, rss, external, arrayBuffers, gc: gc !== undefined });
+    case 'memory':
+      send(await memoryReport());
       return;
-    }
     case 'connections':
       send({ type: 'connections', count: sockets.size });
       return;

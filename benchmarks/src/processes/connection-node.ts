@@ -6,6 +6,7 @@
 import { writeHeapSnapshot } from 'node:v8';
 import { startNodeServer } from '@backplane/cli';
 import { quietLogger } from '../cluster.js';
+import { memoryReport } from './memory-report.js';
 
 type Request = { type: 'memory' | 'connections' | 'stop' | 'snapshot'; path?: string };
 
@@ -25,15 +26,9 @@ const node = await startNodeServer({
 const send = (message: object) => process.send?.(message);
 process.on('message', async (request: Request) => {
   switch (request.type) {
-    case 'memory': {
-      const gc = (globalThis as { gc?: () => void }).gc;
-      gc?.();
-      await new Promise((resolve) => setImmediate(resolve));
-      gc?.();
-      const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
-      send({ type: 'memory', heapUsed, rss, external, arrayBuffers, gc: gc !== undefined });
+    case 'memory':
+      send(await memoryReport());
       return;
-    }
     case 'snapshot': // profiling aid: where the per-connection bytes go
       send({ type: 'snapshot', file: writeHeapSnapshot(request.path) });
       return;

@@ -1,5 +1,6 @@
-import { type BackplaneEvent, HubLifetimeManager } from '@backplane/core';
+import { HubLifetimeManager } from '@backplane/core';
 import {
+  nextEvent,
   type RedisServerHandle,
   runDurableSuite,
   startRedis,
@@ -7,7 +8,6 @@ import {
   TestClient,
   waitFor,
 } from '@backplane/testkit';
-import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTransport } from '../src/index.js';
 
@@ -18,22 +18,6 @@ beforeAll(async () => {
   redis = await startRedis();
 }, 30_000);
 afterAll(() => redis?.stop());
-
-function next<T extends BackplaneEvent['type']>(
-  m: HubLifetimeManager,
-  type: T,
-  where: (e: Extract<BackplaneEvent, { type: T }>) => boolean = () => true,
-) {
-  return firstValueFrom(
-    m.events$.pipe(
-      filter(
-        (e): e is Extract<BackplaneEvent, { type: T }> =>
-          e.type === type && where(e as Extract<BackplaneEvent, { type: T }>),
-      ),
-      timeout(WAIT_MS),
-    ),
-  );
-}
 
 async function pair(maxLength: number) {
   const proxy = await startTcpProxy(redis.port);
@@ -73,13 +57,13 @@ describe('redis durable mode', () => {
     try {
       await sender.sendGroup('orders', 'Hello', ['0']);
       expect((await client.readInvocation()).arguments).toEqual(['0']);
-      const down = next(receiver, 'outage-started');
+      const down = nextEvent(receiver, 'outage-started', undefined, WAIT_MS);
       proxy.hold();
       proxy.cut();
       await down;
       for (let i = 1; i <= 30; i++) await sender.sendGroup('orders', 'Hello', [String(i)]);
       await sender.sendAll('Hello', ['all-31']);
-      const replayed = next(receiver, 'replayed', (e) => e.target?.kind === 'group');
+      const replayed = nextEvent(receiver, 'replayed', (e) => e.target?.kind === 'group', WAIT_MS);
       proxy.release();
       expect((await replayed).count).toBe(30);
       const words: string[] = [];
@@ -104,13 +88,13 @@ describe('redis durable mode', () => {
     try {
       await sender.sendGroup('orders', 'Hello', ['0']);
       await client.readInvocation();
-      const down = next(receiver, 'outage-started');
+      const down = nextEvent(receiver, 'outage-started', undefined, WAIT_MS);
       proxy.hold();
       proxy.cut();
       await down;
       for (let i = 1; i <= 20; i++) await sender.sendGroup('orders', 'Hello', [String(i)]);
-      const recovered = next(receiver, 'recovered', (e) => e.target?.kind === 'group');
-      const gap = next(receiver, 'gap', (e) => e.target?.kind === 'group');
+      const recovered = nextEvent(receiver, 'recovered', (e) => e.target?.kind === 'group', WAIT_MS);
+      const gap = nextEvent(receiver, 'gap', (e) => e.target?.kind === 'group', WAIT_MS);
       proxy.release();
       expect((await recovered).recovered).toBe(false);
       expect(await gap).toMatchObject({ from: 2, to: 16, target: { kind: 'group', name: 'orders' } });

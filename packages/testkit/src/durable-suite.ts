@@ -1,11 +1,6 @@
-import {
-  type BackplaneEvent,
-  HubLifetimeManager,
-  type MessageHandler,
-  type Transport,
-} from '@backplane/core';
-import { filter, firstValueFrom, timeout } from 'rxjs';
+import { HubLifetimeManager, type MessageHandler, type Transport } from '@backplane/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextEvent } from './next-event.js';
 import { TestClient } from './test-client.js';
 import { waitFor } from './wait-for.js';
 
@@ -76,22 +71,6 @@ function sum(counts: Map<string, number>, part: string): number {
   let n = 0;
   for (const [channel, count] of counts) if (channel.includes(part)) n += count;
   return n;
-}
-
-function next<T extends BackplaneEvent['type']>(
-  m: HubLifetimeManager,
-  type: T,
-  where: (e: Extract<BackplaneEvent, { type: T }>) => boolean = () => true,
-) {
-  return firstValueFrom(
-    m.events$.pipe(
-      filter(
-        (e): e is Extract<BackplaneEvent, { type: T }> =>
-          e.type === type && where(e as Extract<BackplaneEvent, { type: T }>),
-      ),
-      timeout(WAIT_MS),
-    ),
-  );
 }
 
 export interface DurableSuiteOptions {
@@ -223,8 +202,8 @@ export function runDurableSuite(
         timeoutMs: WAIT_MS,
       });
       receiving.drop(false);
-      const replayed = next(receiver, 'replayed');
-      const recovered = next(receiver, 'recovered');
+      const replayed = nextEvent(receiver, 'replayed', undefined, WAIT_MS);
+      const recovered = nextEvent(receiver, 'recovered', undefined, WAIT_MS);
       await sender.sendGroup('orders', 'Hello', ['31']);
       expect((await replayed).count).toBe(31);
       expect((await recovered).recovered).toBe(true);
@@ -256,7 +235,7 @@ export function runDurableSuite(
         await sender.sendGroup('orders', 'Hello', ['6']);
         await waitFor(() => receiving.passedOn('orders') > before, { name: "'6' held", timeoutMs: WAIT_MS });
       });
-      const recovered = next(receiver, 'recovered', (e) => e.target?.kind === 'group');
+      const recovered = nextEvent(receiver, 'recovered', (e) => e.target?.kind === 'group', WAIT_MS);
       await sender.sendGroup('orders', 'Hello', ['4']);
       expect((await recovered).recovered).toBe(true);
       const words: string[] = [];
@@ -279,8 +258,8 @@ export function runDurableSuite(
           timeoutMs: WAIT_MS,
         });
         receiving.drop(false);
-        const recovered = next(receiver, 'recovered', (e) => e.target?.kind === 'group');
-        const gap = next(receiver, 'gap', (e) => e.target?.kind === 'group');
+        const recovered = nextEvent(receiver, 'recovered', (e) => e.target?.kind === 'group', WAIT_MS);
+        const gap = nextEvent(receiver, 'gap', (e) => e.target?.kind === 'group', WAIT_MS);
         await sender.sendGroup('orders', 'Hello', ['21']);
         expect((await recovered).recovered).toBe(false);
         // seq 1 was '0'; '1'..'16' (seq 2..17) are gone, the log keeps the last five: '17'..'21'.

@@ -17,6 +17,7 @@ export type { ServerProcessHandle, ServerProcessOptions } from './launchers/serv
 export { startServerProcess, tcpProbe } from './launchers/server-process.js';
 export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';
+export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';
 export { DEFAULT_TIMEOUT_MS, SETTLE_MS, TestClient } from './test-client.js';
 export type { WaitForOptions } from './wait-for.js';
