@@ -18,8 +18,13 @@ export interface ServeOptions {
   durable: boolean;
   /** Outbox on unless --no-outbox. */
   outbox: boolean;
+  /** HS256 secret: clients need a valid JWT (at least 32 bytes). @default undefined (no authentication) */
   jwtSecret: string | undefined;
-  /** Shared by the nodes so a negotiate on one and a WebSocket on another both work. @default a fixed dev secret, with a warning */
+  /**
+   * Signs connection tokens; shared by the nodes so a negotiate on one and a WebSocket on another both work.
+   * @default derived from `jwtSecret` when set, else a random secret per process (negotiate and connect
+   * must then reach the same node)
+   */
   tokenSecret: string | undefined;
   nodeId: string | undefined;
 }
@@ -44,8 +49,18 @@ export type Command =
   | { readonly name: 'bench'; readonly args: readonly string[] }
   | { readonly name: 'help' };
 
-/** Parses `backplane <command> [flags]`. Throws {@link UsageError} for anything it does not understand. */
-export function parseCommand(argv: readonly string[]): Command {
+/** Shortest accepted `--jwt-secret`, in bytes (HS256 keys shorter than the hash are guessable). */
+export const MIN_JWT_SECRET_BYTES = 32;
+
+/**
+ * Parses `backplane <command> [flags]`. Every flag can also come from the environment as
+ * `BACKPLANE_<FLAG>` (`--jwt-secret` -> `BACKPLANE_JWT_SECRET`), so secrets need not sit in the process
+ * list; a flag on the command line wins. Throws {@link UsageError} for anything it does not understand.
+ */
+export function parseCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Command {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') return { name: 'help' };
   if (name === 'bench') return { name: 'bench', args: rest };
@@ -64,13 +79,59 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new UsageError((cause as Error).message, { cause });
   }
   if (values.help) return { name: 'help' };
+  fromEnvironment(
+    values,
+    name === 'demo' ? [...Object.keys(serveFlags), 'nodes'] : Object.keys(serveFlags),
+    env,
+  );
   const options = serveOptions(values);
   if (name === 'serve') return { name, options };
   const nodes = values.nodes === undefined ? 3 : integer(values.nodes as string, '--nodes', 1, 16);
   return { name, options: { ...options, nodes } };
 }
 
+/** The environment variable of a flag: `--jwt-secret` -> `BACKPLANE_JWT_SECRET`. */
+export function environmentVariable(flag: string): string {
+  return `BACKPLANE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Fills the flags the command line did not give from their `BACKPLANE_*` variables. */
+function fromEnvironment(
+  values: Record<string, string | boolean | undefined>,
+  flags: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): void {
+  for (const flag of flags) {
+    if (flag === 'help' || values[flag] !== undefined) continue;
+    const name = environmentVariable(flag);
+    const text = env[name];
+    if (text === undefined) continue;
+    const type = (serveFlags as Record<string, { type: string }>)[flag]?.type ?? 'string';
+    if (type === 'string') {
+      values[flag] = text;
+      continue;
+    }
+    const lower = text.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(lower)) values[flag] = true;
+    else if (['', '0', 'false', 'no', 'off'].includes(lower)) values[flag] = false;
+    else throw new UsageError(`${name} must be true or false (got '${text}')`);
+  }
+}
+
+/** A secret flag: absent, or a non-empty string (an empty one would silently turn a protection off). */
+function secret(value: string | boolean | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0)
+    throw new UsageError(`${flag} must not be empty (${environmentVariable(flag.slice(2))} too)`);
+  return value;
+}
+
 function serveOptions(values: Record<string, string | boolean | undefined>): ServeOptions {
+  const jwtSecret = secret(values['jwt-secret'], '--jwt-secret');
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < MIN_JWT_SECRET_BYTES)
+    throw new UsageError(
+      `--jwt-secret must be at least ${MIN_JWT_SECRET_BYTES} bytes (got ${Buffer.byteLength(jwtSecret)}): a short HS256 key can be guessed`,
+    );
   const driver = (values.driver as string | undefined) ?? 'memory';
   if (!(DRIVERS as readonly string[]).includes(driver))
     throw new UsageError(`--driver must be one of ${DRIVERS.join(', ')} (got '${driver}')`);
@@ -82,8 +143,8 @@ function serveOptions(values: Record<string, string | boolean | undefined>): Ser
     prefix: (values.prefix as string | undefined) ?? 'backplane:',
     durable: values.durable === true,
     outbox: values['no-outbox'] !== true,
-    jwtSecret: values['jwt-secret'] as string | undefined,
-    tokenSecret: values['token-secret'] as string | undefined,
+    jwtSecret,
+    tokenSecret: secret(values['token-secret'], '--token-secret'),
     nodeId: values['node-id'] as string | undefined,
   };
 }
@@ -105,6 +166,10 @@ Usage:
   backplane bench  [--quick | --smoke] [--drivers memory,redis,nats,kafka] [--only <scenarios>] (backplane bench --help)
   backplane --help
 
-serve prints "listening on http://HOST:PORT" once ready and serves the /chat hub, POST /api/broadcast
-and GET /health. Exit code 0 after SIGTERM/SIGINT, 2 for bad flags or an unreachable broker.
+serve prints "listening on http://HOST:PORT" once ready and serves the /chat hub, POST /api/broadcast,
+GET /health and GET /metrics. Every flag can also be set from the environment: --jwt-secret as
+BACKPLANE_JWT_SECRET, --durable as BACKPLANE_DURABLE=true, and so on (the command line wins).
+--jwt-secret needs at least 32 bytes. Without --token-secret each process signs connection tokens with its
+own random secret: give every node the same --token-secret when a client may negotiate on one node and
+connect to another. Exit code 0 after SIGTERM/SIGINT, 2 for bad flags or an unreachable broker.
 `;

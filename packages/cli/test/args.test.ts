@@ -3,7 +3,7 @@ import { parseCommand, UsageError } from '../src/index.js';
 
 describe('args', () => {
   it('args - serve defaults follow the command-line contract', () => {
-    expect(parseCommand(['serve'])).toEqual({
+    expect(parseCommand(['serve'], {})).toEqual({
       name: 'serve',
       options: {
         port: 5000,
@@ -36,7 +36,7 @@ describe('args', () => {
       '--durable',
       '--no-outbox',
       '--jwt-secret',
-      'j',
+      'a-jwt-secret-of-at-least-32-bytes',
       '--token-secret',
       't',
       '--node-id',
@@ -52,7 +52,7 @@ describe('args', () => {
         prefix: 'app:',
         durable: true,
         outbox: false,
-        jwtSecret: 'j',
+        jwtSecret: 'a-jwt-secret-of-at-least-32-bytes',
         tokenSecret: 't',
         nodeId: 'n1',
       },
@@ -67,6 +67,51 @@ describe('args', () => {
     expect(parseCommand(['bench', '--quick'])).toEqual({ name: 'bench', args: ['--quick'] });
   });
 
+  it('args - every flag can come from its BACKPLANE_ variable; the command line wins', () => {
+    const env = {
+      BACKPLANE_PORT: '6001',
+      BACKPLANE_DRIVER: 'nats',
+      BACKPLANE_URL: 'nats://n:4222',
+      BACKPLANE_DURABLE: 'true',
+      BACKPLANE_NO_OUTBOX: '1',
+      BACKPLANE_JWT_SECRET: 'a-jwt-secret-from-the-environment!',
+      BACKPLANE_TOKEN_SECRET: 'from-env',
+      BACKPLANE_NODE_ID: 'env-node',
+      BACKPLANE_NODES: '4',
+    };
+    expect(parseCommand(['serve', '--port', '7000'], env)).toMatchObject({
+      options: {
+        port: 7000,
+        driver: 'nats',
+        url: 'nats://n:4222',
+        durable: true,
+        outbox: false,
+        jwtSecret: 'a-jwt-secret-from-the-environment!',
+        tokenSecret: 'from-env',
+        nodeId: 'env-node',
+      },
+    });
+    expect(parseCommand(['demo'], env)).toMatchObject({ options: { nodes: 4 } });
+    expect(parseCommand(['serve'], { BACKPLANE_DURABLE: 'off' })).toMatchObject({
+      options: { durable: false },
+    });
+  });
+
+  const badSecrets: Array<[string[], Record<string, string>, RegExp]> = [
+    [['serve', '--jwt-secret', ''], {}, /--jwt-secret must not be empty/],
+    [['serve'], { BACKPLANE_JWT_SECRET: '' }, /--jwt-secret must not be empty/],
+    [['serve', '--token-secret', ''], {}, /--token-secret must not be empty/],
+    [['serve'], { BACKPLANE_TOKEN_SECRET: '' }, /--token-secret must not be empty/],
+    [['serve', '--jwt-secret', 'x'.repeat(31)], {}, /at least 32 bytes \(got 31\)/],
+    [['serve'], { BACKPLANE_DURABLE: 'maybe' }, /BACKPLANE_DURABLE must be true or false/],
+  ];
+  for (const [argv, env, message] of badSecrets) {
+    it(`args - ${argv.join(' ')} ${JSON.stringify(env)} is a UsageError, never authentication off`, () => {
+      expect(() => parseCommand(argv, env)).toThrow(message);
+      expect(() => parseCommand(argv, env)).toThrow(UsageError);
+    });
+  }
+
   const bad: string[][] = [
     ['launch'],
     ['serve', '--port', 'abc'],
@@ -78,7 +123,7 @@ describe('args', () => {
   ];
   for (const argv of bad) {
     it(`args - ${argv.join(' ')} is a UsageError`, () => {
-      expect(() => parseCommand(argv)).toThrow(UsageError);
+      expect(() => parseCommand(argv, {})).toThrow(UsageError);
     });
   }
 });
