@@ -1,7 +1,7 @@
 import { startKafka, startNats, startRedis, startTcpProxy, type TcpProxy, waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ServeProcess, startServe } from './serve-process.js';
+import { type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
 
 /** One message every this many ms from the sender, in ms. */
 const SEND_EVERY_MS = 20;
@@ -58,10 +58,21 @@ async function kafka(): Promise<Broker> {
 
 interface Health {
   link: string;
-  stats: { gaps: number; buffered: number; dropped: number; duplicates: number; replayed: number };
+  /** From `/metrics`: `/health` is minimal. */
+  stats: { gaps: number; dropped: number; replayed: number };
 }
-const health = async (node: ServeProcess): Promise<Health> =>
-  (await (await fetch(`${node.url}/health`)).json()) as Health;
+const health = async (node: ServeProcess): Promise<Health> => {
+  const { link } = (await (await fetch(`${node.url}/health`)).json()) as { link: string };
+  const m = await scrapeMetrics(node.url);
+  return {
+    link,
+    stats: {
+      gaps: m.backplane_gap_messages_total ?? Number.NaN,
+      dropped: m.backplane_outbox_dropped_total ?? Number.NaN,
+      replayed: m.backplane_replayed_total ?? Number.NaN,
+    },
+  };
+};
 
 async function client(url: string, user: string) {
   const c = new signalR.HubConnectionBuilder()

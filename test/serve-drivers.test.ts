@@ -1,18 +1,7 @@
 import { startKafka, startNats, startRedis } from '@backplane/testkit';
-import * as signalR from '@microsoft/signalr';
-import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type ServeProcess, startServe } from './serve-process.js';
-
-/** How long a client waits for an expected message, in ms. */
-const WAIT_MS = 5_000;
-/** How long a negative check ("receives nothing") waits, in ms. */
-const SETTLE_MS = 150;
-
-const clients: signalR.HubConnection[] = [];
-afterEach(async () => {
-  await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
-});
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, next, nothing, type Transport } from './chat-client.js';
+import { runCli, type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
 
 /** A broker per driver, started by testkit on a random port. */
 const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop(): Promise<void> }> }> = [
@@ -26,39 +15,6 @@ const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop():
     },
   },
 ];
-
-type Transport = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
-async function connect(url: string, transport: Transport, protocol: 'json' | 'messagepack', user: string) {
-  let builder = new signalR.HubConnectionBuilder()
-    .withUrl(`${url}/chat?user=${user}`, { transport: signalR.HttpTransportType[transport] })
-    .configureLogging(signalR.LogLevel.None);
-  if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
-  const connection = builder.build();
-  await connection.start();
-  clients.push(connection);
-  return connection;
-}
-
-function next(connection: signalR.HubConnection, method = 'ReceiveMessage'): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${method} within ${WAIT_MS} ms`)), WAIT_MS);
-    const handler = (...args: unknown[]) => {
-      clearTimeout(timer);
-      connection.off(method, handler);
-      resolve(args);
-    };
-    connection.on(method, handler);
-  });
-}
-
-async function nothing(connection: signalR.HubConnection): Promise<void> {
-  const got: unknown[] = [];
-  const handler = (...args: unknown[]) => got.push(args);
-  connection.on('ReceiveMessage', handler);
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  connection.off('ReceiveMessage', handler);
-  expect(got).toEqual([]);
-}
 
 const combos: Array<[Transport, 'json' | 'messagepack']> = [
   ['WebSockets', 'json'],
@@ -135,7 +91,7 @@ for (const driver of drivers) {
       });
     }
 
-    it(`serve ${driver.name} - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link`, async () => {
+    it(`serve ${driver.name} - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link, /metrics the connections`, async () => {
       const [east, west] = nodes as [ServeProcess, ServeProcess];
       const b = await connect(west.url, 'WebSockets', 'json', 'bob');
       await b.invoke('JoinGroup', 'news');
@@ -143,14 +99,21 @@ for (const driver of drivers) {
         const got = next(b);
         const res = await fetch(`${east.url}/api/broadcast`, {
           method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ user: 'api', message: 'from http', ...body }),
         });
         expect(res.status).toBe(202);
         expect(await got).toEqual(['api', 'from http']);
       }
-      expect((await fetch(`${east.url}/api/broadcast`, { method: 'POST', body: '{' })).status).toBe(400);
+      const bad = await fetch(`${east.url}/api/broadcast`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{',
+      });
+      expect(bad.status).toBe(400);
       const health = (await (await fetch(`${west.url}/health`)).json()) as Record<string, unknown>;
-      expect(health).toMatchObject({ status: 'ok', nodeId: 'west', backplane: 'connected', connections: 1 });
+      expect(health).toEqual({ status: 'ok', backplane: 'connected', link: 'up' });
+      expect(await scrapeMetrics(west.url)).toMatchObject({ backplane_connections: 1, backplane_link_up: 1 });
     });
   });
 }

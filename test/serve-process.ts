@@ -11,8 +11,11 @@ export interface ServeProcess {
 }
 
 /** Starts `backplane serve ...args --port 0` and waits for its `listening on` line. */
-export async function startServe(args: readonly string[]): Promise<ServeProcess> {
-  const proc = new ManagedProcess(process.execPath, [CLI, 'serve', '--port', '0', ...args]);
+export async function startServe(
+  args: readonly string[],
+  env?: Record<string, string>,
+): Promise<ServeProcess> {
+  const proc = new ManagedProcess(process.execPath, [CLI, 'serve', '--port', '0', ...args], { env });
   proc.start();
   let exited = false;
   void proc.exited().then(() => {
@@ -32,11 +35,23 @@ export async function startServe(args: readonly string[]): Promise<ServeProcess>
 export async function runCli(
   args: readonly string[],
   timeoutMs = 30_000,
+  env?: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
-  const proc = new ManagedProcess(process.execPath, [CLI, ...args]);
+  const proc = new ManagedProcess(process.execPath, [CLI, ...args], { env });
   proc.start();
   const timer = setTimeout(() => void proc.kill(), timeoutMs);
   const code = await proc.exited();
   clearTimeout(timer);
   return { code, output: proc.output };
+}
+
+/** A node's `/metrics`, as metric name -> value (unlabelled samples). */
+export async function scrapeMetrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const values: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/.exec(line);
+    if (match) values[match[1]!] = Number(match[2]);
+  }
+  return values;
 }

@@ -3,10 +3,18 @@ import { Hub } from '@backplane/signalr';
 /** How long `AskClient` waits for the asked client's answer, in ms. */
 const ASK_TIMEOUT_MS = 30_000;
 
-/** The `/chat` hub of `backplane serve` (the command-line contract). */
+/**
+ * The `/chat` hub of `backplane serve` (the command-line contract). A demo hub: any client may join any
+ * group, send to anyone and `AskClient` any connection; the sender name shown to others is the `user`
+ * argument (see {@link AuthenticatedChatHub} for the name that cannot be forged).
+ */
 export class ChatHub extends Hub {
+  /** The name shown to receivers as the sender (`_`-prefixed: not callable by clients). */
+  protected _sender(claimed: string): string {
+    return claimed;
+  }
   async SendMessage(user: string, message: string): Promise<void> {
-    await this.clients.all.send('ReceiveMessage', user, message);
+    await this.clients.all.send('ReceiveMessage', this._sender(user), message);
   }
   async JoinGroup(group: string): Promise<void> {
     await this.groups.add(this.context.connectionId, group);
@@ -15,16 +23,16 @@ export class ChatHub extends Hub {
     await this.groups.remove(this.context.connectionId, group);
   }
   async SendToGroup(group: string, user: string, message: string): Promise<void> {
-    await this.clients.group(group).send('ReceiveMessage', user, message);
+    await this.clients.group(group).send('ReceiveMessage', this._sender(user), message);
   }
   async SendToUser(userId: string, user: string, message: string): Promise<void> {
-    await this.clients.user(userId).send('ReceiveMessage', user, message);
+    await this.clients.user(userId).send('ReceiveMessage', this._sender(user), message);
   }
   async SendToConnection(connectionId: string, user: string, message: string): Promise<void> {
-    await this.clients.client(connectionId).send('ReceiveMessage', user, message);
+    await this.clients.client(connectionId).send('ReceiveMessage', this._sender(user), message);
   }
   async SendToOthers(user: string, message: string): Promise<void> {
-    await this.clients.others.send('ReceiveMessage', user, message);
+    await this.clients.others.send('ReceiveMessage', this._sender(user), message);
   }
   GetConnectionId(): string {
     return this.context.connectionId;
@@ -38,3 +46,13 @@ export class ChatHub extends Hub {
       .invoke('Ask', [question], { signal: AbortSignal.timeout(ASK_TIMEOUT_MS) });
   }
 }
+
+/** The chat hub behind `--jwt-secret`: the sender shown is the caller's authenticated user id, never its argument. */
+export class AuthenticatedChatHub extends ChatHub {
+  protected override _sender(_claimed: string): string {
+    return this.context.userIdentifier ?? ANONYMOUS;
+  }
+}
+
+/** The sender shown for an authenticated caller whose token names no user. */
+export const ANONYMOUS = 'anonymous';

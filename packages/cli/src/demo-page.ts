@@ -1,5 +1,23 @@
+/**
+ * The Content-Security-Policy of the demo page: its two scripts (by nonce), inline styles, and connections
+ * to the nodes only.
+ */
+export function demoPagePolicy(nodes: ReadonlyArray<{ url: string }>, nonce: string): string {
+  const connect = nodes.flatMap(({ url }) => [url, url.replace(/^http/, 'ws')]).join(' ');
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    "style-src 'unsafe-inline'",
+    `connect-src ${connect}`,
+    "img-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 /** The demo page: one pane per node; each pane is a real @microsoft/signalr client in the browser. */
-export function demoPage(nodes: ReadonlyArray<{ nodeId: string; url: string }>): string {
+export function demoPage(nodes: ReadonlyArray<{ nodeId: string; url: string }>, nonce: string): string {
   const names = ['ada', 'grace', 'linus', 'barbara', 'ken', 'margaret'];
   return `<!doctype html>
 <html lang="en">
@@ -32,8 +50,8 @@ export function demoPage(nodes: ReadonlyArray<{ nodeId: string; url: string }>):
 <code>@microsoft/signalr</code> library, connected to the node you pick. Send to everyone, a group or a user:
 every message is marked with the node that delivered it to that pane.</p>
 <div class="panes" id="panes"></div>
-<script src="/signalr.min.js"></script>
-<script>
+<script nonce="${nonce}" src="/signalr.min.js"></script>
+<script nonce="${nonce}">
 const NODES = ${JSON.stringify(nodes)};
 const NAMES = ${JSON.stringify(names)};
 const COLORS = ['#3157d5', '#c2410c', '#0f766e', '#7c3aed', '#be185d', '#4d7c0f'];

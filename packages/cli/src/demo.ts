@@ -1,11 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { MemoryBus, MemoryTransport } from '@backplane/memory';
 import type { ServeOptions } from './args.js';
-import { demoPage } from './demo-page.js';
-import { type RunningNode, startNodeServer } from './node-server.js';
+import { demoPage, demoPagePolicy } from './demo-page.js';
+import { type RunningNode, SECURITY_HEADERS, startNodeServer } from './node-server.js';
 
 export interface Demo {
   readonly url: string;
@@ -30,11 +31,14 @@ export async function runDemo(options: ServeOptions & { nodes: number }, print =
   const pageUrl = `http://${options.host}:${(page.address() as AddressInfo).port}`;
   const bus = new MemoryBus();
   const nodes: RunningNode[] = [];
+  // The demo's nodes share one secret, made for this run (never a constant).
+  const tokenSecret = options.tokenSecret ?? randomBytes(32).toString('base64url');
   try {
     for (let i = 1; i <= options.nodes; i++) {
       nodes.push(
         await startNodeServer({
           ...options,
+          tokenSecret,
           port: 0,
           nodeId: `node-${i}`,
           corsOrigins: [pageUrl],
@@ -47,10 +51,21 @@ export async function runDemo(options: ServeOptions & { nodes: number }, print =
     page.close();
     throw error;
   }
-  const html = demoPage(nodes.map((n) => ({ nodeId: n.nodeId, url: n.url })));
+  const targets = nodes.map((n) => ({ nodeId: n.nodeId, url: n.url }));
+  const nonce = randomBytes(16).toString('base64');
+  const html = demoPage(targets, nonce);
+  const policy = demoPagePolicy(targets, nonce);
   page.on('request', (req, res) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/') res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
+    if (path === '/')
+      res
+        .writeHead(200, {
+          'Content-Type': 'text/html; charset=utf-8',
+          'Content-Security-Policy': policy,
+          'Cache-Control': 'no-store',
+        })
+        .end(html);
     else if (path === '/signalr.min.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
       createReadStream(browserClient).pipe(res);

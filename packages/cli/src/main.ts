@@ -44,9 +44,9 @@ async function main(): Promise<void> {
       return;
     }
     case 'serve': {
-      if (!command.options.tokenSecret && !command.options.jwtSecret && !process.env.BACKPLANE_TOKEN_SECRET)
+      if (!command.options.tokenSecret && !command.options.jwtSecret)
         process.stderr.write(
-          'backplane: no --token-secret given: using the development default (set one in production)\n',
+          'backplane: no --token-secret: connection tokens are signed with a random secret of this process; give every node the same --token-secret (or BACKPLANE_TOKEN_SECRET) when a client may negotiate on one node and connect to another\n',
         );
       const node = await startNodeServer(command.options);
       untilSignal(() => node.close()); // before the ready line: whoever reads it may signal at once

@@ -1,16 +1,26 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createConsoleLogger, HubLifetimeManager, type Logger, type Transport } from '@backplane/core';
-import { HubServer } from '@backplane/signalr';
+import {
+  createConsoleLogger,
+  HubLifetimeManager,
+  InvalidArgumentError,
+  type Logger,
+  type Transport,
+} from '@backplane/core';
+import { HubServer, UnauthorizedError, verifyJwt } from '@backplane/signalr';
 import type { ServeOptions } from './args.js';
-import { ChatHub } from './chat-hub.js';
+import { ANONYMOUS, AuthenticatedChatHub, ChatHub } from './chat-hub.js';
 import { createTransport } from './drivers.js';
+import { serveMetrics } from './metrics.js';
 
-/** The dev default shared by `serve` processes without `--token-secret` (identity is unauthenticated then anyway). */
-const DEV_TOKEN_SECRET = 'backplane-dev-token-secret';
 /** Largest `POST /api/broadcast` body, in bytes. */
 const MAX_BROADCAST_BYTES = 64 * 1024;
+/** Headers on every response of this server (the hub paths set their own). */
+export const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+} as const;
 
 export interface RunningNode {
   readonly url: string;
@@ -27,7 +37,10 @@ export interface NodeServerOptions extends ServeOptions {
   logger?: Logger;
 }
 
-/** Starts one `backplane serve` node: the `/chat` hub, `POST /api/broadcast` and `GET /health`. */
+/**
+ * Starts one `backplane serve` node: the `/chat` hub, `POST /api/broadcast`, `GET /health` and
+ * `GET /metrics`. With `jwtSecret`, the hub and `/api/broadcast` need the same Bearer JWT.
+ */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {
   const transport =
     options.transport ?? createTransport(options.driver, options.url, options.prefix, options.durable);
@@ -49,39 +62,53 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     await manager.close().catch(() => {});
     throw error;
   }
+  const { jwtSecret } = options;
+  // No constant anywhere: a given secret, one derived from the JWT secret (as secret as it is), or the
+  // HubServer's random per-process secret.
   const tokenSecret =
     options.tokenSecret ??
-    process.env.BACKPLANE_TOKEN_SECRET ??
-    (options.jwtSecret
-      ? createHmac('sha256', options.jwtSecret).update('connection-tokens').digest('hex')
-      : DEV_TOKEN_SECRET);
+    (jwtSecret ? createHmac('sha256', jwtSecret).update('connection-tokens').digest('hex') : undefined);
   const hubs = new HubServer({
-    tokenSecret,
-    ...(options.jwtSecret ? { jwtSecret: options.jwtSecret } : { userIdQueryParameter: 'user' }),
+    ...(tokenSecret && { tokenSecret }),
+    ...(jwtSecret ? { jwtSecret } : { userIdQueryParameter: 'user' }),
     ...(options.corsOrigins && { corsOrigins: options.corsOrigins }),
     logger: log,
-  }).mapHub('/chat', ChatHub, manager);
+  }).mapHub('/chat', jwtSecret ? AuthenticatedChatHub : ChatHub, manager);
   const chat = hubs.hubContext('/chat');
+  const metrics = serveMetrics(manager, hubs);
 
   const server = createServer((req, res) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health' && req.method === 'GET') {
+      // Minimal on purpose: no ids, no counters (those are on /metrics).
       const link = manager.link;
+      res.setHeader('Cache-Control', 'no-store');
       json(res, 200, {
         status: link.up ? 'ok' : 'degraded',
-        nodeId: manager.nodeId,
-        serverId: manager.serverId,
         backplane: manager.state.type,
         link: link.up ? 'up' : `down: ${link.reason}`,
-        connections: hubs.connectionCount(),
-        stats: manager.stats,
       });
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET') {
+      res.setHeader('Cache-Control', 'no-store');
+      void metrics.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(text),
+        (error: unknown) => {
+          log.warn('Metrics failed', { error });
+          res.writeHead(500).end();
+        },
+      );
       return;
     }
     if (path === '/api/broadcast' && req.method === 'POST') {
       void broadcast(req, res).catch((error: unknown) => {
+        if (res.headersSent) return void res.destroy();
+        // A name the lifetime manager refuses (too long, ...) is the caller's mistake.
+        if (error instanceof InvalidArgumentError) return json(res, 400, { error: error.message });
         log.warn('Broadcast failed', { error });
-        if (!res.headersSent) json(res, 503, { error: 'The backplane could not take the message.' });
+        json(res, 503, { error: 'The backplane could not take the message.' });
       });
       return;
     }
@@ -89,28 +116,53 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
   });
   hubs.attach(server);
 
+  /** The caller of `/api/broadcast`: with a JWT secret, the subject of a valid Bearer token. */
+  function caller(req: IncomingMessage): { user: string | undefined } {
+    if (!jwtSecret) return { user: undefined };
+    const match = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!match) throw new UnauthorizedError('A bearer token is required.');
+    const { sub } = verifyJwt(match[1]!, jwtSecret);
+    return { user: typeof sub === 'string' && sub !== '' ? sub : ANONYMOUS };
+  }
+
   async function broadcast(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let identity: { user: string | undefined };
+    try {
+      identity = caller(req);
+    } catch (error) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return json(res, 401, { error: (error as Error).message });
+    }
+    // JSON only: a cross-site page can send text/plain without asking, never application/json.
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') return json(res, 415, { error: "The body must be 'application/json'." });
     let body = '';
     for await (const chunk of req) {
       body += chunk;
       if (body.length > MAX_BROADCAST_BYTES) return json(res, 413, { error: 'Body too large.' });
     }
-    let input: { user?: unknown; message?: unknown; group?: unknown; userId?: unknown };
+    let input: unknown;
     try {
-      input = JSON.parse(body) as typeof input;
+      input = JSON.parse(body);
     } catch {
       return json(res, 400, { error: 'Body must be JSON: { user, message, group?, userId? }.' });
     }
-    const { user, message, group, userId } = input ?? {};
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      return json(res, 400, { error: 'Body must be a JSON object: { user, message, group?, userId? }.' });
+    const { user, message, group, userId } = input as Record<string, unknown>;
     if (typeof user !== 'string' || typeof message !== 'string')
       return json(res, 400, { error: "'user' and 'message' must be strings." });
     if (
-      (group !== undefined && typeof group !== 'string') ||
-      (userId !== undefined && typeof userId !== 'string')
+      (group !== undefined && (typeof group !== 'string' || group === '')) ||
+      (userId !== undefined && (typeof userId !== 'string' || userId === ''))
     )
-      return json(res, 400, { error: "'group' and 'userId' must be strings when given." });
-    const target = group ? chat.group(group) : userId ? chat.user(userId) : chat.all;
-    await target.send('ReceiveMessage', user, message);
+      return json(res, 400, { error: "'group' and 'userId' must be non-empty strings when given." });
+    if (group !== undefined && userId !== undefined)
+      return json(res, 400, { error: "Give 'group' or 'userId', not both." });
+    const target =
+      group !== undefined ? chat.group(group) : userId !== undefined ? chat.user(userId) : chat.all;
+    // Behind a JWT secret the sender is who the token names, as in the hub.
+    await target.send('ReceiveMessage', identity.user ?? user, message);
     json(res, 202, { accepted: true });
   }
 

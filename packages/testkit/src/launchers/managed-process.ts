@@ -38,13 +38,16 @@ export function requireBinary(binary: string, hint: string): void {
 export class ManagedProcess {
   readonly #command: string;
   readonly #args: readonly string[];
+  readonly #env: Readonly<Record<string, string>> | undefined;
   #child: ChildProcess | undefined;
   #output = '';
   #exited: Promise<number | null> = Promise.resolve(null);
 
-  constructor(command: string, args: readonly string[]) {
+  /** @param options.env variables added to this process's environment for the child. */
+  constructor(command: string, args: readonly string[], options: { env?: Record<string, string> } = {}) {
     this.#command = command;
     this.#args = args;
+    this.#env = options.env;
   }
 
   get pid(): number | undefined {
@@ -62,7 +65,10 @@ export class ManagedProcess {
 
   start(): void {
     installExitHook();
-    const child = spawn(this.#command, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.#command, this.#args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(this.#env && { env: { ...process.env, ...this.#env } }),
+    });
     this.#child = child;
     running.add(child);
     const keep = (chunk: Buffer) => {

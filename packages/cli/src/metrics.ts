@@ -1,0 +1,58 @@
+import type { BackplaneStats, HubLifetimeManager } from '@backplane/core';
+import type { HubServer } from '@backplane/signalr';
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** Each counter of {@link BackplaneStats} as a Prometheus counter: name and help. */
+const COUNTERS: ReadonlyArray<readonly [keyof BackplaneStats, string, string]> = [
+  ['published', 'backplane_published_total', 'Envelopes handed to the broker.'],
+  ['publishFailures', 'backplane_publish_failures_total', 'Publishes the broker refused.'],
+  ['received', 'backplane_received_total', 'Envelopes received from the broker, valid or not.'],
+  ['delivered', 'backplane_delivered_total', 'Frames written to local connections.'],
+  ['malformed', 'backplane_malformed_total', 'Received payloads that were not valid envelopes (dropped).'],
+  ['writeErrors', 'backplane_write_errors_total', 'Writes to a local connection that failed.'],
+  ['protocolMismatches', 'backplane_protocol_mismatches_total', 'Invocations lacking a local protocol.'],
+  ['ackTimeouts', 'backplane_ack_timeouts_total', 'Group commands to another server that got no ack.'],
+  ['gaps', 'backplane_gap_messages_total', 'Messages other servers published that never arrived here.'],
+  ['duplicates', 'backplane_duplicates_total', 'Messages received twice and dropped.'],
+  ['dropped', 'backplane_outbox_dropped_total', 'Publishes the outbox dropped or refused.'],
+  ['replayed', 'backplane_replayed_total', 'Durable mode: missed messages delivered from the log.'],
+];
+
+/**
+ * The `/metrics` registry of `backplane serve`: the lifetime manager's counters, the outbox depth, the
+ * link state and the connections held, read when scraped. Labels carry no ids (bounded cardinality).
+ */
+export function serveMetrics(manager: HubLifetimeManager, hubs: HubServer): Registry {
+  const registry = new Registry();
+  for (const [key, name, help] of COUNTERS) {
+    registry.registerMetric(
+      new Counter({
+        name,
+        help,
+        registers: [],
+        collect() {
+          this.reset();
+          this.inc(manager.stats[key]);
+        },
+      }),
+    );
+  }
+  const gauges: ReadonlyArray<readonly [string, string, () => number]> = [
+    ['backplane_outbox_buffered', 'Publishes waiting in the outbox now.', () => manager.stats.buffered],
+    ['backplane_link_up', '1 while the backplane link is up, else 0.', () => (manager.link.up ? 1 : 0)],
+    ['backplane_connections', 'Client connections this node holds.', () => hubs.connectionCount()],
+  ];
+  for (const [name, help, read] of gauges) {
+    registry.registerMetric(
+      new Gauge({
+        name,
+        help,
+        registers: [],
+        collect() {
+          this.set(read());
+        },
+      }),
+    );
+  }
+  return registry;
+}
