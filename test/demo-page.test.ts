@@ -50,7 +50,14 @@ afterAll(async () => {
 describe('demo page', () => {
   it('demo - three browser clients on three nodes: messages to all, a group and a user cross nodes, marked with the delivering node', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
-    await page.goto(demo.url);
+    // The page runs under its Content-Security-Policy: anything the policy blocks is a console error.
+    const consoleErrors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    const response = await page.goto(demo.url);
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'nonce-[^']+'/);
+    expect(response?.headers()['x-content-type-options']).toBe('nosniff');
     await page.waitForSelector('body[data-ready="true"]', { timeout: WAIT_MS });
     const pane = (i: number) => page.locator(`section[data-pane="${i}"]`);
     for (let i = 0; i < 3; i++)
@@ -88,6 +95,7 @@ describe('demo page', () => {
       await expect(pane(i).locator('ul.log li', { hasText: 'just room-1' }).count()).resolves.toBe(0);
       await expect(pane(i).locator('ul.log li', { hasText: 'psst grace' }).count()).resolves.toBe(0);
     }
+    expect(consoleErrors).toEqual([]);
     if (process.env.BACKPLANE_SCREENSHOT)
       await page.screenshot({ path: process.env.BACKPLANE_SCREENSHOT, fullPage: true });
     await page.close();

@@ -69,7 +69,8 @@ export async function runDemo(options: ServeOptions & { nodes: number }, print =
     else if (path === '/signalr.min.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
       createReadStream(browserClient).pipe(res);
-    } else res.writeHead(404).end();
+    } else if (path === '/favicon.ico') res.writeHead(204).end();
+    else res.writeHead(404).end();
   });
   if (print) {
     for (const node of nodes) process.stdout.write(`${node.nodeId} listening on ${node.url}\n`);
