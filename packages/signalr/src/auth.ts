@@ -53,3 +53,13 @@ export function authenticate(req: IncomingMessage, url: URL, settings: AuthSetti
   const userId = userIdQueryParameter ? url.searchParams.get(userIdQueryParameter) || undefined : undefined;
   return { userId, claims: NO_CLAIMS };
 }
+
+/**
+ * When a connection authenticated with `claims` stops being authenticated, in Unix ms: the JWT's `exp` plus
+ * the leeway it was accepted with (the moment {@link verifyJwt} would start refusing it); `Infinity` without
+ * an `exp` (anonymous connections, tokens that never expire).
+ */
+export function authenticationExpiry(claims: Claims, clockSkewSeconds: number): number {
+  const exp = claims.exp;
+  return typeof exp === 'number' ? (exp + clockSkewSeconds) * 1000 : Number.POSITIVE_INFINITY;
+}

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { HubLifetimeManager, HubProtocol, Logger } from '@backplane/core';
 import { ownerOfConnection, ProtocolError } from '@backplane/core';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type AuthSettings, authenticate, bearerToken, type Identity } from './auth.js';
+import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, type Identity } from './auth.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import type { HubClass } from './hub.js';
@@ -195,7 +195,11 @@ export class HubEndpoint {
       connectionId,
       userId: identity.userId,
       claims: identity.claims,
-      expiresAt: Date.now() + this.settings.connectionTokenTtl,
+      // Never longer than the JWT it was negotiated with.
+      expiresAt: Math.min(
+        Date.now() + this.settings.connectionTokenTtl,
+        authenticationExpiry(identity.claims, this.settings.jwtClockSkew),
+      ),
       statefulReconnect,
     });
     const body = negotiateResponse(negotiateVersion(url), connectionId, connectionToken, statefulReconnect);

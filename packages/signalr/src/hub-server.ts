@@ -43,6 +43,13 @@ export interface HubServerOptions {
   jwtAudience?: string;
   /** With `jwtSecret`: leeway on a JWT's `exp` and `nbf` for clocks that differ, in seconds. @default 30 */
   jwtClockSkew?: number;
+  /**
+   * With `jwtSecret`: close a connection once its JWT expires (`exp` plus `jwtClockSkew`), with a Close
+   * message saying there was an error and not allowing reconnect (the client needs a fresh token), checked
+   * once a second. Off, a connection outlives its token (only connecting needs a valid one), as in SignalR.
+   * A connection token never outlives the JWT it was negotiated with, either way. @default false
+   */
+  closeOnAuthenticationExpiration?: boolean;
   /** Turns verified JWT claims into the user id (`clients.user(id)`). @default claims.sub */
   userIdProvider?: (claims: Claims) => string | undefined;
   /**
@@ -154,6 +161,8 @@ export class HubServer {
       jwtIssuer: o.jwtIssuer,
       jwtAudience: o.jwtAudience,
       jwtClockSkew: o.jwtClockSkew ?? 30,
+      closeOnAuthenticationExpiration:
+        (o.closeOnAuthenticationExpiration ?? false) && o.jwtSecret !== undefined,
       userIdProvider: o.userIdProvider ?? subjectUserId,
       userIdQueryParameter: o.userIdQueryParameter,
       connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
