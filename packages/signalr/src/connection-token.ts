@@ -47,6 +47,18 @@ export class ConnectionTokens {
     return `${body}.${this.#sign(body)}`;
   }
 
+  /**
+   * What a connection opened with `token` is filed under: the token's signature (43 characters, unique per
+   * token: an HMAC over a body with a random nonce), copied so that it does not point into the request URL
+   * it was cut from; `undefined` unless this secret signed the token. Only an authentic token yields a key,
+   * so a signature seen somewhere, put on another body, finds nothing. (A connection keeps its key for
+   * life; the whole token would cost ~150 bytes more.)
+   */
+  keyOf(token: string): string | undefined {
+    const signature = this.#verifiedSignature(token);
+    return signature === undefined ? undefined : Buffer.from(signature, 'utf8').toString('utf8');
+  }
+
   /** The ticket inside a token, or `undefined` if it is malformed or badly signed. Expiry is the caller's call. */
   read(token: string): RedeemableTicket | undefined {
     if (this.#verifiedSignature(token) === undefined) return undefined;
