@@ -11,6 +11,12 @@ export interface Identity {
 export interface AuthSettings {
   /** HS256 secret; when set every negotiate and connection needs a valid token. */
   readonly jwtSecret: string | undefined;
+  /** When set, a JWT's `iss` must equal it. */
+  readonly jwtIssuer: string | undefined;
+  /** When set, a JWT's `aud` must be or contain it. */
+  readonly jwtAudience: string | undefined;
+  /** Leeway on a JWT's `exp` and `nbf`, in seconds. */
+  readonly jwtClockSkew: number;
   readonly userIdProvider: (claims: Claims) => string | undefined;
   /** Without a JWT secret: the query parameter naming the user (demos only). */
   readonly userIdQueryParameter: string | undefined;
@@ -26,7 +32,8 @@ export const subjectUserId = (claims: Claims): string | undefined =>
  */
 export function bearerToken(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
+  // The scheme name is case-insensitive (`bearer x`, `BEARER x`).
+  if (header && /^bearer /i.test(header)) return header.slice(7).trim() || undefined;
   return url.searchParams.get('access_token') || undefined;
 }
 
@@ -36,9 +43,23 @@ export function authenticate(req: IncomingMessage, url: URL, settings: AuthSetti
   if (jwtSecret) {
     const token = bearerToken(req, url);
     if (!token) throw new UnauthorizedError('A bearer token is required.');
-    const claims = verifyJwt(token, jwtSecret);
+    const claims = verifyJwt(token, jwtSecret, {
+      clockSkewSeconds: settings.jwtClockSkew,
+      issuer: settings.jwtIssuer,
+      audience: settings.jwtAudience,
+    });
     return { userId: userIdProvider(claims) || undefined, claims };
   }
   const userId = userIdQueryParameter ? url.searchParams.get(userIdQueryParameter) || undefined : undefined;
   return { userId, claims: NO_CLAIMS };
+}
+
+/**
+ * When a connection authenticated with `claims` stops being authenticated, in Unix ms: the JWT's `exp` plus
+ * the leeway it was accepted with (the moment {@link verifyJwt} would start refusing it); `Infinity` without
+ * an `exp` (anonymous connections, tokens that never expire).
+ */
+export function authenticationExpiry(claims: Claims, clockSkewSeconds: number): number {
+  const exp = claims.exp;
+  return typeof exp === 'number' ? (exp + clockSkewSeconds) * 1000 : Number.POSITIVE_INFINITY;
 }

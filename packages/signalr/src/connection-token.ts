@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type Claims, NO_CLAIMS } from './jwt.js';
+import { hmacSha256, sameText } from './signature.js';
 
 /** What a connection token carries from negotiate (on any node) to the transport request (on any node). */
 export interface ConnectionTicket {
@@ -46,14 +47,22 @@ export class ConnectionTokens {
     return `${body}.${this.#sign(body)}`;
   }
 
+  /**
+   * What a connection opened with `token` is filed under: the token's signature (43 characters, unique per
+   * token: an HMAC over a body with a random nonce), copied so that it does not point into the request URL
+   * it was cut from; `undefined` unless this secret signed the token. Only an authentic token yields a key,
+   * so a signature seen somewhere, put on another body, finds nothing. (A connection keeps its key for
+   * life; the whole token would cost ~150 bytes more.)
+   */
+  keyOf(token: string): string | undefined {
+    const signature = this.#verifiedSignature(token);
+    return signature === undefined ? undefined : Buffer.from(signature, 'utf8').toString('utf8');
+  }
+
   /** The ticket inside a token, or `undefined` if it is malformed or badly signed. Expiry is the caller's call. */
   read(token: string): RedeemableTicket | undefined {
-    const dot = token.indexOf('.');
-    if (dot <= 0) return undefined;
-    const body = token.slice(0, dot);
-    const signature = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.#sign(body), 'base64url');
-    if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined;
+    if (this.#verifiedSignature(token) === undefined) return undefined;
+    const body = token.slice(0, token.indexOf('.'));
     try {
       const raw = JSON.parse(Buffer.from(body, 'base64url').toString()) as {
         c?: unknown;
@@ -85,8 +94,19 @@ export class ConnectionTokens {
     }
   }
 
+  /**
+   * The signature of `token` when it is exactly the base64url text of the HMAC of its body (compared as
+   * text: base64url decoding would let trailing junk or another spelling of the same bytes through).
+   */
+  #verifiedSignature(token: string): string | undefined {
+    const dot = token.indexOf('.');
+    if (dot <= 0) return undefined;
+    const signature = token.slice(dot + 1);
+    return sameText(signature, this.#sign(token.slice(0, dot))) ? signature : undefined;
+  }
+
   #sign(body: string): string {
-    return createHmac('sha256', this.#secret).update(body).digest('base64url');
+    return hmacSha256(this.#secret, body);
   }
 }
 

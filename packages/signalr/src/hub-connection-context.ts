@@ -9,6 +9,8 @@ import {
   parseHandshakeRequest,
   writeHandshakeResponse,
 } from '@backplane/core';
+import { authenticationExpiry } from './auth.js';
+import { UnauthorizedError } from './errors.js';
 import type { ConnectionState } from './hub-dispatcher.js';
 import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
@@ -42,6 +44,10 @@ export interface ConnectionSettings extends KeepAliveSettings {
   readonly maximumReceiveMessageSize: number;
   /** Put error details in Close messages and handshake errors. */
   readonly detailedErrors: boolean;
+  /** Close a connection once its JWT expires (`exp` of its claims plus `jwtClockSkew`). */
+  readonly closeOnAuthenticationExpiration: boolean;
+  /** Leeway on a JWT's `exp`, in seconds. */
+  readonly jwtClockSkew: number;
 }
 
 export interface ConnectionEvents {
@@ -379,9 +385,20 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
     this.#end(error);
   }
 
-  /** The hub's heartbeat, once a second: keep-alive pings, client and handshake timeouts. */
+  /**
+   * The hub's heartbeat, once a second: keep-alive pings, client and handshake timeouts, and the end of an
+   * expired authentication (read from the claims the connection keeps anyway: no field per connection).
+   */
   tick(now: number): void {
     if (this.#state === 'closed' || !this.#attached) return;
+    if (
+      this.#state === 'open' &&
+      this.settings.closeOnAuthenticationExpiration &&
+      now > authenticationExpiry(this.claims, this.settings.jwtClockSkew)
+    ) {
+      this.close(new UnauthorizedError('The access token expired.'));
+      return;
+    }
     switch (this.#keepAlive.due(this.#state === 'open', now)) {
       case 'handshake-timeout':
         this.#failHandshake('Handshake was canceled.');

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { HubLifetimeManager, HubProtocol, Logger } from '@backplane/core';
 import { ownerOfConnection, ProtocolError } from '@backplane/core';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type AuthSettings, authenticate, bearerToken, type Identity } from './auth.js';
+import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, type Identity } from './auth.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import type { HubClass } from './hub.js';
@@ -44,7 +44,7 @@ export class HubEndpoint {
   readonly #dispatcher: HubDispatcher;
   readonly #protocols: ReadonlyMap<string, HubProtocol>;
   readonly #heartbeat: Heartbeat;
-  /** Connections by {@link connectionKey} of their token (every transport addresses them by token). */
+  /** Connections by the key of their token (`ConnectionTokens.keyOf`; every transport addresses them by token). */
   readonly #byToken = new Map<string, HubConnectionContext>();
   /** Closed long-polling connections whose last bytes (the Close message) the client has not polled yet. */
   readonly #drainingPolls = new Map<string, LongPollingSender>();
@@ -82,29 +82,34 @@ export class HubEndpoint {
       return this.#negotiate(req, res, url);
     }
     if (subpath !== '') return void res.writeHead(404).end();
+    const method = req.method;
+    if (method !== 'GET' && method !== 'POST' && method !== 'DELETE')
+      return void res.writeHead(405, { Allow: 'GET, POST, DELETE' }).end();
     const token = url.searchParams.get('id');
-    const key = connectionKey(token);
-    switch (req.method) {
-      case 'POST':
-        return this.#post(req, res, key);
-      case 'DELETE':
-        return this.#delete(res, key);
-      case 'GET':
-        if (!token || !key) return void text(res, 400, 'Connection ID required');
-        if ((req.headers.accept ?? '').includes('text/event-stream'))
-          return this.#serverSentEvents(req, res, url, token, key);
-        return this.#longPoll(req, res, url, token, key);
-      default:
-        return void res.writeHead(405, { Allow: 'GET, POST, DELETE' }).end();
-    }
+    if (!token) return void text(res, 400, 'Connection ID required');
+    // Only an authentic token yields the key its connection is filed under.
+    const key = this.settings.tokens.keyOf(token);
+    if (!key) return void text(res, 404, new ConnectionTokenError().message);
+    if (method === 'POST') return this.#post(req, res, key);
+    if (method === 'DELETE') return this.#delete(res, key);
+    if ((req.headers.accept ?? '').includes('text/event-stream'))
+      return this.#serverSentEvents(req, res, url, token, key);
+    return this.#longPoll(req, res, url, token, key);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const token = url.searchParams.get('id');
-    const key = connectionKey(token);
+    const token = url.searchParams.get('id') || undefined;
+    // Only an authentic token yields the key its connection is filed under.
+    const key = token && this.settings.tokens.keyOf(token);
+    if (token && !key) return void refuseUpgrade(socket, '404 Not Found');
     const existing = key ? this.#byToken.get(key) : undefined;
     let admission: Admission | undefined;
     if (existing) {
+      try {
+        this.#checkResume(req, url, token!, existing);
+      } catch (error) {
+        return void refuseUpgrade(socket, httpStatusOf(error));
+      }
       if (!existing.awaitingReconnect) return void refuseUpgrade(socket, '409 Conflict');
       if (!existing.canResume) {
         // Messages were dropped from the resend buffer: end the connection; the client starts afresh.
@@ -195,7 +200,11 @@ export class HubEndpoint {
       connectionId,
       userId: identity.userId,
       claims: identity.claims,
-      expiresAt: Date.now() + this.settings.connectionTokenTtl,
+      // Never longer than the JWT it was negotiated with.
+      expiresAt: Math.min(
+        Date.now() + this.settings.connectionTokenTtl,
+        authenticationExpiry(identity.claims, this.settings.jwtClockSkew),
+      ),
       statefulReconnect,
     });
     const body = negotiateResponse(negotiateVersion(url), connectionId, connectionToken, statefulReconnect);
@@ -248,8 +257,7 @@ export class HubEndpoint {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
   }
 
-  async #post(req: IncomingMessage, res: ServerResponse, key: string | null): Promise<void> {
-    if (!key) return void text(res, 400, 'Connection ID required');
+  async #post(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
     const connection = this.#byToken.get(key);
     if (!connection || connection.closed) return void text(res, 404, 'No Connection with that ID');
     if (connection.transport.kind === 'WebSockets')
@@ -276,8 +284,7 @@ export class HubEndpoint {
     }
   }
 
-  #delete(res: ServerResponse, key: string | null): void {
-    if (!key) return void text(res, 400, 'Connection ID required');
+  #delete(res: ServerResponse, key: string): void {
     const connection = this.#byToken.get(key);
     if (!connection) {
       if (this.#drainingPolls.delete(key)) return void text(res, 202, '');
@@ -290,7 +297,7 @@ export class HubEndpoint {
     text(res, 202, '');
   }
 
-  /** Creates and registers a connection under `key` ({@link connectionKey} of its token). */
+  /** Creates and registers a connection under `key` (`ConnectionTokens.keyOf` its token). */
   #accept(key: string, admission: Admission, transport: TransportSender): HubConnectionContext {
     if (admission.ticket) this.settings.redeemed.add(admission.ticket);
     const connection = new HubConnectionContext(
@@ -382,12 +389,7 @@ export class HubEndpoint {
       this.settings.redeemed.has(ticket)
     )
       throw new ConnectionTokenError();
-    if (this.settings.jwtSecret && bearerToken(req, url)) {
-      // A token that is sent must be valid and name the user negotiate saw.
-      const identity = authenticate(req, url, this.settings);
-      if (identity.userId !== ticket.userId)
-        throw new UnauthorizedError('The access token does not match the connection.');
-    }
+    this.#checkBearer(req, url, ticket.userId);
     const ours = ownerOfConnection(ticket.connectionId) === this.manager.serverId;
     return {
       userId: ticket.userId,
@@ -396,6 +398,34 @@ export class HubEndpoint {
       connectionId: ours ? ticket.connectionId : this.manager.createConnectionId(),
       ticket,
     };
+  }
+
+  /**
+   * A stateful reconnect: a new WebSocket for `existing`, found by its token's key. The whole token is
+   * checked again, except its expiry (a resume may come after the token could no longer open a connection,
+   * as in SignalR): it must be authentic and name this hub, this connection and its user. An access token
+   * sent with it must be valid and name the same user. Throws like {@link #redeem}.
+   */
+  #checkResume(req: IncomingMessage, url: URL, token: string, existing: HubConnectionContext): void {
+    const ticket = this.settings.tokens.read(token);
+    // A ticket negotiated on another node names that node's id; this node gave the connection its own.
+    const ours = ticket !== undefined && ownerOfConnection(ticket.connectionId) === this.manager.serverId;
+    if (
+      !ticket ||
+      ticket.hub !== this.path ||
+      ticket.userId !== existing.userIdentifier ||
+      (ours && ticket.connectionId !== existing.connectionId)
+    )
+      throw new ConnectionTokenError();
+    this.#checkBearer(req, url, existing.userIdentifier);
+  }
+
+  /** With JWT authentication, an access token sent with a transport request must be valid and name `userId`. */
+  #checkBearer(req: IncomingMessage, url: URL, userId: string | undefined): void {
+    if (!this.settings.jwtSecret || !bearerToken(req, url)) return;
+    const identity = authenticate(req, url, this.settings);
+    if (identity.userId !== userId)
+      throw new UnauthorizedError('The access token does not match the connection.');
   }
 }
 
@@ -424,14 +454,4 @@ function sleep(ms: number): { promise: Promise<void>; cancel(): void } {
     timer = setTimeout(resolve, ms);
   });
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/**
- * What this node files a connection under: the signature of its token (43 characters, unique per token:
- * an HMAC over a body with a random nonce), copied so that it does not point into the request URL it was
- * cut from. A connection keeps its key for life; the whole token would cost ~150 bytes more.
- */
-function connectionKey(token: string | null): string | null {
-  if (token === null) return null;
-  return Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'utf8').toString('utf8');
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
@@ -15,19 +16,40 @@ import type { HubContextClients } from './hub-clients.js';
 import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
 import type { Claims } from './jwt.js';
 
+/** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
+const MIN_HS256_SECRET_BYTES = 32;
+
 export interface HubServerOptions {
   /**
    * Secret shared by every node, signing connection tokens, so a negotiate on one node and the WebSocket
    * on another both work. Required in production; without it a random per-process secret is used (then
-   * negotiate and transport must reach the same node).
+   * negotiate and transport must reach the same node). There is no built-in secret.
+   * @default 32 random bytes, per process
    */
   tokenSecret?: string;
   /**
-   * HS256 secret: when set, negotiate and connections require a valid JWT (`Authorization: Bearer` or the
-   * `access_token` query parameter; `exp` and `nbf` are checked with 30 s of leeway). @default undefined
-   * (no authentication)
+   * HS256 secret: when set, negotiate and connections require a valid JWT (`Authorization: Bearer` in any
+   * case, or the `access_token` query parameter; `exp` and `nbf` must be numbers when present and are
+   * checked with `jwtClockSkew` of leeway). At least 32 bytes (UTF-8), the size of the hash: shorter
+   * secrets are refused. @default undefined (no authentication)
    */
   jwtSecret?: string;
+  /** With `jwtSecret`: a JWT's `iss` claim must equal this. @default undefined (not checked) */
+  jwtIssuer?: string;
+  /**
+   * With `jwtSecret`: a JWT's `aud` claim (a string or an array of strings) must be or contain this.
+   * @default undefined (not checked)
+   */
+  jwtAudience?: string;
+  /** With `jwtSecret`: leeway on a JWT's `exp` and `nbf` for clocks that differ, in seconds. @default 30 */
+  jwtClockSkew?: number;
+  /**
+   * With `jwtSecret`: close a connection once its JWT expires (`exp` plus `jwtClockSkew`), with a Close
+   * message saying there was an error and not allowing reconnect (the client needs a fresh token), checked
+   * once a second. Off, a connection outlives its token (only connecting needs a valid one), as in SignalR.
+   * A connection token never outlives the JWT it was negotiated with, either way. @default false
+   */
+  closeOnAuthenticationExpiration?: boolean;
   /** Turns verified JWT claims into the user id (`clients.user(id)`). @default claims.sub */
   userIdProvider?: (claims: Claims) => string | undefined;
   /**
@@ -107,9 +129,18 @@ export class HubServer {
       throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
     if (options.tokenSecret !== undefined && options.tokenSecret.length === 0)
       throw new InvalidArgumentError('HubServerOptions.tokenSecret must not be empty.');
+    if (options.jwtSecret !== undefined && Buffer.byteLength(options.jwtSecret) < MIN_HS256_SECRET_BYTES)
+      throw new InvalidArgumentError(
+        `HubServerOptions.jwtSecret must be at least ${MIN_HS256_SECRET_BYTES} bytes (an HS256 key shorter than the hash can be guessed offline from one token).`,
+      );
+    for (const key of ['jwtIssuer', 'jwtAudience'] as const)
+      if (options[key] === '') throw new InvalidArgumentError(`HubServerOptions.${key} must not be empty.`);
+    const skew = options.jwtClockSkew;
+    if (skew !== undefined && !(Number.isFinite(skew) && skew >= 0))
+      throw new InvalidArgumentError('HubServerOptions.jwtClockSkew must be 0 or more (seconds).');
     this.#options = options;
     this.#log = options.logger;
-    this.#tokens = new ConnectionTokens(options.tokenSecret ?? crypto.randomUUID());
+    this.#tokens = new ConnectionTokens(options.tokenSecret ?? randomBytes(32).toString('base64url'));
   }
 
   /**
@@ -127,6 +158,11 @@ export class HubServer {
       tokens: this.#tokens,
       redeemed: this.#redeemed,
       jwtSecret: o.jwtSecret,
+      jwtIssuer: o.jwtIssuer,
+      jwtAudience: o.jwtAudience,
+      jwtClockSkew: o.jwtClockSkew ?? 30,
+      closeOnAuthenticationExpiration:
+        (o.closeOnAuthenticationExpiration ?? false) && o.jwtSecret !== undefined,
       userIdProvider: o.userIdProvider ?? subjectUserId,
       userIdQueryParameter: o.userIdQueryParameter,
       connectionTokenTtl: o.connectionTokenTtl ?? 300_000,

@@ -16,5 +16,5 @@ export type {
 export type { HubServerOptions } from './hub-server.js';
 export { HubServer } from './hub-server.js';
 // Auth
-export type { Claims } from './jwt.js';
+export type { Claims, JwtValidation } from './jwt.js';
 export { signJwt, verifyJwt } from './jwt.js';

@@ -5,7 +5,7 @@ import { signJwt } from '../src/index.js';
 import { RawSocket, RS, upgradeStatus } from './raw-client.js';
 import { connectClient, type Node, startMemoryNodes, stopNode } from './two-nodes.js';
 
-const SECRET = 'jwt-test-secret';
+const SECRET = 'jwt-test-secret-of-32-bytes-or-more';
 const LIMIT = 1_024;
 let plain: Node;
 let detailed: Node;

@@ -20,14 +20,15 @@ export class RawSocket {
     });
   }
 
-  /** Opens `ws://…/chat[?query]`. */
+  /** Opens `ws://…/chat[?query]`. Frames sent right after the upgrade (a resume's Sequence) are kept. */
   static async open(baseUrl: string, query = '', path = '/chat'): Promise<RawSocket> {
     const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}${path}${query}`);
+    const socket = new RawSocket(ws);
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
     });
-    return new RawSocket(ws);
+    return socket;
   }
 
   /** Opens a socket that completes the JSON handshake. */

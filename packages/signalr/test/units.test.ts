@@ -1,10 +1,22 @@
+import type { IncomingMessage } from 'node:http';
 import { ProtocolError } from '@backplane/core';
 import { describe, expect, it } from 'vitest';
+import { bearerToken } from '../src/auth.js';
 import { ConnectionTokens, RedeemedTokens } from '../src/connection-token.js';
 import { signJwt, UnauthorizedError, verifyJwt } from '../src/index.js';
 import { KeepAlive } from '../src/keep-alive.js';
 import { RecordReader } from '../src/record-reader.js';
 import { SequenceBuffer } from '../src/sequence-buffer.js';
+
+/**
+ * The token with the last character of its signature swapped for the one that decodes to the same bytes
+ * (a 32-byte HMAC in 43 base64url characters leaves 2 bits of the last one unused).
+ */
+function withOtherLastCharacter(token: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const last = alphabet.indexOf(token.at(-1)!);
+  return `${token.slice(0, -1)}${alphabet[last ^ 1]}`;
+}
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const str = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -100,14 +112,72 @@ describe('tokens', () => {
   it('jwt - HS256 verified with exp/nbf leeway; other algorithms and bad signatures refused', () => {
     const now = 1_700_000_000_000;
     const s = now / 1000;
-    expect(verifyJwt(signJwt({ sub: 'a', exp: s + 10 }, 'k'), 'k', now)).toMatchObject({ sub: 'a' });
-    expect(verifyJwt(signJwt({ sub: 'a', exp: s - 10 }, 'k'), 'k', now)).toMatchObject({ sub: 'a' }); // within 30 s
-    expect(() => verifyJwt(signJwt({ sub: 'a', exp: s - 60 }, 'k'), 'k', now)).toThrow('Token expired.');
-    expect(() => verifyJwt(signJwt({ sub: 'a', nbf: s + 60 }, 'k'), 'k', now)).toThrow(
+    expect(verifyJwt(signJwt({ sub: 'a', exp: s + 10 }, 'k'), 'k', { now })).toMatchObject({ sub: 'a' });
+    expect(verifyJwt(signJwt({ sub: 'a', exp: s - 10 }, 'k'), 'k', { now })).toMatchObject({ sub: 'a' }); // within 30 s
+    expect(() => verifyJwt(signJwt({ sub: 'a', exp: s - 60 }, 'k'), 'k', { now })).toThrow('Token expired.');
+    expect(() => verifyJwt(signJwt({ sub: 'a', nbf: s + 60 }, 'k'), 'k', { now })).toThrow(
       'Token not yet valid.',
     );
-    expect(() => verifyJwt(signJwt({ sub: 'a' }, 'k'), 'other', now)).toThrow(UnauthorizedError);
-    expect(() => verifyJwt('a.b', 'k', now)).toThrow('Malformed token.');
+    expect(() =>
+      verifyJwt(signJwt({ sub: 'a', exp: s - 10 }, 'k'), 'k', { now, clockSkewSeconds: 0 }),
+    ).toThrow('Token expired.');
+    expect(() => verifyJwt(signJwt({ sub: 'a' }, 'k'), 'other', { now })).toThrow(UnauthorizedError);
+    expect(() => verifyJwt('a.b', 'k', { now })).toThrow('Malformed token.');
+  });
+
+  it('jwt - a non-numeric exp or nbf makes the token invalid', () => {
+    for (const claims of [{ exp: '1' }, { exp: null }, { exp: true }, { nbf: '99999999999' }, { nbf: [1] }])
+      expect(() => verifyJwt(signJwt({ sub: 'a', ...claims }, 'k'), 'k'), JSON.stringify(claims)).toThrow(
+        UnauthorizedError,
+      );
+  });
+
+  it('jwt - only the exact base64url signature is accepted (no trailing junk, no other spelling)', () => {
+    const token = signJwt({ sub: 'a' }, 'k');
+    expect(verifyJwt(token, 'k')).toMatchObject({ sub: 'a' });
+    for (const junk of ['=', '!!', '~', ' ', '$x'])
+      expect(() => verifyJwt(`${token}${junk}`, 'k'), junk).toThrow('Invalid token signature.');
+    expect(() => verifyJwt(withOtherLastCharacter(token), 'k')).toThrow('Invalid token signature.');
+  });
+
+  it('jwt - issuer and audience are checked when configured (aud a string or an array)', () => {
+    const iss = 'https://issuer.test';
+    const check = (claims: Record<string, unknown>) =>
+      verifyJwt(signJwt({ sub: 'a', ...claims }, 'k'), 'k', { issuer: iss, audience: 'hub' });
+    expect(check({ iss, aud: 'hub' })).toMatchObject({ sub: 'a' });
+    expect(check({ iss, aud: ['other', 'hub'] })).toMatchObject({ sub: 'a' });
+    expect(() => check({ aud: 'hub' })).toThrow('Invalid token issuer.');
+    expect(() => check({ iss: 'https://evil.test', aud: 'hub' })).toThrow('Invalid token issuer.');
+    expect(() => check({ iss })).toThrow('Invalid token audience.');
+    expect(() => check({ iss, aud: 'other' })).toThrow('Invalid token audience.');
+    expect(() => check({ iss, aud: ['other'] })).toThrow('Invalid token audience.');
+    // Not configured: not checked.
+    expect(verifyJwt(signJwt({ sub: 'a', iss: 'x', aud: 'y' }, 'k'), 'k')).toMatchObject({ sub: 'a' });
+  });
+
+  it('connection tokens - only the exact base64url signature is accepted (no trailing junk, no other spelling)', () => {
+    const tokens = new ConnectionTokens('s');
+    const token = tokens.issue({
+      hub: '/chat',
+      connectionId: 'c',
+      userId: 'ada',
+      claims: {},
+      expiresAt: 42,
+      statefulReconnect: false,
+    });
+    expect(tokens.read(token)).toBeDefined();
+    for (const junk of ['=', '!!', '~', ' ', '$x'])
+      expect(tokens.read(`${token}${junk}`), junk).toBeUndefined();
+    expect(tokens.read(withOtherLastCharacter(token))).toBeUndefined();
+  });
+
+  it('auth - the Bearer scheme is matched case-insensitively', () => {
+    const url = new URL('http://localhost/chat');
+    const request = (authorization: string) => ({ headers: { authorization } }) as IncomingMessage;
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR'])
+      expect(bearerToken(request(`${scheme} abc`), url), scheme).toBe('abc');
+    expect(bearerToken(request('Basic abc'), url)).toBeUndefined();
+    expect(bearerToken(request('Bearerabc'), url)).toBeUndefined();
   });
 });
 
