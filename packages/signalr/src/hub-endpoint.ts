@@ -269,8 +269,11 @@ export class HubEndpoint {
         }
         chunks.push(chunk as Buffer);
       }
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
       connection.receive(Buffer.concat(chunks));
+      // Backpressure: while the connection does not read (its invocation queue is full) this POST is not
+      // answered, and the client sends nothing more meanwhile (one POST at a time; another gets 409).
+      await connection.receiving();
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
     } finally {
       connection.posting = false;
     }

@@ -13,6 +13,7 @@ import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
 import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
+import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 
 export interface HubServerOptions {
@@ -63,6 +64,17 @@ export interface HubServerOptions {
    * @default 1 (a client's calls run one after the other, as in SignalR)
    */
   maximumParallelInvocationsPerClient?: number;
+  // Backpressure and slow consumers.
+  /**
+   * Hub method calls of one client that may wait for a free slot (see
+   * `maximumParallelInvocationsPerClient`). When that many wait, the server stops reading that client
+   * (WebSockets: the socket is paused; long polling and Server-Sent Events: its POST is answered later)
+   * until half of them have run, so a client that floods calls is held back by its own buffers. Messages
+   * behind the flood wait too, client-result completions included. 0 stops reading as soon as every slot
+   * is taken (as SignalR does; a call that asks its own caller for a result then waits for its timeout).
+   * Streams are not counted. @default 32 (calls)
+   */
+  maximumQueuedInvocationsPerClient?: number;
   /** Put exception details in error completions and Close messages sent to clients. @default false */
   enableDetailedErrors?: boolean;
   /** @default [JSON, MessagePack] */
@@ -85,6 +97,7 @@ export class HubServer {
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
+  readonly #stats = createHubServerStats();
   #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
@@ -102,6 +115,11 @@ export class HubServer {
       if (value !== undefined && !(Number.isFinite(value) && value > 0))
         throw new InvalidArgumentError(`HubServerOptions.${key} must be a positive number.`);
     }
+    const queued = options.maximumQueuedInvocationsPerClient;
+    if (queued !== undefined && !(Number.isInteger(queued) && queued >= 0))
+      throw new InvalidArgumentError(
+        'HubServerOptions.maximumQueuedInvocationsPerClient must be an integer, 0 or more.',
+      );
     const buffer = options.statefulReconnectBufferSize;
     if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
       throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
@@ -139,6 +157,8 @@ export class HubServer {
       statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
+      maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
+      stats: this.#stats,
       log,
     };
     this.#endpoints.set(
@@ -156,6 +176,11 @@ export class HubServer {
     const endpoint = this.#endpoints.get(normalizePath(path));
     if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
+  }
+
+  /** Counters since this server was made, all hubs together (a snapshot). */
+  get stats(): Readonly<HubServerStats> {
+    return { ...this.#stats };
   }
 
   /** Connections this node holds, all hubs together. */

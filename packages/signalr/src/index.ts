@@ -15,6 +15,7 @@ export type {
 } from './hub-clients.js';
 export type { HubServerOptions } from './hub-server.js';
 export { HubServer } from './hub-server.js';
+export type { HubServerStats } from './hub-server-stats.js';
 // Auth
 export type { Claims } from './jwt.js';
 export { signJwt, verifyJwt } from './jwt.js';

@@ -34,6 +34,11 @@ export class LongPollingSender implements TransportSender {
     if (this.#poll) this.#answer();
   }
 
+  /** Nothing to do: the endpoint holds the answer to the client's POST while the connection is paused. */
+  pause(): void {}
+
+  resume(): void {}
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

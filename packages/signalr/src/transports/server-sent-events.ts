@@ -26,6 +26,9 @@ export function serverSentEventsSender(res: ServerResponse): TransportSender {
       const lines = decoder.decode(bytes).split('\n');
       res.write(`${lines.map((line) => `data: ${line.replace(/\r$/, '')}`).join('\r\n')}\r\n\r\n`);
     },
+    // The endpoint holds the answer to the client's POST while the connection is paused.
+    pause() {},
+    resume() {},
     close() {
       if (!res.writableEnded) res.end();
     },

@@ -43,6 +43,15 @@ export class WebSocketSender implements TransportSender {
     }
   }
 
+  /** Stops reading the socket (what it had already read may still arrive). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
   close(): void {
     this.#flush();
     const socket = this.#socket;
