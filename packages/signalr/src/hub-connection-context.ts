@@ -9,7 +9,9 @@ import {
   parseHandshakeRequest,
   writeHandshakeResponse,
 } from '@backplane/core';
+import { SlowConsumerError } from './errors.js';
 import type { ConnectionState } from './hub-dispatcher.js';
+import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
@@ -32,12 +34,19 @@ export interface TransportSender {
   readonly binary: boolean;
   send(bytes: Uint8Array): void;
   /**
+   * Bytes sent but not taken by the client yet: the socket's write buffer and what waits in front of it
+   * (long polling: what no poll has taken).
+   */
+  readonly bufferedAmount: number;
+  /**
    * Stop reading from the client (WebSockets: the socket is paused, so the client's sends back up into
    * its own buffers). The HTTP transports do nothing here: their POST is answered only once the connection
    * reads again (see `HubConnectionContext.receiving`).
    */
   pause(): void;
   resume(): void;
+  /** Drops what waits for the client; a WebSocket or an event stream is cut. `close` follows. */
+  abort(): void;
   close(): void;
 }
 
@@ -50,6 +59,10 @@ export interface ConnectionSettings extends KeepAliveSettings {
   readonly maximumReceiveMessageSize: number;
   /** Put error details in Close messages and handshake errors. */
   readonly detailedErrors: boolean;
+  /** Bytes that may wait to be sent to a client before it is closed as a slow consumer. */
+  readonly transportMaxBufferSize: number;
+  /** Counts the slow-consumer closes (shared by every hub of a server). */
+  readonly stats: HubServerStats;
 }
 
 export interface ConnectionEvents {
@@ -182,8 +195,31 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
     if (this.#state !== 'open') return;
     if (sequenced) this.#sequence?.sent(frame);
     if (!this.#attached) return; // kept for the resend when the client comes back
+    const waiting = this.#transport.bufferedAmount;
+    if (waiting > 0 && waiting + frame.byteLength > this.settings.transportMaxBufferSize) {
+      this.#closeSlowConsumer(waiting);
+      return;
+    }
     this.#keepAlive.sent();
     this.#transport.send(frame);
+  }
+
+  /**
+   * The client does not take what it is sent: drop what waits for it and close, rather than buffer without
+   * bound. Long polling keeps the Close message for the client's next poll; a WebSocket or an event stream
+   * is cut (a client that does not read would not read a Close either).
+   */
+  #closeSlowConsumer(waiting: number): void {
+    const limit = this.settings.transportMaxBufferSize;
+    this.settings.stats.slowConsumerCloses++;
+    this.log.warn('Slow consumer closed', {
+      connectionId: this.connectionId,
+      transport: this.#transport.kind,
+      bufferedBytes: waiting,
+      limit,
+    });
+    this.#transport.abort();
+    this.close(new SlowConsumerError(waiting, limit), { sendClose: this.#transport.kind === 'LongPolling' });
   }
 
   /** Bytes from the client: the handshake first, then hub messages. */
@@ -367,6 +403,7 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
   }
 
   #end(error: Error | undefined): void {
+    if (this.#state === 'closed') return; // sending the Close message may have closed it (a slow consumer)
     this.#state = 'closed';
     this.#inbox = undefined;
     this.#releaseWaiter();

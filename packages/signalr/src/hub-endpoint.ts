@@ -19,7 +19,7 @@ import { Heartbeat } from './keep-alive.js';
 import { negotiateResponse, negotiateVersion } from './negotiate.js';
 import { messageTooLarge } from './record-reader.js';
 import { LongPollingSender } from './transports/long-polling.js';
-import { serverSentEventsSender } from './transports/server-sent-events.js';
+import { ServerSentEventsSender } from './transports/server-sent-events.js';
 import { WebSocketSender } from './transports/websocket.js';
 
 /** Settings shared by every hub of a server (resolved defaults of `HubServerOptions`). */
@@ -212,7 +212,7 @@ export class HubEndpoint {
     } catch (error) {
       return void text(res, httpStatusCode(error), (error as Error).message);
     }
-    const connection = this.#accept(key, admission, serverSentEventsSender(res));
+    const connection = this.#accept(key, admission, new ServerSentEventsSender(res));
     req.socket.setTimeout(0);
     res.once('close', () => connection.close(undefined, { sendClose: false }));
   }

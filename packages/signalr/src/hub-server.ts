@@ -75,6 +75,16 @@ export interface HubServerOptions {
    * Streams are not counted. @default 32 (calls)
    */
   maximumQueuedInvocationsPerClient?: number;
+  /**
+   * Bytes that may wait to be sent to one client: what its socket has not taken yet plus what was sent to
+   * it earlier in the same event-loop turn (long polling: what is buffered between polls). A message that
+   * would take it past this closes the connection with an error instead of buffering without bound (a slow
+   * consumer: a client that stopped reading; counted in `stats.slowConsumerCloses`). A single larger
+   * message still goes out when nothing waits. SignalR's `TransportMaxBufferSize` makes the sender wait
+   * instead; a hub server cannot hold a broadcast back for its slowest client. Raise it for clients sent
+   * bursts larger than this. @default 1_048_576 (bytes)
+   */
+  transportMaxBufferSize?: number;
   /** Put exception details in error completions and Close messages sent to clients. @default false */
   enableDetailedErrors?: boolean;
   /** @default [JSON, MessagePack] */
@@ -110,6 +120,7 @@ export class HubServer {
       'pollTimeout',
       'disconnectTimeout',
       'maximumParallelInvocationsPerClient',
+      'transportMaxBufferSize',
     ] as const) {
       const value = options[key];
       if (value !== undefined && !(Number.isFinite(value) && value > 0))
@@ -158,6 +169,7 @@ export class HubServer {
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
+      transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
       stats: this.#stats,
       log,
     };

@@ -1,7 +1,12 @@
 // Server
 
 // Errors
-export { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
+export {
+  ConnectionTokenError,
+  ShuttingDownError,
+  SlowConsumerError,
+  UnauthorizedError,
+} from './errors.js';
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';
 export { Hub } from './hub.js';

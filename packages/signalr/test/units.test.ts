@@ -40,10 +40,12 @@ describe('record reader', () => {
 });
 
 describe('options', () => {
-  it('options - maximumQueuedInvocationsPerClient is an integer, 0 or more', () => {
+  it('options - maximumQueuedInvocationsPerClient is an integer, 0 or more; transportMaxBufferSize is positive', () => {
     expect(() => new HubServer({ maximumQueuedInvocationsPerClient: 0 })).not.toThrow();
     for (const bad of [-1, 1.5, Number.NaN])
       expect(() => new HubServer({ maximumQueuedInvocationsPerClient: bad })).toThrow(InvalidArgumentError);
+    for (const bad of [0, -1, Number.POSITIVE_INFINITY])
+      expect(() => new HubServer({ transportMaxBufferSize: bad })).toThrow(InvalidArgumentError);
   });
 });
 
