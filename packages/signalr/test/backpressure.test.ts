@@ -160,3 +160,47 @@ describe('backpressure - invocations', () => {
     c.close();
   });
 });
+
+describe('backpressure - no queue', () => {
+  const FLOOD = 100;
+  const CLIENT_TIMEOUT_MS = 400;
+  /** Negative check: how long a paused client that sends nothing stays connected, past its timeout. */
+  const PAUSED_SETTLE_MS = CLIENT_TIMEOUT_MS * 3;
+  const PADDING = 'x'.repeat(30_000);
+  const indexes = Array.from({ length: FLOOD }, (_, i) => i);
+  const json = new CountingJsonProtocol();
+  let node: Node;
+
+  beforeAll(async () => {
+    node = await startNode(
+      new MemoryTransport({ bus: new MemoryBus() }),
+      'p2',
+      { protocols: [json], maximumQueuedInvocationsPerClient: 0, clientTimeoutInterval: CLIENT_TIMEOUT_MS },
+      PressureHub,
+    );
+  });
+  afterAll(async () => {
+    blocked.open();
+    await stopNode(node);
+  });
+
+  it('backpressure - with maximumQueuedInvocationsPerClient 0 nothing is read while the slot is taken, the client is not timed out meanwhile, and every call still runs in order', async () => {
+    blocked = gate();
+    recorded.length = 0;
+    const c = await RawSocket.handshaken(node.url);
+    c.send(invocation('block', 'Block', ''));
+    for (let i = 0; i < FLOOD; i++) c.send(invocation(String(i), 'Record', `${i},"${PADDING}"`));
+    await waitFor(() => json.parsed > 1 || node.hubs.stats.receivePauses > 0, {
+      name: 'the server to read past the running call or pause',
+    });
+    await new Promise((resolve) => setTimeout(resolve, PAUSED_SETTLE_MS));
+    expect(json.parsed).toBe(1);
+    expect(c.frames.some((f) => String(f).includes('"type":7'))).toBe(false); // no Close
+
+    blocked.open();
+    const records = await readRecords(c, FLOOD + 1);
+    expect(records.map((r) => r.invocationId)).toEqual(['block', ...indexes.map(String)]);
+    expect(recorded).toEqual(indexes);
+    c.close();
+  });
+});
