@@ -17,6 +17,26 @@ export class ConnectionTokenError extends BackplaneError {
   }
 }
 
+/**
+ * A connection was closed because more than `HubServerOptions.transportMaxBufferSize` bytes waited to be
+ * sent to it: the client stopped reading (or reads slower than it is sent to). Its hub's `onDisconnected`
+ * receives this error; `HubServer.stats.slowConsumerCloses` counts them.
+ */
+export class SlowConsumerError extends BackplaneError {
+  /** Bytes waiting for the client when the next message came. */
+  readonly bufferedBytes: number;
+  readonly limit: number;
+  constructor(bufferedBytes: number, limit: number, options?: ErrorOptions) {
+    super(
+      'ERR_TRANSPORT',
+      `The client does not read what it is sent: ${bufferedBytes} bytes wait for it and the next message would exceed HubServerOptions.transportMaxBufferSize (${limit} bytes).`,
+      options,
+    );
+    this.bufferedBytes = bufferedBytes;
+    this.limit = limit;
+  }
+}
+
 /** The server is shutting down and accepts no new connections. Answered with 503. */
 export class ShuttingDownError extends BackplaneError {
   constructor(message = 'The server is shutting down.', options?: ErrorOptions) {

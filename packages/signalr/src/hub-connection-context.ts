@@ -10,8 +10,9 @@ import {
   writeHandshakeResponse,
 } from '@backplane/core';
 import { authenticationExpiry } from './auth.js';
-import { UnauthorizedError } from './errors.js';
+import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { ConnectionState } from './hub-dispatcher.js';
+import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
@@ -23,15 +24,30 @@ const ACK_INTERVAL_MS = 1_000;
 /** The three SignalR transports, named as in negotiate. */
 export type TransportKind = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
 
-/** What a transport gives a connection: a way to send bytes and to end the transport. */
 /** The empty handshake buffer, shared (a connection holds it for life once the handshake is done). */
 const NO_BYTES = new Uint8Array(0);
+const RESOLVED = Promise.resolve();
 
+/** What a transport gives a connection: a way to send bytes, to stop and resume reading, and to end it. */
 export interface TransportSender {
   readonly kind: TransportKind;
   /** False for Server-Sent Events (text only). */
   readonly binary: boolean;
   send(bytes: Uint8Array): void;
+  /**
+   * Bytes sent but not taken by the client yet: the socket's write buffer and what waits in front of it
+   * (long polling: what no poll has taken).
+   */
+  readonly bufferedAmount: number;
+  /**
+   * Stop reading from the client (WebSockets: the socket is paused, so the client's sends back up into
+   * its own buffers). The HTTP transports do nothing here: their POST is answered only once the connection
+   * reads again (see `HubConnectionContext.receiving`).
+   */
+  pause(): void;
+  resume(): void;
+  /** Drops what waits for the client; a WebSocket or an event stream is cut. `close` follows. */
+  abort(): void;
   close(): void;
 }
 
@@ -48,6 +64,10 @@ export interface ConnectionSettings extends KeepAliveSettings {
   readonly closeOnAuthenticationExpiration: boolean;
   /** Leeway on a JWT's `exp`, in seconds. */
   readonly jwtClockSkew: number;
+  /** Bytes that may wait to be sent to a client before it is closed as a slow consumer. */
+  readonly transportMaxBufferSize: number;
+  /** Counts the slow-consumer closes (shared by every hub of a server). */
+  readonly stats: HubServerStats;
 }
 
 export interface ConnectionEvents {
@@ -84,8 +104,15 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
   #state: State = 'handshake';
   #handshakeBytes = NO_BYTES;
   #reader: RecordReader | undefined;
-  /** Messages parsed before `handshaken` resolved (SignalR reads nothing until OnConnected is done). */
-  #inbox: HubMessage[] | undefined = [];
+  /**
+   * Reading is paused: while `handshaken` runs (SignalR reads nothing until OnConnected is done) and while
+   * the dispatcher's queue is full. Bytes that still arrive are held unparsed by the record reader.
+   */
+  #paused = false;
+  /** Messages parsed in the same batch as the one that paused reading, handed over on resume. */
+  #inbox: HubMessage[] | undefined;
+  /** Made when something waits for reading to resume (a POST); resolved and cleared on resume or close. */
+  #resumed: { promise: Promise<void>; resolve(): void } | undefined;
   readonly #keepAlive: KeepAlive;
   readonly #wantsStateful: boolean;
   /** Set when stateful reconnect is on (negotiated, WebSockets, handshake version 2). */
@@ -173,8 +200,31 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
     if (this.#state !== 'open') return;
     if (sequenced) this.#sequence?.sent(frame);
     if (!this.#attached) return; // kept for the resend when the client comes back
+    const waiting = this.#transport.bufferedAmount;
+    if (waiting > 0 && waiting + frame.byteLength > this.settings.transportMaxBufferSize) {
+      this.#closeSlowConsumer(waiting);
+      return;
+    }
     this.#keepAlive.sent();
     this.#transport.send(frame);
+  }
+
+  /**
+   * The client does not take what it is sent: drop what waits for it and close, rather than buffer without
+   * bound. Long polling keeps the Close message for the client's next poll; a WebSocket or an event stream
+   * is cut (a client that does not read would not read a Close either).
+   */
+  #closeSlowConsumer(waiting: number): void {
+    const limit = this.settings.transportMaxBufferSize;
+    this.settings.stats.slowConsumerCloses++;
+    this.log.warn('Slow consumer closed', {
+      connectionId: this.connectionId,
+      transport: this.#transport.kind,
+      bufferedBytes: waiting,
+      limit,
+    });
+    this.#transport.abort();
+    this.close(new SlowConsumerError(waiting, limit), { sendClose: this.#transport.kind === 'LongPolling' });
   }
 
   /** Bytes from the client: the handshake first, then hub messages. */
@@ -191,6 +241,10 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
   #receiveMessages(data: Uint8Array): void {
     let messages: HubMessage[];
     try {
+      if (this.#paused) {
+        this.#reader!.hold(data);
+        return;
+      }
       const complete = this.#reader!.push(data);
       if (complete.byteLength === 0) return;
       messages = this.protocol.parseMessages(complete);
@@ -222,9 +276,69 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
         if (!sequence.received()) continue; // a resend of something already handled
         this.#scheduleAck();
       }
-      if (this.#inbox) this.#inbox.push(message);
-      else this.events.message(this, message);
+      if (!this.#paused) this.events.message(this, message);
+      else if (this.#inbox) this.#inbox.push(message);
+      else this.#inbox = [message];
     }
+  }
+
+  /**
+   * Backpressure: the dispatcher has as many calls waiting as it may queue. Nothing more is parsed (bytes
+   * that still arrive are held, bounded by what the transport had already read) and the transport stops
+   * reading, so a client that floods calls is held back by its own buffers, not by this server's memory.
+   * Completions and cancellations behind the flood wait too, as in SignalR (whose read loop blocks).
+   */
+  pauseReceiving(): void {
+    if (this.#paused || this.#state === 'closed') return;
+    this.#paused = true;
+    this.#transport.pause();
+  }
+
+  /** Reads again: first the messages already parsed, then the bytes held meanwhile, until paused again. */
+  resumeReceiving(): void {
+    if (!this.#paused || this.#state !== 'open') return;
+    this.#paused = false;
+    this.#transport.resume();
+    try {
+      const inbox = this.#inbox;
+      if (inbox) {
+        let next = 0;
+        while (next < inbox.length && !this.#paused && this.#state === 'open')
+          this.events.message(this, inbox[next++]!);
+        if (next < inbox.length) {
+          inbox.splice(0, next);
+          return;
+        }
+        this.#inbox = undefined;
+      }
+      if (this.#state === 'open' && !this.#paused) this.#receiveMessages(NO_BYTES);
+    } catch (error) {
+      this.log.warn('Dispatch failed', { connectionId: this.connectionId, error });
+      this.close(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (!this.#paused) this.#releaseWaiter();
+  }
+
+  /**
+   * Resolves once the connection reads again, at once unless it is paused. The HTTP transports answer a
+   * POST only then: the client sends one POST at a time, so holding its answer is their backpressure.
+   */
+  receiving(): Promise<void> {
+    if (!this.#paused || this.#state === 'closed') return RESOLVED;
+    if (!this.#resumed) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.#resumed = { promise, resolve };
+    }
+    return this.#resumed.promise;
+  }
+
+  #releaseWaiter(): void {
+    const resumed = this.#resumed;
+    this.#resumed = undefined;
+    resumed?.resolve();
   }
 
   /**
@@ -263,6 +377,7 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
     }
     this.#transport = transport;
     this.#attached = true;
+    if (this.#paused) transport.pause();
     this.#keepAlive.received();
     const { sequenceId, frames } = sequence.resend();
     transport.send(this.protocol.writeMessage({ type: MessageType.Sequence, sequenceId }));
@@ -293,11 +408,14 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
   }
 
   #end(error: Error | undefined): void {
+    if (this.#state === 'closed') return; // sending the Close message may have closed it (a slow consumer)
     this.#state = 'closed';
     this.#inbox = undefined;
+    this.#releaseWaiter();
     this.heartbeat.delete(this);
     clearTimeout(this.#detachTimer);
     clearTimeout(this.#ackTimer);
+    if (this.#paused) this.#transport.resume(); // a WebSocket close handshake needs the client's answer read
     this.#transport.close();
     this.events.closed(this, error);
   }
@@ -359,16 +477,12 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
     this.#transport.send(writeHandshakeResponse());
     this.#keepAlive.sent();
     this.#state = 'open';
+    this.pauseReceiving(); // until `handshaken` is done
     if (parsed.rest.byteLength > 0) this.#receiveMessages(parsed.rest);
     if (this.#state !== 'open') return;
     this.ready = this.events.handshaken(this).then(
       () => {
-        const inbox = this.#inbox;
-        this.#inbox = undefined;
-        for (const message of inbox ?? []) {
-          if (this.#state !== 'open') break;
-          this.events.message(this, message);
-        }
+        this.resumeReceiving();
         return true;
       },
       (error: unknown) => {
@@ -399,6 +513,8 @@ export class HubConnectionContext implements HubConnection, HeartbeatTarget {
       this.close(new UnauthorizedError('The access token expired.'));
       return;
     }
+    // A client is not timed out for what this server does not read (its pings wait behind the pause).
+    if (this.#paused) this.#keepAlive.received(now);
     switch (this.#keepAlive.due(this.#state === 'open', now)) {
       case 'handshake-timeout':
         this.#failHandshake('Handshake was canceled.');

@@ -12,6 +12,7 @@ import type { Hub, HubClass } from './hub.js';
 import { groupManager, hubCallerClients } from './hub-clients.js';
 import type { HubConnectionContext } from './hub-connection-context.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
+import type { HubServerStats } from './hub-server-stats.js';
 
 /** Stream items sent before yielding to the event loop, so a busy stream cannot starve other work. */
 const STREAM_ITEMS_PER_TURN = 64;
@@ -20,6 +21,10 @@ export interface DispatcherSettings {
   readonly detailedErrors: boolean;
   /** Hub method calls a client may have running at once (streams are not counted). */
   readonly maximumParallelInvocationsPerClient: number;
+  /** Calls of a client that may wait for a slot; past that its connection stops reading (backpressure). */
+  readonly maximumQueuedInvocationsPerClient: number;
+  /** Counts the pauses (shared by every hub of a server). */
+  readonly stats: HubServerStats;
 }
 
 /**
@@ -41,7 +46,11 @@ export interface ConnectionState {
  * results, the same error strings (detailed only when enabled, except `HubError`s), stream items and the
  * final completion of streams, cancellation. Invocations of one client run one at a time by default
  * (SignalR's `MaximumParallelInvocationsPerClient = 1`, so a client's calls keep their order); completions
- * of client results and cancellations are handled at once, even while a call runs.
+ * of client results and cancellations are handled at once, even while a call runs. Up to
+ * `maximumQueuedInvocationsPerClient` calls wait for a slot; when that many wait, the connection stops
+ * reading (SignalR stops reading as soon as the slots are taken, which makes a client result asked of the
+ * caller during its own call wait forever; the queue lets such a completion through unless the client has
+ * flooded that many calls ahead of it) and reads again once half of them have run.
  */
 export class HubDispatcher {
   readonly #methods: ReadonlyMap<string, HubMethod>;
@@ -136,7 +145,11 @@ export class HubDispatcher {
 
   #limiter(connection: HubConnectionContext): Limiter {
     const state = this.#state(connection);
-    state.limiter ??= new Limiter(this.settings.maximumParallelInvocationsPerClient);
+    state.limiter ??= new Limiter(
+      connection,
+      this.settings.maximumParallelInvocationsPerClient,
+      this.settings.maximumQueuedInvocationsPerClient,
+    );
     return state.limiter;
   }
 
@@ -175,7 +188,7 @@ export class HubDispatcher {
       return;
     }
     const { method } = bound;
-    void this.#limiter(connection).run(async () => {
+    const full = this.#limiter(connection).run(async () => {
       if (connection.closed) return;
       let result: unknown;
       try {
@@ -214,6 +227,11 @@ export class HubDispatcher {
         });
       }
     });
+    if (full) {
+      this.settings.stats.receivePauses++;
+      this.log.debug('Invocation queue full; reading paused', { connectionId: connection.connectionId });
+      connection.pauseReceiving();
+    }
   }
 
   #streamInvocation(connection: HubConnectionContext, message: StreamInvocationMessage): void {
@@ -319,14 +337,28 @@ export class HubDispatcher {
   }
 }
 
-/** At most `limit` tasks at once, the rest in arrival order. */
+/**
+ * One connection's calls: at most `limit` at once, up to `queueLimit` more waiting in arrival order. The
+ * dispatcher pauses the connection's reading when the queue is full; the limiter resumes it once the queue
+ * is down to half (so a flood is read in batches, not one call per pause).
+ */
 class Limiter {
   #active = 0;
   readonly #waiting: Array<() => void> = [];
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly connection: HubConnectionContext,
+    readonly limit: number,
+    readonly queueLimit: number,
+  ) {}
 
-  async run(task: () => Promise<void>): Promise<void> {
+  /** Runs `task` now or once a slot frees; returns whether the queue is now full. */
+  run(task: () => Promise<void>): boolean {
+    void this.#run(task);
+    return this.#active >= this.limit && this.#waiting.length >= this.queueLimit;
+  }
+
+  async #run(task: () => Promise<void>): Promise<void> {
     if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#active++;
     try {
@@ -335,6 +367,7 @@ class Limiter {
       const next = this.#waiting.shift();
       if (next) next();
       else this.#active--;
+      if (this.#waiting.length <= this.queueLimit >> 1) this.connection.resumeReceiving();
     }
   }
 }

@@ -19,7 +19,7 @@ import { Heartbeat } from './keep-alive.js';
 import { negotiateResponse, negotiateVersion } from './negotiate.js';
 import { messageTooLarge } from './record-reader.js';
 import { LongPollingSender } from './transports/long-polling.js';
-import { serverSentEventsSender } from './transports/server-sent-events.js';
+import { ServerSentEventsSender } from './transports/server-sent-events.js';
 import { WebSocketSender } from './transports/websocket.js';
 
 /** Settings shared by every hub of a server (resolved defaults of `HubServerOptions`). */
@@ -221,7 +221,7 @@ export class HubEndpoint {
     } catch (error) {
       return void text(res, httpStatusCode(error), (error as Error).message);
     }
-    const connection = this.#accept(key, admission, serverSentEventsSender(res));
+    const connection = this.#accept(key, admission, new ServerSentEventsSender(res));
     req.socket.setTimeout(0);
     res.once('close', () => connection.close(undefined, { sendClose: false }));
   }
@@ -277,8 +277,11 @@ export class HubEndpoint {
         }
         chunks.push(chunk as Buffer);
       }
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
       connection.receive(Buffer.concat(chunks));
+      // Backpressure: while the connection does not read (its invocation queue is full) this POST is not
+      // answered, and the client sends nothing more meanwhile (one POST at a time; another gets 409).
+      await connection.receiving();
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
     } finally {
       connection.posting = false;
     }

@@ -14,6 +14,7 @@ import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
 import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
+import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
@@ -85,6 +86,27 @@ export interface HubServerOptions {
    * @default 1 (a client's calls run one after the other, as in SignalR)
    */
   maximumParallelInvocationsPerClient?: number;
+  // Backpressure and slow consumers.
+  /**
+   * Hub method calls of one client that may wait for a free slot (see
+   * `maximumParallelInvocationsPerClient`). When that many wait, the server stops reading that client
+   * (WebSockets: the socket is paused; long polling and Server-Sent Events: its POST is answered later)
+   * until half of them have run, so a client that floods calls is held back by its own buffers. Messages
+   * behind the flood wait too, client-result completions included. 0 stops reading as soon as every slot
+   * is taken (as SignalR does; a call that asks its own caller for a result then waits for its timeout).
+   * Streams are not counted. @default 32 (calls)
+   */
+  maximumQueuedInvocationsPerClient?: number;
+  /**
+   * Bytes that may wait to be sent to one client: what its socket has not taken yet plus what was sent to
+   * it earlier in the same event-loop turn (long polling: what is buffered between polls). A message that
+   * would take it past this closes the connection with an error instead of buffering without bound (a slow
+   * consumer: a client that stopped reading; counted in `stats.slowConsumerCloses`). A single larger
+   * message still goes out when nothing waits. SignalR's `TransportMaxBufferSize` makes the sender wait
+   * instead; a hub server cannot hold a broadcast back for its slowest client. Raise it for clients sent
+   * bursts larger than this. @default 1_048_576 (bytes)
+   */
+  transportMaxBufferSize?: number;
   /** Put exception details in error completions and Close messages sent to clients. @default false */
   enableDetailedErrors?: boolean;
   /** @default [JSON, MessagePack] */
@@ -107,6 +129,7 @@ export class HubServer {
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
+  readonly #stats = createHubServerStats();
   #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
@@ -119,11 +142,17 @@ export class HubServer {
       'pollTimeout',
       'disconnectTimeout',
       'maximumParallelInvocationsPerClient',
+      'transportMaxBufferSize',
     ] as const) {
       const value = options[key];
       if (value !== undefined && !(Number.isFinite(value) && value > 0))
         throw new InvalidArgumentError(`HubServerOptions.${key} must be a positive number.`);
     }
+    const queued = options.maximumQueuedInvocationsPerClient;
+    if (queued !== undefined && !(Number.isInteger(queued) && queued >= 0))
+      throw new InvalidArgumentError(
+        'HubServerOptions.maximumQueuedInvocationsPerClient must be an integer, 0 or more.',
+      );
     const buffer = options.statefulReconnectBufferSize;
     if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
       throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
@@ -175,6 +204,9 @@ export class HubServer {
       statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
+      maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
+      transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
+      stats: this.#stats,
       log,
     };
     this.#endpoints.set(
@@ -192,6 +224,11 @@ export class HubServer {
     const endpoint = this.#endpoints.get(normalizePath(path));
     if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
+  }
+
+  /** Counters since this server was made, all hubs together (a snapshot). */
+  get stats(): Readonly<HubServerStats> {
+    return { ...this.#stats };
   }
 
   /** Connections this node holds, all hubs together. */

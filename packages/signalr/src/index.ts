@@ -1,7 +1,12 @@
 // Server
 
 // Errors
-export { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
+export {
+  ConnectionTokenError,
+  ShuttingDownError,
+  SlowConsumerError,
+  UnauthorizedError,
+} from './errors.js';
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';
 export { Hub } from './hub.js';
@@ -15,6 +20,7 @@ export type {
 } from './hub-clients.js';
 export type { HubServerOptions } from './hub-server.js';
 export { HubServer } from './hub-server.js';
+export type { HubServerStats } from './hub-server-stats.js';
 // Auth
 export type { Claims, JwtValidation } from './jwt.js';
 export { signJwt, verifyJwt } from './jwt.js';

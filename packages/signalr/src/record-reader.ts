@@ -37,6 +37,19 @@ export class RecordReader {
     return all.subarray(0, end);
   }
 
+  /**
+   * Keeps `data` without cutting records out of it (the connection is not reading: see
+   * `HubConnectionContext.pauseReceiving`); a later `push` returns them. Throws `ProtocolError` when a
+   * message is over the limit, like `push`.
+   */
+  hold(data: Uint8Array): void {
+    if (data.byteLength === 0) return;
+    const all = this.#pending.byteLength === 0 ? new Uint8Array(data) : concat(this.#pending, data);
+    if (this.format === 'text') this.#textEnd(all);
+    else this.#binaryEnd(all);
+    this.#pending = all;
+  }
+
   /** Where the last complete text record ends; checks every record and the unterminated tail. */
   #textEnd(all: Uint8Array): number {
     let start = 0;

@@ -4,7 +4,7 @@ import { HubError, HubLifetimeManager, type Transport } from '@backplane/core';
 import { MemoryBus, MemoryTransport } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { Hub, HubServer, type HubServerOptions } from '../src/index.js';
+import { Hub, type HubClass, HubServer, type HubServerOptions } from '../src/index.js';
 
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 export const WAIT_MS = 5_000;
@@ -127,6 +127,7 @@ export async function startNode(
   transport: Transport,
   nodeId: string,
   options: HubServerOptions = {},
+  hubClass: HubClass = TestHub,
 ): Promise<Node> {
   const manager = new HubLifetimeManager({ transport, nodeId, hub: 'chat', logger: quiet });
   await manager.start();
@@ -137,7 +138,7 @@ export async function startNode(
     logger: quiet,
     ...options,
   })
-    .mapHub('/chat', TestHub, manager)
+    .mapHub('/chat', hubClass, manager)
     .attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { ProtocolError } from '@backplane/core';
+import { InvalidArgumentError, ProtocolError } from '@backplane/core';
 import { describe, expect, it } from 'vitest';
 import { bearerToken } from '../src/auth.js';
 import { ConnectionTokens, RedeemedTokens } from '../src/connection-token.js';
-import { signJwt, UnauthorizedError, verifyJwt } from '../src/index.js';
+import { HubServer, signJwt, UnauthorizedError, verifyJwt } from '../src/index.js';
 import { KeepAlive } from '../src/keep-alive.js';
 import { RecordReader } from '../src/record-reader.js';
 import { SequenceBuffer } from '../src/sequence-buffer.js';
@@ -39,6 +39,25 @@ describe('record reader', () => {
     expect(() => new RecordReader('binary', 100).push(new Uint8Array([130, 1]))).toThrow(
       'maximum message size',
     );
+  });
+
+  it('record reader - held bytes are checked against the limit and come out, whole records only, on the next push', () => {
+    const reader = new RecordReader('text', 10);
+    reader.hold(bytes('abc\u001ed'));
+    reader.hold(bytes('ef\u001egh'));
+    expect(str(reader.push(new Uint8Array(0)))).toBe('abc\u001edef\u001e');
+    expect(str(reader.push(bytes('\u001e')))).toBe('gh\u001e');
+    expect(() => reader.hold(bytes('0123456789x'))).toThrow('maximum message size of 10B');
+  });
+});
+
+describe('options', () => {
+  it('options - maximumQueuedInvocationsPerClient is an integer, 0 or more; transportMaxBufferSize is positive', () => {
+    expect(() => new HubServer({ maximumQueuedInvocationsPerClient: 0 })).not.toThrow();
+    for (const bad of [-1, 1.5, Number.NaN])
+      expect(() => new HubServer({ maximumQueuedInvocationsPerClient: bad })).toThrow(InvalidArgumentError);
+    for (const bad of [0, -1, Number.POSITIVE_INFINITY])
+      expect(() => new HubServer({ transportMaxBufferSize: bad })).toThrow(InvalidArgumentError);
   });
 });
 

@@ -17,6 +17,8 @@ export class LongPollingSender implements TransportSender {
   readonly kind = 'LongPolling';
   readonly binary = true;
   #buffer: Uint8Array[] = [];
+  /** Bytes in `#buffer`. */
+  #bytes = 0;
   #poll: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
   #closed = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -31,8 +33,25 @@ export class LongPollingSender implements TransportSender {
   send(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#buffer.push(bytes);
+    this.#bytes += bytes.byteLength;
     if (this.#poll) this.#answer();
   }
+
+  /** What no poll has taken yet. */
+  get bufferedAmount(): number {
+    return this.#bytes;
+  }
+
+  /** Drops what no poll has taken (a Close message sent after this is kept for the next poll). */
+  abort(): void {
+    this.#buffer = [];
+    this.#bytes = 0;
+  }
+
+  /** Nothing to do: the endpoint holds the answer to the client's POST while the connection is paused. */
+  pause(): void {}
+
+  resume(): void {}
 
   close(): void {
     if (this.#closed) return;
@@ -54,7 +73,7 @@ export class LongPollingSender implements TransportSender {
   poll(res: ServerResponse): void {
     if (this.#closed) {
       if (this.#buffer.length === 0) return void res.writeHead(204).end();
-      const body = Buffer.concat(this.#buffer.splice(0));
+      const body = this.#take();
       res
         .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })
         .end(body);
@@ -87,11 +106,17 @@ export class LongPollingSender implements TransportSender {
     if (!poll) return;
     this.#poll = undefined;
     clearTimeout(poll.timer);
-    const body = Buffer.concat(this.#buffer.splice(0));
+    const body = this.#take();
     poll.res
       .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })
       .end(body);
     this.#armIdle();
+  }
+
+  #take(): Buffer {
+    const body = Buffer.concat(this.#buffer.splice(0));
+    this.#bytes = 0;
+    return body;
   }
 
   #armIdle(): void {

@@ -18,6 +18,8 @@ export class WebSocketSender implements TransportSender {
   readonly #socket: WebSocket;
   /** Records waiting for the end of this turn; made on first use. */
   #pending: Uint8Array[] | undefined;
+  /** Bytes in `#pending`. */
+  #pendingBytes = 0;
   #pendingBinary = false;
   #scheduled = false;
   #flushLater: (() => void) | undefined;
@@ -36,11 +38,33 @@ export class WebSocketSender implements TransportSender {
     if (pending.length > 0 && binary !== this.#pendingBinary) this.#flush();
     this.#pendingBinary = binary;
     pending.push(bytes);
+    this.#pendingBytes += bytes.byteLength;
     if (!this.#scheduled) {
       this.#scheduled = true;
       this.#flushLater ??= () => this.#flush();
       queueMicrotask(this.#flushLater);
     }
+  }
+
+  /** What the socket has not sent yet plus this turn's records. */
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount + this.#pendingBytes;
+  }
+
+  /** Stops reading the socket (what it had already read may still arrive). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  /** Drops this turn's records and cuts the socket (no close handshake: the client is not reading). */
+  abort(): void {
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    this.#socket.terminate();
   }
 
   close(): void {
@@ -54,6 +78,7 @@ export class WebSocketSender implements TransportSender {
     const records = this.#pending;
     if (!records || records.length === 0) return;
     this.#pending = [];
+    this.#pendingBytes = 0;
     const socket = this.#socket;
     if (socket.readyState !== socket.OPEN) return;
     socket.send(records.length === 1 ? records[0]! : Buffer.concat(records), { binary: this.#pendingBinary });

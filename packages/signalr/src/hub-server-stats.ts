@@ -1,0 +1,17 @@
+/** Counters of one `HubServer`, all its hubs together, since it was made. */
+export interface HubServerStats {
+  /**
+   * Connections closed because more than `transportMaxBufferSize` bytes were waiting to be sent to them (a
+   * client that stopped reading).
+   */
+  slowConsumerCloses: number;
+  /**
+   * Times a connection stopped reading from its client because `maximumQueuedInvocationsPerClient` calls
+   * were waiting (backpressure: it reads again once half of them have run).
+   */
+  receivePauses: number;
+}
+
+export function createHubServerStats(): HubServerStats {
+  return { slowConsumerCloses: 0, receivePauses: 0 };
+}
