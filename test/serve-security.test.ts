@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { signJwt } from '@backplane/signalr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, next, nothing } from './chat-client.js';
-import { runCli, type ServeProcess, startServe } from './serve-process.js';
+import { runCli, type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
 
 const JWT_SECRET = 'a-jwt-secret-of-at-least-32-bytes!!';
 /** The constant that signed connection tokens by default before: it must open nothing any more. */
@@ -137,6 +137,12 @@ describe('serve security', () => {
     const res = await fetch(`${open.url}/health`);
     expect(await res.json()).toEqual({ status: 'ok', backplane: 'connected', link: 'up' });
     expect(res.headers.get('cache-control')).toBe('no-store');
+    // The counters live on /metrics instead, without ids.
+    expect(await scrapeMetrics(open.url)).toMatchObject({
+      backplane_link_up: 1,
+      backplane_slow_consumer_closes_total: 0,
+      backplane_malformed_total: 0,
+    });
     for (const path of ['/health', '/metrics', '/nowhere']) {
       const r = await fetch(`${open.url}${path}`);
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');

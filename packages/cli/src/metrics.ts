@@ -1,5 +1,5 @@
 import type { BackplaneStats, HubLifetimeManager } from '@backplane/core';
-import type { HubServer } from '@backplane/signalr';
+import type { HubServer, HubServerStats } from '@backplane/signalr';
 import { Counter, Gauge, Registry } from 'prom-client';
 
 /** Each counter of {@link BackplaneStats} as a Prometheus counter: name and help. */
@@ -18,13 +18,31 @@ const COUNTERS: ReadonlyArray<readonly [keyof BackplaneStats, string, string]> =
   ['replayed', 'backplane_replayed_total', 'Durable mode: missed messages delivered from the log.'],
 ];
 
+/** Each counter of {@link HubServerStats}. */
+const HUB_COUNTERS: ReadonlyArray<readonly [keyof HubServerStats, string, string]> = [
+  [
+    'slowConsumerCloses',
+    'backplane_slow_consumer_closes_total',
+    'Connections closed because too many bytes waited to be sent to them.',
+  ],
+  [
+    'receivePauses',
+    'backplane_receive_pauses_total',
+    'Times a connection stopped reading its client while its calls queued (backpressure).',
+  ],
+];
+
 /**
  * The `/metrics` registry of `backplane serve`: the lifetime manager's counters, the outbox depth, the
  * link state and the connections held, read when scraped. Labels carry no ids (bounded cardinality).
  */
 export function serveMetrics(manager: HubLifetimeManager, hubs: HubServer): Registry {
   const registry = new Registry();
-  for (const [key, name, help] of COUNTERS) {
+  const counters = [
+    ...COUNTERS.map(([key, name, help]) => [name, help, () => manager.stats[key]] as const),
+    ...HUB_COUNTERS.map(([key, name, help]) => [name, help, () => hubs.stats[key]] as const),
+  ];
+  for (const [name, help, read] of counters) {
     registry.registerMetric(
       new Counter({
         name,
@@ -32,7 +50,7 @@ export function serveMetrics(manager: HubLifetimeManager, hubs: HubServer): Regi
         registers: [],
         collect() {
           this.reset();
-          this.inc(manager.stats[key]);
+          this.inc(read());
         },
       }),
     );
