@@ -13,7 +13,8 @@ export type BackplaneErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_TRANSPORT'
   | 'ERR_OUTBOX_FULL'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_DUPLICATE_CONNECTION';
 
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
@@ -114,3 +115,16 @@ export class OutboxFullError extends BackplaneError {
     this.reason = reason;
   }
 }
+
+/**
+ * `onConnected` was called with a connection id this server already holds, by a different connection
+ * object. The connection registered first keeps the id (and its messages); the second is refused.
+ */
+export class DuplicateConnectionError extends BackplaneError {
+  readonly connectionId: string;
+  constructor(connectionId: string, options?: ErrorOptions) {
+    super('ERR_DUPLICATE_CONNECTION', `Connection '${connectionId}' is already connected to this server.`, options);
+    this.connectionId = connectionId;
+  }
+}
+

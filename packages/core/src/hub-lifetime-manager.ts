@@ -13,6 +13,7 @@ import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import {
   ConnectionDisconnectedError,
   ConnectionNotFoundError,
+  DuplicateConnectionError,
   EnvelopeError,
   HubError,
   InvalidArgumentError,
@@ -412,14 +413,29 @@ export class HubLifetimeManager {
     return createConnectionId(this.serverId);
   }
 
+  /**
+   * Registers a connection of this server. An id this server already holds stays with the connection that
+   * registered it first: another connection object under that id is refused with
+   * `DuplicateConnectionError` (a forged or replayed connection token must not take over someone's
+   * messages). Registering the same object again is a no-op.
+   */
   async onConnected(connection: HubConnection): Promise<void> {
+    const id = connection.connectionId;
+    requireName(id, 'Connection id');
     if (!this.#ready) await this.start();
+    const existing = this.#connections.get(id);
+    if (existing) {
+      if (existing.connection === connection) return;
+      this.#log.warn('Refused a second connection under a connection id already held', { connectionId: id });
+      throw new DuplicateConnectionError(id);
+    }
     const user = connection.userIdentifier;
     const userChannel = user ? this.channels.user(user) : undefined;
-    this.#connections.set(connection.connectionId, { connection, groups: undefined, userChannel });
-    if (userChannel) await this.#subscriptions.add(userChannel, connection.connectionId);
+    this.#connections.set(id, { connection, groups: undefined, userChannel });
+    if (userChannel) await this.#subscriptions.add(userChannel, id);
   }
 
+  /** Unregisters a connection. Only the object that was registered under its id can unregister it. */
   async onDisconnected(connection: HubConnection): Promise<void> {
     const id = connection.connectionId;
     const local = this.#connections.get(id);

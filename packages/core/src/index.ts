@@ -27,6 +27,7 @@ export {
   ClosedError,
   ConnectionDisconnectedError,
   ConnectionNotFoundError,
+  DuplicateConnectionError,
   EnvelopeError,
   HubError,
   InvalidArgumentError,

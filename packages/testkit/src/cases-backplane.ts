@@ -3,6 +3,7 @@ import {
   ClosedError,
   ConnectionNotFoundError,
   createConnectionId,
+  DuplicateConnectionError,
   HubContext,
   InvalidArgumentError,
   MessagePackHubProtocol,
@@ -10,6 +11,7 @@ import {
 } from '@backplane/core';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
+import { TestClient } from './test-client.js';
 
 const hello = ['World'] as const;
 
@@ -27,6 +29,39 @@ export function backplaneCases(ctx: SuiteContext): void {
     await expectHello(a);
     await expectHello(a);
     await b.expectNothing();
+  });
+
+  it('duplicate connection - a second connection under a live id is refused; the first keeps receiving from every server', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const victim = await ctx.connect(m1, { userIdentifier: 'victim' });
+    await m2.addToGroup(victim.connectionId, 'room');
+    const attacker = new TestClient({ connectionId: victim.connectionId, userIdentifier: 'attacker' });
+    const error = await rejection(m1.onConnected(attacker));
+    expect(error).toBeInstanceOf(DuplicateConnectionError);
+    expect(error).toMatchObject({ code: 'ERR_DUPLICATE_CONNECTION', connectionId: victim.connectionId });
+    const sendEverywhere = async (word: string) => {
+      for (const m of [m1, m2]) {
+        await m.sendConnection(victim.connectionId, 'Hello', [`${word} connection`]);
+        await m.sendGroup('room', 'Hello', [`${word} group`]);
+        await m.sendUser('victim', 'Hello', [`${word} user`]);
+      }
+    };
+    const expectEverywhere = async (word: string) => {
+      const got: string[] = [];
+      for (let i = 0; i < 6; i++) got.push(String((await victim.readInvocation()).arguments[0]));
+      // Routes may interleave on a sharded broker: compare as multisets.
+      const routes = ['connection', 'connection', 'group', 'group', 'user', 'user'];
+      expect(got.sort()).toEqual(routes.map((route) => `${word} ${route}`));
+    };
+    await sendEverywhere('before');
+    await expectEverywhere('before');
+    // The refused connection goes away; the victim must stay registered.
+    await m1.onDisconnected(attacker);
+    await sendEverywhere('after');
+    await expectEverywhere('after');
+    await m2.sendUser('attacker', 'Hello', hello);
+    await attacker.expectNothing();
+    await victim.expectNothing(0);
   });
 
   it('literal names - a group called * is a group, not a pattern', async () => {
