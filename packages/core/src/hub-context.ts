@@ -10,9 +10,9 @@ import { requireGroupName, requireName } from './validate.js';
 export interface HubContextOptions {
   /** The driver; connected by `start()`, closed by `close()`. */
   transport: Transport;
-  /** Must match the hub servers' hub name. @default 'hub' */
+  /** Must match the hub servers' hub name (non-empty, no ':'). @default 'hub' */
   hub?: string;
-  /** Must match the hub servers' prefix. @default 'backplane:' */
+  /** Must match the hub servers' prefix (one segment ending with ':', no other ':'). @default 'backplane:' */
   prefix?: string;
   /** Shown as the sender in logs. @default a random `node-xxxxxxxx` */
   nodeId?: string;

@@ -47,12 +47,14 @@ export interface HubLifetimeManagerOptions {
   /** The driver: one transport per manager. The manager connects it in `start()` and closes it in `close()`. */
   transport: Transport;
   /**
-   * The hub's name in channel names.
+   * The hub's name in channel names: non-empty, without ':' (`InvalidArgumentError` otherwise).
    * @default 'hub'
    */
   hub?: string;
   /**
    * Channel prefix; give each app on a shared broker its own so they never see each other's messages.
+   * One non-empty segment ending with ':' and containing no other ':' (`'myapp:'`, `'myapp-prod:'`), so
+   * that no app's channel names can extend another's (docs/protocol.md); `InvalidArgumentError` otherwise.
    * @default 'backplane:'
    */
   prefix?: string;

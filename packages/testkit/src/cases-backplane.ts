@@ -5,6 +5,7 @@ import {
   createConnectionId,
   DuplicateConnectionError,
   HubContext,
+  type HubLifetimeManagerOptions,
   InvalidArgumentError,
   MessagePackHubProtocol,
   type Transport,
@@ -18,8 +19,9 @@ const hello = ['World'] as const;
 /** Our guarantees beyond SignalR's suite: isolation, literal names, order, bad input, de-duplication, liveness. */
 export function backplaneCases(ctx: SuiteContext): void {
   it('isolation - two apps with different prefixes on one bus never see each other', async () => {
-    const appA = await ctx.manager({ prefix: `${ctx.prefix}appA:` });
-    const appB = await ctx.manager({ prefix: `${ctx.prefix}appB:` });
+    // A prefix is one segment ending with ':' (docs/protocol.md): the per-test prefix grows inside it.
+    const appA = await ctx.manager({ prefix: `${ctx.prefix.slice(0, -1)}-appA:` });
+    const appB = await ctx.manager({ prefix: `${ctx.prefix.slice(0, -1)}-appB:` });
     const a = await ctx.connect(appA);
     const b = await ctx.connect(appB);
     await appA.addToGroup(a.connectionId, 'shared');
@@ -29,6 +31,43 @@ export function backplaneCases(ctx: SuiteContext): void {
     await expectHello(a);
     await expectHello(a);
     await b.expectNothing();
+  });
+
+  it("prefix isolation - a prefix that extends another app's channel names is refused or isolated", async () => {
+    const victimApp = await ctx.manager();
+    const victim = await ctx.connect(victimApp);
+    // The victim's group 'x:all' is `{prefix}conformance:group:x:all`: exactly the `all` channel of an app
+    // with prefix `{prefix}conformance:group:` and hub 'x', or of hub 'conformance:group:x'.
+    await victimApp.addToGroup(victim.connectionId, 'x:all');
+    const attempts: Array<Pick<HubLifetimeManagerOptions, 'prefix' | 'hub'>> = [
+      { prefix: `${ctx.prefix}conformance:group:`, hub: 'x' },
+      { prefix: ctx.prefix, hub: 'conformance:group:x' },
+      { prefix: ctx.prefix.slice(0, -1), hub: 'conformance' },
+      { prefix: '', hub: `${ctx.prefix}conformance` },
+    ];
+    for (const attempt of attempts) {
+      let attacker: Awaited<ReturnType<SuiteContext['manager']>>;
+      try {
+        attacker = await ctx.manager(attempt);
+      } catch (error) {
+        expect(error, JSON.stringify(attempt)).toBeInstanceOf(InvalidArgumentError);
+        expect(
+          () => new HubContext({ transport: ctx.harness.createTransport(), ...attempt }),
+          JSON.stringify(attempt),
+        ).toThrow(InvalidArgumentError);
+        continue;
+      }
+      // Accepted: then the two apps must not see each other's traffic.
+      const intruder = await ctx.connect(attacker);
+      await attacker.sendAll('Hello', ['intruder']);
+      await victimApp.sendGroup('x:all', 'Hello', ['victim']);
+      await expectHello(victim, 'victim');
+      await expectHello(intruder, 'intruder');
+      await victim.expectNothing();
+      await intruder.expectNothing();
+    }
+    await victimApp.sendGroup('x:all', 'Hello', ['still works']);
+    await expectHello(victim, 'still works');
   });
 
   it('duplicate connection - a second connection under a live id is refused; the first keeps receiving from every server', async () => {
