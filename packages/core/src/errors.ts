@@ -14,7 +14,8 @@ export type BackplaneErrorCode =
   | 'ERR_TRANSPORT'
   | 'ERR_OUTBOX_FULL'
   | 'ERR_CLOSED'
-  | 'ERR_DUPLICATE_CONNECTION';
+  | 'ERR_DUPLICATE_CONNECTION'
+  | 'ERR_LIMIT_EXCEEDED';
 
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
@@ -123,8 +124,30 @@ export class OutboxFullError extends BackplaneError {
 export class DuplicateConnectionError extends BackplaneError {
   readonly connectionId: string;
   constructor(connectionId: string, options?: ErrorOptions) {
-    super('ERR_DUPLICATE_CONNECTION', `Connection '${connectionId}' is already connected to this server.`, options);
+    super(
+      'ERR_DUPLICATE_CONNECTION',
+      `Connection '${connectionId}' is already connected to this server.`,
+      options,
+    );
     this.connectionId = connectionId;
   }
 }
 
+/** The manager options that bound names and memberships (see `HubLifetimeManagerOptions`). */
+export type LimitName = 'maxGroupNameLength' | 'maxUserIdLength' | 'maxGroupsPerConnection';
+
+/**
+ * A group name or user id longer than allowed, or a connection joining more groups than allowed. Nothing
+ * was sent, subscribed or changed.
+ */
+export class LimitExceededError extends BackplaneError {
+  /** The option that sets the limit. */
+  readonly limit: LimitName;
+  /** Its value on the server that refused (characters, or groups per connection). */
+  readonly max: number;
+  constructor(limit: LimitName, max: number, message: string, options?: ErrorOptions) {
+    super('ERR_LIMIT_EXCEEDED', message, options);
+    this.limit = limit;
+    this.max = max;
+  }
+}

@@ -8,7 +8,14 @@ import {
   type ResultType,
   settleCompletion,
 } from './client-results.js';
-import type { CompletionBody, Envelope, GroupAction, GroupCommandBody, InvocationBody } from './envelope.js';
+import type {
+  AckBody,
+  CompletionBody,
+  Envelope,
+  GroupAction,
+  GroupCommandBody,
+  InvocationBody,
+} from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import {
   ConnectionDisconnectedError,
@@ -17,6 +24,7 @@ import {
   EnvelopeError,
   HubError,
   InvalidArgumentError,
+  LimitExceededError,
 } from './errors.js';
 import type { HubConnection } from './hub-connection.js';
 import {
@@ -41,7 +49,17 @@ import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import type { LogEntry, Transport, TransportState } from './transport.js';
-import { abortable, requireGroupName, requireName } from './validate.js';
+import {
+  abortable,
+  DEFAULT_MAX_GROUP_NAME_LENGTH,
+  DEFAULT_MAX_GROUPS_PER_CONNECTION,
+  DEFAULT_MAX_USER_ID_LENGTH,
+  limitOption,
+  requireGroupName,
+  requireName,
+  requireUserId,
+  requireUserIdentifier,
+} from './validate.js';
 
 export interface HubLifetimeManagerOptions {
   /** The driver: one transport per manager. The manager connects it in `start()` and closes it in `close()`. */
@@ -109,6 +127,26 @@ export interface HubLifetimeManagerOptions {
   reconcile?: (missed: MissedMessages) => void | Promise<void>;
   /** How long gaps are collected into one `reconcile` call, in ms. @default 100 */
   reconcileWindow?: number;
+  /**
+   * The longest group name accepted, in UTF-16 code units (JavaScript string length). Longer names are
+   * refused with `LimitExceededError` by `addToGroup`, `removeFromGroup` and the group sends, before
+   * anything reaches the broker; a group command from another server naming one is refused too.
+   * @default 256
+   */
+  maxGroupNameLength?: number;
+  /**
+   * The longest user id accepted, in UTF-16 code units. `onConnected` refuses a connection whose user id
+   * is longer, and `sendUser`/`sendUsers` refuse such ids, with `LimitExceededError`.
+   * @default 256
+   */
+  maxUserIdLength?: number;
+  /**
+   * How many groups one connection of this server may be in at once (each group is one broker
+   * subscription while it has a local member). Joining one more is refused with `LimitExceededError`,
+   * whichever server asked.
+   * @default 1_000
+   */
+  maxGroupsPerConnection?: number;
 }
 
 /** What a server's connections missed, for `reconcile`. */
@@ -202,6 +240,9 @@ export class HubLifetimeManager {
   #startedAt = 0;
   readonly #reconcile: HubLifetimeManagerOptions['reconcile'];
   readonly #reconcileWindow: number;
+  readonly #maxGroupNameLength: number;
+  readonly #maxUserIdLength: number;
+  readonly #maxGroupsPerConnection: number;
   #missed: { all: boolean; groups: Set<string>; users: Set<string>; connections: boolean } | undefined;
   readonly #durable: boolean;
   /** Durable mode: the last log position processed, per channel. */
@@ -232,6 +273,21 @@ export class HubLifetimeManager {
     this.#durable = options.durable ?? false;
     this.#reconcile = options.reconcile;
     this.#reconcileWindow = options.reconcileWindow ?? 100;
+    this.#maxGroupNameLength = limitOption(
+      options.maxGroupNameLength,
+      'maxGroupNameLength',
+      DEFAULT_MAX_GROUP_NAME_LENGTH,
+    );
+    this.#maxUserIdLength = limitOption(
+      options.maxUserIdLength,
+      'maxUserIdLength',
+      DEFAULT_MAX_USER_ID_LENGTH,
+    );
+    this.#maxGroupsPerConnection = limitOption(
+      options.maxGroupsPerConnection,
+      'maxGroupsPerConnection',
+      DEFAULT_MAX_GROUPS_PER_CONNECTION,
+    );
     const t = this.#transport;
     if (this.#durable && (!t.capabilities.durable || !t.publishDurable || !t.readLog || !t.logPosition))
       throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' is not (yet).`);
@@ -424,6 +480,7 @@ export class HubLifetimeManager {
   async onConnected(connection: HubConnection): Promise<void> {
     const id = connection.connectionId;
     requireName(id, 'Connection id');
+    requireUserIdentifier(connection.userIdentifier, this.#maxUserIdLength);
     if (!this.#ready) await this.start();
     const existing = this.#connections.get(id);
     if (existing) {
@@ -495,7 +552,7 @@ export class HubLifetimeManager {
     args: readonly unknown[],
     excludedConnectionIds: readonly string[],
   ): Promise<void> {
-    requireGroupName(groupName);
+    requireGroupName(groupName, this.#maxGroupNameLength);
     const payloads = this.#publisher.serialize(method, args);
     this.#deliverTo(
       this.#subscriptions.members(this.channels.group(groupName)),
@@ -507,7 +564,7 @@ export class HubLifetimeManager {
 
   /** Sends to several groups; a connection in more than one of them receives the message once. */
   sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    for (const name of groupNames) requireGroupName(name);
+    for (const name of groupNames) requireGroupName(name, this.#maxGroupNameLength);
     if (groupNames.length === 0) return Promise.resolve();
     const payloads = this.#publisher.serialize(method, args);
     this.#deliverTo(this.#unionOfGroups(groupNames), payloads);
@@ -519,7 +576,7 @@ export class HubLifetimeManager {
   }
 
   sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    for (const id of userIds) requireName(id, 'User id');
+    for (const id of userIds) requireUserId(id, this.#maxUserIdLength);
     const payloads = this.#publisher.serialize(method, args);
     for (const id of new Set(userIds))
       this.#deliverTo(this.#subscriptions.members(this.channels.user(id)), payloads);
@@ -548,7 +605,7 @@ export class HubLifetimeManager {
     options: GroupOptions | undefined,
   ): Promise<void> {
     requireName(connectionId, 'Connection id');
-    requireGroupName(group);
+    requireGroupName(group, this.#maxGroupNameLength);
     if (!this.#ready) await this.start();
     const local = this.#connections.get(connectionId);
     if (local) return this.#applyGroupAction(local, action, group);
@@ -571,10 +628,18 @@ export class HubLifetimeManager {
     await abortable(ack.done, options?.signal);
   }
 
+  /** Applies a group command to a local connection; throws `LimitExceededError` on a join too many. */
   #applyGroupAction(local: LocalConnection, action: GroupAction, group: string): Promise<void> {
     const id = local.connection.connectionId;
     const channel = this.channels.group(group);
     if (action === 'add') {
+      const count = local.groups?.size ?? 0;
+      if (count >= this.#maxGroupsPerConnection && !local.groups?.has(group))
+        throw new LimitExceededError(
+          'maxGroupsPerConnection',
+          this.#maxGroupsPerConnection,
+          `Connection '${id}' is in ${count} groups, the limit (maxGroupsPerConnection); it must leave one before joining another.`,
+        );
       local.groups ??= new Set();
       local.groups.add(group);
       return this.#subscriptions.add(channel, id);
@@ -872,7 +937,19 @@ export class HubLifetimeManager {
         if (channel === this.#inbox) void this.#receiveGroupCommand(envelope);
         return;
       case 'ack':
-        if (channel === this.#inbox) this.#acks.resolve(envelope.id);
+        if (channel !== this.#inbox) return;
+        if (envelope.refused) {
+          const { limit, max } = envelope.refused;
+          this.#acks.refuse(
+            envelope.id,
+            (command) =>
+              new LimitExceededError(
+                limit,
+                max,
+                `${command} was refused by the connection's server: its ${limit} is ${max}.`,
+              ),
+          );
+        } else this.#acks.resolve(envelope.id);
         return;
       case 'completion':
         if (channel === this.#inbox) this.#receiveCompletion(envelope);
@@ -935,18 +1012,33 @@ export class HubLifetimeManager {
 
   async #receiveGroupCommand(command: Envelope & GroupCommandBody): Promise<void> {
     const local = this.#connections.get(command.connectionId);
+    let refused: AckBody['refused'];
     try {
-      if (local) await this.#applyGroupAction(local, command.action, command.group);
+      // This server's limits hold whoever asks: a caller may be configured differently, or forged.
+      if (local) {
+        requireGroupName(command.group, this.#maxGroupNameLength);
+        await this.#applyGroupAction(local, command.action, command.group);
+      }
     } catch (error) {
-      this.#log.error('Group command failed', {
-        group: command.group,
-        connectionId: command.connectionId,
-        error,
-      });
-      return; // no ack: the caller times out rather than believing a subscription is live
+      if (error instanceof LimitExceededError) {
+        refused = { limit: error.limit, max: error.max };
+        this.#log.warn('Refused a group command over a limit', {
+          connectionId: command.connectionId,
+          origin: command.origin,
+          limit: error.limit,
+        });
+      } else {
+        this.#log.error('Group command failed', {
+          group: command.group,
+          connectionId: command.connectionId,
+          error,
+        });
+        return; // no ack: the caller times out rather than believing a subscription is live
+      }
     }
+    const ack: AckBody = refused ? { kind: 'ack', id: command.id, refused } : { kind: 'ack', id: command.id };
     try {
-      await this.#publisher.publish(this.channels.server(command.origin), { kind: 'ack', id: command.id });
+      await this.#publisher.publish(this.channels.server(command.origin), ack);
     } catch (error) {
       this.#log.warn('Could not acknowledge a group command', { origin: command.origin, error });
     }

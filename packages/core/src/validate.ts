@@ -1,13 +1,54 @@
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, LimitExceededError } from './errors.js';
 
 export function requireName(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string' || value === '')
     throw new InvalidArgumentError(`${what} must be a non-empty string.`);
 }
 
-export function requireGroupName(value: unknown): asserts value is string {
+/** Defaults of the name and membership limits (`HubLifetimeManagerOptions`, `HubContextOptions`). */
+export const DEFAULT_MAX_GROUP_NAME_LENGTH = 256;
+export const DEFAULT_MAX_USER_ID_LENGTH = 256;
+export const DEFAULT_MAX_GROUPS_PER_CONNECTION = 1_000;
+
+/** A non-empty group name of at most `maxLength` UTF-16 code units. */
+export function requireGroupName(value: unknown, maxLength: number): asserts value is string {
   if (typeof value !== 'string' || value === '')
     throw new InvalidArgumentError('Cannot send to an empty group name.');
+  if (value.length > maxLength) throw tooLong('Group name', value, 'maxGroupNameLength', maxLength);
+}
+
+/** A non-empty user id of at most `maxLength` UTF-16 code units. */
+export function requireUserId(value: unknown, maxLength: number): asserts value is string {
+  requireName(value, 'User id');
+  if (value.length > maxLength) throw tooLong('User id', value, 'maxUserIdLength', maxLength);
+}
+
+/** A connection's user id, where empty or absent means anonymous: only its length is bounded. */
+export function requireUserIdentifier(value: string | undefined, maxLength: number): void {
+  if (value && value.length > maxLength) throw tooLong('User id', value, 'maxUserIdLength', maxLength);
+}
+
+function tooLong(
+  what: string,
+  value: string,
+  limit: 'maxGroupNameLength' | 'maxUserIdLength',
+  max: number,
+): LimitExceededError {
+  // The name itself may be huge: quote only its start.
+  const start = value.length > 32 ? `${value.slice(0, 32)}…` : value;
+  return new LimitExceededError(
+    limit,
+    max,
+    `${what} '${start}' is ${value.length} characters long; the limit (${limit}) is ${max}.`,
+  );
+}
+
+/** A limit option: a positive integer, or `undefined` for the default. */
+export function limitOption(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(`${name} must be a positive integer (got ${String(value)}).`);
+  return value;
 }
 
 /**

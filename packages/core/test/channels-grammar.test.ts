@@ -6,10 +6,7 @@ import { HubContext } from '../src/hub-context.js';
 import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
 import { ControllableTransport, TestBus } from './controllable-transport.js';
 
-type Target =
-  | { kind: 'all' }
-  | { kind: 'presence' }
-  | { kind: 'group' | 'user' | 'server'; name: string };
+type Target = { kind: 'all' } | { kind: 'presence' } | { kind: 'group' | 'user' | 'server'; name: string };
 
 function channelOf(channels: Channels, target: Target): string {
   switch (target.kind) {

@@ -7,6 +7,7 @@ import {
   HubContext,
   type HubLifetimeManagerOptions,
   InvalidArgumentError,
+  LimitExceededError,
   MessagePackHubProtocol,
   type Transport,
 } from '@backplane/core';
@@ -101,6 +102,74 @@ export function backplaneCases(ctx: SuiteContext): void {
     await m2.sendUser('attacker', 'Hello', hello);
     await attacker.expectNothing();
     await victim.expectNothing(0);
+  });
+
+  it('limits - over-long group names and user ids, and too many groups, are refused on every route', async () => {
+    const touched = new Set<string>();
+    const m1 = await ctx.manager({
+      maxGroupsPerConnection: 2,
+      transport: recording(ctx.harness.createTransport(), touched, true),
+    });
+    const m2 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), touched, true) });
+    const c = await ctx.connect(m1);
+    const longGroup = 'g'.repeat(257);
+    const longUser = 'u'.repeat(257);
+    for (const m of [m1, m2]) {
+      expect(await rejection(m.addToGroup(c.connectionId, longGroup))).toBeInstanceOf(LimitExceededError);
+      expect(await rejection(m.removeFromGroup(c.connectionId, longGroup))).toBeInstanceOf(
+        LimitExceededError,
+      );
+      expect(() => m.sendGroup(longGroup, 'Hello', hello)).toThrow(LimitExceededError);
+      expect(() => m.sendGroupExcept(longGroup, 'Hello', hello, [])).toThrow(LimitExceededError);
+      expect(() => m.sendGroups(['ok', longGroup], 'Hello', hello)).toThrow(LimitExceededError);
+      expect(() => m.sendUser(longUser, 'Hello', hello)).toThrow(LimitExceededError);
+      expect(() => m.sendUsers(['ok', longUser], 'Hello', hello)).toThrow(LimitExceededError);
+      const anonymous = new TestClient({ connectionId: m.createConnectionId(), userIdentifier: longUser });
+      expect(await rejection(m.onConnected(anonymous))).toMatchObject({
+        code: 'ERR_LIMIT_EXCEEDED',
+        limit: 'maxUserIdLength',
+        max: 256,
+      });
+    }
+    const hub = new HubContext({
+      transport: ctx.harness.createTransport(),
+      prefix: ctx.prefix,
+      hub: 'conformance',
+    });
+    try {
+      expect(await rejection(hub.sendGroup(longGroup, 'Hello', hello))).toBeInstanceOf(LimitExceededError);
+      expect(await rejection(hub.sendUser(longUser, 'Hello', hello))).toBeInstanceOf(LimitExceededError);
+    } finally {
+      await hub.close();
+    }
+    // At the limit is fine.
+    const longest = 'g'.repeat(256);
+    await m2.addToGroup(c.connectionId, longest);
+    await m2.sendGroup(longest, 'Hello', ['longest']);
+    await expectHello(c, 'longest');
+    // Groups per connection, held by the connection's own server, whoever asks.
+    await m2.addToGroup(c.connectionId, 'second');
+    expect(await rejection(m1.addToGroup(c.connectionId, 'third'))).toMatchObject({
+      code: 'ERR_LIMIT_EXCEEDED',
+      limit: 'maxGroupsPerConnection',
+      max: 2,
+    });
+    expect(await rejection(m2.addToGroup(c.connectionId, 'third'))).toMatchObject({
+      code: 'ERR_LIMIT_EXCEEDED',
+      limit: 'maxGroupsPerConnection',
+      max: 2,
+    });
+    await m2.addToGroup(c.connectionId, 'second'); // already a member: not a new group
+    await m1.sendGroup('third', 'Hello', ['not a member']);
+    await m2.removeFromGroup(c.connectionId, 'second');
+    await m2.addToGroup(c.connectionId, 'third');
+    await m1.sendGroup('third', 'Hello', ['third']);
+    await expectHello(c, 'third');
+    await c.expectNothing();
+    for (const channel of touched) {
+      expect(channel).not.toContain(longGroup);
+      expect(channel).not.toContain(longUser);
+    }
   });
 
   it('literal names - a group called * is a group, not a pattern', async () => {
@@ -333,8 +402,11 @@ export function backplaneCases(ctx: SuiteContext): void {
   });
 }
 
-/** Wraps a transport so the test can see which channels are live. */
-function recording(inner: Transport, live: Set<string>): Transport {
+/**
+ * Wraps a transport so the test can see which channels are live (or, with `keep`, every channel ever
+ * subscribed to or published to).
+ */
+function recording(inner: Transport, live: Set<string>, keep = false): Transport {
   return {
     name: inner.name,
     capabilities: inner.capabilities,
@@ -346,13 +418,16 @@ function recording(inner: Transport, live: Set<string>): Transport {
     },
     connect: () => inner.connect(),
     close: () => inner.close(),
-    publish: (channel, payload) => inner.publish(channel, payload),
+    publish: (channel, payload) => {
+      if (keep) live.add(channel);
+      return inner.publish(channel, payload);
+    },
     subscribe: async (channel) => {
       await inner.subscribe(channel);
       live.add(channel);
     },
     unsubscribe: async (channel) => {
-      live.delete(channel);
+      if (!keep) live.delete(channel);
       await inner.unsubscribe(channel);
     },
     setMessageHandler: (handler) => inner.setMessageHandler(handler),
