@@ -147,6 +147,17 @@ export interface HubLifetimeManagerOptions {
    * @default 1_000
    */
   maxGroupsPerConnection?: number;
+  /**
+   * How many other senders (servers and hub contexts, by origin id) this server keeps ordering state for:
+   * the last sequence number per channel and the recent `sendGroups` batches (and, where servers announce
+   * themselves, their presence entries). Past the bound the least recently heard from is forgotten: its
+   * next message starts a fresh baseline, so a loss just before it would go unreported. Besides, a
+   * message of another epoch from the same origin replaces the previous epoch's state, and where the
+   * transport cannot count receivers a server's state goes when it says goodbye, or 10 minutes after
+   * it was presumed gone (silent for 3 presence intervals). `stats.trackedOrigins` shows the count.
+   * @default 10_000 origins
+   */
+  maxTrackedOrigins?: number;
 }
 
 /** What a server's connections missed, for `reconcile`. */
@@ -159,8 +170,12 @@ export interface MissedMessages {
   readonly connections: boolean;
 }
 
-/** `sendGroups` batches remembered per origin for de-duplication. */
-const RECENT_BATCHES = 256;
+/**
+ * Presence: how long a server presumed gone (silent past its 3 intervals) keeps its entry and its
+ * ordering state, in ms. It may only be cut off for a while; if it comes back within this time, gaps in
+ * its messages are still reported.
+ */
+const GONE_SERVER_MEMORY_MS = 600_000;
 
 /** Log entries read per request while replaying. */
 const REPLAY_PAGE = 500;
@@ -219,15 +234,11 @@ export class HubLifetimeManager {
   readonly #subscriptions: SubscriptionRegistry;
   readonly #acks = new AckTracker();
   readonly #results = new ClientResults();
-  /** Last `sendGroups` batch handled per origin (for de-duplication across group channels). */
-  /**
-   * Recent `sendGroups` batches handled per origin and epoch. A set, not just the last one: on a sharded
-   * broker the copies of consecutive batches travel through different shards and can arrive interleaved.
-   */
-  readonly #recentBatches = new Map<string, Set<number>>();
   readonly #events = new Subject<BackplaneEvent>();
   readonly #probeAnswers = new Subject<number>();
-  readonly #gaps = new GapDetector();
+  /** Per-origin ordering state: sequence numbers per channel and recent `sendGroups` batches. */
+  readonly #gaps: GapDetector;
+  readonly #maxTrackedOrigins: number;
   readonly #link: PublishLink;
   readonly #liveness: LivenessOptions | false;
   #linkState: LinkState = { up: false, reason: 'not started' };
@@ -283,6 +294,8 @@ export class HubLifetimeManager {
       'maxUserIdLength',
       DEFAULT_MAX_USER_ID_LENGTH,
     );
+    this.#maxTrackedOrigins = limitOption(options.maxTrackedOrigins, 'maxTrackedOrigins', 10_000);
+    this.#gaps = new GapDetector({ maxOrigins: this.#maxTrackedOrigins });
     this.#maxGroupsPerConnection = limitOption(
       options.maxGroupsPerConnection,
       'maxGroupsPerConnection',
@@ -331,7 +344,12 @@ export class HubLifetimeManager {
 
   /** A snapshot of the counters. */
   get stats(): Readonly<BackplaneStats> {
-    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+    return {
+      ...this.#stats,
+      buffered: this.#link.buffered,
+      dropped: this.#link.dropped,
+      trackedOrigins: this.#gaps.origins,
+    };
   }
 
   /** Number of connections this server holds. */
@@ -389,7 +407,7 @@ export class HubLifetimeManager {
     const beat = () => {
       const now = Date.now();
       for (const [server, expires] of this.#presence)
-        if (expires < now - 600_000) this.#presence.delete(server);
+        if (expires < now - GONE_SERVER_MEMORY_MS) this.#forgetServer(server);
       this.#failResultsOfGoneServers();
       this.#publisher
         .publish(this.channels.presence, { kind: 'heartbeat', interval: this.#presenceInterval })
@@ -398,6 +416,29 @@ export class HubLifetimeManager {
     beat();
     this.#presenceTimer = setInterval(beat, this.#presenceInterval);
     this.#presenceTimer.unref();
+  }
+
+  /** A server known to be gone for good: drop its presence entry and its ordering state. */
+  #forgetServer(serverId: string): void {
+    this.#presence.delete(serverId);
+    this.#gaps.forgetOrigin(serverId);
+  }
+
+  /** Records a heartbeat; the presence map is bounded like the ordering state (least recently heard first). */
+  #heard(serverId: string, interval: number): void {
+    if (interval === 0) {
+      // A goodbye: it is gone now. Keep a tombstone (so it reads as gone, not as never heard of) but
+      // none of its ordering state: a restarted node is a new server id.
+      this.#presence.delete(serverId);
+      this.#presence.set(serverId, 0);
+      this.#gaps.forgetOrigin(serverId);
+      this.#failResultsOfGoneServers();
+    } else {
+      this.#presence.delete(serverId);
+      this.#presence.set(serverId, Date.now() + 3 * interval);
+    }
+    if (this.#presence.size > this.#maxTrackedOrigins)
+      this.#forgetServer(this.#presence.keys().next().value as string);
   }
 
   /**
@@ -957,9 +998,7 @@ export class HubLifetimeManager {
       case 'probe':
         return;
       case 'heartbeat':
-        if (channel !== this.channels.presence) return;
-        this.#presence.set(envelope.origin, envelope.interval === 0 ? 0 : Date.now() + 3 * envelope.interval);
-        if (envelope.interval === 0) this.#failResultsOfGoneServers();
+        if (channel === this.channels.presence) this.#heard(envelope.origin, envelope.interval);
         return;
     }
   }
@@ -996,17 +1035,9 @@ export class HubLifetimeManager {
   }
 
   #receiveGroupsBatch(envelope: Envelope & InvocationBody): void {
-    const key = `${envelope.origin}\u0000${envelope.epoch}`;
-    if (envelope.batch !== undefined) {
-      let seen = this.#recentBatches.get(key);
-      if (!seen) {
-        seen = new Set();
-        this.#recentBatches.set(key, seen);
-      }
-      if (seen.has(envelope.batch)) return; // already delivered via another group channel
-      seen.add(envelope.batch);
-      if (seen.size > RECENT_BATCHES) seen.delete(seen.values().next().value as number);
-    }
+    const { batch } = envelope;
+    // A copy already delivered via another group channel is dropped.
+    if (batch !== undefined && !this.#gaps.firstCopy(envelope.origin, envelope.epoch, batch)) return;
     this.#deliverTo(this.#unionOfGroups(envelope.groups ?? []), envelope.payloads);
   }
 
