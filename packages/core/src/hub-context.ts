@@ -11,6 +11,7 @@ import {
   limitOption,
   requireGroupName,
   requireName,
+  requireNodeId,
   requireUserId,
 } from './validate.js';
 
@@ -21,7 +22,7 @@ export interface HubContextOptions {
   hub?: string;
   /** Must match the hub servers' prefix (one segment ending with ':', no other ':'). @default 'backplane:' */
   prefix?: string;
-  /** Shown as the sender in logs. @default a random `node-xxxxxxxx` */
+  /** Shown as the sender in logs; at most 247 characters. @default a random `node-xxxxxxxx` */
   nodeId?: string;
   /** Must cover every protocol the hub servers' clients use. @default [JSON, MessagePack] */
   protocols?: readonly HubProtocol[];
@@ -55,7 +56,7 @@ export class HubContext {
 
   constructor(options: HubContextOptions) {
     this.#transport = options.transport;
-    this.nodeId = options.nodeId ?? createNodeId();
+    this.nodeId = requireNodeId(options.nodeId ?? createNodeId());
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
     const channels = new Channels(options.prefix ?? 'backplane:', options.hub ?? 'hub');

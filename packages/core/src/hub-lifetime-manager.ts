@@ -57,6 +57,7 @@ import {
   limitOption,
   requireGroupName,
   requireName,
+  requireNodeId,
   requireUserId,
   requireUserIdentifier,
 } from './validate.js';
@@ -78,7 +79,8 @@ export interface HubLifetimeManagerOptions {
   prefix?: string;
   /**
    * This node's name, shown in logs and health output. The server id (inbox, envelope origin, connection
-   * id suffix) is `{nodeId}-{8 hex chars of the epoch}`, so a restarted node is a new server.
+   * id suffix) is `{nodeId}-{8 hex chars of the epoch}`, so a restarted node is a new server. At most 247
+   * characters (server ids stay within 256; connection ids naming a longer one belong to no server).
    * @default a random `node-xxxxxxxx`
    */
   nodeId?: string;
@@ -270,7 +272,7 @@ export class HubLifetimeManager {
 
   constructor(options: HubLifetimeManagerOptions) {
     this.#transport = options.transport;
-    this.nodeId = options.nodeId ?? createNodeId();
+    this.nodeId = requireNodeId(options.nodeId ?? createNodeId());
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
     this.#ownKind = ownEnvelopeReader(this.serverId, this.epoch);

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, LimitExceededError } from './errors.js';
+import { MAX_NODE_ID_LENGTH } from './ids.js';
 
 export function requireName(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string' || value === '')
@@ -41,6 +42,15 @@ function tooLong(
     max,
     `${what} '${start}' is ${value.length} characters long; the limit (${limit}) is ${max}.`,
   );
+}
+
+/** A node id short enough for its server id to stay within `MAX_SERVER_ID_LENGTH`. */
+export function requireNodeId(nodeId: string): string {
+  if (nodeId.length > MAX_NODE_ID_LENGTH)
+    throw new InvalidArgumentError(
+      `nodeId is ${nodeId.length} characters long; at most ${MAX_NODE_ID_LENGTH} are allowed.`,
+    );
+  return nodeId;
 }
 
 /** A limit option: a positive integer, or `undefined` for the default. */

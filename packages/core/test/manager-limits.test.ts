@@ -121,6 +121,27 @@ describe('limits', () => {
     expect(transport.isSubscribed(owner.channels.group('d'))).toBe(true);
   });
 
+  it('limits - a forged connection id naming a huge server id never becomes a channel name', async () => {
+    const bus = new TestBus();
+    const { manager, transport } = await managerOn(bus);
+    const forged = `${'x'.repeat(22)}.${'s'.repeat(32_768)}`;
+    await manager.sendConnection(forged, 'Say', ['x']);
+    await manager.sendConnections([forged], 'Say', ['x']);
+    await manager.addToGroup(forged, 'g');
+    await manager.removeFromGroup(forged, 'g');
+    expect(await refusal(manager.invokeConnection(forged, 'Ask', []))).toMatchObject({
+      code: 'ERR_CONNECTION_NOT_FOUND',
+    });
+    for (const channel of transport.touched) expect(channel.length).toBeLessThan(300);
+  });
+
+  it('limits - a node id over 247 characters is refused (server ids stay within 256)', () => {
+    const transport = new ControllableTransport(new TestBus());
+    expect(() => new HubLifetimeManager({ transport, nodeId: 'n'.repeat(248) })).toThrow(/nodeId/);
+    expect(() => new HubContext({ transport, nodeId: 'n'.repeat(248) })).toThrow(/nodeId/);
+    expect(new HubLifetimeManager({ transport, nodeId: 'n'.repeat(247) }).serverId).toHaveLength(256);
+  });
+
   it('limits - the defaults are 256 characters per name and 1 000 groups per connection', async () => {
     const bus = new TestBus();
     const { manager } = await managerOn(bus);
