@@ -4,6 +4,7 @@ interface PendingAck {
   resolve(): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
+  describe(): string;
 }
 
 /** Pending acknowledgements of group commands sent to other servers, each with its own timeout. */
@@ -25,7 +26,7 @@ export class AckTracker {
         reject(new AckTimeoutError(`${describe()} was not acknowledged within ${timeoutMs} ms.`, timeoutMs));
       }, timeoutMs);
       timer.unref();
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { resolve, reject, timer, describe });
     });
     // The caller awaits `done` only after its publish: a rejection (timeout, close) that comes first must
     // not count as unhandled. The caller still sees it.
@@ -40,6 +41,18 @@ export class AckTracker {
     this.#pending.delete(id);
     clearTimeout(entry.timer);
     entry.resolve();
+  }
+
+  /**
+   * Fails an ack the other server answered with a refusal; `error` gets the command's description.
+   * Unknown or late ids are ignored.
+   */
+  refuse(id: number, error: (command: string) => Error): void {
+    const entry = this.#pending.get(id);
+    if (!entry) return;
+    this.#pending.delete(id);
+    clearTimeout(entry.timer);
+    entry.reject(error(entry.describe()));
   }
 
   /** Completes an ack without an answer (the command needs none, e.g. its target exists nowhere). */

@@ -1,3 +1,5 @@
+import { requireChannelPrefix, requireHubName } from './validate.js';
+
 /** What a backplane channel serves. */
 export type ChannelTarget =
   | { readonly kind: 'all' }
@@ -7,6 +9,11 @@ export type ChannelTarget =
  * The one owner of backplane channel names: `{prefix}{hub}:{kind}[:{name}]`.
  * Names are literal everywhere (drivers never use pattern subscriptions), so a group called `*` is a group
  * called `*`. The `group:`, `user:` and `server:` infixes keep a group and a user of the same name apart.
+ *
+ * The grammar is prefix-free: the prefix is one non-empty segment ending with ':' and the hub has no ':',
+ * so the prefix is everything up to the first ':' of a channel name and the hub everything up to the
+ * second. Different (prefix, hub) pairs therefore never produce the same name, whatever the group or user
+ * names; the constructor refuses anything else with `InvalidArgumentError`.
  */
 export class Channels {
   readonly #base: string;
@@ -16,6 +23,8 @@ export class Channels {
   readonly presence: string;
 
   constructor(prefix: string, hub: string) {
+    requireChannelPrefix(prefix);
+    requireHubName(hub);
     this.#base = `${prefix}${hub}:`;
     this.all = `${this.#base}all`;
     this.presence = `${this.#base}internal:presence`;
@@ -45,7 +54,7 @@ export class Channels {
     return undefined;
   }
 
-  /** Whether a channel name belongs to this prefix and hub. */
+  /** Whether a channel name belongs to this prefix and hub (exactly: the grammar is prefix-free). */
   owns(channel: string): boolean {
     return channel.startsWith(this.#base);
   }

@@ -6,7 +6,7 @@ import {
   type EnvelopeHeader,
   type InvocationBody,
 } from './envelope.js';
-import { EnvelopeError } from './errors.js';
+import { EnvelopeError, type LimitName } from './errors.js';
 
 // Wire layout (docs/protocol.md): one MessagePack array
 //   [v, origin, epoch, seq, kindCode, ...body fields]
@@ -20,6 +20,15 @@ const KIND_CODE = {
   heartbeat: 6,
 } as const;
 const OUTCOMES: readonly CompletionOutcome[] = ['error', 'void', 'result', 'disconnected', 'not-found'];
+const LIMIT_NAMES: readonly string[] = [
+  'maxGroupNameLength',
+  'maxUserIdLength',
+  'maxGroupsPerConnection',
+] satisfies readonly LimitName[];
+
+function isLimitName(value: unknown): value is LimitName {
+  return typeof value === 'string' && LIMIT_NAMES.includes(value);
+}
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -51,6 +60,9 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
       head.push(envelope.id, envelope.action === 'add' ? 1 : 2, envelope.group, envelope.connectionId);
       break;
     case 'ack':
+      head.push(envelope.id);
+      if (envelope.refused) head.push(envelope.refused.limit, envelope.refused.max);
+      break;
     case 'probe':
       head.push(envelope.id);
       break;
@@ -118,7 +130,13 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
     case KIND_CODE.probe: {
       const id = f[5];
       if (!isCount(id)) return malformed('id must be a non-negative integer', channel);
-      return { v, origin, epoch, seq, kind: f[4] === KIND_CODE.ack ? 'ack' : 'probe', id };
+      if (f[4] === KIND_CODE.probe) return { v, origin, epoch, seq, kind: 'probe', id };
+      // A refusal names the limit and its value; anything else there is a later version's field.
+      const limit = f[6];
+      const max = f[7];
+      if (isLimitName(limit) && isCount(max))
+        return { v, origin, epoch, seq, kind: 'ack', id, refused: { limit, max } };
+      return { v, origin, epoch, seq, kind: 'ack', id };
     }
     case KIND_CODE.heartbeat: {
       const interval = f[5];

@@ -1,3 +1,5 @@
+import type { LimitName } from './errors.js';
+
 /** The envelope format version this build writes and reads. */
 export const ENVELOPE_VERSION = 1;
 
@@ -45,10 +47,14 @@ export interface GroupCommandBody {
   readonly connectionId: string;
 }
 
-/** The owner's answer to a group command, once its group subscription is live. */
+/**
+ * The owner's answer to a group command: once its group subscription is live, or at once with `refused`
+ * when the command broke one of the owner's limits (nothing changed).
+ */
 export interface AckBody {
   readonly kind: 'ack';
   readonly id: number;
+  readonly refused?: { readonly limit: LimitName; readonly max: number };
 }
 
 /** How a client result ended, as forwarded from the connection's owner to the invoking server. */

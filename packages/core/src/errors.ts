@@ -13,7 +13,9 @@ export type BackplaneErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_TRANSPORT'
   | 'ERR_OUTBOX_FULL'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_DUPLICATE_CONNECTION'
+  | 'ERR_LIMIT_EXCEEDED';
 
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
@@ -112,5 +114,40 @@ export class OutboxFullError extends BackplaneError {
   constructor(reason: string, options?: ErrorOptions) {
     super('ERR_OUTBOX_FULL', `The outbox is full (${reason}); the message was not published.`, options);
     this.reason = reason;
+  }
+}
+
+/**
+ * `onConnected` was called with a connection id this server already holds, by a different connection
+ * object. The connection registered first keeps the id (and its messages); the second is refused.
+ */
+export class DuplicateConnectionError extends BackplaneError {
+  readonly connectionId: string;
+  constructor(connectionId: string, options?: ErrorOptions) {
+    super(
+      'ERR_DUPLICATE_CONNECTION',
+      `Connection '${connectionId}' is already connected to this server.`,
+      options,
+    );
+    this.connectionId = connectionId;
+  }
+}
+
+/** The manager options that bound names and memberships (see `HubLifetimeManagerOptions`). */
+export type LimitName = 'maxGroupNameLength' | 'maxUserIdLength' | 'maxGroupsPerConnection';
+
+/**
+ * A group name or user id longer than allowed, or a connection joining more groups than allowed. Nothing
+ * was sent, subscribed or changed.
+ */
+export class LimitExceededError extends BackplaneError {
+  /** The option that sets the limit. */
+  readonly limit: LimitName;
+  /** Its value on the server that refused (characters, or groups per connection). */
+  readonly max: number;
+  constructor(limit: LimitName, max: number, message: string, options?: ErrorOptions) {
+    super('ERR_LIMIT_EXCEEDED', message, options);
+    this.limit = limit;
+    this.max = max;
   }
 }

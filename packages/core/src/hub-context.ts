@@ -5,19 +5,38 @@ import type { HubProtocol } from './protocol/hub-protocol.js';
 import { Publisher } from './publisher.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import type { Transport } from './transport.js';
-import { requireGroupName, requireName } from './validate.js';
+import {
+  DEFAULT_MAX_GROUP_NAME_LENGTH,
+  DEFAULT_MAX_USER_ID_LENGTH,
+  limitOption,
+  requireGroupName,
+  requireName,
+  requireNodeId,
+  requireUserId,
+} from './validate.js';
 
 export interface HubContextOptions {
   /** The driver; connected by `start()`, closed by `close()`. */
   transport: Transport;
-  /** Must match the hub servers' hub name. @default 'hub' */
+  /** Must match the hub servers' hub name (non-empty, no ':'). @default 'hub' */
   hub?: string;
-  /** Must match the hub servers' prefix. @default 'backplane:' */
+  /** Must match the hub servers' prefix (one segment ending with ':', no other ':'). @default 'backplane:' */
   prefix?: string;
-  /** Shown as the sender in logs. @default a random `node-xxxxxxxx` */
+  /** Shown as the sender in logs; at most 247 characters. @default a random `node-xxxxxxxx` */
   nodeId?: string;
   /** Must cover every protocol the hub servers' clients use. @default [JSON, MessagePack] */
   protocols?: readonly HubProtocol[];
+  /**
+   * The longest group name a send accepts, in UTF-16 code units; longer ones are refused with
+   * `LimitExceededError` before anything is published. Match the hub servers' setting.
+   * @default 256
+   */
+  maxGroupNameLength?: number;
+  /**
+   * The longest user id a send accepts, in UTF-16 code units (`LimitExceededError` otherwise).
+   * @default 256
+   */
+  maxUserIdLength?: number;
 }
 
 /**
@@ -31,14 +50,26 @@ export class HubContext {
   readonly #transport: Transport;
   readonly #publisher: Publisher;
   readonly #stats: BackplaneStats = createStats();
+  readonly #maxGroupNameLength: number;
+  readonly #maxUserIdLength: number;
   #started: Promise<void> | undefined;
 
   constructor(options: HubContextOptions) {
     this.#transport = options.transport;
-    this.nodeId = options.nodeId ?? createNodeId();
+    this.nodeId = requireNodeId(options.nodeId ?? createNodeId());
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
     const channels = new Channels(options.prefix ?? 'backplane:', options.hub ?? 'hub');
+    this.#maxGroupNameLength = limitOption(
+      options.maxGroupNameLength,
+      'maxGroupNameLength',
+      DEFAULT_MAX_GROUP_NAME_LENGTH,
+    );
+    this.#maxUserIdLength = limitOption(
+      options.maxUserIdLength,
+      'maxUserIdLength',
+      DEFAULT_MAX_USER_ID_LENGTH,
+    );
     this.#publisher = new Publisher(
       this.#transport,
       channels,
@@ -96,13 +127,13 @@ export class HubContext {
     args: readonly unknown[],
     excludedConnectionIds: readonly string[],
   ): Promise<void> {
-    requireGroupName(groupName);
+    requireGroupName(groupName, this.#maxGroupNameLength);
     await this.start();
     await this.#publisher.group(groupName, this.#publisher.serialize(method, args), excludedConnectionIds);
   }
 
   async sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    for (const name of groupNames) requireGroupName(name);
+    for (const name of groupNames) requireGroupName(name, this.#maxGroupNameLength);
     if (groupNames.length === 0) return;
     await this.start();
     await this.#publisher.groups(groupNames, this.#publisher.serialize(method, args));
@@ -113,7 +144,7 @@ export class HubContext {
   }
 
   async sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    for (const id of userIds) requireName(id, 'User id');
+    for (const id of userIds) requireUserId(id, this.#maxUserIdLength);
     await this.start();
     await this.#publisher.users(userIds, this.#publisher.serialize(method, args));
   }

@@ -8,14 +8,23 @@ import {
   type ResultType,
   settleCompletion,
 } from './client-results.js';
-import type { CompletionBody, Envelope, GroupAction, GroupCommandBody, InvocationBody } from './envelope.js';
+import type {
+  AckBody,
+  CompletionBody,
+  Envelope,
+  GroupAction,
+  GroupCommandBody,
+  InvocationBody,
+} from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import {
   ConnectionDisconnectedError,
   ConnectionNotFoundError,
+  DuplicateConnectionError,
   EnvelopeError,
   HubError,
   InvalidArgumentError,
+  LimitExceededError,
 } from './errors.js';
 import type { HubConnection } from './hub-connection.js';
 import {
@@ -40,24 +49,38 @@ import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import type { LogEntry, Transport, TransportState } from './transport.js';
-import { abortable, requireGroupName, requireName } from './validate.js';
+import {
+  abortable,
+  DEFAULT_MAX_GROUP_NAME_LENGTH,
+  DEFAULT_MAX_GROUPS_PER_CONNECTION,
+  DEFAULT_MAX_USER_ID_LENGTH,
+  limitOption,
+  requireGroupName,
+  requireName,
+  requireNodeId,
+  requireUserId,
+  requireUserIdentifier,
+} from './validate.js';
 
 export interface HubLifetimeManagerOptions {
   /** The driver: one transport per manager. The manager connects it in `start()` and closes it in `close()`. */
   transport: Transport;
   /**
-   * The hub's name in channel names.
+   * The hub's name in channel names: non-empty, without ':' (`InvalidArgumentError` otherwise).
    * @default 'hub'
    */
   hub?: string;
   /**
    * Channel prefix; give each app on a shared broker its own so they never see each other's messages.
+   * One non-empty segment ending with ':' and containing no other ':' (`'myapp:'`, `'myapp-prod:'`), so
+   * that no app's channel names can extend another's (docs/protocol.md); `InvalidArgumentError` otherwise.
    * @default 'backplane:'
    */
   prefix?: string;
   /**
    * This node's name, shown in logs and health output. The server id (inbox, envelope origin, connection
-   * id suffix) is `{nodeId}-{8 hex chars of the epoch}`, so a restarted node is a new server.
+   * id suffix) is `{nodeId}-{8 hex chars of the epoch}`, so a restarted node is a new server. At most 247
+   * characters (server ids stay within 256; connection ids naming a longer one belong to no server).
    * @default a random `node-xxxxxxxx`
    */
   nodeId?: string;
@@ -106,6 +129,37 @@ export interface HubLifetimeManagerOptions {
   reconcile?: (missed: MissedMessages) => void | Promise<void>;
   /** How long gaps are collected into one `reconcile` call, in ms. @default 100 */
   reconcileWindow?: number;
+  /**
+   * The longest group name accepted, in UTF-16 code units (JavaScript string length). Longer names are
+   * refused with `LimitExceededError` by `addToGroup`, `removeFromGroup` and the group sends, before
+   * anything reaches the broker; a group command from another server naming one is refused too.
+   * @default 256
+   */
+  maxGroupNameLength?: number;
+  /**
+   * The longest user id accepted, in UTF-16 code units. `onConnected` refuses a connection whose user id
+   * is longer, and `sendUser`/`sendUsers` refuse such ids, with `LimitExceededError`.
+   * @default 256
+   */
+  maxUserIdLength?: number;
+  /**
+   * How many groups one connection of this server may be in at once (each group is one broker
+   * subscription while it has a local member). Joining one more is refused with `LimitExceededError`,
+   * whichever server asked.
+   * @default 1_000
+   */
+  maxGroupsPerConnection?: number;
+  /**
+   * How many other senders (servers and hub contexts, by origin id) this server keeps ordering state for:
+   * the last sequence number per channel and the recent `sendGroups` batches (and, where servers announce
+   * themselves, their presence entries). Past the bound the least recently heard from is forgotten: its
+   * next message starts a fresh baseline, so a loss just before it would go unreported. Besides, a
+   * message of another epoch from the same origin replaces the previous epoch's state, and where the
+   * transport cannot count receivers a server's state goes when it says goodbye, or 10 minutes after
+   * it was presumed gone (silent for 3 presence intervals). `stats.trackedOrigins` shows the count.
+   * @default 10_000 origins
+   */
+  maxTrackedOrigins?: number;
 }
 
 /** What a server's connections missed, for `reconcile`. */
@@ -118,8 +172,12 @@ export interface MissedMessages {
   readonly connections: boolean;
 }
 
-/** `sendGroups` batches remembered per origin for de-duplication. */
-const RECENT_BATCHES = 256;
+/**
+ * Presence: how long a server presumed gone (silent past its 3 intervals) keeps its entry and its
+ * ordering state, in ms. It may only be cut off for a while; if it comes back within this time, gaps in
+ * its messages are still reported.
+ */
+const GONE_SERVER_MEMORY_MS = 600_000;
 
 /** Log entries read per request while replaying. */
 const REPLAY_PAGE = 500;
@@ -178,15 +236,11 @@ export class HubLifetimeManager {
   readonly #subscriptions: SubscriptionRegistry;
   readonly #acks = new AckTracker();
   readonly #results = new ClientResults();
-  /** Last `sendGroups` batch handled per origin (for de-duplication across group channels). */
-  /**
-   * Recent `sendGroups` batches handled per origin and epoch. A set, not just the last one: on a sharded
-   * broker the copies of consecutive batches travel through different shards and can arrive interleaved.
-   */
-  readonly #recentBatches = new Map<string, Set<number>>();
   readonly #events = new Subject<BackplaneEvent>();
   readonly #probeAnswers = new Subject<number>();
-  readonly #gaps = new GapDetector();
+  /** Per-origin ordering state: sequence numbers per channel and recent `sendGroups` batches. */
+  readonly #gaps: GapDetector;
+  readonly #maxTrackedOrigins: number;
   readonly #link: PublishLink;
   readonly #liveness: LivenessOptions | false;
   #linkState: LinkState = { up: false, reason: 'not started' };
@@ -199,6 +253,9 @@ export class HubLifetimeManager {
   #startedAt = 0;
   readonly #reconcile: HubLifetimeManagerOptions['reconcile'];
   readonly #reconcileWindow: number;
+  readonly #maxGroupNameLength: number;
+  readonly #maxUserIdLength: number;
+  readonly #maxGroupsPerConnection: number;
   #missed: { all: boolean; groups: Set<string>; users: Set<string>; connections: boolean } | undefined;
   readonly #durable: boolean;
   /** Durable mode: the last log position processed, per channel. */
@@ -215,7 +272,7 @@ export class HubLifetimeManager {
 
   constructor(options: HubLifetimeManagerOptions) {
     this.#transport = options.transport;
-    this.nodeId = options.nodeId ?? createNodeId();
+    this.nodeId = requireNodeId(options.nodeId ?? createNodeId());
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
     this.#ownKind = ownEnvelopeReader(this.serverId, this.epoch);
@@ -229,6 +286,23 @@ export class HubLifetimeManager {
     this.#durable = options.durable ?? false;
     this.#reconcile = options.reconcile;
     this.#reconcileWindow = options.reconcileWindow ?? 100;
+    this.#maxGroupNameLength = limitOption(
+      options.maxGroupNameLength,
+      'maxGroupNameLength',
+      DEFAULT_MAX_GROUP_NAME_LENGTH,
+    );
+    this.#maxUserIdLength = limitOption(
+      options.maxUserIdLength,
+      'maxUserIdLength',
+      DEFAULT_MAX_USER_ID_LENGTH,
+    );
+    this.#maxTrackedOrigins = limitOption(options.maxTrackedOrigins, 'maxTrackedOrigins', 10_000);
+    this.#gaps = new GapDetector({ maxOrigins: this.#maxTrackedOrigins });
+    this.#maxGroupsPerConnection = limitOption(
+      options.maxGroupsPerConnection,
+      'maxGroupsPerConnection',
+      DEFAULT_MAX_GROUPS_PER_CONNECTION,
+    );
     const t = this.#transport;
     if (this.#durable && (!t.capabilities.durable || !t.publishDurable || !t.readLog || !t.logPosition))
       throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' is not (yet).`);
@@ -272,7 +346,12 @@ export class HubLifetimeManager {
 
   /** A snapshot of the counters. */
   get stats(): Readonly<BackplaneStats> {
-    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+    return {
+      ...this.#stats,
+      buffered: this.#link.buffered,
+      dropped: this.#link.dropped,
+      trackedOrigins: this.#gaps.origins,
+    };
   }
 
   /** Number of connections this server holds. */
@@ -330,7 +409,7 @@ export class HubLifetimeManager {
     const beat = () => {
       const now = Date.now();
       for (const [server, expires] of this.#presence)
-        if (expires < now - 600_000) this.#presence.delete(server);
+        if (expires < now - GONE_SERVER_MEMORY_MS) this.#forgetServer(server);
       this.#failResultsOfGoneServers();
       this.#publisher
         .publish(this.channels.presence, { kind: 'heartbeat', interval: this.#presenceInterval })
@@ -339,6 +418,29 @@ export class HubLifetimeManager {
     beat();
     this.#presenceTimer = setInterval(beat, this.#presenceInterval);
     this.#presenceTimer.unref();
+  }
+
+  /** A server known to be gone for good: drop its presence entry and its ordering state. */
+  #forgetServer(serverId: string): void {
+    this.#presence.delete(serverId);
+    this.#gaps.forgetOrigin(serverId);
+  }
+
+  /** Records a heartbeat; the presence map is bounded like the ordering state (least recently heard first). */
+  #heard(serverId: string, interval: number): void {
+    if (interval === 0) {
+      // A goodbye: it is gone now. Keep a tombstone (so it reads as gone, not as never heard of) but
+      // none of its ordering state: a restarted node is a new server id.
+      this.#presence.delete(serverId);
+      this.#presence.set(serverId, 0);
+      this.#gaps.forgetOrigin(serverId);
+      this.#failResultsOfGoneServers();
+    } else {
+      this.#presence.delete(serverId);
+      this.#presence.set(serverId, Date.now() + 3 * interval);
+    }
+    if (this.#presence.size > this.#maxTrackedOrigins)
+      this.#forgetServer(this.#presence.keys().next().value as string);
   }
 
   /**
@@ -412,14 +514,30 @@ export class HubLifetimeManager {
     return createConnectionId(this.serverId);
   }
 
+  /**
+   * Registers a connection of this server. An id this server already holds stays with the connection that
+   * registered it first: another connection object under that id is refused with
+   * `DuplicateConnectionError` (a forged or replayed connection token must not take over someone's
+   * messages). Registering the same object again is a no-op.
+   */
   async onConnected(connection: HubConnection): Promise<void> {
+    const id = connection.connectionId;
+    requireName(id, 'Connection id');
+    requireUserIdentifier(connection.userIdentifier, this.#maxUserIdLength);
     if (!this.#ready) await this.start();
+    const existing = this.#connections.get(id);
+    if (existing) {
+      if (existing.connection === connection) return;
+      this.#log.warn('Refused a second connection under a connection id already held', { connectionId: id });
+      throw new DuplicateConnectionError(id);
+    }
     const user = connection.userIdentifier;
     const userChannel = user ? this.channels.user(user) : undefined;
-    this.#connections.set(connection.connectionId, { connection, groups: undefined, userChannel });
-    if (userChannel) await this.#subscriptions.add(userChannel, connection.connectionId);
+    this.#connections.set(id, { connection, groups: undefined, userChannel });
+    if (userChannel) await this.#subscriptions.add(userChannel, id);
   }
 
+  /** Unregisters a connection. Only the object that was registered under its id can unregister it. */
   async onDisconnected(connection: HubConnection): Promise<void> {
     const id = connection.connectionId;
     const local = this.#connections.get(id);
@@ -477,7 +595,7 @@ export class HubLifetimeManager {
     args: readonly unknown[],
     excludedConnectionIds: readonly string[],
   ): Promise<void> {
-    requireGroupName(groupName);
+    requireGroupName(groupName, this.#maxGroupNameLength);
     const payloads = this.#publisher.serialize(method, args);
     this.#deliverTo(
       this.#subscriptions.members(this.channels.group(groupName)),
@@ -489,7 +607,7 @@ export class HubLifetimeManager {
 
   /** Sends to several groups; a connection in more than one of them receives the message once. */
   sendGroups(groupNames: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    for (const name of groupNames) requireGroupName(name);
+    for (const name of groupNames) requireGroupName(name, this.#maxGroupNameLength);
     if (groupNames.length === 0) return Promise.resolve();
     const payloads = this.#publisher.serialize(method, args);
     this.#deliverTo(this.#unionOfGroups(groupNames), payloads);
@@ -501,7 +619,7 @@ export class HubLifetimeManager {
   }
 
   sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
-    for (const id of userIds) requireName(id, 'User id');
+    for (const id of userIds) requireUserId(id, this.#maxUserIdLength);
     const payloads = this.#publisher.serialize(method, args);
     for (const id of new Set(userIds))
       this.#deliverTo(this.#subscriptions.members(this.channels.user(id)), payloads);
@@ -530,7 +648,7 @@ export class HubLifetimeManager {
     options: GroupOptions | undefined,
   ): Promise<void> {
     requireName(connectionId, 'Connection id');
-    requireGroupName(group);
+    requireGroupName(group, this.#maxGroupNameLength);
     if (!this.#ready) await this.start();
     const local = this.#connections.get(connectionId);
     if (local) return this.#applyGroupAction(local, action, group);
@@ -553,10 +671,18 @@ export class HubLifetimeManager {
     await abortable(ack.done, options?.signal);
   }
 
+  /** Applies a group command to a local connection; throws `LimitExceededError` on a join too many. */
   #applyGroupAction(local: LocalConnection, action: GroupAction, group: string): Promise<void> {
     const id = local.connection.connectionId;
     const channel = this.channels.group(group);
     if (action === 'add') {
+      const count = local.groups?.size ?? 0;
+      if (count >= this.#maxGroupsPerConnection && !local.groups?.has(group))
+        throw new LimitExceededError(
+          'maxGroupsPerConnection',
+          this.#maxGroupsPerConnection,
+          `Connection '${id}' is in ${count} groups, the limit (maxGroupsPerConnection); it must leave one before joining another.`,
+        );
       local.groups ??= new Set();
       local.groups.add(group);
       return this.#subscriptions.add(channel, id);
@@ -854,7 +980,19 @@ export class HubLifetimeManager {
         if (channel === this.#inbox) void this.#receiveGroupCommand(envelope);
         return;
       case 'ack':
-        if (channel === this.#inbox) this.#acks.resolve(envelope.id);
+        if (channel !== this.#inbox) return;
+        if (envelope.refused) {
+          const { limit, max } = envelope.refused;
+          this.#acks.refuse(
+            envelope.id,
+            (command) =>
+              new LimitExceededError(
+                limit,
+                max,
+                `${command} was refused by the connection's server: its ${limit} is ${max}.`,
+              ),
+          );
+        } else this.#acks.resolve(envelope.id);
         return;
       case 'completion':
         if (channel === this.#inbox) this.#receiveCompletion(envelope);
@@ -862,9 +1000,7 @@ export class HubLifetimeManager {
       case 'probe':
         return;
       case 'heartbeat':
-        if (channel !== this.channels.presence) return;
-        this.#presence.set(envelope.origin, envelope.interval === 0 ? 0 : Date.now() + 3 * envelope.interval);
-        if (envelope.interval === 0) this.#failResultsOfGoneServers();
+        if (channel === this.channels.presence) this.#heard(envelope.origin, envelope.interval);
         return;
     }
   }
@@ -901,34 +1037,41 @@ export class HubLifetimeManager {
   }
 
   #receiveGroupsBatch(envelope: Envelope & InvocationBody): void {
-    const key = `${envelope.origin}\u0000${envelope.epoch}`;
-    if (envelope.batch !== undefined) {
-      let seen = this.#recentBatches.get(key);
-      if (!seen) {
-        seen = new Set();
-        this.#recentBatches.set(key, seen);
-      }
-      if (seen.has(envelope.batch)) return; // already delivered via another group channel
-      seen.add(envelope.batch);
-      if (seen.size > RECENT_BATCHES) seen.delete(seen.values().next().value as number);
-    }
+    const { batch } = envelope;
+    // A copy already delivered via another group channel is dropped.
+    if (batch !== undefined && !this.#gaps.firstCopy(envelope.origin, envelope.epoch, batch)) return;
     this.#deliverTo(this.#unionOfGroups(envelope.groups ?? []), envelope.payloads);
   }
 
   async #receiveGroupCommand(command: Envelope & GroupCommandBody): Promise<void> {
     const local = this.#connections.get(command.connectionId);
+    let refused: AckBody['refused'];
     try {
-      if (local) await this.#applyGroupAction(local, command.action, command.group);
+      // This server's limits hold whoever asks: a caller may be configured differently, or forged.
+      if (local) {
+        requireGroupName(command.group, this.#maxGroupNameLength);
+        await this.#applyGroupAction(local, command.action, command.group);
+      }
     } catch (error) {
-      this.#log.error('Group command failed', {
-        group: command.group,
-        connectionId: command.connectionId,
-        error,
-      });
-      return; // no ack: the caller times out rather than believing a subscription is live
+      if (error instanceof LimitExceededError) {
+        refused = { limit: error.limit, max: error.max };
+        this.#log.warn('Refused a group command over a limit', {
+          connectionId: command.connectionId,
+          origin: command.origin,
+          limit: error.limit,
+        });
+      } else {
+        this.#log.error('Group command failed', {
+          group: command.group,
+          connectionId: command.connectionId,
+          error,
+        });
+        return; // no ack: the caller times out rather than believing a subscription is live
+      }
     }
+    const ack: AckBody = refused ? { kind: 'ack', id: command.id, refused } : { kind: 'ack', id: command.id };
     try {
-      await this.#publisher.publish(this.channels.server(command.origin), { kind: 'ack', id: command.id });
+      await this.#publisher.publish(this.channels.server(command.origin), ack);
     } catch (error) {
       this.#log.warn('Could not acknowledge a group command', { origin: command.origin, error });
     }

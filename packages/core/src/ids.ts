@@ -9,10 +9,23 @@ export function createConnectionId(serverId: string): string {
   return `${randomBytes(16).toString('base64url')}.${serverId}`;
 }
 
-/** The owning server of a connection id minted by {@link createConnectionId}, or `undefined`. */
+/**
+ * The longest server id, in UTF-16 code units: `{nodeId}-{8 hex}` with a node id of at most 247. It
+ * becomes part of a channel name (`server:{serverId}`), so a forged connection id must not bring a longer
+ * one to the broker.
+ */
+export const MAX_SERVER_ID_LENGTH = 256;
+/** The longest node id: {@link MAX_SERVER_ID_LENGTH} minus the `-{8 hex}` epoch suffix. */
+export const MAX_NODE_ID_LENGTH = MAX_SERVER_ID_LENGTH - 9;
+
+/**
+ * The owning server of a connection id minted by {@link createConnectionId}, or `undefined` (also for a
+ * server part longer than {@link MAX_SERVER_ID_LENGTH}, which no server has).
+ */
 export function ownerOfConnection(connectionId: string): string | undefined {
   const dot = connectionId.indexOf('.');
   if (dot !== 22 || dot === connectionId.length - 1) return undefined;
+  if (connectionId.length - 23 > MAX_SERVER_ID_LENGTH) return undefined;
   return connectionId.slice(dot + 1);
 }
 

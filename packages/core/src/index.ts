@@ -19,7 +19,7 @@ export type {
 } from './envelope.js';
 export { ENVELOPE_VERSION } from './envelope.js';
 export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';
-export type { BackplaneErrorCode } from './errors.js';
+export type { BackplaneErrorCode, LimitName } from './errors.js';
 // Errors
 export {
   AckTimeoutError,
@@ -27,10 +27,12 @@ export {
   ClosedError,
   ConnectionDisconnectedError,
   ConnectionNotFoundError,
+  DuplicateConnectionError,
   EnvelopeError,
   HubError,
   InvalidArgumentError,
   InvalidInvocationError,
+  LimitExceededError,
   OutboxFullError,
   ProtocolError,
   TransportError,

@@ -26,6 +26,11 @@ export interface BackplaneStats {
   dropped: number;
   /** Durable mode: missed messages delivered from the log. */
   replayed: number;
+  /**
+   * Other senders (servers, hub contexts) this server keeps ordering state for now: a gauge, bounded by
+   * `maxTrackedOrigins`.
+   */
+  trackedOrigins: number;
 }
 
 export function createStats(): BackplaneStats {
@@ -43,5 +48,6 @@ export function createStats(): BackplaneStats {
     buffered: 0,
     dropped: 0,
     replayed: 0,
+    trackedOrigins: 0,
   };
 }

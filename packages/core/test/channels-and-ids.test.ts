@@ -31,6 +31,10 @@ describe('ids', () => {
     for (const id of ['1234', 'none', '', 'a.b', `${'x'.repeat(22)}.`])
       expect(ownerOfConnection(id)).toBeUndefined();
   });
+  it('ids - a connection id whose server part is over 256 characters has no owner', () => {
+    expect(ownerOfConnection(`${'x'.repeat(22)}.${'s'.repeat(256)}`)).toBe('s'.repeat(256));
+    expect(ownerOfConnection(`${'x'.repeat(22)}.${'s'.repeat(257)}`)).toBeUndefined();
+  });
   it('ids - invocation ids are 22 url-safe characters and unique', () => {
     const ids = new Set(Array.from({ length: 1000 }, createInvocationId));
     expect(ids.size).toBe(1000);

@@ -15,6 +15,8 @@ export class ControllableTransport extends TransportBase {
   readonly name = 'controllable';
   readonly capabilities: TransportCapabilities;
   #mode: 'up' | 'down' | 'frozen' | 'deaf' = 'up';
+  /** Every channel this transport published to or subscribed to, for tests that check what reached the broker. */
+  readonly touched = new Set<string>();
   #held: Array<() => void> = [];
 
   constructor(
@@ -59,7 +61,13 @@ export class ControllableTransport extends TransportBase {
     this.bus.members.delete(this);
   }
 
+  /** Whether `channel` is subscribed now. */
+  isSubscribed(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
   protected doPublish(channel: string, payload: Uint8Array): Promise<number> {
+    this.touched.add(channel);
     if (this.#mode === 'down') return Promise.reject(new TransportError('link cut (test)'));
     const send = () => {
       let count = 0;
@@ -84,6 +92,8 @@ export class ControllableTransport extends TransportBase {
     return this.doPublish(channel, payload);
   }
 
-  protected async doSubscribe(): Promise<void> {}
+  protected async doSubscribe(channel: string): Promise<void> {
+    this.touched.add(channel);
+  }
   protected async doUnsubscribe(): Promise<void> {}
 }

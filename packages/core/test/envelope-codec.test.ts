@@ -87,6 +87,19 @@ describe('envelope codec', () => {
     expect(decodeEnvelope(bytes)).toEqual({ ...header, kind: 'ack', id: 42 });
   });
 
+  it('envelope codec - an ack may carry the limit that refused the command', () => {
+    const refused = {
+      ...header,
+      kind: 'ack' as const,
+      id: 42,
+      refused: { limit: 'maxGroupsPerConnection' as const, max: 3 },
+    };
+    expect(decodeEnvelope(encodeEnvelope(refused))).toEqual(refused);
+    expect(hex(encodeEnvelope(refused))).toBe(
+      '98 01 a1 53 a1 65 07 03 2a b6 6d 61 78 47 72 6f 75 70 73 50 65 72 43 6f 6e 6e 65 63 74 69 6f 6e 03',
+    );
+  });
+
   const packr = new Packr({ useRecords: false });
   const bad: Array<[string, Uint8Array]> = [
     ['not MessagePack', new Uint8Array([0xc1])],

@@ -67,6 +67,56 @@ describe('resilience gap detector', () => {
     gaps.observe('g', 'A', 'e', 1);
     gaps.forgetChannel('g');
     expect(gaps.observe('g', 'A', 'e', 50)).toBe('ok');
+    expect(gaps.streams).toBe(1);
+    gaps.forgetChannel('g');
+    expect(gaps.streams).toBe(0);
+  });
+
+  it('gap detector - tracked origins stay at the bound, the least recently heard from forgotten first', () => {
+    const gaps = new GapDetector({ maxOrigins: 100 });
+    for (let i = 0; i < 30_000; i++) {
+      gaps.observe('c', `forged-${i}`, 'e', 1);
+      expect(gaps.observe('c', 'busy', 'e', i + 1)).toBe('ok'); // heard from all along: kept
+    }
+    expect(gaps.origins).toBe(100);
+    expect(gaps.streams).toBe(100);
+    // 'busy' kept its baseline: a jump is still a gap (a forgotten origin would start afresh: 'ok').
+    expect(gaps.observe('c', 'busy', 'e', 30_002)).toMatchObject({ from: 30_001, to: 30_001 });
+    expect(gaps.observe('c', 'forged-0', 'e', 5)).toBe('ok');
+  });
+
+  it("gap detector - a newer epoch of an origin drops the old epoch's streams and batches", () => {
+    const gaps = new GapDetector();
+    gaps.observe('c1', 'A', 'e1', 1);
+    gaps.observe('c2', 'A', 'e1', 1);
+    expect(gaps.firstCopy('A', 'e1', 7)).toBe(true);
+    expect(gaps.firstCopy('A', 'e1', 7)).toBe(false);
+    expect(gaps.streams).toBe(2);
+    expect(gaps.observe('c1', 'A', 'e2', 1)).toBe('ok');
+    expect(gaps.origins).toBe(1);
+    expect(gaps.streams).toBe(1);
+    expect(gaps.firstCopy('A', 'e2', 7)).toBe(true);
+  });
+
+  it('gap detector - batches remembered per origin are bounded', () => {
+    const gaps = new GapDetector();
+    for (let batch = 1; batch <= 10_000; batch++) expect(gaps.firstCopy('A', 'e', batch)).toBe(true);
+    expect(gaps.firstCopy('A', 'e', 10_000)).toBe(false);
+    expect(gaps.firstCopy('A', 'e', 1)).toBe(true); // long forgotten
+    expect(gaps.batches).toBeLessThanOrEqual(256);
+  });
+
+  it('gap detector - forgetting an origin drops every one of its streams and batches', () => {
+    const gaps = new GapDetector();
+    gaps.observe('c1', 'A', 'e', 1);
+    gaps.observe('c2', 'A', 'e', 1);
+    gaps.observe('c1', 'B', 'e', 1);
+    gaps.firstCopy('A', 'e', 1);
+    gaps.forgetOrigin('A');
+    expect(gaps.origins).toBe(1);
+    expect(gaps.streams).toBe(1);
+    expect(gaps.batches).toBe(0);
+    expect(gaps.observe('c1', 'A', 'e', 9)).toBe('ok');
   });
 });
 

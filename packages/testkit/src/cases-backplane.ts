@@ -3,21 +3,26 @@ import {
   ClosedError,
   ConnectionNotFoundError,
   createConnectionId,
+  DuplicateConnectionError,
   HubContext,
+  type HubLifetimeManagerOptions,
   InvalidArgumentError,
+  LimitExceededError,
   MessagePackHubProtocol,
   type Transport,
 } from '@backplane/core';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
+import { TestClient } from './test-client.js';
 
 const hello = ['World'] as const;
 
 /** Our guarantees beyond SignalR's suite: isolation, literal names, order, bad input, de-duplication, liveness. */
 export function backplaneCases(ctx: SuiteContext): void {
   it('isolation - two apps with different prefixes on one bus never see each other', async () => {
-    const appA = await ctx.manager({ prefix: `${ctx.prefix}appA:` });
-    const appB = await ctx.manager({ prefix: `${ctx.prefix}appB:` });
+    // A prefix is one segment ending with ':' (docs/protocol.md): the per-test prefix grows inside it.
+    const appA = await ctx.manager({ prefix: `${ctx.prefix.slice(0, -1)}-appA:` });
+    const appB = await ctx.manager({ prefix: `${ctx.prefix.slice(0, -1)}-appB:` });
     const a = await ctx.connect(appA);
     const b = await ctx.connect(appB);
     await appA.addToGroup(a.connectionId, 'shared');
@@ -27,6 +32,144 @@ export function backplaneCases(ctx: SuiteContext): void {
     await expectHello(a);
     await expectHello(a);
     await b.expectNothing();
+  });
+
+  it("prefix isolation - a prefix that extends another app's channel names is refused or isolated", async () => {
+    const victimApp = await ctx.manager();
+    const victim = await ctx.connect(victimApp);
+    // The victim's group 'x:all' is `{prefix}conformance:group:x:all`: exactly the `all` channel of an app
+    // with prefix `{prefix}conformance:group:` and hub 'x', or of hub 'conformance:group:x'.
+    await victimApp.addToGroup(victim.connectionId, 'x:all');
+    const attempts: Array<Pick<HubLifetimeManagerOptions, 'prefix' | 'hub'>> = [
+      { prefix: `${ctx.prefix}conformance:group:`, hub: 'x' },
+      { prefix: ctx.prefix, hub: 'conformance:group:x' },
+      { prefix: ctx.prefix.slice(0, -1), hub: 'conformance' },
+      { prefix: '', hub: `${ctx.prefix}conformance` },
+    ];
+    for (const attempt of attempts) {
+      let attacker: Awaited<ReturnType<SuiteContext['manager']>>;
+      try {
+        attacker = await ctx.manager(attempt);
+      } catch (error) {
+        expect(error, JSON.stringify(attempt)).toBeInstanceOf(InvalidArgumentError);
+        expect(
+          () => new HubContext({ transport: ctx.harness.createTransport(), ...attempt }),
+          JSON.stringify(attempt),
+        ).toThrow(InvalidArgumentError);
+        continue;
+      }
+      // Accepted: then the two apps must not see each other's traffic.
+      const intruder = await ctx.connect(attacker);
+      await attacker.sendAll('Hello', ['intruder']);
+      await victimApp.sendGroup('x:all', 'Hello', ['victim']);
+      await expectHello(victim, 'victim');
+      await expectHello(intruder, 'intruder');
+      await victim.expectNothing();
+      await intruder.expectNothing();
+    }
+    await victimApp.sendGroup('x:all', 'Hello', ['still works']);
+    await expectHello(victim, 'still works');
+  });
+
+  it('duplicate connection - a second connection under a live id is refused; the first keeps receiving from every server', async () => {
+    const [m1, m2] = [await ctx.manager(), await ctx.manager()];
+    const victim = await ctx.connect(m1, { userIdentifier: 'victim' });
+    await m2.addToGroup(victim.connectionId, 'room');
+    const attacker = new TestClient({ connectionId: victim.connectionId, userIdentifier: 'attacker' });
+    const error = await rejection(m1.onConnected(attacker));
+    expect(error).toBeInstanceOf(DuplicateConnectionError);
+    expect(error).toMatchObject({ code: 'ERR_DUPLICATE_CONNECTION', connectionId: victim.connectionId });
+    const sendEverywhere = async (word: string) => {
+      for (const m of [m1, m2]) {
+        await m.sendConnection(victim.connectionId, 'Hello', [`${word} connection`]);
+        await m.sendGroup('room', 'Hello', [`${word} group`]);
+        await m.sendUser('victim', 'Hello', [`${word} user`]);
+      }
+    };
+    const expectEverywhere = async (word: string) => {
+      const got: string[] = [];
+      for (let i = 0; i < 6; i++) got.push(String((await victim.readInvocation()).arguments[0]));
+      // Routes may interleave on a sharded broker: compare as multisets.
+      const routes = ['connection', 'connection', 'group', 'group', 'user', 'user'];
+      expect(got.sort()).toEqual(routes.map((route) => `${word} ${route}`));
+    };
+    await sendEverywhere('before');
+    await expectEverywhere('before');
+    // The refused connection goes away; the victim must stay registered.
+    await m1.onDisconnected(attacker);
+    await sendEverywhere('after');
+    await expectEverywhere('after');
+    await m2.sendUser('attacker', 'Hello', hello);
+    await attacker.expectNothing();
+    await victim.expectNothing(0);
+  });
+
+  it('limits - over-long group names and user ids, and too many groups, are refused on every route', async () => {
+    const touched = new Set<string>();
+    const m1 = await ctx.manager({
+      maxGroupsPerConnection: 2,
+      transport: recording(ctx.harness.createTransport(), touched, true),
+    });
+    const m2 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), touched, true) });
+    const c = await ctx.connect(m1);
+    const longGroup = 'g'.repeat(257);
+    const longUser = 'u'.repeat(257);
+    for (const m of [m1, m2]) {
+      expect(await rejection(m.addToGroup(c.connectionId, longGroup))).toBeInstanceOf(LimitExceededError);
+      expect(await rejection(m.removeFromGroup(c.connectionId, longGroup))).toBeInstanceOf(
+        LimitExceededError,
+      );
+      expect(() => m.sendGroup(longGroup, 'Hello', hello)).toThrow(LimitExceededError);
+      expect(() => m.sendGroupExcept(longGroup, 'Hello', hello, [])).toThrow(LimitExceededError);
+      expect(() => m.sendGroups(['ok', longGroup], 'Hello', hello)).toThrow(LimitExceededError);
+      expect(() => m.sendUser(longUser, 'Hello', hello)).toThrow(LimitExceededError);
+      expect(() => m.sendUsers(['ok', longUser], 'Hello', hello)).toThrow(LimitExceededError);
+      const anonymous = new TestClient({ connectionId: m.createConnectionId(), userIdentifier: longUser });
+      expect(await rejection(m.onConnected(anonymous))).toMatchObject({
+        code: 'ERR_LIMIT_EXCEEDED',
+        limit: 'maxUserIdLength',
+        max: 256,
+      });
+    }
+    const hub = new HubContext({
+      transport: ctx.harness.createTransport(),
+      prefix: ctx.prefix,
+      hub: 'conformance',
+    });
+    try {
+      expect(await rejection(hub.sendGroup(longGroup, 'Hello', hello))).toBeInstanceOf(LimitExceededError);
+      expect(await rejection(hub.sendUser(longUser, 'Hello', hello))).toBeInstanceOf(LimitExceededError);
+    } finally {
+      await hub.close();
+    }
+    // At the limit is fine.
+    const longest = 'g'.repeat(256);
+    await m2.addToGroup(c.connectionId, longest);
+    await m2.sendGroup(longest, 'Hello', ['longest']);
+    await expectHello(c, 'longest');
+    // Groups per connection, held by the connection's own server, whoever asks.
+    await m2.addToGroup(c.connectionId, 'second');
+    expect(await rejection(m1.addToGroup(c.connectionId, 'third'))).toMatchObject({
+      code: 'ERR_LIMIT_EXCEEDED',
+      limit: 'maxGroupsPerConnection',
+      max: 2,
+    });
+    expect(await rejection(m2.addToGroup(c.connectionId, 'third'))).toMatchObject({
+      code: 'ERR_LIMIT_EXCEEDED',
+      limit: 'maxGroupsPerConnection',
+      max: 2,
+    });
+    await m2.addToGroup(c.connectionId, 'second'); // already a member: not a new group
+    await m1.sendGroup('third', 'Hello', ['not a member']);
+    await m2.removeFromGroup(c.connectionId, 'second');
+    await m2.addToGroup(c.connectionId, 'third');
+    await m1.sendGroup('third', 'Hello', ['third']);
+    await expectHello(c, 'third');
+    await c.expectNothing();
+    for (const channel of touched) {
+      expect(channel).not.toContain(longGroup);
+      expect(channel).not.toContain(longUser);
+    }
   });
 
   it('literal names - a group called * is a group, not a pattern', async () => {
@@ -259,8 +402,11 @@ export function backplaneCases(ctx: SuiteContext): void {
   });
 }
 
-/** Wraps a transport so the test can see which channels are live. */
-function recording(inner: Transport, live: Set<string>): Transport {
+/**
+ * Wraps a transport so the test can see which channels are live (or, with `keep`, every channel ever
+ * subscribed to or published to).
+ */
+function recording(inner: Transport, live: Set<string>, keep = false): Transport {
   return {
     name: inner.name,
     capabilities: inner.capabilities,
@@ -272,13 +418,16 @@ function recording(inner: Transport, live: Set<string>): Transport {
     },
     connect: () => inner.connect(),
     close: () => inner.close(),
-    publish: (channel, payload) => inner.publish(channel, payload),
+    publish: (channel, payload) => {
+      if (keep) live.add(channel);
+      return inner.publish(channel, payload);
+    },
     subscribe: async (channel) => {
       await inner.subscribe(channel);
       live.add(channel);
     },
     unsubscribe: async (channel) => {
-      live.delete(channel);
+      if (!keep) live.delete(channel);
       await inner.unsubscribe(channel);
     },
     setMessageHandler: (handler) => inner.setMessageHandler(handler),

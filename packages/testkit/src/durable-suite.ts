@@ -175,7 +175,8 @@ export function runDurableSuite(
     );
 
     async function managers(maxLength: number) {
-      const prefix = unique('hub');
+      // A prefix is one segment ending with ':' (docs/protocol.md).
+      const prefix = `durable-${Math.random().toString(36).slice(2)}-hub:`;
       const options = { prefix, logger: quiet, durable: true, liveness: false as const };
       const receiving = lossy(harness.createTransport({ maxLength }));
       const sender = new HubLifetimeManager({
