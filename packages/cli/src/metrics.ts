@@ -57,6 +57,11 @@ export function serveMetrics(manager: HubLifetimeManager, hubs: HubServer): Regi
   }
   const gauges: ReadonlyArray<readonly [string, string, () => number]> = [
     ['backplane_outbox_buffered', 'Publishes waiting in the outbox now.', () => manager.stats.buffered],
+    [
+      'backplane_tracked_origins',
+      'Sending servers whose message order this node tracks now (bounded).',
+      () => manager.stats.trackedOrigins,
+    ],
     ['backplane_link_up', '1 while the backplane link is up, else 0.', () => (manager.link.up ? 1 : 0)],
     ['backplane_connections', 'Client connections this node holds.', () => hubs.connectionCount()],
   ];
