@@ -9,11 +9,13 @@ import {
   type Logger,
 } from '@backplane/core';
 import { subjectUserId } from './auth.js';
+import { isClientAbort } from './client-abort.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
 import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
 import type { Claims } from './jwt.js';
+import { requestPath } from './request-target.js';
 
 export interface HubServerOptions {
   /**
@@ -191,7 +193,10 @@ export class HubServer {
     if (!match) return false;
     if (this.#cors(req, res)) return true;
     match.endpoint.handleRequest(req, res, match.subpath, match.url).catch((error: unknown) => {
-      this.#log?.error('Request failed', { url: req.url, error });
+      // The path only: the query holds the connection token and the access token.
+      const path = requestPath(req.url);
+      if (isClientAbort(error)) this.#log?.debug('Request aborted by the client', { path, error });
+      else this.#log?.error('Request failed', { path, error });
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
@@ -205,7 +210,7 @@ export class HubServer {
     try {
       match.endpoint.handleUpgrade(req, socket, head, match.url);
     } catch (error) {
-      this.#log?.error('Upgrade failed', { url: req.url, error });
+      this.#log?.error('Upgrade failed', { path: requestPath(req.url), error });
       socket.destroy();
     }
     return true;
