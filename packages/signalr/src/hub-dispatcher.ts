@@ -8,6 +8,7 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@backplane/core';
+import { guardPromise } from './guard.js';
 import type { Hub, HubClass } from './hub.js';
 import { groupManager, hubCallerClients } from './hub-clients.js';
 import type { HubConnectionContext } from './hub-connection-context.js';
@@ -175,7 +176,7 @@ export class HubDispatcher {
       return;
     }
     const { method } = bound;
-    void this.#limiter(connection).run(async () => {
+    const task = this.#limiter(connection).run(async () => {
       if (connection.closed) return;
       let result: unknown;
       try {
@@ -214,6 +215,7 @@ export class HubDispatcher {
         });
       }
     });
+    guardPromise(this.log, 'Hub invocation', task, (error) => connection.close(asError(error)));
   }
 
   #streamInvocation(connection: HubConnectionContext, message: StreamInvocationMessage): void {
@@ -236,9 +238,10 @@ export class HubDispatcher {
     }
     const controller = new AbortController();
     streams.set(invocationId, controller);
-    void this.#stream(connection, bound.method, message, controller).finally(() => {
+    const task = this.#stream(connection, bound.method, message, controller).finally(() => {
       if (streams.get(invocationId) === controller) streams.delete(invocationId);
     });
+    guardPromise(this.log, 'Hub stream', task, (error) => connection.close(asError(error)));
   }
 
   async #stream(
@@ -317,6 +320,10 @@ export class HubDispatcher {
       ? `${message} ${error.name}: ${error.message}`
       : `${message} ${String(error)}`;
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** At most `limit` tasks at once, the rest in arrival order. */

@@ -11,11 +11,12 @@ import {
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
+import { guard } from './guard.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
-import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
+import { type EndpointSettings, HubEndpoint, refuseUpgrade } from './hub-endpoint.js';
 import type { Claims } from './jwt.js';
-import { requestPath } from './request-target.js';
+import { parseRequestTarget } from './request-target.js';
 
 export interface HubServerOptions {
   /**
@@ -87,7 +88,6 @@ export class HubServer {
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
-  #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
     for (const key of [
@@ -110,7 +110,6 @@ export class HubServer {
     if (options.tokenSecret !== undefined && options.tokenSecret.length === 0)
       throw new InvalidArgumentError('HubServerOptions.tokenSecret must not be empty.');
     this.#options = options;
-    this.#log = options.logger;
     this.#tokens = new ConnectionTokens(options.tokenSecret ?? crypto.randomUUID());
   }
 
@@ -124,7 +123,6 @@ export class HubServer {
       throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
     const o = this.#options;
     const log = o.logger ?? createConsoleLogger(manager.nodeId);
-    this.#log ??= log;
     const settings: EndpointSettings = {
       tokens: this.#tokens,
       redeemed: this.#redeemed,
@@ -178,41 +176,62 @@ export class HubServer {
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handleRequest(req, res)) return;
-      if (previous.length === 0) res.writeHead(404).end();
+      if (previous.length === 0) res.writeHead(parseRequestTarget(req.url) ? 404 : 400).end();
       for (const listener of previous) listener.call(server, req, res);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
+      if (this.handleUpgrade(req, socket, head) || server.listenerCount('upgrade') > 1) return;
+      socket.on('error', () => {}); // nobody else listens: a reset must not become an uncaught 'error'
+      refuseUpgrade(socket, parseRequestTarget(req.url) ? '404 Not Found' : '400 Bad Request');
     });
     return this;
   }
 
-  /** Handles a request if it targets a mapped hub; returns whether it did. */
+  /**
+   * Handles a request if it targets a mapped hub; returns whether it did. Never throws: a failure while
+   * handling it answers 500 (or closes that one response).
+   */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    const match = this.#match(req);
+    const target = parseRequestTarget(req.url);
+    const match = target && this.#match(target.path);
     if (!match) return false;
-    if (this.#cors(req, res)) return true;
-    match.endpoint.handleRequest(req, res, match.subpath, match.url).catch((error: unknown) => {
+    const log = match.endpoint.settings.log;
+    res.on('error', (error) => log.debug('Response error', { path: target.path, error }));
+    guard(
+      log,
+      'Request',
+      () => {
+        if (this.#cors(req, res)) return;
+        return match.endpoint.handleRequest(req, res, match.subpath, target.url);
+      },
+      (error) => {
+        if (!res.headersSent && !isClientAbort(error)) res.writeHead(500).end();
+        else res.destroy();
+      },
       // The path only: the query holds the connection token and the access token.
-      const path = requestPath(req.url);
-      if (isClientAbort(error)) this.#log?.debug('Request aborted by the client', { path, error });
-      else this.#log?.error('Request failed', { path, error });
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
+      () => ({ path: target.path }),
+    )();
     return true;
   }
 
-  /** Handles a WebSocket upgrade if it targets a mapped hub; returns whether it did. */
+  /**
+   * Handles a WebSocket upgrade if it targets a mapped hub; returns whether it did. Never throws: a
+   * failure while handling it closes that one socket.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const match = this.#match(req);
+    const target = parseRequestTarget(req.url);
+    const match = target && this.#match(target.path);
     if (match?.subpath !== '') return false;
-    try {
-      match.endpoint.handleUpgrade(req, socket, head, match.url);
-    } catch (error) {
-      this.#log?.error('Upgrade failed', { path: requestPath(req.url), error });
-      socket.destroy();
-    }
+    const log = match.endpoint.settings.log;
+    // The http server stopped listening for this socket's errors when it handed it over.
+    socket.on('error', (error) => log.debug('Upgrade socket error', { path: target!.path, error }));
+    guard(
+      log,
+      'Upgrade',
+      () => match.endpoint.handleUpgrade(req, socket, head, target!.url),
+      () => socket.destroy(),
+      () => ({ path: target!.path }),
+    )();
     return true;
   }
 
@@ -246,12 +265,11 @@ export class HubServer {
     return true;
   }
 
-  #match(req: IncomingMessage): { endpoint: HubEndpoint; subpath: string; url: URL } | undefined {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    for (const [path, endpoint] of this.#endpoints) {
-      if (url.pathname === path || url.pathname.startsWith(`${path}/`)) {
-        return { endpoint, subpath: url.pathname.slice(path.length), url };
-      }
+  /** The hub `path` (a raw request path, see {@link parseRequestTarget}) belongs to, and the rest of it. */
+  #match(path: string): { endpoint: HubEndpoint; subpath: string } | undefined {
+    for (const [hubPath, endpoint] of this.#endpoints) {
+      if (path === hubPath || path.startsWith(`${hubPath}/`))
+        return { endpoint, subpath: path.slice(hubPath.length) };
     }
     return undefined;
   }
