@@ -92,7 +92,7 @@ export class HubEndpoint {
       return this.#negotiate(req, res, url);
     }
     if (subpath !== '') return void res.writeHead(404).end();
-    const token = url.searchParams.get('id');
+    const token = url.searchParams.get('id') || null; // an empty id is no id
     const key = connectionKey(token);
     switch (req.method) {
       case 'POST':
@@ -111,6 +111,8 @@ export class HubEndpoint {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const token = url.searchParams.get('id');
+    // Only an upgrade without any id is a skipNegotiation socket; an empty one is a malformed request.
+    if (token === '') return void refuseUpgrade(socket, '400 Bad Request');
     const key = connectionKey(token);
     const existing = key ? this.#byToken.get(key) : undefined;
     let admission: Admission | undefined;
@@ -508,6 +510,8 @@ function sleep(ms: number): { promise: Promise<void>; cancel(): void } {
  * cut from. A connection keeps its key for life; the whole token would cost ~150 bytes more.
  */
 function connectionKey(token: string | null): string | null {
-  if (token === null) return null;
-  return Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'utf8').toString('utf8');
+  if (!token) return null;
+  const signature = token.slice(token.lastIndexOf('.') + 1);
+  if (signature === '') return null; // no signature: no connection can be filed under it
+  return Buffer.from(signature, 'utf8').toString('utf8');
 }

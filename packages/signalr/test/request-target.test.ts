@@ -65,3 +65,30 @@ describe('request target', () => {
     await serverUnaffected();
   });
 });
+
+describe('transport requests', () => {
+  it('transport requests - an empty id= is a missing id: 400 on GET, POST, DELETE and upgrade, nothing opened', async () => {
+    const before = node.hubs.connectionCount();
+    const status = async (method: string) =>
+      (
+        await rawHttp(
+          node.url,
+          `${method} /chat?id= HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        )
+      ).status;
+    expect(await status('GET')).toBe(400);
+    expect(await status('POST')).toBe(400);
+    expect(await status('DELETE')).toBe(400);
+    const sse = `GET /chat?id= HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n`;
+    expect((await rawHttp(node.url, sse)).status).toBe(400);
+    // Present but empty is not absent: only an upgrade without any id is a skipNegotiation socket.
+    for (const target of ['/chat?id=', '/chat?id=&id=', '/chat?x=1&id=']) {
+      expect({ target, status: (await rawHttp(node.url, upgrade(target))).status }).toEqual({
+        target,
+        status: 400,
+      });
+    }
+    expect(node.hubs.connectionCount()).toBe(before);
+    await serverUnaffected();
+  });
+});
