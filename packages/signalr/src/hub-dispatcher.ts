@@ -141,17 +141,21 @@ export class HubDispatcher {
     return state.limiter;
   }
 
-  /** The method a call targets, or the error completion SignalR's binder would produce. */
+  /**
+   * The method a call targets, or the error completion SignalR would answer, checked before anything runs:
+   * the method exists, the argument count, the invocation kind (a stream invocation for `async *` methods
+   * only, and only for them), and no client-to-server streams (no method takes one).
+   */
   #bind(
-    target: string,
-    args: readonly unknown[],
-    streaming: boolean,
+    message: InvocationMessage | StreamInvocationMessage,
   ): { method: HubMethod; error?: undefined } | { method?: undefined; error: string } {
+    const { target, arguments: args } = message;
+    const streaming = message.type === MessageType.StreamInvocation;
     const method = this.#methods.get(target.toLowerCase());
     const failed = `Failed to invoke '${target}' due to an error on the server.`;
     if (!method) return { error: `${failed} HubException: Method does not exist.` };
     const expected = method.arity;
-    const withSignal = (streaming || method.streaming) && args.length === expected - 1;
+    const withSignal = method.streaming && args.length === expected - 1;
     if (args.length !== expected && !withSignal) {
       const detail = `InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${expected}.`;
       return { error: this.settings.detailedErrors ? `${failed} ${detail}` : failed };
@@ -160,12 +164,24 @@ export class HubDispatcher {
       return {
         error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
       };
+    if (!method.streaming && streaming)
+      return {
+        error: `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`,
+      };
+    const uploads = message.streamIds?.length ?? 0;
+    if (uploads > 0)
+      return {
+        error: this.#invokeError(
+          target,
+          new HubError(`Client sent ${uploads} stream(s), Hub method expects 0.`),
+        ),
+      };
     return { method };
   }
 
   #invocation(connection: HubConnectionContext, message: InvocationMessage): void {
     const { invocationId, target } = message;
-    const bound = this.#bind(target, message.arguments, false);
+    const bound = this.#bind(message);
     if (!bound.method) {
       this.log.debug('Invocation refused', {
         connectionId: connection.connectionId,
@@ -219,8 +235,8 @@ export class HubDispatcher {
   }
 
   #streamInvocation(connection: HubConnectionContext, message: StreamInvocationMessage): void {
-    const { invocationId, target } = message;
-    const bound = this.#bind(target, message.arguments, true);
+    const { invocationId } = message;
+    const bound = this.#bind(message);
     if (!bound.method) {
       connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
       return;
