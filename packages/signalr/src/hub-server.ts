@@ -1,12 +1,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  boundedLogger,
   createConsoleLogger,
   defaultProtocols,
   type HubLifetimeManager,
   type HubProtocol,
   InvalidArgumentError,
   type Logger,
+  type LogLimits,
 } from '@backplane/core';
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
@@ -75,8 +77,19 @@ export interface HubServerOptions {
    * (`true`: any origin, echoed with credentials). @default none (same origin only)
    */
   corsOrigins?: readonly string[] | true;
-  /** @default a console logger tagged with the first hub's node id */
+  /**
+   * Where the server logs; every line it gets is bounded by `logLimits`.
+   * @default a console logger per hub, tagged with its manager's node id
+   */
   logger?: Logger;
+  /**
+   * Bounds on log lines: each field cut to `maxFieldLength` characters (default 1_024), a line repeated more
+   * than `rateLimit` times (default 20) per `rateInterval` ms (default 10_000) summarized as "suppressed K
+   * similar messages". Client input reaches logs (method names, error messages quoting arguments), so a
+   * client must not be able to make lines large or many.
+   * @default DEFAULT_LOG_LIMITS of `@backplane/core`
+   */
+  logLimits?: LogLimits;
 }
 
 /**
@@ -88,6 +101,8 @@ export class HubServer {
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
+  /** The app's logger, bounded (one wrapper, so its rate limits hold across hubs). */
+  readonly #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
     for (const key of [
@@ -110,6 +125,7 @@ export class HubServer {
     if (options.tokenSecret !== undefined && options.tokenSecret.length === 0)
       throw new InvalidArgumentError('HubServerOptions.tokenSecret must not be empty.');
     this.#options = options;
+    this.#log = options.logger && boundedLogger(options.logger, options.logLimits);
     this.#tokens = new ConnectionTokens(options.tokenSecret ?? crypto.randomUUID());
   }
 
@@ -122,7 +138,7 @@ export class HubServer {
     if (this.#endpoints.has(normalized))
       throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
     const o = this.#options;
-    const log = o.logger ?? createConsoleLogger(manager.nodeId);
+    const log = this.#log ?? createConsoleLogger(manager.nodeId, undefined, o.logLimits);
     const settings: EndpointSettings = {
       tokens: this.#tokens,
       redeemed: this.#redeemed,

@@ -1,6 +1,6 @@
 import { waitFor } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CapturingLogger, RS } from './raw-client.js';
+import { CapturingLogger, RawSocket, RS } from './raw-client.js';
 import { type Node, startMemoryNodes, stopNode, WAIT_MS } from './two-nodes.js';
 
 const ACCESS_TOKEN = 'access-token-that-must-never-be-logged';
@@ -56,4 +56,51 @@ describe('log hygiene', () => {
     expect(written).not.toContain(encodeURIComponent(token));
     expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
+
+  it('log hygiene - a 31 KB MessagePack BigInt argument makes one bounded warning; a flood of them a bounded log', async () => {
+    const c = await RawSocket.open(node.url);
+    c.send(`{"protocol":"messagepack","version":1}${RS}`);
+    expect(await c.next()).toBe(`{}${RS}`);
+    const before = logger.loudSize;
+    c.send(echoOfHugeBigInt('1'));
+    expect((await c.next()).toString('latin1')).toContain('An unexpected error occurred invoking');
+    const one = logger.loudSize - before;
+    expect(one).toBeGreaterThan(0); // it is worth a warning: the hub method's result cannot be sent
+    expect(one).toBeLessThan(4_096); // the unbounded warning was ~76 KB
+    for (let i = 0; i < 100; i++) c.send(echoOfHugeBigInt(`flood-${i}`));
+    for (let i = 0; i < 100; i++) await c.next();
+    expect(logger.loudSize - before).toBeLessThan(64 * 1_024); // 100 × 76 KB unbounded
+    c.close();
+  });
 });
+
+/**
+ * A MessagePack Invocation of Echo whose argument is a 31 KB BigInt (ext type 0x42, big-endian two's
+ * complement, which msgpackr reads as a bigint), length-prefixed.
+ */
+function echoOfHugeBigInt(invocationId: string): Uint8Array {
+  const magnitude = Buffer.alloc(31_000, 0xff);
+  magnitude[0] = 0x7f;
+  const ext = Buffer.alloc(6);
+  ext[0] = 0xc9; // ext 32
+  ext.writeUInt32BE(magnitude.byteLength, 1);
+  ext[5] = 0x42;
+  const id = Buffer.from(invocationId);
+  const body = Buffer.concat([
+    Buffer.from([0x96, 0x01, 0x80, 0xa0 | id.byteLength]),
+    id,
+    Buffer.from([0xa4, ...Buffer.from('Echo'), 0x91]),
+    ext,
+    magnitude,
+    Buffer.from([0x90]),
+  ]);
+  const prefix: number[] = [];
+  for (let n = body.byteLength; ; n >>= 7) {
+    if (n < 0x80) {
+      prefix.push(n);
+      break;
+    }
+    prefix.push((n & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from(prefix), body]);
+}
