@@ -48,9 +48,9 @@ export type {
 } from './hub-lifetime-manager.js';
 export { HubLifetimeManager } from './hub-lifetime-manager.js';
 export { createConnectionId, ownerOfConnection } from './ids.js';
-export type { Logger, LogLevel } from './logger.js';
+export type { Logger, LogLevel, LogLimits } from './logger.js';
 // Logging
-export { createConsoleLogger } from './logger.js';
+export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';
 export { parseBinaryRecords, writeBinaryRecord } from './protocol/binary-message-format.js';
 export { defaultProtocols } from './protocol/default-protocols.js';
 export type { HandshakeRequest } from './protocol/handshake.js';

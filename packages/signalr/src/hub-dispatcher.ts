@@ -8,6 +8,7 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@backplane/core';
+import { guardPromise } from './guard.js';
 import type { Hub, HubClass } from './hub.js';
 import { groupManager, hubCallerClients } from './hub-clients.js';
 import type { HubConnectionContext } from './hub-connection-context.js';
@@ -153,17 +154,21 @@ export class HubDispatcher {
     return state.limiter;
   }
 
-  /** The method a call targets, or the error completion SignalR's binder would produce. */
+  /**
+   * The method a call targets, or the error completion SignalR would answer, checked before anything runs:
+   * the method exists, the argument count, the invocation kind (a stream invocation for `async *` methods
+   * only, and only for them), and no client-to-server streams (no method takes one).
+   */
   #bind(
-    target: string,
-    args: readonly unknown[],
-    streaming: boolean,
+    message: InvocationMessage | StreamInvocationMessage,
   ): { method: HubMethod; error?: undefined } | { method?: undefined; error: string } {
+    const { target, arguments: args } = message;
+    const streaming = message.type === MessageType.StreamInvocation;
     const method = this.#methods.get(target.toLowerCase());
     const failed = `Failed to invoke '${target}' due to an error on the server.`;
     if (!method) return { error: `${failed} HubException: Method does not exist.` };
     const expected = method.arity;
-    const withSignal = (streaming || method.streaming) && args.length === expected - 1;
+    const withSignal = method.streaming && args.length === expected - 1;
     if (args.length !== expected && !withSignal) {
       const detail = `InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${expected}.`;
       return { error: this.settings.detailedErrors ? `${failed} ${detail}` : failed };
@@ -172,12 +177,24 @@ export class HubDispatcher {
       return {
         error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
       };
+    if (!method.streaming && streaming)
+      return {
+        error: `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`,
+      };
+    const uploads = message.streamIds?.length ?? 0;
+    if (uploads > 0)
+      return {
+        error: this.#invokeError(
+          target,
+          new HubError(`Client sent ${uploads} stream(s), Hub method expects 0.`),
+        ),
+      };
     return { method };
   }
 
   #invocation(connection: HubConnectionContext, message: InvocationMessage): void {
     const { invocationId, target } = message;
-    const bound = this.#bind(target, message.arguments, false);
+    const bound = this.#bind(message);
     if (!bound.method) {
       this.log.debug('Invocation refused', {
         connectionId: connection.connectionId,
@@ -188,7 +205,7 @@ export class HubDispatcher {
       return;
     }
     const { method } = bound;
-    const full = this.#limiter(connection).run(async () => {
+    const { full, done } = this.#limiter(connection).run(async () => {
       if (connection.closed) return;
       let result: unknown;
       try {
@@ -227,6 +244,7 @@ export class HubDispatcher {
         });
       }
     });
+    guardPromise(this.log, 'Hub invocation', done, (error) => connection.close(asError(error)));
     if (full) {
       this.settings.stats.receivePauses++;
       this.log.debug('Invocation queue full; reading paused', { connectionId: connection.connectionId });
@@ -235,8 +253,8 @@ export class HubDispatcher {
   }
 
   #streamInvocation(connection: HubConnectionContext, message: StreamInvocationMessage): void {
-    const { invocationId, target } = message;
-    const bound = this.#bind(target, message.arguments, true);
+    const { invocationId } = message;
+    const bound = this.#bind(message);
     if (!bound.method) {
       connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
       return;
@@ -254,9 +272,10 @@ export class HubDispatcher {
     }
     const controller = new AbortController();
     streams.set(invocationId, controller);
-    void this.#stream(connection, bound.method, message, controller).finally(() => {
+    const task = this.#stream(connection, bound.method, message, controller).finally(() => {
       if (streams.get(invocationId) === controller) streams.delete(invocationId);
     });
+    guardPromise(this.log, 'Hub stream', task, (error) => connection.close(asError(error)));
   }
 
   async #stream(
@@ -337,6 +356,10 @@ export class HubDispatcher {
   }
 }
 
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /**
  * One connection's calls: at most `limit` at once, up to `queueLimit` more waiting in arrival order. The
  * dispatcher pauses the connection's reading when the queue is full; the limiter resumes it once the queue
@@ -352,10 +375,10 @@ class Limiter {
     readonly queueLimit: number,
   ) {}
 
-  /** Runs `task` now or once a slot frees; returns whether the queue is now full. */
-  run(task: () => Promise<void>): boolean {
-    void this.#run(task);
-    return this.#active >= this.limit && this.#waiting.length >= this.queueLimit;
+  /** Runs `task` now or once a slot frees: `done` settles with it; `full` says whether the queue is now full. */
+  run(task: () => Promise<void>): { full: boolean; done: Promise<void> } {
+    const done = this.#run(task);
+    return { full: this.#active >= this.limit && this.#waiting.length >= this.queueLimit, done };
   }
 
   async #run(task: () => Promise<void>): Promise<void> {

@@ -6,6 +6,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, type Identity } from './auth.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
+import { guard, recoverFrom } from './guard.js';
 import type { HubClass } from './hub.js';
 import { groupManager, type HubContextClients, hubClients } from './hub-clients.js';
 import {
@@ -62,7 +63,16 @@ export class HubEndpoint {
   ) {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
-    this.#heartbeat = new Heartbeat(settings);
+    this.#heartbeat = new Heartbeat(settings, (error, target) => {
+      const connection = target as HubConnectionContext;
+      recoverFrom(
+        settings.log,
+        'Heartbeat',
+        error,
+        () => connection.close(asError(error)),
+        () => ({ connectionId: connection.connectionId }),
+      );
+    });
     this.clients = { ...hubClients(manager), groupManager: groupManager(manager) };
     // Whole frames up to this size are read; the record reader enforces the per-message limit inside them.
     this.#wss = new WebSocketServer({
@@ -98,7 +108,10 @@ export class HubEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const token = url.searchParams.get('id') || undefined;
+    const id = url.searchParams.get('id');
+    // Only an upgrade without any id is a skipNegotiation socket; an empty one is a malformed request.
+    if (id === '') return void refuseUpgrade(socket, '400 Bad Request');
+    const token = id ?? undefined;
     // Only an authentic token yields the key its connection is filed under.
     const key = token && this.settings.tokens.keyOf(token);
     if (token && !key) return void refuseUpgrade(socket, '404 Not Found');
@@ -144,21 +157,60 @@ export class HubEndpoint {
         );
         admission = undefined; // the socket's listeners share this scope: do not keep the ticket alive
       }
-      ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-        const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-        if (connection?.transport === sender) connection.receive(bytes);
-      });
+      const log = this.settings.log;
+      const context = () => ({ connectionId: connection?.connectionId });
+      // A failure while handling this socket's events ends this connection, and only it.
+      const fail = (error: unknown) => {
+        if (!connection || connection.closed || connection.transport !== sender) return void ws.terminate();
+        try {
+          connection.close(asError(error));
+        } catch (e) {
+          ws.terminate();
+          throw e;
+        }
+      };
+      ws.on(
+        'message',
+        guard(
+          log,
+          'WebSocket message',
+          (data: Buffer | ArrayBuffer | Buffer[]) => {
+            const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+            if (connection?.transport === sender) connection.receive(bytes);
+          },
+          fail,
+          context,
+        ),
+      );
       // A close handshake (1000 normal, 1001 going away) ends the connection; a drop may be resumed.
-      ws.on('close', (code: number) => {
-        this.#sockets.delete(ws);
-        if (connection?.transport !== sender) return; // an older socket of a resumed connection
-        if (code === 1000 || code === 1001) connection.close(undefined, { sendClose: false });
-        else connection.transportLost();
-      });
-      ws.on('error', (error) => {
-        this.settings.log.debug('WebSocket error', { connectionId: connection?.connectionId, error });
-        if (connection?.transport === sender) connection.transportLost(error);
-      });
+      ws.on(
+        'close',
+        guard(
+          log,
+          'WebSocket close',
+          (code: number) => {
+            this.#sockets.delete(ws);
+            if (connection?.transport !== sender) return; // an older socket of a resumed connection
+            if (code === 1000 || code === 1001) connection.close(undefined, { sendClose: false });
+            else connection.transportLost();
+          },
+          undefined,
+          context,
+        ),
+      );
+      ws.on(
+        'error',
+        guard(
+          log,
+          'WebSocket error',
+          (error: Error) => {
+            log.debug('WebSocket error', { connectionId: connection?.connectionId, error });
+            if (connection?.transport === sender) connection.transportLost(error);
+          },
+          () => ws.terminate(),
+          context,
+        ),
+      );
     });
   }
 
@@ -223,7 +275,12 @@ export class HubEndpoint {
     }
     const connection = this.#accept(key, admission, new ServerSentEventsSender(res));
     req.socket.setTimeout(0);
-    res.once('close', () => connection.close(undefined, { sendClose: false }));
+    res.once(
+      'close',
+      guard(this.settings.log, 'Server-Sent Events close', () =>
+        connection.close(undefined, { sendClose: false }),
+      ),
+    );
   }
 
   #longPoll(req: IncomingMessage, res: ServerResponse, url: URL, token: string, key: string): void {
@@ -250,7 +307,7 @@ export class HubEndpoint {
     let connection: HubConnectionContext | undefined;
     const sender = new LongPollingSender(
       { pollTimeout: this.settings.pollTimeout, disconnectTimeout: this.settings.disconnectTimeout },
-      () => connection?.close(undefined, { sendClose: false }),
+      guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
     );
     connection = this.#accept(key, admission, sender);
     // The first poll answers at once: it tells the client the transport is up.
@@ -335,28 +392,45 @@ export class HubEndpoint {
       if (c.closed) throw new Error('The connection closed during its handshake.');
       await this.#dispatcher.hub(c).onConnected();
     },
-    message: (c, message) => this.#dispatcher.dispatch(c, message),
-    closed: (c, error) => {
-      const key = c.key;
-      if (this.#byToken.get(key) === c) this.#byToken.delete(key);
-      if (c.transport instanceof LongPollingSender && c.transport.draining) {
-        const sender = c.transport;
-        this.#drainingPolls.set(key, sender);
-        setTimeout(() => {
-          if (this.#drainingPolls.get(key) === sender) this.#drainingPolls.delete(key);
-        }, this.settings.disconnectTimeout).unref();
-      }
-      this.#dispatcher.connectionClosed(c);
-      this.settings.log.debug('Connection closed', {
-        connectionId: c.connectionId,
-        transport: c.transport.kind,
-        ...(error && { reason: error.message }),
-      });
-      const done = this.#disconnected(c, error);
-      this.#disconnecting.add(done);
-      void done.finally(() => this.#disconnecting.delete(done));
-    },
+    // Neither may throw into the connection: a failing message ends its connection, a failing cleanup is logged.
+    message: (c, message) =>
+      guard(
+        this.settings.log,
+        'Hub message',
+        () => this.#dispatcher.dispatch(c, message),
+        (error) => c.close(asError(error)),
+        () => ({ connectionId: c.connectionId }),
+      )(),
+    closed: (c, error) =>
+      guard(
+        this.settings.log,
+        'Connection cleanup',
+        () => this.#closed(c, error),
+        undefined,
+        () => ({ connectionId: c.connectionId }),
+      )(),
   };
+
+  #closed(c: HubConnectionContext, error: Error | undefined): void {
+    const key = c.key;
+    if (this.#byToken.get(key) === c) this.#byToken.delete(key);
+    if (c.transport instanceof LongPollingSender && c.transport.draining) {
+      const sender = c.transport;
+      this.#drainingPolls.set(key, sender);
+      setTimeout(() => {
+        if (this.#drainingPolls.get(key) === sender) this.#drainingPolls.delete(key);
+      }, this.settings.disconnectTimeout).unref();
+    }
+    this.#dispatcher.connectionClosed(c);
+    this.settings.log.debug('Connection closed', {
+      connectionId: c.connectionId,
+      transport: c.transport.kind,
+      ...(error && { reason: error.message }),
+    });
+    const done = this.#disconnected(c, error);
+    this.#disconnecting.add(done);
+    void done.finally(() => this.#disconnecting.delete(done));
+  }
 
   async #disconnected(connection: HubConnectionContext, error: Error | undefined): Promise<void> {
     try {
@@ -432,6 +506,10 @@ export class HubEndpoint {
   }
 }
 
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 function httpStatusCode(error: unknown): number {
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ShuttingDownError) return 503;
@@ -443,7 +521,8 @@ function httpStatusOf(error: unknown): string {
   return code === 401 ? '401 Unauthorized' : code === 503 ? '503 Service Unavailable' : '404 Not Found';
 }
 
-function refuseUpgrade(socket: Duplex, status: string): void {
+/** Answers an upgrade with an HTTP error and ends the socket. */
+export function refuseUpgrade(socket: Duplex, status: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 

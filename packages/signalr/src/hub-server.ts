@@ -2,20 +2,25 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  boundedLogger,
   createConsoleLogger,
   defaultProtocols,
   type HubLifetimeManager,
   type HubProtocol,
   InvalidArgumentError,
   type Logger,
+  type LogLimits,
 } from '@backplane/core';
 import { subjectUserId } from './auth.js';
+import { isClientAbort } from './client-abort.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
+import { guard } from './guard.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
-import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
+import { type EndpointSettings, HubEndpoint, refuseUpgrade } from './hub-endpoint.js';
 import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
+import { parseRequestTarget } from './request-target.js';
 
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
 const MIN_HS256_SECRET_BYTES = 32;
@@ -116,8 +121,19 @@ export interface HubServerOptions {
    * (`true`: any origin, echoed with credentials). @default none (same origin only)
    */
   corsOrigins?: readonly string[] | true;
-  /** @default a console logger tagged with the first hub's node id */
+  /**
+   * Where the server logs; every line it gets is bounded by `logLimits`.
+   * @default a console logger per hub, tagged with its manager's node id
+   */
   logger?: Logger;
+  /**
+   * Bounds on log lines: each field cut to `maxFieldLength` characters (default 1_024), a line repeated more
+   * than `rateLimit` times (default 20) per `rateInterval` ms (default 10_000) summarized as "suppressed K
+   * similar messages". Client input reaches logs (method names, error messages quoting arguments), so a
+   * client must not be able to make lines large or many.
+   * @default DEFAULT_LOG_LIMITS of `@backplane/core`
+   */
+  logLimits?: LogLimits;
 }
 
 /**
@@ -130,7 +146,8 @@ export class HubServer {
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
   readonly #stats = createHubServerStats();
-  #log: Logger | undefined;
+  /** The app's logger, bounded (one wrapper, so its rate limits hold across hubs). */
+  readonly #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
     for (const key of [
@@ -168,7 +185,7 @@ export class HubServer {
     if (skew !== undefined && !(Number.isFinite(skew) && skew >= 0))
       throw new InvalidArgumentError('HubServerOptions.jwtClockSkew must be 0 or more (seconds).');
     this.#options = options;
-    this.#log = options.logger;
+    this.#log = options.logger && boundedLogger(options.logger, options.logLimits);
     this.#tokens = new ConnectionTokens(options.tokenSecret ?? randomBytes(32).toString('base64url'));
   }
 
@@ -181,8 +198,7 @@ export class HubServer {
     if (this.#endpoints.has(normalized))
       throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
     const o = this.#options;
-    const log = o.logger ?? createConsoleLogger(manager.nodeId);
-    this.#log ??= log;
+    const log = this.#log ?? createConsoleLogger(manager.nodeId, undefined, o.logLimits);
     const settings: EndpointSettings = {
       tokens: this.#tokens,
       redeemed: this.#redeemed,
@@ -249,38 +265,62 @@ export class HubServer {
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handleRequest(req, res)) return;
-      if (previous.length === 0) res.writeHead(404).end();
+      if (previous.length === 0) res.writeHead(parseRequestTarget(req.url) ? 404 : 400).end();
       for (const listener of previous) listener.call(server, req, res);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.handleUpgrade(req, socket, head) && server.listenerCount('upgrade') === 1) socket.destroy();
+      if (this.handleUpgrade(req, socket, head) || server.listenerCount('upgrade') > 1) return;
+      socket.on('error', () => {}); // nobody else listens: a reset must not become an uncaught 'error'
+      refuseUpgrade(socket, parseRequestTarget(req.url) ? '404 Not Found' : '400 Bad Request');
     });
     return this;
   }
 
-  /** Handles a request if it targets a mapped hub; returns whether it did. */
+  /**
+   * Handles a request if it targets a mapped hub; returns whether it did. Never throws: a failure while
+   * handling it answers 500 (or closes that one response).
+   */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    const match = this.#match(req);
+    const target = parseRequestTarget(req.url);
+    const match = target && this.#match(target.path);
     if (!match) return false;
-    if (this.#cors(req, res)) return true;
-    match.endpoint.handleRequest(req, res, match.subpath, match.url).catch((error: unknown) => {
-      this.#log?.error('Request failed', { url: req.url, error });
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
+    const log = match.endpoint.settings.log;
+    res.on('error', (error) => log.debug('Response error', { path: target.path, error }));
+    guard(
+      log,
+      'Request',
+      () => {
+        if (this.#cors(req, res)) return;
+        return match.endpoint.handleRequest(req, res, match.subpath, target.url);
+      },
+      (error) => {
+        if (!res.headersSent && !isClientAbort(error)) res.writeHead(500).end();
+        else res.destroy();
+      },
+      // The path only: the query holds the connection token and the access token.
+      () => ({ path: target.path }),
+    )();
     return true;
   }
 
-  /** Handles a WebSocket upgrade if it targets a mapped hub; returns whether it did. */
+  /**
+   * Handles a WebSocket upgrade if it targets a mapped hub; returns whether it did. Never throws: a
+   * failure while handling it closes that one socket.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const match = this.#match(req);
+    const target = parseRequestTarget(req.url);
+    const match = target && this.#match(target.path);
     if (match?.subpath !== '') return false;
-    try {
-      match.endpoint.handleUpgrade(req, socket, head, match.url);
-    } catch (error) {
-      this.#log?.error('Upgrade failed', { url: req.url, error });
-      socket.destroy();
-    }
+    const log = match.endpoint.settings.log;
+    // The http server stopped listening for this socket's errors when it handed it over.
+    socket.on('error', (error) => log.debug('Upgrade socket error', { path: target!.path, error }));
+    guard(
+      log,
+      'Upgrade',
+      () => match.endpoint.handleUpgrade(req, socket, head, target!.url),
+      () => socket.destroy(),
+      () => ({ path: target!.path }),
+    )();
     return true;
   }
 
@@ -314,12 +354,11 @@ export class HubServer {
     return true;
   }
 
-  #match(req: IncomingMessage): { endpoint: HubEndpoint; subpath: string; url: URL } | undefined {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    for (const [path, endpoint] of this.#endpoints) {
-      if (url.pathname === path || url.pathname.startsWith(`${path}/`)) {
-        return { endpoint, subpath: url.pathname.slice(path.length), url };
-      }
+  /** The hub `path` (a raw request path, see {@link parseRequestTarget}) belongs to, and the rest of it. */
+  #match(path: string): { endpoint: HubEndpoint; subpath: string } | undefined {
+    for (const [hubPath, endpoint] of this.#endpoints) {
+      if (path === hubPath || path.startsWith(`${hubPath}/`))
+        return { endpoint, subpath: path.slice(hubPath.length) };
     }
     return undefined;
   }

@@ -62,7 +62,11 @@ export class Heartbeat {
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(settings: KeepAliveSettings) {
+  /** @param onError told of a tick that threw (the other targets still tick). */
+  constructor(
+    settings: KeepAliveSettings,
+    readonly onError: (error: unknown, target: HeartbeatTarget) => void = () => {},
+  ) {
     const finest = Math.min(
       settings.keepAliveInterval,
       settings.clientTimeoutInterval,
@@ -76,7 +80,13 @@ export class Heartbeat {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
       const now = Date.now();
-      for (const t of [...this.#targets]) t.tick(now);
+      for (const t of [...this.#targets]) {
+        try {
+          t.tick(now);
+        } catch (error) {
+          this.onError(error, t); // one connection's failure stops neither the others' ticks nor the process
+        }
+      }
     }, this.#periodMs);
     this.#timer.unref();
   }
