@@ -285,6 +285,8 @@ export class HubServer {
     const match = target && this.#match(target.path);
     if (!match) return false;
     const log = match.endpoint.settings.log;
+    // Hub responses are JSON, text or event streams for clients: never to be sniffed as something else.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.on('error', (error) => log.debug('Response error', { path: target.path, error }));
     guard(
       log,

@@ -59,6 +59,8 @@ describe('request target', () => {
 
   it('request target - hub paths are matched on the raw path; query strings with odd bytes are read', async () => {
     expect((await rawHttp(node.url, get('/chat/negotiate'))).status).toBe(405);
+    const negotiate = await fetch(`${node.url}/chat/negotiate?negotiateVersion=1`, { method: 'POST' });
+    expect(negotiate.headers.get('x-content-type-options')).toBe('nosniff');
     expect((await rawHttp(node.url, get('/chat?id=%zz&%%=1&=&id'))).status).toBe(404);
     expect((await rawHttp(node.url, get('/elsewhere'))).status).toBe(404);
     expect((await rawHttp(node.url, get('/chat/../chat/negotiate'))).status).toBe(404);
