@@ -13,10 +13,18 @@ export type { NatsServerHandle } from './launchers/nats-launcher.js';
 export { startNats } from './launchers/nats-launcher.js';
 export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
+export type {
+  RedisSentinelHandle,
+  RedisSentinelNodeHandle,
+  StartRedisSentinelOptions,
+} from './launchers/redis-sentinel-launcher.js';
+export { startRedisSentinel } from './launchers/redis-sentinel-launcher.js';
 export type { ServerProcessHandle, ServerProcessOptions } from './launchers/server-process.js';
 export { startServerProcess, tcpProbe } from './launchers/server-process.js';
 export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';
+export type { TopologyErrorCode } from './launchers/topology-error.js';
+export { TopologyError } from './launchers/topology-error.js';
 export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';
 export { DEFAULT_TIMEOUT_MS, SETTLE_MS, TestClient } from './test-client.js';
