@@ -11,7 +11,12 @@ export { kafkaJars, startKafka } from './launchers/kafka-launcher.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
 export type { NatsServerHandle } from './launchers/nats-launcher.js';
 export { startNats } from './launchers/nats-launcher.js';
-export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
+export type {
+  RedisClusterHandle,
+  RedisServerHandle,
+  StartRedisClusterOptions,
+  StartRedisOptions,
+} from './launchers/redis-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
 export type {
   RedisSentinelHandle,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPortOpen } from '../src/launchers/free-port.js';
+import { startRedisCluster } from '../src/launchers/redis-launcher.js';
 import { startRedisSentinel } from '../src/launchers/redis-sentinel-launcher.js';
 
 /** True once nothing listens on any of `ports` any more. */
@@ -32,6 +33,37 @@ describe('topology - redis sentinel', () => {
       expect(await next.cli('get', 'after-failover')).toBe('1');
     } finally {
       await topology.stop();
+    }
+    expect(await allClosed(ports)).toBe(true);
+  }, 120_000);
+});
+
+describe('topology - redis cluster with replicas', () => {
+  it('topology - cluster promotes the replica of a SIGKILLed master and stays ok', async () => {
+    const t0 = Date.now();
+    const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    const ports = cluster.nodes.map((n) => n.port);
+    try {
+      console.info(`cluster 3+3 ready in ${Date.now() - t0} ms`);
+      expect(cluster.nodes).toHaveLength(6);
+      const masters = await cluster.mastersNow();
+      expect(masters).toHaveLength(3);
+      const victim = masters[0]!;
+      const [replica] = await cluster.replicaOf(victim.port);
+      expect(replica).toBeDefined();
+      expect(await replica!.cli('info', 'replication')).toMatch(/role:slave/);
+
+      const killedAt = Date.now();
+      await victim.kill();
+      const promoted = await cluster.waitForPromotion(victim.port, 60_000);
+      console.info(`cluster promotion took ${Date.now() - killedAt} ms`);
+      expect(promoted).toBe(replica);
+      const now = await cluster.mastersNow();
+      expect(now).toHaveLength(3);
+      expect(now).toContain(promoted);
+      expect(now).not.toContain(victim);
+    } finally {
+      await cluster.stop();
     }
     expect(await allClosed(ports)).toBe(true);
   }, 120_000);
