@@ -9,6 +9,12 @@ export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export type { KafkaBrokerHandle, StartKafkaOptions } from './launchers/kafka-launcher.js';
 export { kafkaJars, startKafka } from './launchers/kafka-launcher.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
+export type {
+  NatsClusterHandle,
+  NatsClusterServerHandle,
+  StartNatsClusterOptions,
+} from './launchers/nats-cluster-launcher.js';
+export { startNatsCluster } from './launchers/nats-cluster-launcher.js';
 export type { NatsServerHandle } from './launchers/nats-launcher.js';
 export { startNats } from './launchers/nats-launcher.js';
 export type {

@@ -1,12 +1,46 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isPortOpen } from '../src/launchers/free-port.js';
+import { startNatsCluster } from '../src/launchers/nats-cluster-launcher.js';
 import { startRedisCluster } from '../src/launchers/redis-launcher.js';
 import { startRedisSentinel } from '../src/launchers/redis-sentinel-launcher.js';
+import { waitFor } from '../src/wait-for.js';
 
 /** True once nothing listens on any of `ports` any more. */
 async function allClosed(ports: readonly number[]): Promise<boolean> {
   const open = await Promise.all(ports.map((port) => isPortOpen(port)));
   return open.every((o) => !o);
+}
+
+/** One NATS request over the raw protocol (no client library in testkit): the reply's payload. */
+function natsRequest(port: number, subject: string, payload: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let buffer = '';
+    let greeted = false;
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      reject(new Error(`no reply to ${subject}`));
+    });
+    socket.on('error', reject);
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      if (!greeted && buffer.includes('\r\n')) {
+        greeted = true;
+        buffer = '';
+        const body = Buffer.byteLength(payload);
+        socket.write(
+          `CONNECT {"verbose":false}\r\nSUB _INBOX.topology 1\r\nPUB ${subject} _INBOX.topology ${body}\r\n${payload}\r\n`,
+        );
+      }
+      const reply = /MSG _INBOX\.topology 1 (\d+)\r\n/.exec(buffer);
+      if (reply && buffer.length >= reply.index + reply[0].length + Number(reply[1])) {
+        const start = reply.index + reply[0].length;
+        socket.destroy();
+        resolve(buffer.slice(start, start + Number(reply[1])));
+      }
+    });
+  });
 }
 
 describe('topology - redis sentinel', () => {
@@ -62,6 +96,44 @@ describe('topology - redis cluster with replicas', () => {
       expect(now).toHaveLength(3);
       expect(now).toContain(promoted);
       expect(now).not.toContain(victim);
+    } finally {
+      await cluster.stop();
+    }
+    expect(await allClosed(ports)).toBe(true);
+  }, 120_000);
+});
+
+describe('topology - nats cluster', () => {
+  it('topology - nats survivors elect a meta leader and a stream leader after the leader is SIGKILLed', async () => {
+    const t0 = Date.now();
+    const cluster = await startNatsCluster({ size: 3 });
+    const ports = cluster.servers.flatMap((s) => [s.port, s.clusterPort, s.monitorPort]);
+    try {
+      console.info(`nats cluster ready in ${Date.now() - t0} ms`);
+      expect(cluster.url).toBe(cluster.urls.join(','));
+      const created = await natsRequest(
+        cluster.servers[0]!.port,
+        '$JS.API.STREAM.CREATE.TOPOLOGY',
+        JSON.stringify({ name: 'TOPOLOGY', subjects: ['topology.>'], num_replicas: 3 }),
+      );
+      expect(JSON.parse(created)).not.toHaveProperty('error');
+      const leader = await waitFor(() => cluster.metaLeader(), { timeoutMs: 30_000, name: 'meta leader' });
+      await waitFor(() => cluster.streamLeader('TOPOLOGY'), { timeoutMs: 30_000, name: 'stream leader' });
+
+      const killedAt = Date.now();
+      await leader.kill();
+      const next = await waitFor(() => cluster.metaLeader(), { timeoutMs: 60_000, name: 'new meta leader' });
+      console.info(`nats meta leader re-elected in ${Date.now() - killedAt} ms`);
+      const streamLeader = await waitFor(() => cluster.streamLeader('TOPOLOGY'), {
+        timeoutMs: 60_000,
+        name: 'stream leader on a survivor',
+      });
+      console.info(`nats stream leader on a survivor after ${Date.now() - killedAt} ms`);
+      expect(next).not.toBe(leader);
+      expect(streamLeader).not.toBe(leader);
+      const survivor = cluster.servers.find((s) => s !== leader)!;
+      const published = await natsRequest(survivor.port, 'topology.x', 'after failover');
+      expect(JSON.parse(published)).toMatchObject({ stream: 'TOPOLOGY', seq: 1 });
     } finally {
       await cluster.stop();
     }
