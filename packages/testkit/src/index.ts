@@ -6,6 +6,12 @@ export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
 export { runDurableSuite } from './durable-suite.js';
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
+export type {
+  KafkaClusterBrokerHandle,
+  KafkaClusterHandle,
+  StartKafkaClusterOptions,
+} from './launchers/kafka-cluster-launcher.js';
+export { startKafkaCluster } from './launchers/kafka-cluster-launcher.js';
 export type { KafkaBrokerHandle, StartKafkaOptions } from './launchers/kafka-launcher.js';
 export { kafkaJars, startKafka } from './launchers/kafka-launcher.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';

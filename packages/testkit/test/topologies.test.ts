@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isPortOpen } from '../src/launchers/free-port.js';
+import { startKafkaCluster } from '../src/launchers/kafka-cluster-launcher.js';
 import { startNatsCluster } from '../src/launchers/nats-cluster-launcher.js';
 import { startRedisCluster } from '../src/launchers/redis-launcher.js';
 import { startRedisSentinel } from '../src/launchers/redis-sentinel-launcher.js';
@@ -139,4 +140,45 @@ describe('topology - nats cluster', () => {
     }
     expect(await allClosed(ports)).toBe(true);
   }, 120_000);
+});
+
+// Three JVMs: run last, and alone.
+describe('topology - kafka cluster', () => {
+  it('topology - kafka moves partition leadership off a SIGKILLed broker (RF 3)', async () => {
+    const t0 = Date.now();
+    const cluster = await startKafkaCluster({ brokers: 3 });
+    const ports = cluster.brokers.flatMap((b) => [b.port, b.controllerPort]);
+    try {
+      console.info(`kafka cluster ready in ${Date.now() - t0} ms`);
+      expect(cluster.bootstrap).toBe(cluster.brokers.map((b) => b.bootstrap).join(','));
+      await cluster.withAdmin((admin) =>
+        admin.createTopics({
+          topics: [{ topic: 'topology', numPartitions: 1, replicationFactor: 3 }],
+          waitForLeaders: true,
+        }),
+      );
+      const leader = await waitFor(() => cluster.leaderOf('topology', 0), {
+        timeoutMs: 30_000,
+        name: 'leader',
+      });
+
+      const killedAt = Date.now();
+      await leader.kill();
+      const next = await waitFor(
+        async () => {
+          const now = await cluster.leaderOf('topology', 0);
+          return now !== leader ? now : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, name: 'partition leadership on a survivor' },
+      );
+      console.info(`kafka leadership moved in ${Date.now() - killedAt} ms`);
+      expect(cluster.brokers).toContain(next);
+      expect(next.nodeId).not.toBe(leader.nodeId);
+    } finally {
+      const stoppedAt = Date.now();
+      await cluster.stop();
+      console.info(`kafka cluster stopped in ${Date.now() - stoppedAt} ms`);
+    }
+    expect(await allClosed(ports)).toBe(true);
+  }, 300_000);
 });
