@@ -6,17 +6,42 @@ export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
 export { runDurableSuite } from './durable-suite.js';
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
+export type {
+  KafkaClusterBrokerHandle,
+  KafkaClusterHandle,
+  StartKafkaClusterOptions,
+} from './launchers/kafka-cluster-launcher.js';
+export { startKafkaCluster } from './launchers/kafka-cluster-launcher.js';
 export type { KafkaBrokerHandle, StartKafkaOptions } from './launchers/kafka-launcher.js';
 export { kafkaJars, startKafka } from './launchers/kafka-launcher.js';
 export { ManagedProcess, requireBinary } from './launchers/managed-process.js';
+export type {
+  NatsClusterHandle,
+  NatsClusterServerHandle,
+  StartNatsClusterOptions,
+} from './launchers/nats-cluster-launcher.js';
+export { startNatsCluster } from './launchers/nats-cluster-launcher.js';
 export type { NatsServerHandle } from './launchers/nats-launcher.js';
 export { startNats } from './launchers/nats-launcher.js';
-export type { RedisClusterHandle, RedisServerHandle, StartRedisOptions } from './launchers/redis-launcher.js';
+export type {
+  RedisClusterHandle,
+  RedisServerHandle,
+  StartRedisClusterOptions,
+  StartRedisOptions,
+} from './launchers/redis-launcher.js';
 export { startRedis, startRedisCluster } from './launchers/redis-launcher.js';
+export type {
+  RedisSentinelHandle,
+  RedisSentinelNodeHandle,
+  StartRedisSentinelOptions,
+} from './launchers/redis-sentinel-launcher.js';
+export { startRedisSentinel } from './launchers/redis-sentinel-launcher.js';
 export type { ServerProcessHandle, ServerProcessOptions } from './launchers/server-process.js';
 export { startServerProcess, tcpProbe } from './launchers/server-process.js';
 export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';
+export type { TopologyErrorCode } from './launchers/topology-error.js';
+export { TopologyError } from './launchers/topology-error.js';
 export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';
 export { DEFAULT_TIMEOUT_MS, SETTLE_MS, TestClient } from './test-client.js';

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
@@ -10,8 +10,16 @@ import { requireBinary } from './managed-process.js';
 import { type ServerProcessHandle, startServerProcess, tcpProbe } from './server-process.js';
 
 const run = promisify(execFile);
-/** `kafka/` in this package: the pom, the fetch script and the log config. */
-const KAFKA_DIR = fileURLToPath(new URL('../kafka/', import.meta.url));
+/**
+ * `kafka/` in this package: the pom, the fetch script and the log config. Found by walking up from this
+ * module, which sits in `dist/` when bundled and in `src/launchers/` when tests import the source.
+ */
+export const KAFKA_DIR = ((): string => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'kafka', 'fetch.sh'))) return join(dir, 'kafka');
+    if (dirname(dir) === dir) throw new Error('kafka/fetch.sh not found above the testkit module');
+  }
+})();
 
 /** A real single-node Apache Kafka broker (KRaft, broker + controller) on random ports. */
 export interface KafkaBrokerHandle extends ServerProcessHandle {
@@ -50,7 +58,7 @@ export async function kafkaJars(version?: string): Promise<string> {
  * A KRaft cluster id: 16 random bytes, base64url, not starting with `-` (the storage tool would read it as an
  * option; Kafka's own `Uuid.randomUuid()` skips those too).
  */
-function clusterId(): string {
+export function clusterId(): string {
   for (;;) {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;
