@@ -21,6 +21,7 @@ beforeAll(async () => {
       url: undefined,
       prefix: 'demo:',
       durable: false,
+      replicas: undefined,
       outbox: true,
       jwtSecret: undefined,
       tokenSecret: 'demo-test',

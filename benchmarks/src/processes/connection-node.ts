@@ -17,6 +17,7 @@ const node = await startNodeServer({
   url: undefined,
   prefix: 'bench:',
   durable: false,
+  replicas: undefined,
   outbox: true,
   jwtSecret: undefined,
   tokenSecret: 'bench-token-secret',

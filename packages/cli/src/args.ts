@@ -16,6 +16,11 @@ export interface ServeOptions {
   /** @default 'backplane:' */
   prefix: string;
   durable: boolean;
+  /**
+   * Copies of the log kept by the broker: JetStream stream replicas (NATS), topic replication factor
+   * (Kafka). @default the driver's choice from the cluster it finds: min(3, servers)
+   */
+  replicas: number | undefined;
   /** Outbox on unless --no-outbox. */
   outbox: boolean;
   /** HS256 secret: clients need a valid JWT (at least 32 bytes). @default undefined (no authentication) */
@@ -36,6 +41,7 @@ const serveFlags = {
   url: { type: 'string' },
   prefix: { type: 'string' },
   durable: { type: 'boolean' },
+  replicas: { type: 'string' },
   'no-outbox': { type: 'boolean' },
   'jwt-secret': { type: 'string' },
   'token-secret': { type: 'string' },
@@ -142,11 +148,19 @@ function serveOptions(values: Record<string, string | boolean | undefined>): Ser
     url: values.url as string | undefined,
     prefix: (values.prefix as string | undefined) ?? 'backplane:',
     durable: values.durable === true,
+    replicas: values.replicas === undefined ? undefined : replicas(values.replicas as string, driver),
     outbox: values['no-outbox'] !== true,
     jwtSecret,
     tokenSecret: secret(values['token-secret'], '--token-secret'),
     nodeId: values['node-id'] as string | undefined,
   };
+}
+
+/** `--replicas`: NATS allows up to 5 stream replicas; Redis replicates on its own (no such setting). */
+function replicas(text: string, driver: string): number {
+  if (driver !== 'nats' && driver !== 'kafka')
+    throw new UsageError(`--replicas applies to the nats and kafka drivers (got --driver ${driver})`);
+  return integer(text, '--replicas', 1, 5);
 }
 
 function integer(text: string, flag: string, min: number, max: number): number {
@@ -160,7 +174,7 @@ export const HELP = `backplane — scale-out for real-time hubs
 
 Usage:
   backplane serve  [--port 5000] [--host 127.0.0.1] [--driver memory|redis|nats|kafka] [--url <broker url>]
-                   [--prefix <channel prefix>] [--durable] [--no-outbox] [--jwt-secret <s>]
+                   [--prefix <channel prefix>] [--durable] [--replicas <n>] [--no-outbox] [--jwt-secret <s>]
                    [--token-secret <s>] [--node-id <id>]
   backplane demo   [--nodes 3] [--port 5000] [--driver memory|redis|…] [--url <broker url>]
   backplane bench  [--quick | --smoke] [--drivers memory,redis,nats,kafka] [--only <scenarios>] (backplane bench --help)

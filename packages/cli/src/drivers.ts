@@ -3,19 +3,18 @@ import { createKafkaTransport } from '@backplane/kafka';
 import { MemoryTransport } from '@backplane/memory';
 import { createNatsTransport } from '@backplane/nats';
 import { createRedisTransport } from '@backplane/redis';
-import type { DriverName } from './args.js';
+import type { ServeOptions } from './args.js';
 import { UsageError } from './cli-error.js';
 
 /**
- * The transport for `--driver` / `--url`; `prefix` names the Kafka topic (one per app and hub). `durable`
- * asks for the driver's log: Redis Streams, a JetStream stream, the Kafka topic itself.
+ * The transport for `--driver` / `--url` (passed to the driver as is: each driver reads its own URL forms);
+ * `prefix` names the Kafka topic (one per app and hub). `durable` asks for the driver's log: Redis Streams,
+ * a JetStream stream, the Kafka topic itself; `replicas`, how many copies of it the broker keeps.
  */
 export function createTransport(
-  driver: DriverName,
-  url: string | undefined,
-  prefix: string,
-  durable = false,
+  options: Pick<ServeOptions, 'driver' | 'url' | 'prefix' | 'durable' | 'replicas'>,
 ): Transport {
+  const { driver, url, prefix, durable, replicas } = options;
   if (durable && driver === 'memory')
     throw new UsageError('--durable needs a broker that keeps a log (redis, nats or kafka), not memory');
   switch (driver) {
@@ -27,13 +26,14 @@ export function createTransport(
     case 'nats':
       return createNatsTransport({
         servers: url ?? 'nats://127.0.0.1:4222',
-        ...(durable && { durable: {} }),
+        ...(durable && { durable: replicas === undefined ? {} : { replicas } }),
       });
     case 'kafka':
       return createKafkaTransport({
         brokers: (url ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(','),
         topic: `${prefix}chat`.replace(/[^a-zA-Z0-9._-]/g, '-'),
         durable,
+        ...(replicas !== undefined && { replicationFactor: replicas }),
       });
   }
 }

@@ -42,8 +42,7 @@ export interface NodeServerOptions extends ServeOptions {
  * `GET /metrics`. With `jwtSecret`, the hub and `/api/broadcast` need the same Bearer JWT.
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {
-  const transport =
-    options.transport ?? createTransport(options.driver, options.url, options.prefix, options.durable);
+  const transport = options.transport ?? createTransport(options);
   const manager = new HubLifetimeManager({
     transport,
     hub: 'chat',

@@ -12,6 +12,7 @@ describe('args', () => {
         url: undefined,
         prefix: 'backplane:',
         durable: false,
+        replicas: undefined,
         outbox: true,
         jwtSecret: undefined,
         tokenSecret: undefined,
@@ -67,6 +68,15 @@ describe('args', () => {
     expect(parseCommand(['bench', '--quick'])).toEqual({ name: 'bench', args: ['--quick'] });
   });
 
+  it('args - --replicas sets the copies of the log on nats and kafka', () => {
+    expect(parseCommand(['serve', '--driver', 'kafka', '--replicas', '3'], {})).toMatchObject({
+      options: { driver: 'kafka', replicas: 3 },
+    });
+    expect(parseCommand(['serve', '--driver', 'nats'], { BACKPLANE_REPLICAS: '2' })).toMatchObject({
+      options: { driver: 'nats', replicas: 2 },
+    });
+  });
+
   it('args - every flag can come from its BACKPLANE_ variable; the command line wins', () => {
     const env = {
       BACKPLANE_PORT: '6001',
@@ -104,6 +114,8 @@ describe('args', () => {
     [['serve'], { BACKPLANE_TOKEN_SECRET: '' }, /--token-secret must not be empty/],
     [['serve', '--jwt-secret', 'x'.repeat(31)], {}, /at least 32 bytes \(got 31\)/],
     [['serve'], { BACKPLANE_DURABLE: 'maybe' }, /BACKPLANE_DURABLE must be true or false/],
+    [['serve', '--replicas', '3'], {}, /--replicas applies to the nats and kafka drivers/],
+    [['serve', '--driver', 'nats', '--replicas', '0'], {}, /--replicas must be an integer from 1 to 5/],
   ];
   for (const [argv, env, message] of badSecrets) {
     it(`args - ${argv.join(' ')} ${JSON.stringify(env)} is a UsageError, never authentication off`, () => {
