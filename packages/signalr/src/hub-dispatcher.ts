@@ -8,7 +8,7 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@backplane/core';
-import { guardPromise } from './guard.js';
+import { asError, guardPromise } from './guard.js';
 import type { Hub, HubClass } from './hub.js';
 import { groupManager, hubCallerClients } from './hub-clients.js';
 import type { HubConnectionContext } from './hub-connection-context.js';
@@ -354,10 +354,6 @@ export class HubDispatcher {
       ? `${message} ${error.name}: ${error.message}`
       : `${message} ${String(error)}`;
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

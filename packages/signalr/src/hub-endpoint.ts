@@ -6,7 +6,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, type Identity } from './auth.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
-import { guard, recoverFrom } from './guard.js';
+import { asError, guard, recoverFrom } from './guard.js';
 import type { HubClass } from './hub.js';
 import { groupManager, type HubContextClients, hubClients } from './hub-clients.js';
 import {
@@ -22,6 +22,11 @@ import { messageTooLarge } from './record-reader.js';
 import { LongPollingSender } from './transports/long-polling.js';
 import { ServerSentEventsSender } from './transports/server-sent-events.js';
 import { WebSocketSender } from './transports/websocket.js';
+import {
+  createWebSocketListeners,
+  listen,
+  type WebSocketListeners,
+} from './transports/websocket-listeners.js';
 
 /** Settings shared by every hub of a server (resolved defaults of `HubServerOptions`). */
 export interface EndpointSettings extends AuthSettings, ConnectionSettings, DispatcherSettings {
@@ -52,6 +57,13 @@ export class HubEndpoint {
   readonly #sockets = new Set<WebSocket>();
   readonly #disconnecting = new Set<Promise<void>>();
   readonly #wss: WebSocketServer;
+  /** One set of socket listeners for every socket of this hub (no closures per connection). */
+  readonly #socketListeners: WebSocketListeners;
+  /**
+   * Logs an error of a request's socket or response (a client that went away): one function for every
+   * request of this hub, since a listener closing over the request would live as long as an idle socket.
+   */
+  readonly onSocketError: (error: Error) => void;
   #closing = false;
 
   constructor(
@@ -63,6 +75,8 @@ export class HubEndpoint {
   ) {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
+    this.#socketListeners = createWebSocketListeners(settings.log, (ws) => this.#sockets.delete(ws));
+    this.onSocketError = (error) => settings.log.debug('Socket error', { hub: path, error });
     this.#heartbeat = new Heartbeat(settings, (error, target) => {
       const connection = target as HubConnectionContext;
       recoverFrom(
@@ -144,73 +158,15 @@ export class HubEndpoint {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       this.#sockets.add(ws);
       const sender = new WebSocketSender(ws);
-      let connection: HubConnectionContext | undefined;
       if (existing) {
         // Stateful reconnect: the same connection continues on the new socket.
-        connection = sender.connection = existing;
+        sender.connection = existing;
         if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
       } else if (admission) {
-        connection = sender.connection = this.#accept(
-          key ?? `ws:${admission.connectionId}`,
-          admission,
-          sender,
-        );
+        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender);
         admission = undefined; // the socket's listeners share this scope: do not keep the ticket alive
       }
-      const log = this.settings.log;
-      const context = () => ({ connectionId: connection?.connectionId });
-      // A failure while handling this socket's events ends this connection, and only it.
-      const fail = (error: unknown) => {
-        if (!connection || connection.closed || connection.transport !== sender) return void ws.terminate();
-        try {
-          connection.close(asError(error));
-        } catch (e) {
-          ws.terminate();
-          throw e;
-        }
-      };
-      ws.on(
-        'message',
-        guard(
-          log,
-          'WebSocket message',
-          (data: Buffer | ArrayBuffer | Buffer[]) => {
-            const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-            if (connection?.transport === sender) connection.receive(bytes);
-          },
-          fail,
-          context,
-        ),
-      );
-      // A close handshake (1000 normal, 1001 going away) ends the connection; a drop may be resumed.
-      ws.on(
-        'close',
-        guard(
-          log,
-          'WebSocket close',
-          (code: number) => {
-            this.#sockets.delete(ws);
-            if (connection?.transport !== sender) return; // an older socket of a resumed connection
-            if (code === 1000 || code === 1001) connection.close(undefined, { sendClose: false });
-            else connection.transportLost();
-          },
-          undefined,
-          context,
-        ),
-      );
-      ws.on(
-        'error',
-        guard(
-          log,
-          'WebSocket error',
-          (error: Error) => {
-            log.debug('WebSocket error', { connectionId: connection?.connectionId, error });
-            if (connection?.transport === sender) connection.transportLost(error);
-          },
-          () => ws.terminate(),
-          context,
-        ),
-      );
+      listen(ws, sender, this.#socketListeners);
     });
   }
 
@@ -393,22 +349,29 @@ export class HubEndpoint {
       await this.#dispatcher.hub(c).onConnected();
     },
     // Neither may throw into the connection: a failing message ends its connection, a failing cleanup is logged.
-    message: (c, message) =>
-      guard(
-        this.settings.log,
-        'Hub message',
-        () => this.#dispatcher.dispatch(c, message),
-        (error) => c.close(asError(error)),
-        () => ({ connectionId: c.connectionId }),
-      )(),
-    closed: (c, error) =>
-      guard(
-        this.settings.log,
-        'Connection cleanup',
-        () => this.#closed(c, error),
-        undefined,
-        () => ({ connectionId: c.connectionId }),
-      )(),
+    // (try/catch rather than guard(): no closures per message on the delivery path)
+    message: (c, message) => {
+      try {
+        this.#dispatcher.dispatch(c, message);
+      } catch (error) {
+        recoverFrom(
+          this.settings.log,
+          'Hub message',
+          error,
+          () => c.close(asError(error)),
+          () => ({ connectionId: c.connectionId }),
+        );
+      }
+    },
+    closed: (c, error) => {
+      try {
+        this.#closed(c, error);
+      } catch (e) {
+        recoverFrom(this.settings.log, 'Connection cleanup', e, undefined, () => ({
+          connectionId: c.connectionId,
+        }));
+      }
+    },
   };
 
   #closed(c: HubConnectionContext, error: Error | undefined): void {
@@ -504,10 +467,6 @@ export class HubEndpoint {
     if (identity.userId !== userId)
       throw new UnauthorizedError('The access token does not match the connection.');
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 function httpStatusCode(error: unknown): number {

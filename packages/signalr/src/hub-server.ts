@@ -287,7 +287,7 @@ export class HubServer {
     const log = match.endpoint.settings.log;
     // Hub responses are JSON, text or event streams for clients: never to be sniffed as something else.
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.on('error', (error) => log.debug('Response error', { path: target.path, error }));
+    res.on('error', match.endpoint.onSocketError);
     guard(
       log,
       'Request',
@@ -315,7 +315,7 @@ export class HubServer {
     if (match?.subpath !== '') return false;
     const log = match.endpoint.settings.log;
     // The http server stopped listening for this socket's errors when it handed it over.
-    socket.on('error', (error) => log.debug('Upgrade socket error', { path: target!.path, error }));
+    socket.on('error', match.endpoint.onSocketError);
     guard(
       log,
       'Upgrade',
