@@ -10,8 +10,8 @@ import type { BackplaneStats } from './stats.js';
 /** Where published bytes go: the transport itself, or the resilience layer's outbox in front of it. */
 export interface PublishSink {
   publish(channel: string, payload: Uint8Array): Promise<number | undefined>;
-  /** Durable mode: publish and append to the channel's log. */
-  publishDurable?(channel: string, payload: Uint8Array): Promise<number | undefined>;
+  /** Durable mode: publish and append to the channel's log; `key` as in `Transport.publishDurable`. */
+  publishDurable?(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined>;
 }
 
 /** Framed bytes of one invocation, per hub protocol name. */
@@ -36,6 +36,8 @@ export class Publisher {
   readonly #stats: BackplaneStats;
   readonly #seq = new Map<string, number>();
   #batch = 0;
+  /** Durable publishes so far: with the epoch, each one's idempotency key. */
+  #durableCount = 0;
   /** Invocations also go to the durable log. */
   durable = false;
 
@@ -106,7 +108,9 @@ export class Publisher {
   }
 
   /**
-   * Stamps and publishes one envelope body. Resolves with the receiver count where the transport knows
+   * Stamps and publishes one envelope body. A durable publish gets an idempotency key, `{epoch}:{n}` (this
+   * publisher's n-th durable publish; the epoch is random hex, unique per server instance), which every
+   * retry of the same envelope carries. Resolves with the receiver count where the transport knows
    * it; rejects with a {@link TransportError}.
    */
   publish(channel: string, body: EnvelopeBody, sink: PublishSink = this.#sink): Promise<number | undefined> {
@@ -117,7 +121,7 @@ export class Publisher {
     this.#stats.published++;
     const sent =
       this.durable && body.kind === 'invocation' && sink.publishDurable
-        ? sink.publishDurable(channel, bytes)
+        ? sink.publishDurable(channel, bytes, `${epoch}:${++this.#durableCount}`)
         : sink.publish(channel, bytes);
     return sent.catch((cause: unknown) => {
       this.#stats.publishFailures++;

@@ -4,7 +4,10 @@ import type { Observable } from 'rxjs';
  * The state of a transport's link to its broker, as a typed union stream.
  * - `connecting`: first connection under way.
  * - `connected`: publishes and subscriptions work.
- * - `degraded`: connected, but something is off (for example some cluster shards unreachable).
+ * - `degraded`: connected, but something the sends need is off (some cluster shards unreachable, a durable
+ *   log that does not acknowledge); `reason` says what. Core treats it as down (publishes wait in the
+ *   outbox, bounded and reported) and sends nothing through the link meanwhile, so the driver watches the
+ *   degraded part itself and reports `connected` once it works again.
  * - `disconnected`: the link is down; the driver is reconnecting.
  * - `closed`: `close()` was called; terminal.
  */
@@ -71,8 +74,15 @@ export interface Transport {
   setMessageHandler(handler: MessageHandler): void;
 
   // Durable transports (`capabilities.durable`) only:
-  /** Appends to the channel's bounded log and publishes, atomically; the message carries its position. */
-  publishDurable?(channel: string, payload: Uint8Array): Promise<number | undefined>;
+  /**
+   * Appends to the channel's bounded log and publishes, atomically; the message carries its position.
+   * `key` identifies the message: core passes the same key on every attempt of one envelope (a retry after
+   * an ack that never came) and a different one for every other envelope; letters, digits and ':' only, at
+   * most 64 characters. A log that de-duplicates by id (JetStream's message id) stores one copy however
+   * often a retry sends it; a driver without such a log may ignore it (receivers drop duplicates anyway).
+   * A durable publish must settle: waiting for the log's acknowledgement is bounded by the driver.
+   */
+  publishDurable?(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined>;
   /**
    * Log entries after `after` (exclusive), oldest first, at most `limit`. Positions are the driver's own
    * strings (Redis entry ids, JetStream sequences, Kafka `partition:offset`); `'0-0'` means before the first

@@ -76,4 +76,19 @@ describe('resilience liveness', () => {
       });
     });
   });
+
+  it('link state - degraded counts as down and names what is off', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      const states: Record<string, TransportState> = {
+        c: { type: 'connected' },
+        g: { type: 'degraded', reason: 'durable log not acknowledging' },
+      };
+      const state$ = hot('c 99ms g 99ms c', states);
+      const alive$ = hot('t', tf);
+      expectObservable(linkState(state$, alive$)).toBe('u 99ms d 99ms u', {
+        u: { up: true },
+        d: { up: false, reason: 'transport degraded: durable log not acknowledging' },
+      });
+    });
+  });
 });

@@ -1,4 +1,4 @@
-import { type LogEntry, TransportError } from '@backplane/core';
+import { InvalidArgumentError, type LogEntry, TransportError } from '@backplane/core';
 import {
   DeliverPolicy,
   DiscardPolicy,
@@ -24,11 +24,33 @@ export interface NatsDurableOptions {
   maxAge?: number;
   /** Where the stream is stored. @default 'file' */
   storage?: 'file' | 'memory';
-  /** Stream replicas (a clustered JetStream). @default 1 */
+  /**
+   * Stream replicas, 1 to 5. Automatic by default: min(3, servers in the cluster the connection sees, from
+   * the server's INFO), lowered while the cluster cannot place that many (servers without JetStream), and an
+   * existing stream with fewer replicas is scaled up (never down). A given number is applied as is.
+   * @default min(3, cluster size)
+   */
   replicas?: number;
-  /** How long a durable publish waits for the stream's acknowledgement, in ms. @default 5_000 */
+  /**
+   * How long a durable publish waits for the stream's acknowledgement, in ms; then it fails (core's outbox
+   * retries it with the same message id, so the stream keeps one copy) and the transport reports `degraded`.
+   * @default 5_000
+   */
   ackTimeout?: number;
+  /**
+   * While the log does not acknowledge (`degraded`), how often the stream is checked for a leader, in ms;
+   * the transport is `connected` again once it has one.
+   * @default 1_000
+   */
+  recheckInterval?: number;
 }
+
+/** The most replicas JetStream allows. */
+const MAX_REPLICAS = 5;
+/** Replicas chosen automatically at most. */
+const AUTO_REPLICAS = 3;
+/** JetStream's answers when it cannot place a stream's replicas. */
+const PLACEMENT_ERROR = /no suitable peers|insufficient resources|not supported in non-clustered/i;
 
 /** Header JetStream sets on a republished message: its sequence in the stream (the log position). */
 const SEQUENCE_HEADER = 'Nats-Sequence';
@@ -47,6 +69,8 @@ export class JetStreamLog {
   readonly #root: string;
   readonly #options: NatsDurableOptions;
   readonly #maxLength: number;
+  /** Replicas of the stream as last created or updated. */
+  #replicas = 0;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
 
@@ -55,6 +79,9 @@ export class JetStreamLog {
     this.#options = options;
     this.#maxLength = options.maxLength ?? 10_000;
     this.stream = options.stream ?? `${root.replaceAll('.', '-')}-log`;
+    const { replicas } = options;
+    if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS))
+      throw new InvalidArgumentError(`durable.replicas must be an integer from 1 to 5 (got ${replicas}).`);
     if (!/^[^\s.*>/\\]+$/.test(this.stream))
       throw new TransportError(`'${this.stream}' is not a valid JetStream stream name.`);
   }
@@ -64,12 +91,31 @@ export class JetStreamLog {
     return `${this.#root}~log${liveSubject.slice(this.#root.length)}`;
   }
 
-  /** Creates the stream, or brings its settings up to date. */
+  /** Replicas of the stream as last created or updated (0 before). */
+  get replicas(): number {
+    return this.#replicas;
+  }
+
+  /**
+   * Creates the stream, or brings its settings up to date. Replicas: see {@link NatsDurableOptions.replicas}.
+   */
   async ensure(nc: NatsConnection): Promise<void> {
     const timeout = this.#options.ackTimeout ?? 5_000;
     this.#jsm = await jetstreamManager(nc, { timeout });
     this.#js = jetstream(nc, { timeout });
-    const config: Partial<StreamConfig> & { name: string } = {
+    const auto = this.#options.replicas === undefined;
+    for (let replicas = this.#options.replicas ?? Math.min(AUTO_REPLICAS, clusterSize(nc)); ; replicas--) {
+      try {
+        this.#replicas = await this.#apply(this.#config(replicas), auto);
+        return;
+      } catch (error) {
+        if (!(auto && replicas > 1 && PLACEMENT_ERROR.test(String((error as Error).message)))) throw error;
+      }
+    }
+  }
+
+  #config(replicas: number): Partial<StreamConfig> & { name: string } {
+    return {
       name: this.stream,
       subjects: [`${this.#root}~log.>`],
       retention: RetentionPolicy.Limits,
@@ -77,32 +123,59 @@ export class JetStreamLog {
       max_msgs_per_subject: this.#maxLength,
       max_age: (this.#options.maxAge ?? 0) * 1_000_000, // nanoseconds
       storage: this.#options.storage === 'memory' ? StorageType.Memory : StorageType.File,
-      num_replicas: this.#options.replicas ?? 1,
+      num_replicas: replicas,
       allow_direct: true,
       republish: { src: `${this.#root}~log.>`, dest: `${this.#root}.>` },
     };
+  }
+
+  /** Adds the stream, or updates it (automatic replicas never scale an existing stream down); its replicas. */
+  async #apply(config: Partial<StreamConfig> & { name: string }, auto: boolean): Promise<number> {
+    const jsm = this.#manager();
     try {
-      await this.#jsm.streams.add(config);
+      return (await jsm.streams.add(config)).config.num_replicas;
     } catch (cause) {
       if (!/already in use/i.test(String((cause as Error).message))) {
+        if (PLACEMENT_ERROR.test(String((cause as Error).message))) throw cause;
         throw new TransportError(
           `Could not create the JetStream stream '${this.stream}' (is JetStream on? nats-server -js).`,
           { cause },
         );
       }
-      try {
-        await this.#jsm.streams.update(this.stream, config);
-      } catch (updateError) {
-        throw new TransportError(`Could not update the JetStream stream '${this.stream}'.`, {
-          cause: updateError,
-        });
-      }
+    }
+    try {
+      const existing = (await jsm.streams.info(this.stream)).config.num_replicas;
+      const replicas = auto ? Math.max(existing, config.num_replicas ?? 1) : config.num_replicas;
+      return (await jsm.streams.update(this.stream, { ...config, num_replicas: replicas })).config
+        .num_replicas;
+    } catch (updateError) {
+      if (PLACEMENT_ERROR.test(String((updateError as Error).message))) throw updateError;
+      throw new TransportError(`Could not update the JetStream stream '${this.stream}'.`, {
+        cause: updateError,
+      });
     }
   }
 
-  /** Appends to the log; the stream republishes the message to the live subject once stored. */
-  async append(liveSubject: string, payload: Uint8Array): Promise<void> {
-    await this.#client().publish(this.logSubject(liveSubject), payload);
+  /**
+   * Whether the stream can take appends now: it answers, and has a leader where it is replicated. Never
+   * throws.
+   */
+  async writable(): Promise<boolean> {
+    try {
+      const info = await this.#manager().streams.info(this.stream);
+      return info.config.num_replicas <= 1 || Boolean(info.cluster?.leader);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Appends to the log; the stream republishes the message to the live subject once stored. `key` becomes
+   * the JetStream message id (`Nats-Msg-Id`): a second append with the same id within the stream's duplicate
+   * window (2 minutes by default) is acknowledged without being stored or republished again.
+   */
+  async append(liveSubject: string, payload: Uint8Array, key?: string): Promise<void> {
+    await this.#client().publish(this.logSubject(liveSubject), payload, key ? { msgID: key } : undefined);
   }
 
   /** The position a republished message carries, if it comes from this log. */
@@ -185,4 +258,14 @@ export class JetStreamLog {
 function toSeq(position: string): number {
   const seq = Number(position);
   return Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
+}
+
+/**
+ * Servers in the cluster the connection sees: the client URLs its server advertises (`connect_urls`, every
+ * member's, its own included), 1 outside a cluster.
+ */
+function clusterSize(nc: NatsConnection): number {
+  const info = nc.info;
+  if (!info?.cluster) return 1;
+  return Math.max(1, new Set(info.connect_urls ?? []).size);
 }

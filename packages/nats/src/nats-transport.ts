@@ -9,17 +9,26 @@ import {
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
+import { type ParsedServers, parseServers } from './server-urls.js';
 import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
 export interface NatsTransportOptions {
   /**
-   * Server URL(s), e.g. `nats://127.0.0.1:4222` or `['nats://a:4222', 'nats://b:4222']`.
+   * Server URL(s): a string or an array, each string possibly a comma-separated list, e.g.
+   * `nats://a:4222,nats://b:4222` or `nats://a:4222,b:4222` (an entry without a scheme takes the previous
+   * one's). `nats://user:pass@host:port` and `nats://token@host:port` set the connection's credentials
+   * (the same on every URL that has some); `tls://host:port` requires TLS. The servers of a cluster
+   * advertise each other, so one reachable URL is enough to find the rest; listing several lets the first
+   * connect succeed while one is down. See `parseServers`.
    * @default 'nats://127.0.0.1:4222'
    */
   servers?: string | string[];
-  /** One server URL; an alias of `servers` for symmetry with the other drivers (`servers` wins). */
+  /** Server URL(s); an alias of `servers` for symmetry with the other drivers (`servers` wins). */
   url?: string;
-  /** nats.js connection options (auth, TLS, name, …); reconnection is always unlimited. */
+  /**
+   * nats.js connection options (auth, TLS, name, …), which win over credentials and TLS read from the URLs;
+   * reconnection is always unlimited.
+   */
   options?: NodeConnectionOptions;
   /** A connection the app owns: used as is, never closed by backplane. */
   connection?: NatsConnection;
@@ -45,21 +54,31 @@ export interface NatsTransportOptions {
 
 /**
  * The NATS driver (nats.js v3): one connection, one subscription per live channel, channels mapped to
- * subjects injectively (see `channelToSubject`), unlimited reconnects with nats.js's own resubscription.
- * Publishes fail fast while disconnected (core's outbox decides what to keep). NATS core does not report
- * receivers, so `receiverCount` is false: a client result to a server that died waits for its signal.
+ * subjects injectively (see `channelToSubject`), unlimited reconnects with nats.js's own resubscription
+ * (to any server of the cluster: the one it was on may be gone for good). Publishes fail fast while
+ * disconnected (core's outbox decides what to keep). NATS core does not report receivers, so
+ * `receiverCount` is false: a client result to a server that died waits for its signal.
+ *
+ * Durable mode: a durable publish waits at most `durable.ackTimeout` for the stream's acknowledgement. When
+ * one fails while the connection is up, the state becomes `degraded` ('durable log not acknowledging'),
+ * which core treats as down (publishes wait in its outbox, bounded by age and reported when dropped), and
+ * the stream is checked every `durable.recheckInterval` until it has a leader again: then `connected`.
  */
 export class NatsTransport extends TransportBase {
   readonly name = 'nats';
   readonly capabilities: TransportCapabilities;
   readonly #options: NatsTransportOptions;
   readonly #root: string;
+  /** The servers, credentials and TLS read from `servers`/`url`. */
+  readonly #servers: ParsedServers;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #log: JetStreamLog | undefined;
   /** Durable publishes waiting for the stream's acknowledgement: failed at once if the link drops. */
   readonly #pendingAcks = new Set<(error: Error) => void>();
   #nc: NatsConnection | undefined;
   #up = false;
+  /** Durable mode: the log stopped acknowledging; the recheck timer runs. */
+  #recheck: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
 
   constructor(options: NatsTransportOptions = {}) {
@@ -67,6 +86,7 @@ export class NatsTransport extends TransportBase {
     this.#options = options;
     this.#root = options.subjectRoot ?? 'bp';
     validateSubjectRoot(this.#root);
+    this.#servers = parseServers(options.servers ?? options.url ?? 'nats://127.0.0.1:4222');
     this.#log = options.durable ? new JetStreamLog(this.#root, options.durable) : undefined;
     this.capabilities = {
       receiverCount: false,
@@ -74,10 +94,6 @@ export class NatsTransport extends TransportBase {
       perChannelSubscriptions: true,
       sharded: false,
     };
-  }
-
-  get #servers(): string | string[] {
-    return this.#options.servers ?? this.#options.url ?? 'nats://127.0.0.1:4222';
   }
 
   protected async doConnect(): Promise<void> {
@@ -101,6 +117,7 @@ export class NatsTransport extends TransportBase {
   protected async doClose(): Promise<void> {
     const nc = this.#nc;
     this.#nc = undefined;
+    this.#stopRecheck();
     this.#stopWatching?.();
     for (const sub of this.#subscriptions.values()) sub.unsubscribe();
     this.#subscriptions.clear();
@@ -121,10 +138,15 @@ export class NatsTransport extends TransportBase {
     return undefined;
   }
 
-  /** Durable mode: stored in the channel's JetStream log, then republished live with its position. */
-  async publishDurable(channel: string, payload: Uint8Array): Promise<undefined> {
+  /**
+   * Durable mode: stored in the channel's JetStream log, then republished live with its position. `key`
+   * becomes the message id, so a retry of a publish whose ack was lost is not stored twice (within the
+   * stream's duplicate window, 2 minutes by default). Waits at most `durable.ackTimeout`.
+   */
+  async publishDurable(channel: string, payload: Uint8Array, key?: string): Promise<undefined> {
     const log = this.#log;
-    if (!log || !this.#nc || !this.#up)
+    const nc = this.#nc;
+    if (!log || !nc || !this.#up)
       throw new TransportError(`NATS is not connected; durable publish to '${channel}' refused.`);
     let fail!: (error: Error) => void;
     const dropped = new Promise<never>((_, reject) => {
@@ -134,8 +156,11 @@ export class NatsTransport extends TransportBase {
     try {
       // An acknowledgement lost with the connection would only time out (ackTimeout): give up at once, and
       // let core's outbox publish again (a second copy in the log is dropped by receivers as a duplicate).
-      await Promise.race([log.append(channelToSubject(this.#root, channel), payload), dropped]);
+      await Promise.race([log.append(channelToSubject(this.#root, channel), payload, key), dropped]);
+      if (this.#recheck && this.#nc === nc && this.#up) this.#recovered();
     } catch (cause) {
+      // Connected, yet no ack: the stream lost its leader, or its replicas are gone.
+      if (this.#nc === nc && this.#up) this.#degrade(log);
       throw new TransportError(`NATS durable publish to '${channel}' failed.`, { cause });
     } finally {
       this.#pendingAcks.delete(fail);
@@ -163,6 +188,32 @@ export class NatsTransport extends TransportBase {
     } catch (cause) {
       throw new TransportError('Reading the JetStream log position failed.', { cause });
     }
+  }
+
+  /** The log does not acknowledge: report it, and check the stream until it has a leader again. */
+  #degrade(log: JetStreamLog): void {
+    if (this.#recheck) return;
+    this.setState({ type: 'degraded', reason: 'durable log not acknowledging' });
+    const interval = this.#options.durable?.recheckInterval ?? 1_000;
+    const check = async () => {
+      if (!this.#recheck) return;
+      if (this.#up && (await log.writable())) {
+        if (this.#recheck && this.#up) this.#recovered();
+        return;
+      }
+      if (this.#recheck) this.#recheck = setTimeout(check, interval).unref();
+    };
+    this.#recheck = setTimeout(check, interval).unref();
+  }
+
+  #recovered(): void {
+    this.#stopRecheck();
+    this.setState({ type: 'connected' });
+  }
+
+  #stopRecheck(): void {
+    clearTimeout(this.#recheck);
+    this.#recheck = undefined;
   }
 
   #requireLog(): JetStreamLog {
@@ -195,14 +246,18 @@ export class NatsTransport extends TransportBase {
 
   async #connect(): Promise<NatsConnection> {
     const o = this.#options;
+    const { servers, user, pass, token, tls } = this.#servers;
     const timeout = o.connectTimeout ?? 10_000;
     const deadline = Date.now() + timeout;
     let lastError: unknown;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       try {
         return await connect({
+          ...(user !== undefined && { user, pass }),
+          ...(token !== undefined && { token }),
+          ...(tls && { tls: {} }),
           ...o.options,
-          servers: this.#servers,
+          servers,
           maxReconnectAttempts: -1,
           reconnectTimeWait: o.options?.reconnectTimeWait ?? 250,
           timeout: Math.max(250, Math.min(2_000, deadline - Date.now())),
@@ -216,7 +271,7 @@ export class NatsTransport extends TransportBase {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
-    throw new TransportError(`Could not connect to NATS (${String(this.#servers)}) within ${timeout} ms.`, {
+    throw new TransportError(`Could not connect to NATS (${servers.join(',')}) within ${timeout} ms.`, {
       cause: lastError,
     });
   }
@@ -234,6 +289,7 @@ export class NatsTransport extends TransportBase {
           case 'reconnecting':
           case 'staleConnection':
             this.#up = false;
+            this.#stopRecheck();
             for (const fail of this.#pendingAcks) fail(new Error(`NATS ${status.type} before the ack`));
             this.setState({ type: 'disconnected', error: new Error(`NATS ${status.type}`) });
             break;
@@ -245,6 +301,7 @@ export class NatsTransport extends TransportBase {
             break;
           case 'close':
             this.#up = false;
+            this.#stopRecheck();
             if (!this.closed)
               this.setState({ type: 'disconnected', error: new Error('NATS connection closed') });
             return;

@@ -12,6 +12,10 @@ export function linkState(
 ): Observable<LinkState> {
   return combineLatest([state$, alive$]).pipe(
     map(([state, alive]): LinkState => {
+      // `degraded` counts as down: something the sends need does not work (a durable log that does not
+      // acknowledge, say), so publishes wait in the outbox, bounded and reported, until the driver reports
+      // `connected` again (the driver watches its own degraded part; core sends nothing meanwhile).
+      if (state.type === 'degraded') return { up: false, reason: `transport degraded: ${state.reason}` };
       if (state.type !== 'connected') return { up: false, reason: `transport ${state.type}` };
       if (!alive) return { up: false, reason: 'probe timeout' };
       return { up: true };

@@ -25,6 +25,18 @@ export interface OutboxEntry {
   readonly at: number;
   /** Goes to the durable log as well (durable mode). */
   readonly durable: boolean;
+  /** Durable mode: the message's idempotency key, the same on every attempt (see `Transport.publishDurable`). */
+  readonly key?: string;
+  /** Call order: entries are kept sorted by it, so a publish that failed late still goes before later ones. */
+  readonly order: number;
+}
+
+/** What an entry carries besides its bytes. */
+export interface OutboxEntryMeta {
+  /** See {@link OutboxEntry.key}. */
+  readonly key?: string;
+  /** See {@link OutboxEntry.order}; without it the entry goes last. */
+  readonly order?: number;
 }
 
 export type OutboxPush =
@@ -63,8 +75,17 @@ export class Outbox {
     return this.#bytes;
   }
 
-  /** Buffers a publish. Expired entries are dropped first; then the count and byte bounds apply. */
-  push(channel: string, payload: Uint8Array, now: number, durable = false): OutboxPush {
+  /**
+   * Buffers a publish, after every entry of a lower `order` (last without one). Expired entries are dropped
+   * first; then the count and byte bounds apply.
+   */
+  push(
+    channel: string,
+    payload: Uint8Array,
+    now: number,
+    durable = false,
+    meta: OutboxEntryMeta = {},
+  ): OutboxPush {
     const expired = this.expire(now);
     if (payload.byteLength > this.#maxBytes) return { accepted: false, reason: 'bytes' };
     const fullBy = (): OverflowReason | undefined =>
@@ -82,7 +103,19 @@ export class Outbox {
       dropped++;
       reason = fullBy();
     }
-    this.#entries.push({ channel, payload, at: now, durable });
+    const last = this.#entries[this.#entries.length - 1];
+    const order = meta.order ?? (this.size > 0 && last ? last.order : 0);
+    let index = this.#entries.length;
+    while (index > this.#head && this.#entries[index - 1]!.order > order) index--;
+    const entry: OutboxEntry = {
+      channel,
+      payload,
+      at: now,
+      durable,
+      order,
+      ...(meta.key !== undefined && { key: meta.key }),
+    };
+    this.#entries.splice(index, 0, entry);
     this.#bytes += payload.byteLength;
     return firstReason ? { accepted: true, dropped, reason: firstReason } : { accepted: true, dropped };
   }

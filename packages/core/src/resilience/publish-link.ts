@@ -4,6 +4,14 @@ import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { BackplaneEvent } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 
+/** One publish: its bytes, whether it goes to the durable log, and its idempotency key there. */
+interface Message {
+  readonly channel: string;
+  readonly payload: Uint8Array;
+  readonly durable: boolean;
+  readonly key?: string;
+}
+
 export interface PublishLinkOptions {
   /** Buffer publishes while the link is down, or `false` for plain at-most-once. @default {} (on, defaults) */
   outbox?: OutboxOptions | false;
@@ -16,6 +24,11 @@ export interface PublishLinkOptions {
  * While it is down, after a failed publish, or while older messages wait, into the bounded outbox, which
  * is flushed in order when the link is up again (FIFO per sender survives an outage). Without an outbox,
  * publishes go straight to the transport and its errors reach the caller.
+ *
+ * Order survives a publish that fails late (a durable publish waiting out its ack timeout while later ones
+ * already failed fast): every publish is numbered when called, the outbox is kept in that order, and a
+ * flush first waits for the direct publishes still in flight (drivers bound them), so a late failure is
+ * retried before everything called after it. A durable retry carries the key it was first called with.
  */
 export class PublishLink {
   readonly #transport: Transport;
@@ -30,6 +43,10 @@ export class PublishLink {
   readonly #flushDelay: number;
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Call order of the last publish. */
+  #order = 0;
+  /** Direct publishes not settled yet: a flush waits for them (one may fail and must go first). */
+  readonly #inflight = new Set<Promise<unknown>>();
   /** Messages given up (dropped or refused) by the outbox since start. */
   dropped = 0;
 
@@ -76,38 +93,48 @@ export class PublishLink {
    * when buffered (nobody knows yet who will receive it).
    */
   publish(channel: string, payload: Uint8Array): Promise<number | undefined> {
-    return this.#publishOrBuffer(channel, payload, false);
+    return this.#publishOrBuffer({ channel, payload, durable: false });
   }
 
-  /** Like `publish`, but the message also goes to the channel's durable log (durable transports). */
-  publishDurable(channel: string, payload: Uint8Array): Promise<number | undefined> {
-    return this.#publishOrBuffer(channel, payload, true);
+  /**
+   * Like `publish`, but the message also goes to the channel's durable log (durable transports); `key` is
+   * its idempotency key, passed to the transport on every attempt (see `Transport.publishDurable`).
+   */
+  publishDurable(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined> {
+    return this.#publishOrBuffer({ channel, payload, durable: true, ...(key !== undefined && { key }) });
   }
 
-  #publishOrBuffer(channel: string, payload: Uint8Array, durable: boolean): Promise<number | undefined> {
+  #publishOrBuffer(message: Message): Promise<number | undefined> {
     try {
       const outbox = this.#outbox;
-      if (!outbox) return this.#send(channel, payload, durable);
+      if (!outbox) return this.#send(message);
+      const order = ++this.#order;
+      const at = this.#now();
       if (this.#up && outbox.size === 0 && !this.#flushing) {
-        return this.#send(channel, payload, durable).catch(() => {
-          // The broker did not take it: keep it (first in line) and retry, instead of losing it.
-          this.#buffer(channel, payload, durable);
-          this.#scheduleRetry();
-          return undefined;
-        });
+        const sent = this.#send(message);
+        this.#inflight.add(sent);
+        return sent
+          .catch(() => {
+            // The broker did not take it: keep it (in call order, ahead of anything called later) and
+            // retry, instead of losing it.
+            this.#buffer(message, order, at);
+            this.#scheduleRetry();
+            return undefined;
+          })
+          .finally(() => this.#inflight.delete(sent));
       }
-      this.#buffer(channel, payload, durable);
+      this.#buffer(message, order, at);
       return Promise.resolve(undefined);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #send(channel: string, payload: Uint8Array, durable: boolean): Promise<number | undefined> {
+  #send({ channel, payload, durable, key }: Message): Promise<number | undefined> {
     if (!durable) return this.#transport.publish(channel, payload);
     const publishDurable = this.#transport.publishDurable;
     if (!publishDurable) return Promise.reject(new OutboxFullError('the transport has no durable log'));
-    return publishDurable.call(this.#transport, channel, payload);
+    return publishDurable.call(this.#transport, channel, payload, key);
   }
 
   /** Publishes bypassing the outbox (liveness probes must test the real path). */
@@ -121,9 +148,9 @@ export class PublishLink {
     clearTimeout(this.#flushTimer);
   }
 
-  #buffer(channel: string, payload: Uint8Array, durable: boolean): void {
+  #buffer({ channel, payload, durable, key }: Message, order: number, at: number): void {
     const outbox = this.#outbox!;
-    const result = outbox.push(channel, payload, this.#now(), durable);
+    const result = outbox.push(channel, payload, at, durable, { order, ...(key !== undefined && { key }) });
     if (!result.accepted) {
       this.dropped++;
       this.#emit({ type: 'overflow', dropped: 1, policy: outbox.policy, reason: result.reason });
@@ -146,6 +173,8 @@ export class PublishLink {
     this.#flushing = true;
     let count = 0;
     try {
+      // A direct publish still in flight may yet fail: it must be retried before what is buffered.
+      while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
       const expired = outbox.expire(this.#now());
       if (expired > 0) {
         this.dropped += expired;
@@ -155,7 +184,7 @@ export class PublishLink {
         const entry = outbox.peek();
         if (!entry) break;
         try {
-          await this.#send(entry.channel, entry.payload, entry.durable);
+          await this.#send(entry);
         } catch {
           this.#scheduleRetry();
           break;

@@ -1,0 +1,126 @@
+import { describe, expect, it, vi } from 'vitest';
+import { Channels } from '../src/channels.js';
+import { decodeEnvelope } from '../src/envelope-codec.js';
+import { TransportError } from '../src/errors.js';
+import { Publisher } from '../src/publisher.js';
+import { PublishLink } from '../src/resilience/publish-link.js';
+import { createStats } from '../src/stats.js';
+import type { TransportCapabilities } from '../src/transport.js';
+import { TransportBase } from '../src/transport-base.js';
+
+/** One durable publish as the transport saw it. */
+interface Attempt {
+  readonly seq: number;
+  readonly key: string | undefined;
+  settle(outcome: 'ok' | 'fail'): void;
+}
+
+/** A durable transport whose every durable publish waits until the test settles it. */
+class ScriptedTransport extends TransportBase {
+  readonly name = 'scripted';
+  readonly capabilities: TransportCapabilities = {
+    receiverCount: false,
+    durable: true,
+    perChannelSubscriptions: true,
+    sharded: false,
+  };
+  readonly attempts: Attempt[] = [];
+  /** Sequence numbers stored, in the order the log took them. */
+  readonly stored: number[] = [];
+
+  publishDurable(_channel: string, payload: Uint8Array, key?: string): Promise<undefined> {
+    const seq = decodeEnvelope(payload).seq;
+    return new Promise((resolve, reject) => {
+      this.attempts.push({
+        seq,
+        key,
+        settle: (outcome) => {
+          if (outcome === 'fail') return reject(new TransportError('no ack (test)'));
+          this.stored.push(seq);
+          resolve(undefined);
+        },
+      });
+    });
+  }
+
+  /** The attempts not settled yet. */
+  pending(): Attempt[] {
+    return this.attempts.filter((a) => !this.#settled.has(a));
+  }
+
+  settle(attempt: Attempt, outcome: 'ok' | 'fail'): void {
+    this.#settled.add(attempt);
+    attempt.settle(outcome);
+  }
+
+  readonly #settled = new Set<Attempt>();
+
+  protected async doConnect(): Promise<void> {
+    this.setState({ type: 'connected' });
+  }
+  protected async doClose(): Promise<void> {}
+  protected async doPublish(): Promise<undefined> {
+    return undefined;
+  }
+  protected async doSubscribe(): Promise<void> {}
+  protected async doUnsubscribe(): Promise<void> {}
+}
+
+function setup() {
+  const transport = new ScriptedTransport();
+  const link = new PublishLink(
+    transport,
+    { outbox: { flushDelay: 0 }, retry: { initialDelay: 1, maxDelay: 1 } },
+    () => {},
+  );
+  const publisher = new Publisher(
+    link,
+    new Channels('p:', 'h'),
+    { serverId: 'a-01234567', epoch: '0123456789abcdef' },
+    [],
+    createStats(),
+  );
+  publisher.durable = true;
+  const send = () => void publisher.publish('p:h:group:g', { kind: 'invocation', payloads: new Map() });
+  return { transport, link, send };
+}
+
+describe('resilience publish link', () => {
+  it('publish link - a durable publish retried after a failure carries the same idempotency key, distinct per envelope', async () => {
+    const { transport, link, send } = setup();
+    send();
+    send();
+    const [first, second] = transport.pending();
+    transport.settle(first!, 'fail');
+    transport.settle(second!, 'ok');
+    await vi.waitFor(() => expect(transport.pending()).toHaveLength(1));
+    const retry = transport.pending()[0]!;
+    expect(retry.seq).toBe(1);
+    expect(retry.key).toBeDefined();
+    expect(retry.key).toBe(first!.key);
+    expect(second!.key).toBeDefined();
+    expect(second!.key).not.toBe(first!.key);
+    // Only safe characters: a key may travel in a protocol header.
+    expect(first!.key).toMatch(/^[0-9a-f:]+$/);
+    transport.settle(retry, 'ok');
+    link.close();
+  });
+
+  it('publish link - a publish that fails after later ones were buffered is retried before them (order kept)', async () => {
+    const { transport, link, send } = setup();
+    send(); // 1: in flight, fails late (an ack timeout)
+    send(); // 2: fails at once, goes to the outbox
+    const [slow, fast] = transport.pending();
+    transport.settle(fast!, 'fail');
+    await vi.waitFor(() => expect(link.buffered).toBe(1));
+    send(); // 3: queued behind 2
+    transport.settle(slow!, 'fail');
+    for (let expected = 1; expected <= 3; expected++) {
+      await vi.waitFor(() => expect(transport.pending()).toHaveLength(1));
+      transport.settle(transport.pending()[0]!, 'ok');
+    }
+    await vi.waitFor(() => expect(transport.stored).toHaveLength(3));
+    expect(transport.stored).toEqual([1, 2, 3]);
+    link.close();
+  });
+});

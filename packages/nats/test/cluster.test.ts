@@ -1,0 +1,266 @@
+import {
+  createConsoleLogger,
+  type HubConnection,
+  HubLifetimeManager,
+  JsonHubProtocol,
+  MessageType,
+  type TransportState,
+} from '@backplane/core';
+import {
+  type NatsClusterHandle,
+  type NatsClusterServerHandle,
+  startNatsCluster,
+  waitFor,
+} from '@backplane/testkit';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelToSubject, NatsTransport, type NatsTransportOptions } from '../src/index.js';
+
+/** One message every this many ms from the sender, in ms. */
+const SEND_EVERY_MS = 20;
+/** Steady load before the kill, and after recovery, in ms. */
+const LOAD_MS = 1_000;
+/** How long a durable publish waits for its ack in these tests, in ms. */
+const ACK_TIMEOUT_MS = 1_000;
+
+/** The numbers a connection received, in order. */
+class NumberSink implements HubConnection {
+  readonly protocol = new JsonHubProtocol();
+  readonly received: number[] = [];
+  constructor(readonly connectionId: string) {}
+  write(frame: Uint8Array): void {
+    for (const m of this.protocol.parseMessages(frame))
+      if (m.type === MessageType.Invocation) this.received.push(Number(m.arguments[0]));
+  }
+}
+
+interface Node {
+  readonly manager: HubLifetimeManager;
+  readonly transport: NatsTransport;
+}
+
+const open: Node[] = [];
+
+async function node(
+  id: string,
+  servers: string,
+  durable: NatsTransportOptions['durable'] | undefined,
+  subjectRoot = 'bp',
+): Promise<Node> {
+  const transport = new NatsTransport({
+    servers,
+    subjectRoot,
+    options: { reconnectTimeWait: 50 },
+    ...(durable && { durable: { ackTimeout: ACK_TIMEOUT_MS, ...durable } }),
+  });
+  const manager = new HubLifetimeManager({
+    transport,
+    nodeId: id,
+    durable: durable !== undefined,
+    logger: createConsoleLogger(id, 'silent'),
+  });
+  await manager.start();
+  const n = { manager, transport };
+  open.push(n);
+  return n;
+}
+
+async function closeAll(): Promise<void> {
+  await Promise.allSettled(open.splice(0).map((n) => n.manager.close()));
+}
+
+/** The server a node is connected to: the one holding its inbox subscription (`/connz?subs=1`). */
+async function serverOf(cluster: NatsClusterHandle, n: Node): Promise<NatsClusterServerHandle> {
+  const inbox = channelToSubject('bp', n.manager.channels.server(n.manager.serverId));
+  for (const server of cluster.servers) {
+    const connz = (await fetch(`http://127.0.0.1:${server.monitorPort}/connz?subs=1`)
+      .then((r) => r.json())
+      .catch(() => undefined)) as { connections?: Array<{ subscriptions_list?: string[] }> } | undefined;
+    if (connz?.connections?.some((c) => c.subscriptions_list?.includes(inbox))) return server;
+  }
+  throw new Error(`${n.manager.nodeId} is connected to no server`);
+}
+
+/** Stream info read over a connection of its own. */
+async function streamInfo(url: string, stream: string) {
+  const nc = await connect({ servers: url.split(',') });
+  try {
+    return await (await jetstreamManager(nc)).streams.info(stream);
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Node A sends a numbered message to group 'g' every {@link SEND_EVERY_MS}, node B's connection is in
+ * the group; `fault` runs during the load; then the load goes on until B receives again, and for
+ * {@link LOAD_MS} more. Returns what B saw and what both nodes reported.
+ */
+async function steadyStream(a: Node, b: Node, fault: () => Promise<void>) {
+  const receiver = new NumberSink(b.manager.createConnectionId());
+  await b.manager.onConnected(receiver);
+  await b.manager.addToGroup(receiver.connectionId, 'g');
+  let sent = 0;
+  let sending = true;
+  const load = (async () => {
+    while (sending) {
+      await a.manager.sendGroup('g', 'm', [sent++]);
+      await new Promise((resolve) => setTimeout(resolve, SEND_EVERY_MS));
+    }
+  })();
+  await waitFor(() => receiver.received.length > 10, { name: 'traffic before the fault' });
+  await new Promise((resolve) => setTimeout(resolve, LOAD_MS * Math.random()));
+  await fault();
+  const after = sent;
+  await waitFor(() => receiver.received.some((n) => n >= after), {
+    name: 'messages flowing after the fault',
+    timeoutMs: 30_000,
+  });
+  await new Promise((resolve) => setTimeout(resolve, LOAD_MS));
+  sending = false;
+  await load;
+  const last = sent - 1;
+  await waitFor(() => receiver.received.includes(last), { name: 'the last message', timeoutMs: 30_000 });
+  const unique = new Set(receiver.received);
+  let reordered = 0;
+  for (let i = 1; i < receiver.received.length; i++)
+    if (receiver.received[i]! < receiver.received[i - 1]!) reordered++;
+  return {
+    sent,
+    lost: sent - unique.size,
+    duplicated: receiver.received.length - unique.size,
+    reordered,
+    gaps: b.manager.stats.gaps,
+    dropped: a.manager.stats.dropped,
+  };
+}
+
+describe('nats cluster', () => {
+  let cluster: NatsClusterHandle;
+  beforeAll(async () => {
+    cluster = await startNatsCluster({ size: 3 });
+  }, 60_000);
+  afterAll(async () => {
+    await closeAll();
+    await cluster?.stop();
+  });
+
+  it('cluster - comma-separated URLs, later entries without a scheme, connect and deliver', async () => {
+    const [first, ...rest] = cluster.urls;
+    const servers = [first!, ...rest.map((u) => u.replace('nats://', ''))].join(',');
+    const a = new NatsTransport({ servers });
+    const b = new NatsTransport({ url: cluster.url });
+    const got: string[] = [];
+    b.setMessageHandler((_c, p) => got.push(Buffer.from(p).toString()));
+    try {
+      await Promise.all([a.connect(), b.connect()]);
+      await b.subscribe('c');
+      await waitFor(
+        async () => {
+          await a.publish('c', Buffer.from('hi'));
+          return got.includes('hi');
+        },
+        { name: 'delivery across the cluster', intervalMs: 100 },
+      );
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('replicas - the durable stream gets min(3, cluster size) replicas automatically, and an existing R1 stream is scaled up', async () => {
+    const one = await node('r1', cluster.url, { replicas: 1 }, 'scaled');
+    expect((await streamInfo(cluster.url, 'scaled-log')).config.num_replicas).toBe(1);
+    await one.manager.close();
+    await node('auto', cluster.url, {}, 'scaled');
+    expect((await streamInfo(cluster.url, 'scaled-log')).config.num_replicas).toBe(3);
+    await node('fresh', cluster.url, {}, 'fresh');
+    expect((await streamInfo(cluster.url, 'fresh-log')).config.num_replicas).toBe(3);
+  }, 30_000);
+
+  it('replicas - an explicit durable.replicas overrides the automatic value', async () => {
+    await node('explicit', cluster.url, { replicas: 2 }, 'explicit');
+    expect((await streamInfo(cluster.url, 'explicit-log')).config.num_replicas).toBe(2);
+  }, 30_000);
+
+  it('msg id - a durable publish sent again with the same key is stored once', async () => {
+    const t = new NatsTransport({ servers: cluster.url, subjectRoot: 'dedupe', durable: {} });
+    await t.connect();
+    try {
+      await t.publishDurable('c', Buffer.from('once'), 'e:1');
+      await t.publishDurable('c', Buffer.from('once'), 'e:1');
+      await t.publishDurable('c', Buffer.from('other'), 'e:2');
+      expect((await streamInfo(cluster.url, 'dedupe-log')).state.messages).toBe(2);
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});
+
+describe('nats cluster failover', () => {
+  let cluster: NatsClusterHandle | undefined;
+  afterAll(async () => {
+    await closeAll();
+    await cluster?.stop();
+  });
+  const fresh = async () => {
+    await closeAll();
+    await cluster?.stop();
+    cluster = await startNatsCluster({ size: 3 });
+    return cluster;
+  };
+
+  it('failover - durable: the server the sender is connected to SIGKILLed under a steady stream: 0 lost, 0 duplicated, 0 reordered', async () => {
+    const c = await fresh();
+    const a = await node('a', c.url, {});
+    const b = await node('b', c.url, {});
+    const r = await steadyStream(a, b, async () => (await serverOf(c, a)).kill());
+    expect(r).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+  }, 90_000);
+
+  it('failover - durable: the stream leader SIGKILLed under a steady stream: 0 lost, 0 duplicated, 0 reordered', async () => {
+    const c = await fresh();
+    const a = await node('a', c.url, {});
+    const b = await node('b', c.url, {});
+    const r = await steadyStream(a, b, async () => {
+      const leader = await c.streamLeader('bp-log');
+      if (!leader) throw new Error('the stream has no leader');
+      await leader.kill();
+    });
+    expect(r).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+  }, 90_000);
+
+  it('failover - outbox mode: the server the sender is connected to SIGKILLed: every loss reported', async () => {
+    const c = await fresh();
+    const a = await node('a', c.url, undefined);
+    const b = await node('b', c.url, undefined);
+    const r = await steadyStream(a, b, async () => (await serverOf(c, a)).kill());
+    expect(r.duplicated).toBe(0);
+    expect(r.reordered).toBe(0);
+    expect(r.gaps + r.dropped).toBeGreaterThanOrEqual(r.lost);
+  }, 90_000);
+
+  it('degraded - durable publishes without a stream quorum: degraded, then connected once the stream has a leader again', async () => {
+    const c = await fresh();
+    const a = await node('a', c.url, {});
+    const states: TransportState['type'][] = [];
+    a.transport.state$.subscribe((s) => states.push(s.type));
+    const own = await serverOf(c, a);
+    const others = c.servers.filter((s) => s !== own);
+    for (const s of others) await s.kill();
+    await expect(a.transport.publishDurable('c', Buffer.from('x'), 'q:1')).rejects.toThrow();
+    expect(a.transport.state).toEqual({ type: 'degraded', reason: 'durable log not acknowledging' });
+    await waitFor(() => !a.manager.link.up, { name: 'link down' });
+    expect(a.manager.link).toEqual({
+      up: false,
+      reason: 'transport degraded: durable log not acknowledging',
+    });
+    await others[0]!.restart();
+    await waitFor(() => a.transport.state.type === 'connected', {
+      name: 'connected again',
+      timeoutMs: 30_000,
+    });
+    await a.transport.publishDurable('c', Buffer.from('y'), 'q:2');
+    expect(states).toContain('degraded');
+  }, 90_000);
+});
