@@ -94,6 +94,8 @@ export interface StreamResult extends ReturnType<typeof tally> {
 export async function runStreamScenario(scenario: StreamScenario): Promise<StreamResult> {
   const nodes: ServeProcess[] = [];
   const clients: signalR.HubConnection[] = [];
+  let sending = true;
+  let load: Promise<void> | undefined;
   try {
     for (const id of ['a', 'b'])
       nodes.push(await startServe([...scenario.serveArgs, '--node-id', id, '--token-secret', 't']));
@@ -106,8 +108,7 @@ export async function runStreamScenario(scenario: StreamScenario): Promise<Strea
     if (scenario.group) await receiver.invoke('JoinGroup', 'g');
 
     let sent = 0;
-    let sending = true;
-    const load = (async () => {
+    load = (async () => {
       while (sending) {
         const n = String(sent++);
         if (scenario.group) await sender.invoke('SendToGroup', 'g', 'sender', n);
@@ -168,6 +169,9 @@ export async function runStreamScenario(scenario: StreamScenario): Promise<Strea
       b,
     };
   } finally {
+    // A failed check must not leave the load invoking on stopped clients.
+    sending = false;
+    await load?.catch(() => {});
     await Promise.allSettled(clients.map((c) => c.stop()));
     await Promise.allSettled(nodes.map((n) => n.stop()));
   }
