@@ -216,7 +216,13 @@ export class RedisTransport extends TransportBase {
     }
   }
 
-  /** Durable mode: the log of `channel` after `after` (exclusive), and whether nothing in between was trimmed. */
+  /**
+   * Durable mode: the log of `channel` after `after` (exclusive), and whether it is complete: nothing in
+   * between was trimmed or deleted, and the log still holds `after` itself. A log that lost `after` without
+   * trimming has a new history: Sentinel promoted a replica that had not received the reader's last
+   * entries (replication is asynchronous), or Redis restarted without its data. Whatever the reader missed
+   * of the old history is gone; core's sequence numbers then report exactly that as a gap.
+   */
   async readLog(
     channel: string,
     after: string,
@@ -235,10 +241,18 @@ export class RedisTransport extends TransportBase {
         position: id.toString(),
         payload: fields[1] ?? Buffer.alloc(0),
       }));
-      return { entries, complete: !(await this.#trimmedAfter(channel, after)) };
+      const complete = !(await this.#trimmedAfter(channel, after)) && (await this.#holds(channel, after));
+      return { entries, complete };
     } catch (cause) {
       throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
     }
+  }
+
+  /** Whether the log of `channel` still holds the entry `position` (`0-0`, the start, always). */
+  async #holds(channel: string, position: string): Promise<boolean> {
+    if (compareIds(position, '0-0') <= 0) return true;
+    const rows = (await this.#requirePublisher().xrange(channel, position, position)) as unknown[];
+    return rows.length > 0;
   }
 
   /** Durable mode: the id of the newest entry of `channel`'s log (`0-0` when empty). */
