@@ -118,6 +118,8 @@ export class RedisTransport extends TransportBase {
   #subscriber: Client | undefined;
   #ownsPublisher = true;
   #lastError: Error | undefined;
+  /** Cluster mode: shards whose sharded-subscriber connection was lost and not yet replaced. */
+  readonly #lostShards = new Set<string>();
 
   constructor(options: RedisTransportOptions = {}) {
     super();
@@ -144,6 +146,7 @@ export class RedisTransport extends TransportBase {
     this.#subscriber = subscriber;
     const event = this.#sharded ? 'smessageBuffer' : 'messageBuffer';
     subscriber.on(event, (channel: Buffer, message: Buffer) => this.#deliver(channel.toString(), message));
+    if (this.#sharded) this.#watchShards(subscriber as Cluster);
     for (const client of new Set([publisher, subscriber])) {
       client.on('ready', () => this.#updateState());
       client.on('close', () => this.#updateState());
@@ -416,11 +419,38 @@ export class RedisTransport extends TransportBase {
     };
   }
 
+  /**
+   * Cluster mode: ioredis keeps one sharded-subscriber connection per master. When one ends (its master
+   * died), the cluster as a whole stays `ready`, but the channels of that shard receive nothing until
+   * ioredis has found the promoted replica and subscribed there again. The liveness probe travels through
+   * one shard only (the one of this server's inbox), so it may not notice: report `degraded` from the loss
+   * until ioredis reports its subscribers ready again (new connections made, SSUBSCRIBE reissued on them).
+   */
+  #watchShards(cluster: Cluster): void {
+    cluster.on('-node', (redis: Redis | undefined, key: string) => {
+      if (!redis?.options.connectionName?.startsWith('ioredis-cluster(ssubscriber)')) return;
+      this.#lostShards.add(key);
+      this.#updateState();
+    });
+    cluster.on('subscribersReady', () => {
+      // Emitted after every regrouping, also when a new connection failed (the dead master is still in
+      // the slot map until a replica is promoted): clear only once every started subscriber is connected.
+      if (!shardedSubscribersUp(cluster)) return;
+      this.#lostShards.clear();
+      this.#updateState();
+    });
+  }
+
   #updateState(): void {
     const clients = [this.#publisher, this.#subscriber].filter((c): c is Client => c !== undefined);
     if (clients.length === 0 || this.closed) return;
     const statuses = clients.map((c) => c.status);
-    if (statuses.every((s) => s === 'ready')) this.setState({ type: 'connected' });
+    if (statuses.every((s) => s === 'ready') && this.#lostShards.size > 0)
+      this.setState({
+        type: 'degraded',
+        reason: `sharded subscription to ${[...this.#lostShards].join(', ')} lost, resubscribing`,
+      });
+    else if (statuses.every((s) => s === 'ready')) this.setState({ type: 'connected' });
     else if (statuses.some((s) => s === 'end' || s === 'close' || s === 'reconnecting'))
       this.setState({ type: 'disconnected', ...(this.#lastError && { error: this.#lastError }) });
   }
@@ -497,6 +527,25 @@ function compareIds(a: string, b: string): number {
 
 function describeNode(node: ClusterNode): string {
   return typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node);
+}
+
+/** The part of ioredis' (untyped) cluster subscriber group read by {@link shardedSubscribersUp}. */
+interface SubscriberGroupView {
+  readonly shardedSubscribers?: {
+    readonly shardedSubscribers?: ReadonlyMap<string, { readonly subscriberStatus?: string }>;
+  };
+}
+
+/**
+ * Whether every sharded subscriber ioredis started is connected (`idle` ones have no channel to serve).
+ * Reads ioredis 5.10 internals; if they are not there, trusts `subscribersReady` alone.
+ */
+function shardedSubscribersUp(cluster: Cluster): boolean {
+  const subscribers = (cluster as unknown as SubscriberGroupView).shardedSubscribers?.shardedSubscribers;
+  if (!(subscribers instanceof Map)) return true;
+  for (const subscriber of subscribers.values())
+    if (subscriber.subscriberStatus !== 'connected' && subscriber.subscriberStatus !== 'idle') return false;
+  return true;
 }
 
 /** ioredis options for the data nodes from a parsed URL: credentials and TLS. */

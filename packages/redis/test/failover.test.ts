@@ -25,6 +25,8 @@ interface Run {
   missing: Array<[number, number]>;
   gapRanges: Array<[number, number]>;
   recovered: boolean[];
+  /** The receiver's outage reasons, in order. */
+  outages: string[];
 }
 
 /**
@@ -113,6 +115,9 @@ async function steadyStream(
       recovered: events
         .filter((e): e is Extract<BackplaneEvent, { type: 'recovered' }> => e.type === 'recovered')
         .map((e) => e.recovered),
+      outages: events
+        .filter((e): e is Extract<BackplaneEvent, { type: 'outage-started' }> => e.type === 'outage-started')
+        .map((e) => e.reason),
     };
   } finally {
     subscription.unsubscribe();
@@ -140,7 +145,7 @@ const report: string[] = [];
 function record(label: string, run: Run): void {
   const { sent, lost, duplicated, reordered, gaps, dropped, replayed, recovered } = run;
   report.push(
-    `${label}: sent ${sent} lost ${lost} dup ${duplicated} reordered ${reordered} gaps ${gaps} dropped ${dropped} replayed ${replayed} recovered ${JSON.stringify(recovered)}`,
+    `${label}: sent ${sent} lost ${lost} dup ${duplicated} reordered ${reordered} gaps ${gaps} dropped ${dropped} replayed ${replayed} recovered ${JSON.stringify(recovered)} outages ${JSON.stringify(run.outages)}`,
   );
   process.stdout.write(`${report.at(-1)}\n`);
 }
@@ -222,6 +227,10 @@ describe('redis failover', () => {
       );
       record('cluster 3+3 outbox', run);
       expectNoSilentLoss(run);
+      // The receiver's subscription on the dead shard was lost until it resubscribed on the promoted
+      // replica: its link was reported down for that reason, not merely if its own probe happened to
+      // travel through that shard.
+      expect(run.outages).toContain('transport degraded');
     } finally {
       await cluster.stop();
     }
