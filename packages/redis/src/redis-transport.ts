@@ -80,7 +80,7 @@ export interface RedisTransportOptions {
   reconnect?: BackoffOptions;
   /**
    * Keep a bounded log per channel (a Redis Stream named like the channel, appended atomically with the
-   * publish by one Lua script) so servers can replay what they missed. Standalone Redis only.
+   * publish by one Lua script) so servers can replay what they missed. Standalone Redis or Sentinel, not Cluster.
    * `maxLength`: entries kept per channel (default 10_000). @default off
    */
   durable?: { maxLength?: number };
