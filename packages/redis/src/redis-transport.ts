@@ -7,13 +7,42 @@ import {
   TransportError,
 } from '@backplane/core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { type ParsedRedisUrl, parseRedisUrl, type RedisEndpoint, redactRedisUrl } from './redis-url.js';
+
+/** Redis Sentinel: where the sentinels are and which master they watch. */
+export interface RedisSentinelOptions {
+  /** The sentinels (any subset is enough; ioredis learns the others). */
+  sentinels: RedisEndpoint[];
+  /** The monitored master's name (`sentinel monitor <name> …`). */
+  name: string;
+  /** The sentinels' own ACL user, when they require one. @default none */
+  sentinelUsername?: string;
+  /**
+   * The sentinels' own password, when they require one (`requirepass` in sentinel.conf); the data nodes'
+   * password goes in `options.password` or the URL. @default none
+   */
+  sentinelPassword?: string;
+}
 
 export interface RedisTransportOptions {
   /**
-   * Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). Ignored with `client` or `cluster`.
+   * Redis URL; its scheme picks the topology (see {@link parseRedisUrl}):
+   * - `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS): one Redis server;
+   * - `redis+cluster://[user:pass@]host:port,host:port,…` (`rediss+cluster://`): Redis Cluster, as `cluster`;
+   * - `redis+sentinel://[user:pass@]host:port,host:port/<master name>[/db][?sentinelPassword=…&sentinelUsername=…]`
+   *   (`rediss+sentinel://`): the master the sentinels name, as `sentinel`; the credentials are the data
+   *   nodes', the query parameters the sentinels' own (when they differ).
+   * Ignored with `client`, `cluster` or `sentinel`. A malformed URL throws `InvalidArgumentError`.
    * @default 'redis://127.0.0.1:6379'
    */
   url?: string;
+  /**
+   * Redis Sentinel: the driver connects to the master the sentinels name and follows a failover (publisher
+   * and subscriber reconnect to the promoted replica, subscriptions are restored). Credentials of the data
+   * nodes go in `options`. Ignored with `client` or `cluster`.
+   * @default none (standalone Redis, or the topology `url` names)
+   */
+  sentinel?: RedisSentinelOptions;
   /**
    * ioredis options (TLS, username/password, family, …), merged over the URL. The driver sets
    * `retryStrategy`, `maxRetriesPerRequest`, `enableOfflineQueue` and `autoResubscribe` itself.
@@ -51,7 +80,7 @@ export interface RedisTransportOptions {
   reconnect?: BackoffOptions;
   /**
    * Keep a bounded log per channel (a Redis Stream named like the channel, appended atomically with the
-   * publish by one Lua script) so servers can replay what they missed. Standalone Redis only.
+   * publish by one Lua script) so servers can replay what they missed. Standalone Redis or Sentinel, not Cluster.
    * `maxLength`: entries kept per channel (default 10_000). @default off
    */
   durable?: { maxLength?: number };
@@ -84,17 +113,25 @@ export class RedisTransport extends TransportBase {
   readonly capabilities: TransportCapabilities;
   readonly #options: RedisTransportOptions;
   readonly #sharded: boolean;
+  readonly #url: ParsedRedisUrl | undefined;
   #publisher: Client | undefined;
   #subscriber: Client | undefined;
   #ownsPublisher = true;
   #lastError: Error | undefined;
+  /** Cluster mode: shards whose sharded-subscriber connection was lost and not yet replaced. */
+  readonly #lostShards = new Set<string>();
 
   constructor(options: RedisTransportOptions = {}) {
     super();
     this.#options = options;
-    this.#sharded = options.cluster !== undefined;
+    // Parsed once, here: a malformed URL fails when the transport is created, not on connect.
+    this.#url =
+      options.client || options.cluster || options.sentinel
+        ? undefined
+        : parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379');
+    this.#sharded = options.cluster !== undefined || this.#url?.mode === 'cluster';
     if (options.durable && this.#sharded)
-      throw new TransportError('Durable mode needs standalone Redis (not a cluster).');
+      throw new TransportError('Durable mode needs standalone Redis or Sentinel (not a cluster).');
     this.capabilities = {
       receiverCount: true,
       durable: options.durable !== undefined,
@@ -109,6 +146,7 @@ export class RedisTransport extends TransportBase {
     this.#subscriber = subscriber;
     const event = this.#sharded ? 'smessageBuffer' : 'messageBuffer';
     subscriber.on(event, (channel: Buffer, message: Buffer) => this.#deliver(channel.toString(), message));
+    if (this.#sharded) this.#watchShards(subscriber as Cluster);
     for (const client of new Set([publisher, subscriber])) {
       client.on('ready', () => this.#updateState());
       client.on('close', () => this.#updateState());
@@ -181,7 +219,13 @@ export class RedisTransport extends TransportBase {
     }
   }
 
-  /** Durable mode: the log of `channel` after `after` (exclusive), and whether nothing in between was trimmed. */
+  /**
+   * Durable mode: the log of `channel` after `after` (exclusive), and whether it is complete: nothing in
+   * between was trimmed or deleted, and the log still holds `after` itself. A log that lost `after` without
+   * trimming has a new history: Sentinel promoted a replica that had not received the reader's last
+   * entries (replication is asynchronous), or Redis restarted without its data. Whatever the reader missed
+   * of the old history is gone; core's sequence numbers then report exactly that as a gap.
+   */
   async readLog(
     channel: string,
     after: string,
@@ -200,10 +244,18 @@ export class RedisTransport extends TransportBase {
         position: id.toString(),
         payload: fields[1] ?? Buffer.alloc(0),
       }));
-      return { entries, complete: !(await this.#trimmedAfter(channel, after)) };
+      const complete = !(await this.#trimmedAfter(channel, after)) && (await this.#holds(channel, after));
+      return { entries, complete };
     } catch (cause) {
       throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
     }
+  }
+
+  /** Whether the log of `channel` still holds the entry `position` (`0-0`, the start, always). */
+  async #holds(channel: string, position: string): Promise<boolean> {
+    if (compareIds(position, '0-0') <= 0) return true;
+    const rows = (await this.#requirePublisher().xrange(channel, position, position)) as unknown[];
+    return rows.length > 0;
   }
 
   /** Durable mode: the id of the newest entry of `channel`'s log (`0-0` when empty). */
@@ -276,13 +328,17 @@ export class RedisTransport extends TransportBase {
     const o = this.#options;
     const retryStrategy = (attempt: number) =>
       backoffDelay(attempt - 1, o.reconnect ?? { initialDelay: 100, maxDelay: 1_000 });
-    if (o.cluster !== undefined) {
-      if (o.cluster instanceof Cluster) {
-        this.#ownsPublisher = false;
-        return { publisher: o.cluster, subscriber: o.cluster.duplicate() };
-      }
-      const cluster = new Cluster(o.cluster, {
+    if (o.cluster instanceof Cluster) {
+      this.#ownsPublisher = false;
+      return { publisher: o.cluster, subscriber: o.cluster.duplicate() };
+    }
+    const url = this.#url;
+    const nodes = o.cluster ?? (url?.mode === 'cluster' ? [...url.nodes] : undefined);
+    if (nodes !== undefined) {
+      const fromUrl = url?.mode === 'cluster' ? dataNodeOptions(url) : {};
+      const cluster = new Cluster(nodes, {
         ...o.clusterOptions,
+        redisOptions: { ...fromUrl, ...o.clusterOptions?.redisOptions },
         shardedSubscribers: true,
         lazyConnect: false,
         // Per-shard connections come and go (slot refreshes): failing fast there would let a later
@@ -301,27 +357,100 @@ export class RedisTransport extends TransportBase {
       };
     }
     const common: RedisOptions = {
+      ...this.#topologyOptions(),
       ...o.options,
       retryStrategy,
       maxRetriesPerRequest: null,
       lazyConnect: false,
+      // A master demoted to a replica answers writes with READONLY: reconnect, and (with Sentinel) ask the
+      // sentinels for the master again. The failing command itself fails (the outbox retries it).
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
     };
-    const url = o.url ?? 'redis://127.0.0.1:6379';
     return {
-      publisher: new Redis(url, {
+      publisher: new Redis({
         ...common,
         enableOfflineQueue: false,
         enableAutoPipelining: o.autoPipelining ?? false,
       }),
-      subscriber: new Redis(url, { ...common, enableOfflineQueue: true, autoResubscribe: true }),
+      subscriber: new Redis({ ...common, enableOfflineQueue: true, autoResubscribe: true }),
     };
+  }
+
+  /** Where and how to connect: a `sentinel` option, or the URL's standalone or sentinel form. */
+  #topologyOptions(): RedisOptions {
+    const o = this.#options;
+    const url = this.#url;
+    const sentinel: RedisSentinelOptions | undefined =
+      o.sentinel ??
+      (url?.mode === 'sentinel'
+        ? {
+            sentinels: [...url.sentinels],
+            name: url.name,
+            ...(url.sentinelUsername !== undefined && { sentinelUsername: url.sentinelUsername }),
+            ...(url.sentinelPassword !== undefined && { sentinelPassword: url.sentinelPassword }),
+          }
+        : undefined);
+    const fromUrl: RedisOptions =
+      url && url.mode !== 'cluster'
+        ? {
+            ...dataNodeOptions(url),
+            db: url.db,
+            ...(url.mode === 'standalone' && { host: url.host, port: url.port }),
+          }
+        : {};
+    if (!sentinel) return fromUrl;
+    const tls = url?.mode === 'sentinel' && url.tls;
+    return {
+      ...fromUrl,
+      sentinels: sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+      name: sentinel.name,
+      role: 'master',
+      // The sentinels' +switch-master reaches the client at once, instead of when the old master's
+      // connection finally breaks (a partitioned or frozen master would otherwise keep it waiting).
+      failoverDetector: true,
+      // The ready check (INFO) also checks the node's role: a node that is no longer master is left for
+      // the next one the sentinels name.
+      enableReadyCheck: true,
+      sentinelRetryStrategy: (attempt: number) =>
+        backoffDelay(attempt - 1, o.reconnect ?? { initialDelay: 100, maxDelay: 1_000 }),
+      ...(sentinel.sentinelUsername !== undefined && { sentinelUsername: sentinel.sentinelUsername }),
+      ...(sentinel.sentinelPassword !== undefined && { sentinelPassword: sentinel.sentinelPassword }),
+      ...(tls && { enableTLSForSentinelMode: true, sentinelTLS: {} }),
+    };
+  }
+
+  /**
+   * Cluster mode: ioredis keeps one sharded-subscriber connection per master. When one ends (its master
+   * died), the cluster as a whole stays `ready`, but the channels of that shard receive nothing until
+   * ioredis has found the promoted replica and subscribed there again. The liveness probe travels through
+   * one shard only (the one of this server's inbox), so it may not notice: report `degraded` from the loss
+   * until ioredis reports its subscribers ready again (new connections made, SSUBSCRIBE reissued on them).
+   */
+  #watchShards(cluster: Cluster): void {
+    cluster.on('-node', (redis: Redis | undefined, key: string) => {
+      if (!redis?.options.connectionName?.startsWith('ioredis-cluster(ssubscriber)')) return;
+      this.#lostShards.add(key);
+      this.#updateState();
+    });
+    cluster.on('subscribersReady', () => {
+      // Emitted after every regrouping, also when a new connection failed (the dead master is still in
+      // the slot map until a replica is promoted): clear only once every started subscriber is connected.
+      if (!shardedSubscribersUp(cluster)) return;
+      this.#lostShards.clear();
+      this.#updateState();
+    });
   }
 
   #updateState(): void {
     const clients = [this.#publisher, this.#subscriber].filter((c): c is Client => c !== undefined);
     if (clients.length === 0 || this.closed) return;
     const statuses = clients.map((c) => c.status);
-    if (statuses.every((s) => s === 'ready')) this.setState({ type: 'connected' });
+    if (statuses.every((s) => s === 'ready') && this.#lostShards.size > 0)
+      this.setState({
+        type: 'degraded',
+        reason: `sharded subscription to ${[...this.#lostShards].join(', ')} lost, resubscribing`,
+      });
+    else if (statuses.every((s) => s === 'ready')) this.setState({ type: 'connected' });
     else if (statuses.some((s) => s === 'end' || s === 'close' || s === 'reconnecting'))
       this.setState({ type: 'disconnected', ...(this.#lastError && { error: this.#lastError }) });
   }
@@ -357,7 +486,9 @@ export class RedisTransport extends TransportBase {
     if (o.cluster)
       return Array.isArray(o.cluster) ? `cluster ${o.cluster.map(describeNode).join(',')}` : 'app cluster';
     if (o.client) return 'app client';
-    return redactUrl(o.url ?? 'redis://127.0.0.1:6379');
+    if (o.sentinel)
+      return `sentinel master '${o.sentinel.name}' via ${o.sentinel.sentinels.map(describeNode).join(',')}`;
+    return redactRedisUrl(o.url ?? 'redis://127.0.0.1:6379');
   }
 }
 
@@ -398,12 +529,30 @@ function describeNode(node: ClusterNode): string {
   return typeof node === 'object' ? `${node.host ?? '127.0.0.1'}:${node.port ?? 6379}` : String(node);
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'invalid url';
-  }
+/** The part of ioredis' (untyped) cluster subscriber group read by {@link shardedSubscribersUp}. */
+interface SubscriberGroupView {
+  readonly shardedSubscribers?: {
+    readonly shardedSubscribers?: ReadonlyMap<string, { readonly subscriberStatus?: string }>;
+  };
+}
+
+/**
+ * Whether every sharded subscriber ioredis started is connected (`idle` ones have no channel to serve).
+ * Reads ioredis 5.10 internals; if they are not there, trusts `subscribersReady` alone.
+ */
+function shardedSubscribersUp(cluster: Cluster): boolean {
+  const subscribers = (cluster as unknown as SubscriberGroupView).shardedSubscribers?.shardedSubscribers;
+  if (!(subscribers instanceof Map)) return true;
+  for (const subscriber of subscribers.values())
+    if (subscriber.subscriberStatus !== 'connected' && subscriber.subscriberStatus !== 'idle') return false;
+  return true;
+}
+
+/** ioredis options for the data nodes from a parsed URL: credentials and TLS. */
+function dataNodeOptions(url: ParsedRedisUrl): RedisOptions {
+  return {
+    ...(url.username !== undefined && { username: url.username }),
+    ...(url.password !== undefined && { password: url.password }),
+    ...(url.tls && { tls: {} }),
+  };
 }
