@@ -1,4 +1,4 @@
-import { HubLifetimeManager, MessageType } from '@backplane/core';
+import { HubLifetimeManager, MessageType, TransportError } from '@backplane/core';
 import {
   type KafkaClusterBrokerHandle,
   type KafkaClusterHandle,
@@ -97,7 +97,10 @@ async function stream(topic: string, durable: boolean) {
   return {
     sender,
     receiver,
-    received: () => (drain(), received),
+    received: () => {
+      drain();
+      return received;
+    },
     sent: () => sent,
     stopLoad,
     stop,
@@ -136,7 +139,7 @@ async function killLeaderUnderLoad(durable: boolean) {
       { name: 'both links up again', timeoutMs: RECOVER_WITHIN_MS },
     ).catch((error: Error) => {
       throw new Error(
-        `${error.message} (sender: ${s.sender.link.reason}, receiver: ${s.receiver.link.reason})`,
+        `${error.message} (sender: ${JSON.stringify(s.sender.link)}, receiver: ${JSON.stringify(s.receiver.link)})`,
         { cause: error },
       );
     });
@@ -174,12 +177,57 @@ async function killLeaderUnderLoad(durable: boolean) {
 describe('kafka cluster', () => {
   it('kafka cluster - a durable topic gets replication factor 3 and min.insync.replicas 2 from the cluster size', async () => {
     const topic = freshTopic();
-    const t = new KafkaTransport({ brokers: cluster.bootstrap.split(','), topic, durable: true });
+    // `brokers` as one comma-separated string, as `backplane serve --url` passes it
+    const t = new KafkaTransport({ brokers: cluster.bootstrap, topic, durable: true });
     try {
       await t.connect();
       expect(await topicSettings(topic)).toEqual({ replicas: 3, minInsync: '2' });
     } finally {
       await t.close();
+    }
+  }, 60_000);
+
+  it('kafka cluster - replicationFactor overrides the automatic one (min.insync.replicas follows)', async () => {
+    const topic = freshTopic();
+    const t = new KafkaTransport({ brokers: cluster.bootstrap, topic, durable: true, replicationFactor: 2 });
+    try {
+      await t.connect();
+      expect(await topicSettings(topic)).toEqual({ replicas: 2, minInsync: '1' });
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+
+  it('kafka cluster - durable: an existing topic with fewer replicas than wanted is refused at connect, naming both', async () => {
+    const topic = freshTopic();
+    await cluster.withAdmin((admin) =>
+      admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+      }),
+    );
+    const t = new KafkaTransport({ brokers: cluster.bootstrap, topic, durable: true });
+    try {
+      const refused = await t.connect().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(TransportError);
+      expect((refused as Error).message).toMatch(/has 1 replica\(s\).*fewer than the 3 wanted/);
+    } finally {
+      await t.close();
+    }
+    // Accepted as it is once asked for explicitly.
+    const accepting = new KafkaTransport({
+      brokers: cluster.bootstrap,
+      topic,
+      durable: true,
+      replicationFactor: 1,
+    });
+    try {
+      await accepting.connect();
+    } finally {
+      await accepting.close();
     }
   }, 60_000);
 
