@@ -25,9 +25,28 @@ export interface KafkaReadResult {
   readonly startOffset: string;
 }
 
+/** How to create a topic that does not exist yet. */
+export interface TopicSpec {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** Topic-level configuration, e.g. `min.insync.replicas`. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** A topic as it is on the cluster (created now, or found). */
+export interface TopicDescription {
+  readonly partitions: number;
+  /** The replica count of its partitions (the smallest, should they differ). */
+  readonly replicationFactor: number;
+  /** False when the topic existed already (then `spec` was not applied). */
+  readonly created: boolean;
+}
+
 export interface KafkaClient {
-  /** Creates the topic if it does not exist. Resolves with its partition count. */
-  ensureTopic(topic: string, partitions: number, replicationFactor: number): Promise<number>;
+  /** How many brokers the cluster has now (from cluster metadata). */
+  clusterSize(): Promise<number>;
+  /** Creates the topic with `spec` if it does not exist, and describes it as it is. */
+  ensureTopic(topic: string, spec: TopicSpec): Promise<TopicDescription>;
   /** Sends records in order, as one request where possible. */
   produce(topic: string, records: readonly KafkaRecord[]): Promise<void>;
   /**

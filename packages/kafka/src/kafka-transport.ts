@@ -9,8 +9,13 @@ import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 
 export interface KafkaTransportOptions {
-  /** Broker addresses, `host:port`. @default ['127.0.0.1:9092'] */
-  brokers?: string[];
+  /**
+   * Bootstrap brokers, `host:port` each: an array, or one comma-separated string
+   * (`'10.0.0.1:9092,10.0.0.2:9092'`, what `backplane serve --url` passes). Any of them is enough to find
+   * the whole cluster; list several so that one dead broker does not stop a (re)connect.
+   * @default ['127.0.0.1:9092']
+   */
+  brokers?: readonly string[] | string;
   /** kafkajs settings (SASL, SSL, clientId, …) for the default client. */
   kafkajs?: KafkajsClientOptions['config'];
   /** Another client behind the {@link KafkaClient} interface; replaces kafkajs. */
@@ -22,8 +27,28 @@ export interface KafkaTransportOptions {
   topic?: string;
   /** Partitions when the topic is created. 1 keeps one total order; more spread load, order stays per channel. @default 1 */
   partitions?: number;
-  /** Replication factor when the topic is created. @default 1 */
+  /**
+   * Replication factor when the topic is created (copies of each partition, on as many brokers).
+   * Automatic by default: min(3, the brokers in the cluster at connect), so a topic on a 3-broker cluster
+   * survives the loss of any one of them. An existing topic with fewer replicas than this is refused at
+   * connect in durable mode (and whenever this is set explicitly) with a `TransportError`: recreate it,
+   * or set this to what it has.
+   * @default min(3, cluster size)
+   */
   replicationFactor?: number;
+  /**
+   * The topic's `min.insync.replicas` when it is created: with `acks: -1`, a write is acknowledged once
+   * this many replicas hold it, and refused (retried, then an error) while fewer are in sync.
+   * @default 2 when the replication factor is 3 or more, else 1
+   */
+  minInsyncReplicas?: number;
+  /**
+   * Producer acknowledgement for the default kafkajs client: `-1` waits for every in-sync replica (at least
+   * `minInsyncReplicas`), so an acknowledged record survives its leader's death; `1` waits for the leader
+   * alone. With -1 the producer is also idempotent (a retried send is stored once).
+   * @default -1 in durable mode, else 1
+   */
+  acks?: 1 | -1;
   /** How long the first `connect()` may take, in ms. @default 30_000 */
   connectTimeout?: number;
   /**
@@ -45,6 +70,9 @@ export class KafkaTransport extends TransportBase {
   readonly #client: KafkaClient;
   readonly #topic: string;
   readonly #options: KafkaTransportOptions;
+  readonly #brokers: string[];
+  /** Set when the topic is refused (replicas): `connect()` fails with it at once, no retry. */
+  #refused: TransportError | undefined;
   #partitions = 1;
   #queue: Array<{ record: KafkaRecord; resolve: () => void; reject: (error: Error) => void }> = [];
   #sending = false;
@@ -59,10 +87,12 @@ export class KafkaTransport extends TransportBase {
       sharded: false,
     };
     this.#topic = options.topic ?? 'backplane';
+    this.#brokers = brokerList(options.brokers);
     this.#client =
       options.client ??
       new KafkajsClient({
-        brokers: options.brokers ?? ['127.0.0.1:9092'],
+        brokers: this.#brokers,
+        acks: options.acks ?? (options.durable === true ? -1 : 1),
         ...(options.kafkajs && { config: options.kafkajs }),
       });
   }
@@ -84,14 +114,16 @@ export class KafkaTransport extends TransportBase {
           break;
         } catch (error) {
           const wait = backoffDelay(attempt, { initialDelay: 200, maxDelay: 2_000 });
-          if (error === expired || this.closed || Date.now() + wait >= deadline) throw error;
+          const final = error === expired || error === this.#refused;
+          if (final || this.closed || Date.now() + wait >= deadline) throw error;
           await new Promise((resolve) => setTimeout(resolve, wait));
         }
       }
     } catch (cause) {
       await this.#client.close().catch(() => {});
+      if (cause === this.#refused) throw cause;
       throw new TransportError(
-        `Could not connect to Kafka (${(this.#options.brokers ?? ['127.0.0.1:9092']).join(',')}) within ${timeout} ms.`,
+        `Could not connect to Kafka (${this.#brokers.join(',')}) within ${timeout} ms.`,
         { cause },
       );
     } finally {
@@ -100,13 +132,32 @@ export class KafkaTransport extends TransportBase {
     this.setState({ type: 'connected' });
   }
 
-  /** Creates the topic if missing and starts reading it from its end. */
+  /**
+   * Creates the topic if missing (replicated after the cluster's size), checks an existing one's replicas,
+   * and starts reading it from its end.
+   */
   async #open(): Promise<void> {
-    this.#partitions = await this.#client.ensureTopic(
-      this.#topic,
-      this.#options.partitions ?? 1,
-      this.#options.replicationFactor ?? 1,
-    );
+    const explicit = this.#options.replicationFactor;
+    const replicationFactor = explicit ?? Math.min(3, Math.max(1, await this.#client.clusterSize()));
+    const minInsync = this.#options.minInsyncReplicas ?? (replicationFactor >= 3 ? 2 : 1);
+    const topic = await this.#client.ensureTopic(this.#topic, {
+      partitions: this.#options.partitions ?? 1,
+      replicationFactor,
+      config: { 'min.insync.replicas': String(Math.min(minInsync, replicationFactor)) },
+    });
+    if (
+      topic.replicationFactor < replicationFactor &&
+      (this.capabilities.durable || explicit !== undefined)
+    ) {
+      this.#refused = new TransportError(
+        `Kafka topic '${this.#topic}' has ${topic.replicationFactor} replica(s) per partition, fewer than the ` +
+          `${replicationFactor} wanted (${explicit === undefined ? 'min(3, cluster size)' : 'replicationFactor'}): ` +
+          'a broker that dies takes its partitions with it. Recreate the topic, or set replicationFactor ' +
+          `to ${topic.replicationFactor} to accept that.`,
+      );
+      throw this.#refused;
+    }
+    this.#partitions = topic.partitions;
     const durable = this.capabilities.durable;
     await this.#client.consume(
       this.#topic,
@@ -201,6 +252,13 @@ export class KafkaTransport extends TransportBase {
       this.#sending = false;
     }
   }
+}
+
+/** `brokers` as a list: a comma-separated string is split (blanks around entries are dropped). */
+function brokerList(brokers: KafkaTransportOptions['brokers']): string[] {
+  const list = typeof brokers === 'string' ? brokers.split(',') : [...(brokers ?? ['127.0.0.1:9092'])];
+  const trimmed = list.map((b) => b.trim()).filter((b) => b.length > 0);
+  return trimmed.length > 0 ? trimmed : ['127.0.0.1:9092'];
 }
 
 /** The offset after a position `partition:offset`; core's "before everything" (`0-0`) reads from the start. */

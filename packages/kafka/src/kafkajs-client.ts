@@ -9,7 +9,14 @@ import {
   type Producer,
   type ProducerConfig,
 } from 'kafkajs';
-import type { ConsumedRecord, KafkaClient, KafkaReadResult, KafkaRecord } from './kafka-client.js';
+import type {
+  ConsumedRecord,
+  KafkaClient,
+  KafkaReadResult,
+  KafkaRecord,
+  TopicDescription,
+  TopicSpec,
+} from './kafka-client.js';
 
 export interface KafkajsClientOptions {
   /** @default ['127.0.0.1:9092'] */
@@ -26,6 +33,21 @@ export interface KafkajsClientOptions {
    * @default 1
    */
   acks?: 1 | -1;
+  /**
+   * Idempotent producer (needs `acks: -1`): the broker stores a batch once even when kafkajs retries it
+   * after a lost answer (a leader that died after writing), so a retried produce is not stored twice.
+   * Costs one `InitProducerId` round trip when the producer connects; nothing per send.
+   * @default true when `acks` is -1, else false
+   */
+  idempotent?: boolean;
+  /**
+   * How long the live consumer may go without completing a fetch before it is replaced by a fresh one
+   * (a fresh group, resuming from this client's own positions), in ms. kafkajs follows a partition leader
+   * that moved on its own; this is the bound for when it does not (stuck on a dead coordinator or leader).
+   * The link is reported down long before (no fetch for 3 × the fetch wait, at least 2 s).
+   * @default 10_000
+   */
+  restartAfterSilenceMs?: number;
 }
 
 /** Header set on a record whose key is UTF-16LE: a channel name with lone surrogates, which UTF-8 cannot carry. */
@@ -34,11 +56,17 @@ const KEY_ENCODING_HEADER = 'bp-key-encoding';
 const DEFAULT_MAX_WAIT_MS = 500;
 /** How long a durable read may take, group join included, in ms. */
 const READ_TIMEOUT_MS = 15_000;
+/** How long a (re)started consumer may take to join its group before the attempt counts as failed, in ms. */
+const JOIN_TIMEOUT_MS = 20_000;
+/** See {@link KafkajsClientOptions.restartAfterSilenceMs}. */
+const DEFAULT_RESTART_AFTER_SILENCE_MS = 10_000;
 
 /**
  * kafkajs behind {@link KafkaClient}.
  *
- * - Producer: sends at once (kafkajs has no linger), `acks: 1` (the leader), one request in flight (order).
+ * - Producer: sends at once (kafkajs has no linger), one request in flight (order); `acks` 1 (the leader)
+ *   or -1 (every in-sync replica), idempotent with -1. kafkajs refreshes its metadata and retries when a
+ *   partition's leader moved (NOT_LEADER, a refused connection).
  * - Consumer: a long poll, `minBytes: 1` and `maxWaitTimeInMs: 500`: a record is returned as soon as it is
  *   written, and an idle server costs the broker two fetches a second (10 ms would cost a hundred and gain
  *   nothing: measured, p50 4–6 ms either way).
@@ -51,7 +79,8 @@ const READ_TIMEOUT_MS = 15_000;
  *   the new member waiting for the old one's session to expire (10 s). Groups are deleted on close; one
  *   left behind by a crashed process has no offsets and disappears with its member.
  * - Link state: up while fetches complete; down after a crash or when no fetch completed for 3 × the fetch
- *   wait, at least 2 s (a dead or frozen broker).
+ *   wait, at least 2 s (a dead or frozen broker). A consumer that completes no fetch for
+ *   `restartAfterSilenceMs` is replaced like a crashed one (kafkajs may keep it waiting on a dead broker).
  */
 export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
@@ -77,19 +106,46 @@ export class KafkajsClient implements KafkaClient {
     });
   }
 
-  async ensureTopic(topic: string, partitions: number, replicationFactor: number): Promise<number> {
+  async clusterSize(): Promise<number> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.describeCluster()).brokers.length;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async ensureTopic(topic: string, spec: TopicSpec): Promise<TopicDescription> {
     const admin = this.#kafka.admin();
     await admin.connect();
     try {
       const existing = await admin.listTopics();
+      let created = false;
       if (!existing.includes(topic)) {
-        await admin.createTopics({
-          topics: [{ topic, numPartitions: partitions, replicationFactor }],
+        // false when another server created it in between: then it is described as found
+        created = await admin.createTopics({
+          topics: [
+            {
+              topic,
+              numPartitions: spec.partitions,
+              replicationFactor: spec.replicationFactor,
+              configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })),
+            },
+          ],
           waitForLeaders: true,
         });
       }
       const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-      return topics[0]?.partitions.length || partitions;
+      const partitions = topics[0]?.partitions ?? [];
+      return {
+        partitions: partitions.length || spec.partitions,
+        replicationFactor:
+          partitions.length > 0
+            ? Math.min(...partitions.map((p) => p.replicas.length))
+            : spec.replicationFactor,
+        created,
+      };
     } finally {
       await admin.disconnect();
     }
@@ -171,15 +227,20 @@ export class KafkajsClient implements KafkaClient {
   }
 
   async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+    const acks = this.#options.acks ?? 1;
     this.#producer ??= this.#kafka.producer({
       allowAutoTopicCreation: false,
+      idempotent: this.#options.idempotent ?? acks === -1,
+      // kafkajs would retry an idempotent send forever: a send that cannot be had must fail (core's outbox
+      // retries it, and receivers drop what arrives twice by its sequence number).
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 },
       ...this.#options.producer,
       maxInFlightRequests: 1,
     });
     await this.#producer.connect();
     await this.#producer.send({
       topic,
-      acks: this.#options.acks ?? 1,
+      acks,
       messages: records.map((r) => {
         const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
         const message = isWellFormed(r.key)
@@ -299,10 +360,19 @@ export class KafkajsClient implements KafkaClient {
       setUp(false, payload.error);
       this.#restart(topic, onRecord, onState);
     });
+    const restartAfter = this.#options.restartAfterSilenceMs ?? DEFAULT_RESTART_AFTER_SILENCE_MS;
     clearInterval(this.#watchdog);
     this.#watchdog = setInterval(() => {
-      if (Date.now() - lastFetch > Math.max(2_000, 3 * maxWait))
-        setUp(false, new Error(`No Kafka fetch completed for ${Date.now() - lastFetch} ms`));
+      const silent = Date.now() - lastFetch;
+      if (silent > Math.max(2_000, 3 * maxWait))
+        setUp(false, new Error(`No Kafka fetch completed for ${silent} ms`));
+      if (hasJoined && silent > restartAfter && this.#consumer === consumer && !this.#closed) {
+        // Stuck (on a dead coordinator or leader): replaced like a crashed consumer.
+        clearInterval(this.#watchdog);
+        this.#consumer = undefined;
+        void consumer.disconnect().catch(() => {});
+        this.#restart(topic, onRecord, onState);
+      }
     }, maxWait);
     this.#watchdog.unref();
 
@@ -321,7 +391,20 @@ export class KafkajsClient implements KafkaClient {
         });
       },
     });
-    await ready;
+    let joinTimer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        ready,
+        new Promise<never>((_, reject) => {
+          joinTimer = setTimeout(
+            () => reject(new Error(`The consumer did not join its group within ${JOIN_TIMEOUT_MS} ms`)),
+            JOIN_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(joinTimer);
+    }
     up = true;
   }
 
