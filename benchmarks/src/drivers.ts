@@ -148,7 +148,7 @@ async function rawNats(url: string): Promise<RawClient> {
 
 async function rawKafka(bootstrap: string, topic: string): Promise<RawClient> {
   const client = new KafkajsClient({ brokers: [bootstrap] });
-  await client.ensureTopic(topic, 1, 1);
+  await client.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
   let queue: Array<{ key: string; value: Uint8Array }> = [];
   let flushing: Promise<void> | undefined;
   const flush = async () => {
