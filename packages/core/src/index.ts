@@ -1,9 +1,32 @@
 // Lifetime manager and hub context
-
-export type { ChannelTarget } from './channels.js';
-// Channels, ids and the envelope (the backplane wire format, docs/protocol.md)
-export { Channels } from './channels.js';
+export type {
+  GroupOptions,
+  HubLifetimeManagerOptions,
+  InvokeOptions,
+  MissedMessages,
+} from './hub-lifetime-manager.js';
+export { HubLifetimeManager } from './hub-lifetime-manager.js';
+export type { HubConnection } from './hub-connection.js';
+export type { HubContextOptions } from './hub-context.js';
+export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
+export type { BackplaneStats } from './stats.js';
+
+// Transport contract (what drivers implement)
+export type {
+  LogEntry,
+  MessageHandler,
+  Transport,
+  TransportCapabilities,
+  TransportState,
+  TransportStateType,
+} from './transport.js';
+export { TransportBase } from './transport-base.js';
+
+// Channels, ids and the envelope (the backplane wire format, docs/protocol.md)
+export type { ChannelTarget } from './channels.js';
+export { Channels } from './channels.js';
+export { createConnectionId, ownerOfConnection } from './ids.js';
 export type {
   AckBody,
   CompletionBody,
@@ -19,8 +42,60 @@ export type {
 } from './envelope.js';
 export { ENVELOPE_VERSION } from './envelope.js';
 export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';
-export type { BackplaneErrorCode, LimitName } from './errors.js';
+
+// Resilience (outage detection, outbox, gaps, reconnect backoff)
+export type {
+  BackplaneEvent,
+  BackplaneEventType,
+  OutboxPolicy,
+  OverflowReason,
+} from './resilience/events.js';
+export type { LinkState } from './resilience/link-state.js';
+export type { LivenessOptions } from './resilience/liveness.js';
+export type { OutboxOptions } from './resilience/outbox.js';
+export type { BackoffOptions } from './resilience/backoff.js';
+export { backoffDelay } from './resilience/backoff.js';
+
+// Hub protocols (SignalR JSON and MessagePack, handshake, record framing)
+export type { HubProtocol, TransferFormat } from './protocol/hub-protocol.js';
+export { JsonHubProtocol } from './protocol/json-hub-protocol.js';
+export { MessagePackHubProtocol } from './protocol/messagepack-hub-protocol.js';
+export { defaultProtocols } from './protocol/default-protocols.js';
+export type {
+  AckMessage,
+  CancelInvocationMessage,
+  CloseMessage,
+  CompletionMessage,
+  HubMessage,
+  InvocationMessage,
+  MessageHeaders,
+  PingMessage,
+  SequenceMessage,
+  StreamInvocationMessage,
+  StreamItemMessage,
+} from './protocol/hub-messages.js';
+export {
+  completionWithError,
+  completionWithResult,
+  isSequencedMessage,
+  MessageType,
+} from './protocol/hub-messages.js';
+export type { HandshakeRequest } from './protocol/handshake.js';
+export {
+  parseHandshakeRequest,
+  parseHandshakeResponse,
+  writeHandshakeRequest,
+  writeHandshakeResponse,
+} from './protocol/handshake.js';
+export { parseTextRecords, RECORD_SEPARATOR, writeTextRecord } from './protocol/text-message-format.js';
+export { parseBinaryRecords, writeBinaryRecord } from './protocol/binary-message-format.js';
+
+// Logging
+export type { Logger, LogLevel, LogLimits } from './logger.js';
+export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';
+
 // Errors
+export type { BackplaneErrorCode, LimitName } from './errors.js';
 export {
   AckTimeoutError,
   BackplaneError,
@@ -37,73 +112,3 @@ export {
   ProtocolError,
   TransportError,
 } from './errors.js';
-export type { HubConnection } from './hub-connection.js';
-export type { HubContextOptions } from './hub-context.js';
-export { HubContext } from './hub-context.js';
-export type {
-  GroupOptions,
-  HubLifetimeManagerOptions,
-  InvokeOptions,
-  MissedMessages,
-} from './hub-lifetime-manager.js';
-export { HubLifetimeManager } from './hub-lifetime-manager.js';
-export { createConnectionId, ownerOfConnection } from './ids.js';
-export type { Logger, LogLevel, LogLimits } from './logger.js';
-// Logging
-export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';
-export { parseBinaryRecords, writeBinaryRecord } from './protocol/binary-message-format.js';
-export { defaultProtocols } from './protocol/default-protocols.js';
-export type { HandshakeRequest } from './protocol/handshake.js';
-export {
-  parseHandshakeRequest,
-  parseHandshakeResponse,
-  writeHandshakeRequest,
-  writeHandshakeResponse,
-} from './protocol/handshake.js';
-export type {
-  AckMessage,
-  CancelInvocationMessage,
-  CloseMessage,
-  CompletionMessage,
-  HubMessage,
-  InvocationMessage,
-  MessageHeaders,
-  PingMessage,
-  SequenceMessage,
-  StreamInvocationMessage,
-  StreamItemMessage,
-} from './protocol/hub-messages.js';
-// Hub protocols (SignalR JSON and MessagePack)
-export {
-  completionWithError,
-  completionWithResult,
-  isSequencedMessage,
-  MessageType,
-} from './protocol/hub-messages.js';
-export type { HubProtocol, TransferFormat } from './protocol/hub-protocol.js';
-export { JsonHubProtocol } from './protocol/json-hub-protocol.js';
-export { MessagePackHubProtocol } from './protocol/messagepack-hub-protocol.js';
-export { parseTextRecords, RECORD_SEPARATOR, writeTextRecord } from './protocol/text-message-format.js';
-export type { BackoffOptions } from './resilience/backoff.js';
-export { backoffDelay } from './resilience/backoff.js';
-// Resilience (outage detection, outbox, gaps)
-export type {
-  BackplaneEvent,
-  BackplaneEventType,
-  OutboxPolicy,
-  OverflowReason,
-} from './resilience/events.js';
-export type { LinkState } from './resilience/link-state.js';
-export type { LivenessOptions } from './resilience/liveness.js';
-export type { OutboxOptions } from './resilience/outbox.js';
-export type { BackplaneStats } from './stats.js';
-export type {
-  LogEntry,
-  MessageHandler,
-  Transport,
-  TransportCapabilities,
-  TransportState,
-  TransportStateType,
-} from './transport.js';
-// Transport contract (what drivers implement)
-export { TransportBase } from './transport-base.js';

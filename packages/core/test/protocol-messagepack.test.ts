@@ -36,7 +36,7 @@ const messages: HubMessage[] = [
   { type: MessageType.Sequence, sequenceId: 2 ** 40 },
 ];
 
-// HubProtocol.md / signalr-anchor §4.4: message bodies, without the VarInt length prefix
+// The MessagePack layouts of docs/protocol.md ("Hub protocol payloads"): message bodies, without the VarInt length prefix
 const specVectors: Array<[string, string, HubMessage]> = [
   [
     'invocation',

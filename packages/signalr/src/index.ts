@@ -1,12 +1,8 @@
 // Server
+export type { HubServerOptions } from './hub-server.js';
+export { HubServer } from './hub-server.js';
+export type { HubServerStats } from './hub-server-stats.js';
 
-// Errors
-export {
-  ConnectionTokenError,
-  ShuttingDownError,
-  SlowConsumerError,
-  UnauthorizedError,
-} from './errors.js';
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';
 export { Hub } from './hub.js';
@@ -18,9 +14,15 @@ export type {
   HubContextClients,
   SingleClientProxy,
 } from './hub-clients.js';
-export type { HubServerOptions } from './hub-server.js';
-export { HubServer } from './hub-server.js';
-export type { HubServerStats } from './hub-server-stats.js';
+
 // Auth
 export type { Claims, JwtValidation } from './jwt.js';
 export { signJwt, verifyJwt } from './jwt.js';
+
+// Errors
+export {
+  ConnectionTokenError,
+  ShuttingDownError,
+  SlowConsumerError,
+  UnauthorizedError,
+} from './errors.js';

@@ -19,7 +19,10 @@ const int32 = {
   },
 };
 
-/** SignalR ScaleoutHubLifetimeManagerTests (research/signalr-anchor.md §3.2): 23 cases, m1 and m2 on one backplane. */
+/**
+ * The scale-out behaviour, as SignalR's own scale-out tests (`ScaleoutHubLifetimeManagerTests`) check it, with
+ * the same assertions and error messages: 23 cases, servers m1 and m2 on one backplane.
+ */
 export function scaleOutCases(ctx: SuiteContext): void {
   it('scale-out - sendAll reaches connections on every server', async () => {
     const [m1, m2] = [await ctx.manager(), await ctx.manager()];

@@ -11,7 +11,11 @@ import { expectHello, rejection, type SuiteContext } from './suite-context.js';
 
 const hello = ['World'] as const;
 
-/** SignalR HubLifetimeManagerTestsBase (research/signalr-anchor.md §3.1): 12 cases, one manager each. */
+/**
+ * The single-server behaviour every lifetime manager must have, as SignalR's own lifetime-manager tests
+ * (`HubLifetimeManagerTestsBase`) check it, with the same assertions and error messages: 12 cases, one
+ * manager each.
+ */
 export function singleServerCases(ctx: SuiteContext): void {
   it('single server - sendAll writes to all connections', async () => {
     const m = await ctx.manager();

@@ -1,9 +1,11 @@
 // Conformance suite (run against every driver)
 export { runConformanceSuite } from './conformance-suite.js';
 export type { DriverHarness, DriverSetup } from './driver-harness.js';
+
 // Durable-mode suite (run against every durable driver)
 export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
 export { runDurableSuite } from './durable-suite.js';
+
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export type {
@@ -42,6 +44,8 @@ export type { TcpProxy } from './launchers/tcp-proxy.js';
 export { startTcpProxy } from './launchers/tcp-proxy.js';
 export type { TopologyErrorCode } from './launchers/topology-error.js';
 export { TopologyError } from './launchers/topology-error.js';
+
+// Waiting on events (with a timeout, never a bare sleep) and a test client
 export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';
 export { DEFAULT_TIMEOUT_MS, SETTLE_MS, TestClient } from './test-client.js';

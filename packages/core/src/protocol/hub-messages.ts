@@ -1,4 +1,4 @@
-/** SignalR hub protocol message types (HubProtocol.md), numbered as on the wire. */
+/** SignalR hub protocol message types, numbered as on the wire (docs/protocol.md, "Hub protocol payloads"). */
 export const MessageType = {
   Invocation: 1,
   StreamItem: 2,
