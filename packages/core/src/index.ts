@@ -98,7 +98,9 @@ export type { LivenessOptions } from './resilience/liveness.js';
 export type { OutboxOptions } from './resilience/outbox.js';
 export type { BackplaneStats } from './stats.js';
 export type {
+  DurableTransport,
   LogEntry,
+  LogPosition,
   MessageHandler,
   Transport,
   TransportCapabilities,
@@ -106,4 +108,5 @@ export type {
   TransportStateType,
 } from './transport.js';
 // Transport contract (what drivers implement)
+export { isDurableTransport, LOG_START } from './transport.js';
 export { TransportBase } from './transport-base.js';
