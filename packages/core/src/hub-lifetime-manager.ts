@@ -367,6 +367,14 @@ export class HubLifetimeManager {
     };
   }
 
+  /**
+   * The hub protocols every send is serialized for. A hub server must offer its clients no other: a client
+   * speaking one the manager does not serialize for would receive nothing from other servers.
+   */
+  get protocols(): readonly HubProtocol[] {
+    return this.#protocols;
+  }
+
   /** Number of connections this server holds. */
   get connectionCount(): number {
     return this.#connections.size;
