@@ -79,8 +79,8 @@ describe('hub context', () => {
   });
 
   it('hub context - durable mode on a transport without a log is refused at construction', () => {
-    expect(() => new HubContext({ transport: new ControllableTransport(new TestBus()), durable: true })).toThrow(
-      InvalidArgumentError,
-    );
+    expect(
+      () => new HubContext({ transport: new ControllableTransport(new TestBus()), durable: true }),
+    ).toThrow(InvalidArgumentError);
   });
 });

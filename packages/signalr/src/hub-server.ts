@@ -237,10 +237,7 @@ export class HubServer {
       stats: this.#stats,
       log,
     };
-    this.#endpoints.set(
-      normalized,
-      new HubEndpoint(normalized, hubClass, manager, protocols, settings),
-    );
+    this.#endpoints.set(normalized, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
     return this;
   }
 

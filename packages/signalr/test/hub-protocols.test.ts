@@ -36,7 +36,11 @@ describe('hub protocols', () => {
       expect(() => server.mapHub('/chat', TestHub, manager)).toThrow("'messagepack'");
       // Offering fewer than the manager serializes for is fine.
       expect(() =>
-        new HubServer({ logger: quiet, protocols: [new JsonHubProtocol()] }).mapHub('/chat', TestHub, manager),
+        new HubServer({ logger: quiet, protocols: [new JsonHubProtocol()] }).mapHub(
+          '/chat',
+          TestHub,
+          manager,
+        ),
       ).not.toThrow();
     } finally {
       await manager.close();
