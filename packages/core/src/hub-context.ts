@@ -1,10 +1,16 @@
+import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
 import { Channels } from './channels.js';
+import { InvalidArgumentError } from './errors.js';
 import { createEpoch, createNodeId } from './ids.js';
 import { defaultProtocols } from './protocol/default-protocols.js';
 import type { HubProtocol } from './protocol/hub-protocol.js';
 import { Publisher } from './publisher.js';
+import type { BackplaneEvent } from './resilience/events.js';
+import { linkState, outageEvents } from './resilience/link-state.js';
+import type { OutboxOptions } from './resilience/outbox.js';
+import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
-import type { Transport } from './transport.js';
+import { isDurableTransport, type Transport } from './transport.js';
 import {
   DEFAULT_MAX_GROUP_NAME_LENGTH,
   DEFAULT_MAX_USER_ID_LENGTH,
@@ -37,18 +43,37 @@ export interface HubContextOptions {
    * @default 256
    */
   maxUserIdLength?: number;
+  /**
+   * Buffer sends while the broker is unreachable (the driver's state says so) and flush them in order
+   * when it is back, as the lifetime manager does; `false` makes a send fail with `TransportError`.
+   * @default {} (on: 10_000 messages, 16 MiB, 60 s, drop-oldest, flushed 1_000 ms after the link is back)
+   */
+  outbox?: OutboxOptions | false;
+  /**
+   * Durable mode: every invocation also lands in the transport's bounded log, so servers that missed it
+   * replay it. Set it when the hub servers run in durable mode. Needs a durable transport
+   * (`isDurableTransport`); any other is refused with `InvalidArgumentError` here.
+   * @default false
+   */
+  durable?: boolean;
 }
 
 /**
  * Publishes to a hub's clients from a process that holds no connections (an API worker, a cron job):
- * SignalR's `IHubContext`, socket.io's emitter. It subscribes to nothing.
+ * SignalR's `IHubContext`, socket.io's emitter. It subscribes to nothing. Its sends take the lifetime
+ * manager's send path: the same publisher and publish link, so the outbox and durable mode apply alike.
+ * Without a subscription there is no liveness probe: the driver's state alone says whether the broker is
+ * reachable.
  */
 export class HubContext {
   readonly nodeId: string;
   readonly serverId: string;
   readonly epoch: string;
   readonly #transport: Transport;
+  readonly #link: PublishLink;
   readonly #publisher: Publisher;
+  readonly #events = new Subject<BackplaneEvent>();
+  #pipeline: Subscription | undefined;
   readonly #stats: BackplaneStats = createStats();
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
@@ -70,22 +95,43 @@ export class HubContext {
       'maxUserIdLength',
       DEFAULT_MAX_USER_ID_LENGTH,
     );
+    const durable = options.durable ?? false;
+    if (durable && !isDurableTransport(this.#transport))
+      throw new InvalidArgumentError(
+        `Durable mode needs a durable transport; '${this.#transport.name}' keeps no log.`,
+      );
+    this.#link = new PublishLink(this.#transport, { outbox: options.outbox ?? {} }, (event) =>
+      this.#events.next(event),
+    );
     this.#publisher = new Publisher(
-      this.#transport,
+      this.#link,
       channels,
       this,
       options.protocols ?? defaultProtocols(),
       this.#stats,
     );
+    this.#publisher.durable = durable;
   }
 
   get stats(): Readonly<BackplaneStats> {
-    return { ...this.#stats };
+    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+  }
+
+  /** Outages of the driver's link, outbox overflows and flushes. */
+  get events$(): Observable<BackplaneEvent> {
+    return this.#events.asObservable();
   }
 
   /** Connects the transport. Idempotent; sends call it too. */
   start(): Promise<void> {
-    this.#started ??= this.#transport.connect();
+    this.#started ??= (async () => {
+      await this.#transport.connect();
+      // The driver's state alone (no probe: a context subscribes to nothing) opens and shuts the link.
+      const link$ = linkState(this.#transport.state$, of(true)).pipe(
+        tap((link) => this.#link.setUp(link.up)),
+      );
+      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#events.next(event));
+    })();
     return this.#started;
   }
 
@@ -149,7 +195,11 @@ export class HubContext {
     await this.#publisher.users(userIds, this.#publisher.serialize(method, args));
   }
 
-  close(): Promise<void> {
-    return this.#transport.close();
+  /** Stops the link (what the outbox still holds is dropped) and closes the transport. */
+  async close(): Promise<void> {
+    this.#pipeline?.unsubscribe();
+    this.#link.close();
+    await this.#transport.close();
+    this.#events.complete();
   }
 }

@@ -48,7 +48,16 @@ import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
-import type { LogEntry, Transport, TransportState } from './transport.js';
+import {
+  type DurableTransport,
+  isDurableTransport,
+  LOG_START,
+  type LogEntry,
+  type LogPosition,
+  type MessageHandler,
+  type Transport,
+  type TransportState,
+} from './transport.js';
 import {
   abortable,
   DEFAULT_MAX_GROUP_NAME_LENGTH,
@@ -117,7 +126,8 @@ export interface HubLifetimeManagerOptions {
   /**
    * Durable mode: invocations also land in the transport's bounded log, and after an outage or a gap this
    * server replays what its connections missed, in order and without duplicates; when the log no longer
-   * holds the gap it reports `recovered: false` and the exact gap. Needs a durable transport.
+   * holds the gap it reports `recovered: false` and the exact gap. Needs a {@link DurableTransport}
+   * (`isDurableTransport`): any other transport is refused with `InvalidArgumentError` here.
    * @default false
    */
   durable?: boolean;
@@ -258,10 +268,12 @@ export class HubLifetimeManager {
   readonly #maxGroupsPerConnection: number;
   #missed: { all: boolean; groups: Set<string>; users: Set<string>; connections: boolean } | undefined;
   readonly #durable: boolean;
-  /** Durable mode: the last log position processed, per channel. */
-  readonly #positions = new Map<string, string>();
+  /** Durable mode: the transport's log. */
+  readonly #durableLog: DurableTransport | undefined;
+  /** Durable mode: the last log position processed, per channel (live or replayed). */
+  readonly #positions = new Map<string, LogPosition>();
   /** Durable mode: live messages held while their channel replays. */
-  readonly #replaying = new Map<string, Array<{ payload: Uint8Array; position: string | undefined }>>();
+  readonly #replaying = new Map<string, Array<{ payload: Uint8Array; position: LogPosition | undefined }>>();
   /** Reads the kind of our own envelopes from their header, so their echo is dropped undecoded. */
   readonly #ownKind: (bytes: Uint8Array) => Envelope['kind'] | undefined;
   #started: Promise<void> | undefined;
@@ -304,8 +316,9 @@ export class HubLifetimeManager {
       DEFAULT_MAX_GROUPS_PER_CONNECTION,
     );
     const t = this.#transport;
-    if (this.#durable && (!t.capabilities.durable || !t.publishDurable || !t.readLog || !t.logPosition))
-      throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' is not (yet).`);
+    if (this.#durable && !isDurableTransport(t))
+      throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' keeps no log.`);
+    this.#durableLog = this.#durable && isDurableTransport(t) ? t : undefined;
     this.#link = new PublishLink(this.#transport, { outbox: options.outbox ?? {} }, (event) =>
       this.#emit(event),
     );
@@ -354,6 +367,14 @@ export class HubLifetimeManager {
     };
   }
 
+  /**
+   * The hub protocols every send is serialized for. A hub server must offer its clients no other: a client
+   * speaking one the manager does not serialize for would receive nothing from other servers.
+   */
+  get protocols(): readonly HubProtocol[] {
+    return this.#protocols;
+  }
+
   /** Number of connections this server holds. */
   get connectionCount(): number {
     return this.#connections.size;
@@ -362,7 +383,7 @@ export class HubLifetimeManager {
   /** Connects the transport and subscribes to `all` and this server's inbox. Idempotent. */
   start(): Promise<void> {
     this.#started ??= (async () => {
-      this.#transport.setMessageHandler((channel, payload) => this.#receive(channel, payload));
+      this.#transport.setMessageHandler(this.#receive);
       await this.#transport.connect();
       await Promise.all([
         this.#transport.subscribe(this.channels.all),
@@ -805,13 +826,14 @@ export class HubLifetimeManager {
 
   // ---- receive path ------------------------------------------------------------------------------------
 
-  #receive(channel: string, payload: Uint8Array, position?: string): void {
+  /** The transport's message handler: typed as one, so the log position cannot be left behind. */
+  readonly #receive: MessageHandler = (channel, payload, position) => {
     this.#stats.received++;
     this.#lastActivity = Date.now();
     const held = this.#replaying.get(channel);
     if (held) held.push({ payload, position });
     else this.#process(channel, payload, position, 'live');
-  }
+  };
 
   /**
    * Decodes, checks order and delivers one message. In durable mode a gap in a live message starts a
@@ -823,9 +845,9 @@ export class HubLifetimeManager {
   #process(
     channel: string,
     payload: Uint8Array,
-    position: string | undefined,
+    position: LogPosition | undefined,
     source: 'live' | 'log' | 'held',
-  ): 'delivered' | 'skipped' | 'retry' {
+  ): 'delivered' | 'skipped' | { retryFrom: LogPosition | undefined } {
     const own = this.#ownKind(payload);
     if (own !== undefined && own !== 'probe') {
       // Our own sends were delivered locally already (the common echo of a broadcast: not even decoded).
@@ -857,16 +879,20 @@ export class HubLifetimeManager {
     }
     if (seen !== 'ok') {
       if (this.#durable && source !== 'log' && this.#positions.has(channel)) {
-        // Fill the hole from the log first; this message is delivered after what it revealed missing.
+        // Fill the hole from the log first; this message is delivered after what it revealed missing. The
+        // read starts after this origin's last message processed here: other senders' messages processed
+        // since may sit after the missing ones in the log.
         this.#gaps.rewind(channel, seen.origin, seen.epoch, seen.from - 1);
-        if (source === 'held') return 'retry';
-        void this.#replay(channel, { payload, position });
+        const retryFrom = this.#gaps.position(channel, seen.origin);
+        if (source === 'held') return { retryFrom };
+        void this.#replay(channel, { payload, position }, retryFrom);
         return 'skipped';
       }
       this.#emit({ type: 'gap', ...seen, target: this.channels.describe(channel) });
       this.#log.warn('Messages missed', { channel, origin: seen.origin, from: seen.from, to: seen.to });
     }
     this.#advance(channel, position);
+    if (position !== undefined && this.#durable) this.#gaps.setPosition(channel, envelope.origin, position);
     try {
       this.#dispatch(channel, envelope);
     } catch (error) {
@@ -875,14 +901,16 @@ export class HubLifetimeManager {
     return 'delivered';
   }
 
-  #advance(channel: string, position: string | undefined): void {
+  #advance(channel: string, position: LogPosition | undefined): void {
     if (position !== undefined && this.#durable) this.#positions.set(channel, position);
   }
 
   /** Durable mode: where this server starts reading a channel's log, taken when it subscribes. */
   async #baseline(channel: string): Promise<void> {
     try {
-      const position = await this.#transport.logPosition!(channel);
+      const log = this.#durableLog;
+      if (!log) return;
+      const position = await log.logPosition(channel);
       if (!this.#positions.has(channel)) this.#positions.set(channel, position);
     } catch (error) {
       this.#log.warn('Could not read the log position', { channel, error });
@@ -897,7 +925,8 @@ export class HubLifetimeManager {
    */
   async #replay(
     channel: string,
-    first?: { payload: Uint8Array; position: string | undefined },
+    first?: { payload: Uint8Array; position: LogPosition | undefined },
+    from?: LogPosition,
   ): Promise<void> {
     const held = this.#replaying.get(channel);
     if (held) {
@@ -910,8 +939,9 @@ export class HubLifetimeManager {
     let complete = true;
     const gapsBefore = this.#stats.gaps;
     try {
+      let start = from ?? this.#positions.get(channel) ?? LOG_START;
       for (let read = 1; ; read++) {
-        let after = this.#positions.get(channel) ?? '0-0';
+        let after = start;
         for (;;) {
           const page = await this.#readLog(channel, after);
           if (!page.complete) complete = false;
@@ -921,7 +951,7 @@ export class HubLifetimeManager {
           }
           if (page.entries.length < REPLAY_PAGE) break;
         }
-        let retry = false;
+        let retry: { retryFrom: LogPosition | undefined } | undefined;
         while (queue.length > 0 && !retry) {
           const message = queue[0]!;
           const outcome = this.#process(
@@ -930,10 +960,11 @@ export class HubLifetimeManager {
             message.position,
             read < REPLAY_READS ? 'held' : 'log',
           );
-          retry = outcome === 'retry';
-          if (!retry) queue.shift();
+          if (typeof outcome === 'object') retry = outcome;
+          else queue.shift();
         }
         if (!retry) break;
+        start = retry.retryFrom ?? this.#positions.get(channel) ?? LOG_START;
       }
     } catch (error) {
       complete = false;
@@ -955,10 +986,12 @@ export class HubLifetimeManager {
   }
 
   /** One page of the log, retried with backoff while the broker refuses (live messages stay held). */
-  async #readLog(channel: string, after: string): Promise<{ entries: LogEntry[]; complete: boolean }> {
+  async #readLog(channel: string, after: LogPosition): Promise<{ entries: LogEntry[]; complete: boolean }> {
+    const log = this.#durableLog;
+    if (!log) return { entries: [], complete: false };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#transport.readLog!(channel, after, REPLAY_PAGE);
+        return await log.readLog(channel, after, REPLAY_PAGE);
       } catch (error) {
         if (this.#closed || attempt >= READ_ATTEMPTS) throw error;
         this.#log.debug('Log read failed, retrying', { channel, attempt, error });

@@ -14,13 +14,16 @@ export type { BackplaneStats } from './stats.js';
 
 // Transport contract (what drivers implement)
 export type {
+  DurableTransport,
   LogEntry,
+  LogPosition,
   MessageHandler,
   Transport,
   TransportCapabilities,
   TransportState,
   TransportStateType,
 } from './transport.js';
+export { isDurableTransport, LOG_START } from './transport.js';
 export { TransportBase } from './transport-base.js';
 
 // Channels, ids and the envelope (the backplane wire format, docs/protocol.md)

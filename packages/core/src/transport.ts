@@ -24,7 +24,10 @@ export type TransportStateType = TransportState['type'];
 export interface TransportCapabilities {
   /** `publish` resolves with the number of subscribers that received the message. */
   readonly receiverCount: boolean;
-  /** The transport can keep a bounded, replayable log of what was published. */
+  /**
+   * The transport keeps a bounded, replayable log of what was published and implements
+   * {@link DurableTransport}; core reads it only through {@link isDurableTransport}.
+   */
   readonly durable: boolean;
   /** Subscribing to one channel costs the broker and this server only that channel's traffic. */
   readonly perChannelSubscriptions: boolean;
@@ -33,14 +36,24 @@ export interface TransportCapabilities {
 }
 
 /**
- * Called for each message that arrives on a subscribed channel. Must not throw; core guarantees it.
- * `position` is the message's place in the channel's durable log (durable transports only).
+ * A place in a channel's durable log: the driver's own string (Redis entry ids, JetStream sequences,
+ * Kafka `partition:offset`). {@link LOG_START} is before the first entry.
  */
-export type MessageHandler = (channel: string, payload: Uint8Array, position?: string) => void;
+export type LogPosition = string;
+
+/** The position before a channel's first log entry. */
+export const LOG_START: LogPosition = '0-0';
+
+/**
+ * Called for each message that arrives on a subscribed channel. Must not throw; core guarantees it.
+ * `position` is the message's place in the channel's durable log: a {@link DurableTransport} passes it
+ * with every message it logged, and core's receive path advances its replay point by it.
+ */
+export type MessageHandler = (channel: string, payload: Uint8Array, position?: LogPosition) => void;
 
 /** One entry of a channel's durable log. */
 export interface LogEntry {
-  readonly position: string;
+  readonly position: LogPosition;
   readonly payload: Uint8Array;
 }
 
@@ -72,8 +85,14 @@ export interface Transport {
   unsubscribe(channel: string): Promise<void>;
   /** Sets the single receiver of every message on every subscribed channel. */
   setMessageHandler(handler: MessageHandler): void;
+}
 
-  // Durable transports (`capabilities.durable`) only:
+/**
+ * A transport with a bounded, replayable log per channel: what durable mode needs. Tell one apart with
+ * {@link isDurableTransport}; the message handler of such a transport receives each logged message's
+ * {@link LogPosition}.
+ */
+export interface DurableTransport extends Transport {
   /**
    * Appends to the channel's bounded log and publishes, atomically; the message carries its position.
    * `key` identifies the message: core passes the same key on every attempt of one envelope (a retry after
@@ -82,18 +101,31 @@ export interface Transport {
    * often a retry sends it; a driver without such a log may ignore it (receivers drop duplicates anyway).
    * A durable publish must settle: waiting for the log's acknowledgement is bounded by the driver.
    */
-  publishDurable?(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined>;
+  publishDurable(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined>;
   /**
-   * Log entries after `after` (exclusive), oldest first, at most `limit`. Positions are the driver's own
-   * strings (Redis entry ids, JetStream sequences, Kafka `partition:offset`); `'0-0'` means before the first
-   * entry. `complete` is false when entries after `after` may have been removed; core also judges by the
-   * envelopes' sequence numbers, so a driver that cannot tell returns true.
+   * Log entries after `after` (exclusive), oldest first, at most `limit`. {@link LOG_START} means before
+   * the first entry. `complete` is false when entries after `after` may have been removed; core also
+   * judges by the envelopes' sequence numbers, so a driver that cannot tell returns true.
    */
-  readLog?(
+  readLog(
     channel: string,
-    after: string,
+    after: LogPosition,
     limit: number,
   ): Promise<{ entries: LogEntry[]; complete: boolean }>;
   /** The position of the newest entry of the channel's log (where a new reader starts). */
-  logPosition?(channel: string): Promise<string>;
+  logPosition(channel: string): Promise<LogPosition>;
+}
+
+/**
+ * Whether `transport` keeps a durable log now: it says so (`capabilities.durable`, which a driver may
+ * set per instance, as Redis does with its `durable` option) and has the three log operations.
+ */
+export function isDurableTransport(transport: Transport): transport is DurableTransport {
+  const t = transport as Partial<DurableTransport>;
+  return (
+    transport.capabilities.durable &&
+    typeof t.publishDurable === 'function' &&
+    typeof t.readLog === 'function' &&
+    typeof t.logPosition === 'function'
+  );
 }

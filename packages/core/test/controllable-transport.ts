@@ -18,6 +18,8 @@ export class ControllableTransport extends TransportBase {
   /** Every channel this transport published to or subscribed to, for tests that check what reached the broker. */
   readonly touched = new Set<string>();
   #held: Array<() => void> = [];
+  /** Deliveries to this transport lost while it was not up (down, frozen or deaf). */
+  lost = 0;
 
   constructor(
     readonly bus: TestBus,
@@ -85,6 +87,7 @@ export class ControllableTransport extends TransportBase {
   /** Bytes the bus delivers; lost unless the link is up. */
   receive(channel: string, payload: Uint8Array): void {
     if (this.#mode === 'up') this.onMessage(channel, payload);
+    else this.lost++;
   }
 
   /** Publishes bypassing the hub logic (to replay captured bytes). */

@@ -1,5 +1,5 @@
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionNotFoundError, OutboxFullError, TransportError } from '../src/errors.js';
 import type { HubConnection } from '../src/hub-connection.js';
 import {
@@ -11,6 +11,7 @@ import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import type { BackplaneEvent } from '../src/resilience/events.js';
 import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { until } from './recording-connection.js';
 
 const json = new JsonHubProtocol();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -31,16 +32,14 @@ class Recorder implements HubConnection {
     }
     for (const w of this.#waiters.splice(0)) w();
   }
+  /** Waits until `count` words arrived (woken by each write); fails after {@link WAIT_MS}. */
   async waitFor(count: number): Promise<string[]> {
-    const deadline = Date.now() + WAIT_MS;
-    while (this.words.length < count) {
-      if (Date.now() > deadline)
-        throw new Error(`got ${this.words.length}/${count}: ${this.words.join(',')}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
+    await until(
+      () => this.words.length >= count,
+      `${count} words`,
+      WAIT_MS,
+      (wake) => this.#waiters.push(wake),
+    );
     return this.words;
   }
 }
@@ -152,14 +151,16 @@ describe('manager resilience', () => {
     const { t1, m1, c1, c2 } = await pair();
     const started = nextEvent(m1.events$, 'outage-started');
     t1.down();
-    expect((await started).reason).toBe('transport disconnected');
+    const outage = await started;
+    expect(outage.reason).toBe('transport disconnected');
     for (const word of ['a', 'b', 'c']) await m1.sendAll('Say', [word]);
     expect(c1.words).toEqual(['a', 'b', 'c']);
     expect(m1.stats.buffered).toBe(3);
     const flushed = nextEvent(m1.events$, 'flushed');
     const ended = nextEvent(m1.events$, 'outage-ended');
     t1.up();
-    expect((await ended).durationMs).toBeGreaterThanOrEqual(0);
+    const end = await ended;
+    expect(end.durationMs).toBe(end.at - outage.at);
     expect((await flushed).count).toBe(3);
     await m1.sendAll('Say', ['d']);
     expect(await c2.waitFor(4)).toEqual(['a', 'b', 'c', 'd']);
@@ -168,18 +169,26 @@ describe('manager resilience', () => {
 
   it('outbox - the flush waits flushDelay, so a server that comes back later still gets what was buffered', async () => {
     // Both servers lose the broker; the receiving one comes back RECEIVER_LATE_MS after the sending one.
+    // Virtual time for the flush timer: the check runs at exactly that point, on any machine.
+    const FLUSH_DELAY_MS = 400;
     const RECEIVER_LATE_MS = 100;
-    const { t1, t2, m1, c2 } = await pair({ outbox: { flushDelay: 400 } });
+    const { t1, t2, m1, c2 } = await pair({ outbox: { flushDelay: FLUSH_DELAY_MS } });
     const started = nextEvent(m1.events$, 'outage-started');
     t1.down();
     t2.down();
     await started;
     for (const word of ['a', 'b', 'c']) await m1.sendAll('Say', [word]);
     const flushed = nextEvent(m1.events$, 'flushed');
-    t1.up();
-    await new Promise((resolve) => setTimeout(resolve, RECEIVER_LATE_MS));
-    expect(m1.stats.buffered).toBe(3); // not flushed into a broker the receiver is not back on
-    t2.up();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      t1.up();
+      await vi.advanceTimersByTimeAsync(RECEIVER_LATE_MS);
+      expect(m1.stats.buffered).toBe(3); // not flushed into a broker the receiver is not back on
+      t2.up();
+      await vi.advanceTimersByTimeAsync(FLUSH_DELAY_MS - RECEIVER_LATE_MS);
+    } finally {
+      vi.useRealTimers();
+    }
     expect((await flushed).count).toBe(3);
     expect(await c2.waitFor(3)).toEqual(['a', 'b', 'c']);
   });
@@ -224,7 +233,7 @@ describe('manager resilience', () => {
     t2.deaf();
     await m1.sendGroup('orders', 'Say', ['2']);
     await m1.sendGroup('orders', 'Say', ['3']);
-    await new Promise((resolve) => setImmediate(resolve)); // the bus delivers (to nobody) on the next turn
+    await until(() => t2.lost >= 2, 'two deliveries lost');
     t2.up();
     const gap = nextEvent(m2.events$, 'gap');
     await m1.sendGroup('orders', 'Say', ['4']);
@@ -233,6 +242,8 @@ describe('manager resilience', () => {
 
   it('reconcile - losses on a group and on all are reported in one batched call naming them', async () => {
     const calls: MissedMessages[] = [];
+    let called: () => void = () => {};
+    const firstCall = new Promise<void>((resolve) => (called = resolve));
     const bus = new TestBus();
     const base = {
       hub: 'r',
@@ -247,7 +258,10 @@ describe('manager resilience', () => {
     const m2 = new HubLifetimeManager({
       ...base,
       transport: t2,
-      reconcile: (missed) => void calls.push(missed),
+      reconcile: (missed) => {
+        calls.push(missed);
+        called();
+      },
     });
     open.push(m1, m2);
     await Promise.all([m1.start(), m2.start()]);
@@ -260,14 +274,12 @@ describe('manager resilience', () => {
     t2.deaf();
     await m1.sendGroup('orders', 'Say', ['2']);
     await m1.sendAll('Say', ['a2']);
-    await new Promise((resolve) => setImmediate(resolve));
+    await until(() => t2.lost >= 2, 'two deliveries lost');
     t2.up();
     await m1.sendGroup('orders', 'Say', ['3']);
     await m1.sendAll('Say', ['a3']);
     await c.waitFor(4);
-    const deadline = Date.now() + WAIT_MS;
-    while (calls.length === 0 && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    await withTimeout(firstCall, 'the reconcile call');
     expect(calls).toEqual([{ all: true, groups: ['orders'], users: [], connections: false }]);
   });
 
@@ -294,7 +306,7 @@ describe('manager resilience', () => {
     spy.setMessageHandler((channel, payload) => seen.push([channel, payload]));
     await m1.sendAll('Say', ['once']);
     await c2.waitFor(1);
-    while (seen.length === 0) await new Promise((resolve) => setImmediate(resolve)); // the spy is served last
+    await until(() => seen.length > 0, 'the spy to see the envelope'); // the spy is served last
     const [channel, payload] = seen[0]!;
     await spy.raw(channel, payload);
     await spy.close();
@@ -303,3 +315,16 @@ describe('manager resilience', () => {
     expect(m2.stats.duplicates).toBe(1);
   });
 });
+
+/** `promise`, or a rejection naming `what` after {@link WAIT_MS}. */
+async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${WAIT_MS} ms waiting for ${what}`)), WAIT_MS);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

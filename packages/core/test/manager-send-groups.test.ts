@@ -6,6 +6,7 @@ import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { settle, until } from './recording-connection.js';
 
 const json = new JsonHubProtocol();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -51,9 +52,8 @@ describe('sendGroups de-duplication', () => {
     await raw.raw(manager.channels.group('g1'), copy(2, 'second', 2));
     await raw.raw(manager.channels.group('g2'), copy(2, 'second', 1));
     await raw.raw(manager.channels.group('g2'), copy(1, 'first', 2));
-    const deadline = Date.now() + 2_000;
-    while (words.length < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a duplicate would arrive now
+    await until(() => words.length >= 2, 'both batches');
+    await settle(); // a duplicate would arrive by now
     expect(words).toEqual(['first', 'second']);
     await raw.close();
     await manager.close();

@@ -28,12 +28,26 @@ export function recordingConnection(connectionId: string, userIdentifier?: strin
   };
 }
 
-/** Polls `check` (every event-loop turn) until it holds; throws after `timeoutMs`. */
-export async function until(check: () => boolean, name: string, timeoutMs = WAIT_MS): Promise<void> {
+/**
+ * Waits until `check` holds; throws after `timeoutMs`. It checks again every 5 ms, or whenever the wake-up
+ * `subscribe` hands out is called (a test double calls it on each event).
+ */
+export async function until(
+  check: () => boolean,
+  name: string,
+  timeoutMs = WAIT_MS,
+  subscribe?: (wake: () => void) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${name}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5);
+      subscribe?.(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
 

@@ -5,8 +5,9 @@ import { TransportError } from '../src/errors.js';
 import { Publisher } from '../src/publisher.js';
 import { PublishLink } from '../src/resilience/publish-link.js';
 import { createStats } from '../src/stats.js';
-import type { TransportCapabilities } from '../src/transport.js';
+import { LOG_START, type LogEntry, type TransportCapabilities } from '../src/transport.js';
 import { TransportBase } from '../src/transport-base.js';
+import { ControllableTransport, TestBus } from './controllable-transport.js';
 
 /** One durable publish as the transport saw it. */
 interface Attempt {
@@ -41,6 +42,14 @@ class ScriptedTransport extends TransportBase {
         },
       });
     });
+  }
+
+  async readLog(): Promise<{ entries: LogEntry[]; complete: boolean }> {
+    return { entries: [], complete: true };
+  }
+
+  async logPosition(): Promise<string> {
+    return LOG_START;
   }
 
   /** The attempts not settled yet. */
@@ -122,5 +131,14 @@ describe('resilience publish link', () => {
     await vi.waitFor(() => expect(transport.stored).toHaveLength(3));
     expect(transport.stored).toEqual([1, 2, 3]);
     link.close();
+  });
+});
+
+describe('resilience publish link (no durable log)', () => {
+  it('publish link - a durable publish to a transport without a log fails with TransportError', async () => {
+    const link = new PublishLink(new ControllableTransport(new TestBus()), { outbox: false }, () => {});
+    const sent = link.publishDurable('p:h:all', new Uint8Array([1]));
+    await expect(sent).rejects.toBeInstanceOf(TransportError);
+    await expect(sent).rejects.toMatchObject({ code: 'ERR_TRANSPORT' });
   });
 });

@@ -4,7 +4,6 @@ import type { Duplex } from 'node:stream';
 import {
   boundedLogger,
   createConsoleLogger,
-  defaultProtocols,
   type HubLifetimeManager,
   type HubProtocol,
   InvalidArgumentError,
@@ -114,7 +113,13 @@ export interface HubServerOptions {
   transportMaxBufferSize?: number;
   /** Put exception details in error completions and Close messages sent to clients. @default false */
   enableDetailedErrors?: boolean;
-  /** @default [JSON, MessagePack] */
+  /**
+   * The hub protocols offered to clients, at most those each mapped hub's lifetime manager serializes for
+   * (its `protocols`): a client speaking another would receive nothing sent from other servers, so
+   * `mapHub` refuses such a list with `InvalidArgumentError`. Give it only to offer fewer, or to parse
+   * with instances of your own under the same names.
+   * @default each mapped hub's `manager.protocols`
+   */
   protocols?: readonly HubProtocol[];
   /**
    * Origins allowed to call negotiate and the HTTP transports from a browser page on another origin
@@ -198,6 +203,13 @@ export class HubServer {
     if (this.#endpoints.has(normalized))
       throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
     const o = this.#options;
+    const protocols = o.protocols ?? manager.protocols;
+    const serialized = new Set(manager.protocols.map((p) => p.name));
+    const missing = protocols.filter((p) => !serialized.has(p.name)).map((p) => `'${p.name}'`);
+    if (missing.length > 0)
+      throw new InvalidArgumentError(
+        `HubServerOptions.protocols offers ${missing.join(', ')}, which the lifetime manager of '${normalized}' does not serialize for; its clients would receive nothing from other servers. Add it to the manager's protocols, or leave HubServerOptions.protocols out to offer the manager's.`,
+      );
     const log = this.#log ?? createConsoleLogger(manager.nodeId, undefined, o.logLimits);
     const settings: EndpointSettings = {
       tokens: this.#tokens,
@@ -225,10 +237,7 @@ export class HubServer {
       stats: this.#stats,
       log,
     };
-    this.#endpoints.set(
-      normalized,
-      new HubEndpoint(normalized, hubClass, manager, o.protocols ?? defaultProtocols(), settings),
-    );
+    this.#endpoints.set(normalized, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
     return this;
   }
 

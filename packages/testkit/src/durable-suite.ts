@@ -1,4 +1,10 @@
-import { HubLifetimeManager, type MessageHandler, type Transport } from '@backplane/core';
+import {
+  type DurableTransport,
+  HubContext,
+  HubLifetimeManager,
+  isDurableTransport,
+  type MessageHandler,
+} from '@backplane/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextEvent } from './next-event.js';
 import { TestClient } from './test-client.js';
@@ -7,7 +13,7 @@ import { waitFor } from './wait-for.js';
 /** What a durable driver gives the durable suite. */
 export interface DurableHarness {
   /** A new, unconnected durable transport on the shared broker, keeping `maxLength` entries per channel. */
-  createTransport(options: { maxLength: number }): Transport;
+  createTransport(options: { maxLength: number }): DurableTransport;
   teardown(): Promise<void>;
 }
 
@@ -21,10 +27,11 @@ const text = (payload: Uint8Array) => new TextDecoder().decode(payload);
  * A transport whose live deliveries can be swallowed on purpose: the receiver "misses" messages that the
  * broker did log, which is what an outage, a slow consumer or a lost packet looks like from core.
  */
-function lossy(transport: Transport) {
+function lossy(transport: DurableTransport) {
   let dropping = false;
   const dropped = new Map<string, number>();
   const passed = new Map<string, number>();
+  const read = new Map<string, number>();
   let afterNextRead: (() => Promise<void>) | undefined;
   const wrapped = new Proxy(transport, {
     get(target, property) {
@@ -36,8 +43,9 @@ function lossy(transport: Transport) {
             if (!dropping) handler(channel, payload, position);
           });
       if (property === 'readLog')
-        return async (...args: Parameters<NonNullable<Transport['readLog']>>) => {
-          const page = await target.readLog!(...args);
+        return async (...args: Parameters<DurableTransport['readLog']>) => {
+          const page = await target.readLog(...args);
+          read.set(args[0], (read.get(args[0]) ?? 0) + page.entries.length);
           const hook = afterNextRead;
           afterNextRead = undefined;
           await hook?.();
@@ -59,6 +67,10 @@ function lossy(transport: Transport) {
     /** Messages let through on channels whose name contains `part`. */
     passedOn(part: string) {
       return sum(passed, part);
+    },
+    /** Log entries read back (replays) on channels whose name contains `part`. */
+    readOn(part: string) {
+      return sum(read, part);
     },
     /** Runs `hook` after the next log read, before its result reaches core. */
     afterNextRead(hook: () => Promise<void>) {
@@ -104,7 +116,7 @@ export function runDurableSuite(
       await harness?.teardown();
     }, 60_000);
 
-    async function connected(maxLength = 10_000): Promise<Transport> {
+    async function connected(maxLength = 10_000): Promise<DurableTransport> {
       const t = harness.createTransport({ maxLength });
       open.push(t);
       await t.connect();
@@ -114,41 +126,41 @@ export function runDurableSuite(
 
     it('durable - a durable publish arrives live with its log position, and the log reads back after it', async () => {
       const [writer, reader] = await Promise.all([connected(), connected()]);
-      expect(writer.capabilities.durable).toBe(true);
+      expect(isDurableTransport(writer)).toBe(true);
       const channel = unique('log');
       const live: Array<{ text: string; position: string | undefined }> = [];
       reader.setMessageHandler((c, payload, position) => {
         if (c === channel) live.push({ text: text(payload), position });
       });
       await reader.subscribe(channel);
-      const start = await reader.logPosition!(channel);
-      for (let i = 0; i < 5; i++) await writer.publishDurable!(channel, bytes(`m${i}`));
+      const start = await reader.logPosition(channel);
+      for (let i = 0; i < 5; i++) await writer.publishDurable(channel, bytes(`m${i}`));
       await waitFor(() => live.length === 5, { name: 'five live messages', timeoutMs: WAIT_MS });
       expect(live.map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
       expect(live.every((m) => typeof m.position === 'string')).toBe(true);
 
-      const all = await reader.readLog!(channel, start, 100);
+      const all = await reader.readLog(channel, start, 100);
       expect(all.complete).toBe(true);
       expect(all.entries.map((e) => text(e.payload))).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
       expect(all.entries.map((e) => e.position)).toEqual(live.map((m) => m.position));
-      const rest = await reader.readLog!(channel, live[1]!.position!, 100);
+      const rest = await reader.readLog(channel, live[1]!.position!, 100);
       expect(rest.entries.map((e) => text(e.payload))).toEqual(['m2', 'm3', 'm4']);
-      const none = await reader.readLog!(channel, live[4]!.position!, 100);
+      const none = await reader.readLog(channel, live[4]!.position!, 100);
       expect(none.entries).toEqual([]);
     }, 60_000);
 
     it('durable - the log pages by limit and keeps channels apart', async () => {
       const writer = await connected();
       const [a, b] = [unique('a'), unique('b')];
-      const start = await writer.logPosition!(a);
+      const start = await writer.logPosition(a);
       for (let i = 0; i < 7; i++) {
-        await writer.publishDurable!(a, bytes(`a${i}`));
-        await writer.publishDurable!(b, bytes(`b${i}`));
+        await writer.publishDurable(a, bytes(`a${i}`));
+        await writer.publishDurable(b, bytes(`b${i}`));
       }
       const seen: string[] = [];
       let after = start;
       for (let pages = 0; pages < 10; pages++) {
-        const page = await writer.readLog!(a, after, 3);
+        const page = await writer.readLog(a, after, 3);
         seen.push(...page.entries.map((e) => text(e.payload)));
         if (page.entries.length < 3) break;
         after = page.entries.at(-1)!.position;
@@ -161,14 +173,14 @@ export function runDurableSuite(
       async () => {
         const writer = await connected(5);
         const channel = unique('trim');
-        const start = await writer.logPosition!(channel);
-        await writer.publishDurable!(channel, bytes('first'));
-        const afterFirst = (await writer.readLog!(channel, start, 10)).entries[0]!.position;
-        for (let i = 0; i < 20; i++) await writer.publishDurable!(channel, bytes(`m${i}`));
-        const page = await writer.readLog!(channel, afterFirst, 100);
+        const start = await writer.logPosition(channel);
+        await writer.publishDurable(channel, bytes('first'));
+        const afterFirst = (await writer.readLog(channel, start, 10)).entries[0]!.position;
+        for (let i = 0; i < 20; i++) await writer.publishDurable(channel, bytes(`m${i}`));
+        const page = await writer.readLog(channel, afterFirst, 100);
         expect(page.entries.map((e) => text(e.payload))).toEqual(['m15', 'm16', 'm17', 'm18', 'm19']);
         expect(page.complete).toBe(false);
-        const tail = await writer.readLog!(channel, page.entries[1]!.position, 100);
+        const tail = await writer.readLog(channel, page.entries[1]!.position, 100);
         expect(tail).toMatchObject({ complete: true });
       },
       60_000,
@@ -189,7 +201,7 @@ export function runDurableSuite(
       const client = new TestClient({ connectionId: receiver.createConnectionId() });
       await receiver.onConnected(client);
       await sender.addToGroup(client.connectionId, 'orders');
-      return { sender, receiver, receiving, client };
+      return { sender, receiver, receiving, client, prefix };
     }
 
     it('durable - a server that missed live messages replays them from the log, in order, exactly once', async () => {
@@ -213,6 +225,56 @@ export function runDurableSuite(
       expect(words).toEqual(Array.from({ length: 31 }, (_, i) => String(i + 1)));
       await sender.sendGroup('orders', 'Hello', ['live']);
       expect((await client.readInvocation(WAIT_MS)).arguments).toEqual(['live']);
+      await client.expectNothing();
+      expect(receiver.stats.gaps).toBe(0);
+    }, 60_000);
+
+    it('durable - live messages advance the log position: a later gap replays just the gap, recovered', async () => {
+      // A log of 10 per channel: 30 messages received live push the subscribe-time position out of it.
+      const { sender, receiver, receiving, client } = await managers(10);
+      for (let i = 1; i <= 30; i++) await sender.sendGroup('orders', 'Hello', [String(i)]);
+      for (let i = 1; i <= 30; i++) await client.readInvocation(WAIT_MS);
+      receiving.drop(true);
+      for (let i = 31; i <= 33; i++) await sender.sendGroup('orders', 'Hello', [String(i)]);
+      await waitFor(() => receiving.droppedOn('orders') >= 3, { name: 'three missed', timeoutMs: WAIT_MS });
+      receiving.drop(false);
+      const replayed = nextEvent(receiver, 'replayed', (e) => e.target?.kind === 'group', WAIT_MS);
+      const recovered = nextEvent(receiver, 'recovered', (e) => e.target?.kind === 'group', WAIT_MS);
+      await sender.sendGroup('orders', 'Hello', ['34']);
+      expect((await recovered).recovered).toBe(true);
+      // The gap ('31'..'33') and the message that revealed it: nothing received live is read again.
+      expect((await replayed).count).toBe(4);
+      expect(receiving.readOn('orders')).toBe(4);
+      expect(receiver.stats.replayed).toBe(4);
+      // The only duplicate is the live copy of '34', held while the log delivered it.
+      expect(receiver.stats.duplicates).toBe(1);
+      const words: string[] = [];
+      for (let i = 0; i < 4; i++) words.push(String((await client.readInvocation(WAIT_MS)).arguments[0]));
+      expect(words).toEqual(['31', '32', '33', '34']);
+      await client.expectNothing();
+      expect(receiver.stats.gaps).toBe(0);
+    }, 60_000);
+
+    it("durable - a hub context's sends land in the log: a server that missed them replays them", async () => {
+      const { receiver, receiving, client, prefix } = await managers(10_000);
+      const context = new HubContext({
+        transport: harness.createTransport({ maxLength: 10_000 }),
+        prefix,
+        durable: true,
+      });
+      open.push(context);
+      await context.sendGroup('orders', 'Hello', ['0']);
+      expect((await client.readInvocation(WAIT_MS)).arguments).toEqual(['0']);
+      receiving.drop(true);
+      for (let i = 1; i <= 3; i++) await context.sendGroup('orders', 'Hello', [String(i)]);
+      await waitFor(() => receiving.droppedOn('orders') >= 3, { name: 'three missed', timeoutMs: WAIT_MS });
+      receiving.drop(false);
+      const recovered = nextEvent(receiver, 'recovered', (e) => e.target?.kind === 'group', WAIT_MS);
+      await context.sendGroup('orders', 'Hello', ['4']);
+      expect((await recovered).recovered).toBe(true);
+      const words: string[] = [];
+      for (let i = 0; i < 4; i++) words.push(String((await client.readInvocation(WAIT_MS)).arguments[0]));
+      expect(words).toEqual(['1', '2', '3', '4']);
       await client.expectNothing();
       expect(receiver.stats.gaps).toBe(0);
     }, 60_000);

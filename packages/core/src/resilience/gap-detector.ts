@@ -24,6 +24,8 @@ interface OriginState {
   epoch: string;
   /** channel → last seq of this origin's epoch on it. */
   readonly seqs: Map<string, number>;
+  /** Durable mode: channel → log position of this origin's last message processed on it. */
+  positions: Map<string, string> | undefined;
   /**
    * Recent `sendGroups` batches handled, oldest first. A set, not just the last one: on a sharded broker
    * the copies of consecutive batches travel through different shards and can arrive interleaved.
@@ -89,6 +91,22 @@ export class GapDetector {
     return { channel, origin, epoch, from: last + 1, to: seq - 1 };
   }
 
+  /**
+   * Durable mode: records the log position of the origin's message just processed on `channel` (after
+   * `observe`), so a gap in its stream is read back from there.
+   */
+  setPosition(channel: string, origin: string, position: string): void {
+    const state = this.#origins.get(origin);
+    if (!state?.seqs.has(channel)) return;
+    state.positions ??= new Map();
+    state.positions.set(channel, position);
+  }
+
+  /** The log position of the origin's last message processed on `channel`, if known. */
+  position(channel: string, origin: string): string | undefined {
+    return this.#origins.get(origin)?.positions?.get(channel);
+  }
+
   /** Sets a stream back to `seq` (a replay is about to deliver what came after it). */
   rewind(channel: string, origin: string, epoch: string, seq: number): void {
     this.#set(this.#state(origin, epoch), origin, channel, seq);
@@ -113,7 +131,11 @@ export class GapDetector {
     const origins = this.#channels.get(channel);
     if (!origins) return;
     this.#channels.delete(channel);
-    for (const origin of origins) this.#origins.get(origin)?.seqs.delete(channel);
+    for (const origin of origins) {
+      const state = this.#origins.get(origin);
+      state?.seqs.delete(channel);
+      state?.positions?.delete(channel);
+    }
   }
 
   /** Forgets everything about an origin (a server known to be gone). */
@@ -133,7 +155,7 @@ export class GapDetector {
         const oldest = this.#origins.keys().next().value as string;
         this.forgetOrigin(oldest);
       }
-      state = { epoch, seqs: new Map(), batches: undefined };
+      state = { epoch, seqs: new Map(), positions: undefined, batches: undefined };
       this.#origins.set(origin, state);
     } else {
       if (state.epoch !== epoch) {
@@ -170,5 +192,6 @@ export class GapDetector {
       if (origins?.size === 0) this.#channels.delete(channel);
     }
     state.seqs.clear();
+    state.positions = undefined;
   }
 }

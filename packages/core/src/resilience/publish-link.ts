@@ -1,5 +1,5 @@
-import { OutboxFullError } from '../errors.js';
-import type { Transport } from '../transport.js';
+import { OutboxFullError, TransportError } from '../errors.js';
+import { type DurableTransport, isDurableTransport, type Transport } from '../transport.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { BackplaneEvent } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
@@ -32,6 +32,8 @@ export interface PublishLinkOptions {
  */
 export class PublishLink {
   readonly #transport: Transport;
+  /** The transport's log, when it keeps one. */
+  readonly #log: DurableTransport | undefined;
   readonly #outbox: Outbox | undefined;
   readonly #retry: BackoffOptions;
   readonly #emit: (event: BackplaneEvent) => void;
@@ -57,6 +59,7 @@ export class PublishLink {
     now: () => number = Date.now,
   ) {
     this.#transport = transport;
+    this.#log = isDurableTransport(transport) ? transport : undefined;
     this.#outbox = options.outbox === false ? undefined : new Outbox(options.outbox);
     this.#flushDelay = options.outbox === false ? 0 : (options.outbox?.flushDelay ?? 1_000);
     this.#retry = options.retry ?? {};
@@ -101,6 +104,9 @@ export class PublishLink {
    * its idempotency key, passed to the transport on every attempt (see `Transport.publishDurable`).
    */
   publishDurable(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined> {
+    // Never buffered: no retry would succeed. The manager and the hub context refuse durable mode on such
+    // a transport when they are made, so this is a caller's mistake.
+    if (!this.#log) return Promise.reject(this.#noLog());
     return this.#publishOrBuffer({ channel, payload, durable: true, ...(key !== undefined && { key }) });
   }
 
@@ -132,9 +138,12 @@ export class PublishLink {
 
   #send({ channel, payload, durable, key }: Message): Promise<number | undefined> {
     if (!durable) return this.#transport.publish(channel, payload);
-    const publishDurable = this.#transport.publishDurable;
-    if (!publishDurable) return Promise.reject(new OutboxFullError('the transport has no durable log'));
-    return publishDurable.call(this.#transport, channel, payload, key);
+    if (!this.#log) return Promise.reject(this.#noLog());
+    return this.#log.publishDurable(channel, payload, key);
+  }
+
+  #noLog(): TransportError {
+    return new TransportError(`The '${this.#transport.name}' transport keeps no durable log.`);
   }
 
   /** Publishes bypassing the outbox (liveness probes must test the real path). */
