@@ -11,15 +11,7 @@ import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { isDurableTransport, type Transport } from './transport.js';
-import {
-  DEFAULT_MAX_GROUP_NAME_LENGTH,
-  DEFAULT_MAX_USER_ID_LENGTH,
-  limitOption,
-  requireGroupName,
-  requireName,
-  requireNodeId,
-  requireUserId,
-} from './validate.js';
+import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
 export interface HubContextOptions {
   /** The driver; connected by `start()`, closed by `close()`. */
@@ -85,16 +77,8 @@ export class HubContext {
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
     const channels = new Channels(options.prefix ?? 'backplane:', options.hub ?? 'hub');
-    this.#maxGroupNameLength = limitOption(
-      options.maxGroupNameLength,
-      'maxGroupNameLength',
-      DEFAULT_MAX_GROUP_NAME_LENGTH,
-    );
-    this.#maxUserIdLength = limitOption(
-      options.maxUserIdLength,
-      'maxUserIdLength',
-      DEFAULT_MAX_USER_ID_LENGTH,
-    );
+    ({ maxGroupNameLength: this.#maxGroupNameLength, maxUserIdLength: this.#maxUserIdLength } =
+      nameLimits(options));
     const durable = options.durable ?? false;
     if (durable && !isDurableTransport(this.#transport))
       throw new InvalidArgumentError(

@@ -60,10 +60,9 @@ import {
 } from './transport.js';
 import {
   abortable,
-  DEFAULT_MAX_GROUP_NAME_LENGTH,
   DEFAULT_MAX_GROUPS_PER_CONNECTION,
-  DEFAULT_MAX_USER_ID_LENGTH,
   limitOption,
+  nameLimits,
   requireGroupName,
   requireName,
   requireNodeId,
@@ -298,16 +297,8 @@ export class HubLifetimeManager {
     this.#durable = options.durable ?? false;
     this.#reconcile = options.reconcile;
     this.#reconcileWindow = options.reconcileWindow ?? 100;
-    this.#maxGroupNameLength = limitOption(
-      options.maxGroupNameLength,
-      'maxGroupNameLength',
-      DEFAULT_MAX_GROUP_NAME_LENGTH,
-    );
-    this.#maxUserIdLength = limitOption(
-      options.maxUserIdLength,
-      'maxUserIdLength',
-      DEFAULT_MAX_USER_ID_LENGTH,
-    );
+    ({ maxGroupNameLength: this.#maxGroupNameLength, maxUserIdLength: this.#maxUserIdLength } =
+      nameLimits(options));
     this.#maxTrackedOrigins = limitOption(options.maxTrackedOrigins, 'maxTrackedOrigins', 10_000);
     this.#gaps = new GapDetector({ maxOrigins: this.#maxTrackedOrigins });
     this.#maxGroupsPerConnection = limitOption(

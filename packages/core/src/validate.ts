@@ -53,6 +53,24 @@ export function requireNodeId(nodeId: string): string {
   return nodeId;
 }
 
+/** The name limits a manager and a hub context both enforce on what they send. */
+export interface NameLimits {
+  readonly maxGroupNameLength: number;
+  readonly maxUserIdLength: number;
+}
+
+/** Resolves and checks the name limit options (defaults: {@link DEFAULT_MAX_GROUP_NAME_LENGTH}, …). */
+export function nameLimits(options: { maxGroupNameLength?: number; maxUserIdLength?: number }): NameLimits {
+  return {
+    maxGroupNameLength: limitOption(
+      options.maxGroupNameLength,
+      'maxGroupNameLength',
+      DEFAULT_MAX_GROUP_NAME_LENGTH,
+    ),
+    maxUserIdLength: limitOption(options.maxUserIdLength, 'maxUserIdLength', DEFAULT_MAX_USER_ID_LENGTH),
+  };
+}
+
 /** A limit option: a positive integer, or `undefined` for the default. */
 export function limitOption(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
