@@ -102,6 +102,9 @@ return redis.call('PUBLISH', KEYS[1], '\0' .. id .. '\n' .. ARGV[1])
 
 type Client = Redis | Cluster;
 
+/** The default of {@link RedisTransportOptions.reconnect}. */
+const DEFAULT_RECONNECT: BackoffOptions = { initialDelay: 100, maxDelay: 1_000 };
+
 /**
  * The Redis driver: a publisher and a subscriber connection, literal SUBSCRIBE only (never PSUBSCRIBE),
  * PUBLISH receiver counts, resubscription after reconnect (ioredis `autoResubscribe`). With a cluster,
@@ -120,6 +123,8 @@ export class RedisTransport extends TransportBase {
   #lastError: Error | undefined;
   /** Cluster mode: shards whose sharded-subscriber connection was lost and not yet replaced. */
   readonly #lostShards = new Set<string>();
+  /** Own clients that ended without being closed here, and how many restarts each has had since. */
+  readonly #restarts = new Map<Client, { attempt: number; timer?: NodeJS.Timeout }>();
 
   constructor(options: RedisTransportOptions = {}) {
     super();
@@ -151,7 +156,11 @@ export class RedisTransport extends TransportBase {
       client.on('ready', () => this.#updateState());
       client.on('close', () => this.#updateState());
       client.on('reconnecting', () => this.#updateState());
-      client.on('end', () => this.#updateState());
+      client.on('end', () => {
+        this.#updateState();
+        this.#restartEnded(client);
+      });
+      client.on('ready', () => this.#restarts.delete(client));
       client.on('error', (error: Error) => {
         this.#lastError = error; // reported through state$; ioredis keeps reconnecting
       });
@@ -326,8 +335,7 @@ export class RedisTransport extends TransportBase {
 
   #createClients(): { publisher: Client; subscriber: Client } {
     const o = this.#options;
-    const retryStrategy = (attempt: number) =>
-      backoffDelay(attempt - 1, o.reconnect ?? { initialDelay: 100, maxDelay: 1_000 });
+    const retryStrategy = (attempt: number) => backoffDelay(attempt - 1, o.reconnect ?? DEFAULT_RECONNECT);
     if (o.cluster instanceof Cluster) {
       this.#ownsPublisher = false;
       return { publisher: o.cluster, subscriber: o.cluster.duplicate() };
@@ -411,8 +419,7 @@ export class RedisTransport extends TransportBase {
       // The ready check (INFO) also checks the node's role: a node that is no longer master is left for
       // the next one the sentinels name.
       enableReadyCheck: true,
-      sentinelRetryStrategy: (attempt: number) =>
-        backoffDelay(attempt - 1, o.reconnect ?? { initialDelay: 100, maxDelay: 1_000 }),
+      sentinelRetryStrategy: (attempt: number) => backoffDelay(attempt - 1, o.reconnect ?? DEFAULT_RECONNECT),
       ...(sentinel.sentinelUsername !== undefined && { sentinelUsername: sentinel.sentinelUsername }),
       ...(sentinel.sentinelPassword !== undefined && { sentinelPassword: sentinel.sentinelPassword }),
       ...(tls && { enableTLSForSentinelMode: true, sentinelTLS: {} }),
@@ -441,6 +448,32 @@ export class RedisTransport extends TransportBase {
     });
   }
 
+  /**
+   * ioredis gives a client up for good (status `end`) not only on `quit()`: with Sentinel, a failover
+   * announced (`+switch-master`) while the client is asking a sentinel for the master aborts that lookup,
+   * and the aborted connect ends the client instead of retrying. Nothing would reconnect it: the link
+   * would stay down for the life of the server while the cluster is healthy. A client of ours that ends
+   * while the transport is open is connected again, after the reconnect backoff.
+   */
+  #restartEnded(client: Client): void {
+    const owned = client === this.#subscriber || (client === this.#publisher && this.#ownsPublisher);
+    if (this.closed || !owned) return;
+    const restart = this.#restarts.get(client) ?? { attempt: 0 };
+    this.#restarts.set(client, restart);
+    clearTimeout(restart.timer);
+    const delay = backoffDelay(restart.attempt++, this.#options.reconnect ?? DEFAULT_RECONNECT);
+    restart.timer = setTimeout(() => {
+      restart.timer = undefined;
+      const stillOwned = client === this.#subscriber || client === this.#publisher;
+      if (this.closed || !stillOwned || client.status !== 'end') return;
+      // A failed attempt ends the client again, which schedules the next one.
+      client.connect().catch((error: Error) => {
+        this.#lastError = error;
+      });
+    }, delay);
+    restart.timer.unref();
+  }
+
   #updateState(): void {
     const clients = [this.#publisher, this.#subscriber].filter((c): c is Client => c !== undefined);
     if (clients.length === 0 || this.closed) return;
@@ -461,6 +494,8 @@ export class RedisTransport extends TransportBase {
     if (this.#publisher && this.#ownsPublisher) owned.add(this.#publisher);
     this.#publisher = undefined;
     this.#subscriber = undefined;
+    for (const { timer } of this.#restarts.values()) clearTimeout(timer);
+    this.#restarts.clear();
     await Promise.all(
       [...owned].map(async (client) => {
         if (force || client.status !== 'ready') {

@@ -1,5 +1,13 @@
 import { type BackplaneEvent, HubLifetimeManager, MessageType } from '@backplane/core';
-import { startRedis, startRedisCluster, startRedisSentinel, TestClient, waitFor } from '@backplane/testkit';
+import {
+  startRedis,
+  startRedisCluster,
+  startRedisSentinel,
+  startTcpProxy,
+  TestClient,
+  waitFor,
+} from '@backplane/testkit';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisTransport } from '../src/index.js';
 
@@ -12,6 +20,8 @@ const LOAD_BEFORE_MS = 500;
 const LOAD_AFTER_MS = 1_000;
 /** How long the failover and the recovery may take, in ms. */
 const RECOVER_WITHIN_MS = 45_000;
+/** Time for the driver's own sentinel subscriptions to see a `+switch-master` this test saw, in ms. */
+const ANNOUNCE_SETTLE_MS = 300;
 
 interface Run {
   sent: number;
@@ -179,6 +189,44 @@ describe('redis failover', () => {
       await redis.stop();
     }
   }, 30_000);
+
+  it('failover - sentinel, the failover announced while the driver is asking a sentinel for the master: the driver still reconnects to the promoted master', async () => {
+    const sentinel = await startRedisSentinel();
+    // The driver knows the first sentinel through a proxy that can hold its next lookup.
+    const proxy = await startTcpProxy(sentinel.sentinels[0]!.port);
+    const transport = new RedisTransport({
+      url: `redis+sentinel://127.0.0.1:${proxy.port}/${sentinel.masterName}`,
+      reconnect: { initialDelay: 50, maxDelay: 200 },
+    });
+    const watcher = new Redis({ port: sentinel.sentinels[1]!.port, lazyConnect: true });
+    try {
+      await transport.connect();
+      await transport.subscribe('c');
+      await watcher.subscribe('+switch-master');
+      const announced = new Promise((resolve) => watcher.once('message', resolve));
+      proxy.hold();
+      const master = await sentinel.master();
+      await master.kill();
+      // The driver lost its master and is now asking the first sentinel again, unanswered.
+      await waitFor(() => transport.state.type === 'disconnected', { name: 'the driver saw the master die' });
+      await sentinel.waitForFailover(master.port, RECOVER_WITHIN_MS);
+      await announced;
+      await new Promise((resolve) => setTimeout(resolve, ANNOUNCE_SETTLE_MS));
+      // The lookup started before the announcement now completes.
+      proxy.release();
+      await waitFor(() => transport.state.type === 'connected', {
+        name: 'the driver connected to the promoted master',
+        timeoutMs: 20_000,
+      });
+      expect(await transport.publish('c', Buffer.from('after'))).toBe(1);
+    } finally {
+      watcher.disconnect();
+      await transport.close();
+      proxy.release();
+      await proxy.close();
+      await sentinel.stop();
+    }
+  }, 90_000);
 
   for (const durable of [false, true]) {
     const mode = durable ? 'durable' : 'outbox';
