@@ -132,6 +132,17 @@ describe('resilience publish link', () => {
     expect(transport.stored).toEqual([1, 2, 3]);
     link.close();
   });
+
+  it('publish link - with nothing buffered, a publish goes straight out even while an earlier one is in flight and the link came back', async () => {
+    const { transport, link, send } = setup();
+    send(); // 1: in flight (a slow broker)
+    link.setUp(true); // the link reports up again (a flush starts: nothing is buffered)
+    send(); // 2: nothing waits in the outbox, so it must not be held behind the in-flight one
+    expect(transport.pending().map((a) => a.seq)).toEqual([1, 2]);
+    expect(link.buffered).toBe(0);
+    for (const attempt of transport.pending()) transport.settle(attempt, 'ok');
+    link.close();
+  });
 });
 
 describe('resilience publish link (no durable log)', () => {

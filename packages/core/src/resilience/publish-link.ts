@@ -178,7 +178,10 @@ export class PublishLink {
 
   async #flush(): Promise<void> {
     const outbox = this.#outbox;
-    if (!outbox || this.#flushing || this.#closed) return;
+    // Nothing buffered, nothing to put in order: a flush would only hold new publishes behind the ones in
+    // flight (a goodbye sent while closing was held that way and never sent). One that fails is buffered
+    // and schedules its own retry.
+    if (!outbox || this.#flushing || this.#closed || outbox.size === 0) return;
     this.#flushing = true;
     let count = 0;
     try {
