@@ -2,6 +2,7 @@ import { TransportError } from '@backplane/core';
 import {
   type RedisClusterHandle,
   type RedisServerHandle,
+  runTransportSuite,
   SETTLE_MS,
   startRedisCluster,
   waitFor,
@@ -52,6 +53,21 @@ function within(ms: number, promise: Promise<unknown>): Promise<string> {
   );
   return Promise.race([settled, new Promise<string>((resolve) => setTimeout(() => resolve('pending'), ms))]);
 }
+
+runTransportSuite('redis cluster (sharded pub/sub)', async () => {
+  const foreign = new Cluster([...cluster.startupNodes]);
+  return {
+    createTransport: () => new RedisTransport({ cluster: [...cluster.startupNodes] }),
+    createUnreachable: () =>
+      new RedisTransport({ cluster: [{ host: '127.0.0.1', port: 1 }], connectTimeout: 1_000 }),
+    publishForeign: async (channel, payload) => {
+      await foreign.spublish(channel, Buffer.from(payload));
+    },
+    teardown: async () => {
+      await foreign.quit();
+    },
+  };
+});
 
 describe('redis cluster', () => {
   it('redis cluster - sharded round trip on channels of every shard: binary payloads, receiver counts 0, 1 and 2', async () => {

@@ -6,6 +6,10 @@ export type { DriverHarness, DriverSetup } from './driver-harness.js';
 export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
 export { runDurableSuite } from './durable-suite.js';
 
+// Transport contract suite (run against every driver's transport)
+export type { TransportHarness, TransportSuiteOptions } from './transport-suite.js';
+export { runTransportSuite } from './transport-suite.js';
+
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
 export type {
