@@ -1,0 +1,170 @@
+import type { Channels } from './channels.js';
+import type { GroupAction } from './envelope.js';
+import { DuplicateConnectionError, LimitExceededError } from './errors.js';
+import type { HubConnection } from './hub-connection.js';
+import type { Logger } from './logger.js';
+import type { Payloads } from './publisher.js';
+import type { BackplaneStats } from './stats.js';
+import type { SubscriptionRegistry } from './subscription-registry.js';
+
+export interface LocalConnection {
+  readonly connection: HubConnection;
+  /** The groups it is in; made on the first join (most connections join none). */
+  groups: Set<string> | undefined;
+  readonly userChannel: string | undefined;
+}
+
+export interface LocalConnectionsOptions {
+  readonly channels: Channels;
+  /** The group and user channel subscriptions, one member per local connection. */
+  readonly subscriptions: SubscriptionRegistry;
+  readonly stats: BackplaneStats;
+  readonly log: Logger;
+  /** See `HubLifetimeManagerOptions.maxGroupsPerConnection`. */
+  readonly maxGroupsPerConnection: number;
+}
+
+/**
+ * This server's connections, their groups and user channels, and delivery to them: the frame of each
+ * connection's hub protocol, written at once (never through the broker).
+ */
+export class LocalConnections {
+  readonly #connections = new Map<string, LocalConnection>();
+  readonly #channels: Channels;
+  readonly #subscriptions: SubscriptionRegistry;
+  readonly #stats: BackplaneStats;
+  readonly #log: Logger;
+  readonly #maxGroupsPerConnection: number;
+
+  constructor(options: LocalConnectionsOptions) {
+    this.#channels = options.channels;
+    this.#subscriptions = options.subscriptions;
+    this.#stats = options.stats;
+    this.#log = options.log;
+    this.#maxGroupsPerConnection = options.maxGroupsPerConnection;
+  }
+
+  /** Number of connections this server holds. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  get(connectionId: string): LocalConnection | undefined {
+    return this.#connections.get(connectionId);
+  }
+
+  /** The ids of every connection this server holds. */
+  ids(): IterableIterator<string> {
+    return this.#connections.keys();
+  }
+
+  /**
+   * Registers a connection; an id already held by another object is refused with
+   * `DuplicateConnectionError`, the same object again is a no-op.
+   */
+  async add(connection: HubConnection): Promise<void> {
+    const id = connection.connectionId;
+    const existing = this.#connections.get(id);
+    if (existing) {
+      if (existing.connection === connection) return;
+      this.#log.warn('Refused a second connection under a connection id already held', { connectionId: id });
+      throw new DuplicateConnectionError(id);
+    }
+    const user = connection.userIdentifier;
+    const userChannel = user ? this.#channels.user(user) : undefined;
+    this.#connections.set(id, { connection, groups: undefined, userChannel });
+    if (userChannel) await this.#subscriptions.add(userChannel, id);
+  }
+
+  /**
+   * Unregisters a connection if `connection` is the object registered under its id, and leaves its group
+   * and user channels. Returns the pending unsubscribes, or `undefined` when it was not registered.
+   */
+  remove(connection: HubConnection): Promise<void>[] | undefined {
+    const id = connection.connectionId;
+    const local = this.#connections.get(id);
+    if (!local || local.connection !== connection) return undefined;
+    this.#connections.delete(id);
+    const leaving = [...(local.groups ?? [])].map((group) =>
+      this.#subscriptions.remove(this.#channels.group(group), id),
+    );
+    if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
+    return leaving;
+  }
+
+  clear(): void {
+    this.#connections.clear();
+  }
+
+  /** Applies a group command to a local connection; throws `LimitExceededError` on a join too many. */
+  applyGroupAction(local: LocalConnection, action: GroupAction, group: string): Promise<void> {
+    const id = local.connection.connectionId;
+    const channel = this.#channels.group(group);
+    if (action === 'add') {
+      const count = local.groups?.size ?? 0;
+      if (count >= this.#maxGroupsPerConnection && !local.groups?.has(group))
+        throw new LimitExceededError(
+          'maxGroupsPerConnection',
+          this.#maxGroupsPerConnection,
+          `Connection '${id}' is in ${count} groups, the limit (maxGroupsPerConnection); it must leave one before joining another.`,
+        );
+      local.groups ??= new Set();
+      local.groups.add(group);
+      return this.#subscriptions.add(channel, id);
+    }
+    local.groups?.delete(group);
+    return this.#subscriptions.remove(channel, id);
+  }
+
+  /** Local members of a group or user channel (empty when none). */
+  members(channel: string): ReadonlySet<string> {
+    return this.#subscriptions.members(channel);
+  }
+
+  unionOfGroups(groups: Iterable<string>): Set<string> {
+    const members = new Set<string>();
+    for (const group of groups)
+      for (const id of this.#subscriptions.members(this.#channels.group(group))) members.add(id);
+    return members;
+  }
+
+  deliverTo(ids: Iterable<string>, payloads: Payloads, exclude?: readonly string[]): void {
+    const excluded = exclude?.length ? new Set(exclude) : undefined;
+    for (const id of ids) {
+      if (excluded?.has(id)) continue;
+      const local = this.#connections.get(id);
+      if (local) this.deliver(local.connection, payloads);
+    }
+  }
+
+  deliver(connection: HubConnection, payloads: Payloads): void {
+    const frame = payloads.get(connection.protocol.name);
+    if (!frame) {
+      this.#stats.protocolMismatches++;
+      this.#log.warn(
+        'This message was received from another server that did not have the requested protocol available.',
+        {
+          protocol: connection.protocol.name,
+          connectionId: connection.connectionId,
+        },
+      );
+      return;
+    }
+    this.write(connection, frame);
+  }
+
+  write(connection: HubConnection, frame: Uint8Array): void {
+    try {
+      const pending = connection.write(frame);
+      this.#stats.delivered++;
+      if (pending) pending.catch((error: unknown) => this.#writeFailed(connection, error));
+    } catch (error) {
+      this.#writeFailed(connection, error);
+    }
+  }
+
+  #writeFailed(connection: HubConnection, error: unknown): void {
+    this.#stats.writeErrors++;
+    this.#log.debug('Writing to a connection failed', { connectionId: connection.connectionId, error });
+  }
+}

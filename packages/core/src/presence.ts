@@ -1,0 +1,132 @@
+import type { Channels } from './channels.js';
+import type { ClientResults } from './client-results.js';
+import { ConnectionNotFoundError } from './errors.js';
+import { ownerOfConnection } from './ids.js';
+import type { Publisher } from './publisher.js';
+import type { GapDetector } from './resilience/gap-detector.js';
+import type { Transport } from './transport.js';
+
+/**
+ * Presence: how long a server presumed gone (silent past its 3 intervals) keeps its entry and its
+ * ordering state, in ms. It may only be cut off for a while; if it comes back within this time, gaps in
+ * its messages are still reported.
+ */
+const GONE_SERVER_MEMORY_MS = 600_000;
+
+/** How long `close()` waits for the goodbye to be published, in ms. */
+const GOODBYE_DEADLINE_MS = 3_000;
+
+export interface PresenceOptions {
+  readonly serverId: string;
+  readonly channels: Channels;
+  /** Subscribes the presence channel. */
+  readonly transport: Pick<Transport, 'subscribe'>;
+  /** Publishes the heartbeats. */
+  readonly publisher: Pick<Publisher, 'publish'>;
+  /** The ordering state of other servers, forgotten with them. */
+  readonly gaps: Pick<GapDetector, 'forgetOrigin'>;
+  /** Client results, failed when the server holding their connection is gone. */
+  readonly results: Pick<ClientResults, 'failWhere'>;
+  /** See `HubLifetimeManagerOptions.presenceInterval`, in ms. */
+  readonly interval: number;
+  /** See `HubLifetimeManagerOptions.maxTrackedOrigins`. */
+  readonly maxTrackedOrigins: number;
+}
+
+/**
+ * Which other servers are alive, where the transport cannot count receivers (NATS, Kafka): each server
+ * announces itself every interval on the presence channel and says goodbye when it closes. A server
+ * silent for 3 intervals, or one that said goodbye, is gone.
+ */
+export class Presence {
+  /** Server id → when its presence expires (0: it left). */
+  readonly #presence = new Map<string, number>();
+  readonly #options: PresenceOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
+
+  constructor(options: PresenceOptions) {
+    this.#options = options;
+  }
+
+  /** Subscribes the presence channel and starts announcing this server. */
+  async start(startedAt: number): Promise<void> {
+    const { transport, publisher, channels, interval } = this.#options;
+    this.#startedAt = startedAt;
+    await transport.subscribe(channels.presence);
+    const beat = () => {
+      const now = Date.now();
+      for (const [server, expires] of this.#presence)
+        if (expires < now - GONE_SERVER_MEMORY_MS) this.#forgetServer(server);
+      this.#failResultsOfGoneServers();
+      publisher.publish(channels.presence, { kind: 'heartbeat', interval }).catch(() => {});
+    };
+    beat();
+    this.#timer = setInterval(beat, interval);
+    this.#timer.unref();
+  }
+
+  /** Stops announcing and says goodbye (waiting for that publish a few seconds at most). */
+  async close(): Promise<void> {
+    if (!this.#timer) return;
+    clearInterval(this.#timer);
+    await withDeadline(
+      this.#options.publisher.publish(this.#options.channels.presence, { kind: 'heartbeat', interval: 0 }),
+      GOODBYE_DEADLINE_MS,
+    );
+  }
+
+  /** A server known to be gone for good: drop its presence entry and its ordering state. */
+  #forgetServer(serverId: string): void {
+    this.#presence.delete(serverId);
+    this.#options.gaps.forgetOrigin(serverId);
+  }
+
+  /** Records a heartbeat; the presence map is bounded like the ordering state (least recently heard first). */
+  heard(serverId: string, interval: number): void {
+    if (interval === 0) {
+      // A goodbye: it is gone now. Keep a tombstone (so it reads as gone, not as never heard of) but
+      // none of its ordering state: a restarted node is a new server id.
+      this.#presence.delete(serverId);
+      this.#presence.set(serverId, 0);
+      this.#options.gaps.forgetOrigin(serverId);
+      this.#failResultsOfGoneServers();
+    } else {
+      this.#presence.delete(serverId);
+      this.#presence.set(serverId, Date.now() + 3 * interval);
+    }
+    if (this.#presence.size > this.#options.maxTrackedOrigins)
+      this.#forgetServer(this.#presence.keys().next().value as string);
+  }
+
+  /**
+   * Whether `serverId` is known to be gone (never before `start()` has announced this server). A server
+   * never heard of counts as gone once this one has listened for 3 intervals.
+   */
+  isGone(serverId: string): boolean {
+    if (this.#timer === undefined) return false;
+    const now = Date.now();
+    const expires = this.#presence.get(serverId);
+    if (expires !== undefined) return expires <= now;
+    return now - this.#startedAt > 3 * this.#options.interval;
+  }
+
+  /** Client results waiting on a server that is gone will never be answered: fail them now. */
+  #failResultsOfGoneServers(): void {
+    const { serverId, results } = this.#options;
+    results.failWhere(
+      (connectionId) => {
+        const owner = ownerOfConnection(connectionId);
+        return owner !== undefined && owner !== serverId && this.isGone(owner);
+      },
+      (connectionId) => new ConnectionNotFoundError(connectionId),
+    );
+  }
+}
+
+/** Waits for `promise` (errors ignored) at most `ms`. */
+async function withDeadline(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
