@@ -1,4 +1,4 @@
-import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
+import { type Observable, Subject } from 'rxjs';
 import { AckTracker } from './ack-tracker.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
@@ -22,8 +22,8 @@ import type { HubProtocol } from './protocol/hub-protocol.js';
 import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';
-import { type LinkState, linkState, outageEvents } from './resilience/link-state.js';
-import { type LivenessOptions, liveness } from './resilience/liveness.js';
+import { LinkMonitor } from './resilience/link-monitor.js';
+import type { LinkState } from './resilience/link-state.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
@@ -71,18 +71,12 @@ export class HubLifetimeManager {
   readonly #invocations: ClientInvocations;
   readonly #inbound: Inbound;
   readonly #events = new Subject<BackplaneEvent>();
-  readonly #probeAnswers = new Subject<number>();
   /** Per-origin ordering state: sequence numbers per channel and recent `sendGroups` batches. */
   readonly #gaps: GapDetector;
-  readonly #maxTrackedOrigins: number;
   readonly #link: PublishLink;
-  readonly #liveness: LivenessOptions | false;
-  #linkState: LinkState = { up: false, reason: 'not started' };
-  #pipeline: Subscription | undefined;
-  #lastActivity = 0;
-  /** Presence of the other servers: made in `start()`, only where the transport cannot count receivers. */
-  #presence: Presence | undefined;
-  readonly #presenceInterval: number;
+  readonly #monitor: LinkMonitor;
+  /** Presence of the other servers: only where the transport cannot count receivers. */
+  readonly #presence: Presence | undefined;
   readonly #reconciler: ReconcileBatcher | undefined;
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
@@ -93,112 +87,110 @@ export class HubLifetimeManager {
   #closed = false;
 
   constructor(options: HubLifetimeManagerOptions) {
-    this.#transport = options.transport;
+    const t = options.transport;
+    this.#transport = t;
     const resolved = resolveManagerOptions(options);
     this.nodeId = resolved.nodeId;
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
-    this.channels = resolved.channels;
+    const { channels, durable, reconcile } = resolved;
+    this.channels = channels;
     this.#protocols = resolved.protocols;
-    this.#log = resolved.logger;
-    this.#inbox = this.channels.server(this.serverId);
-    this.#liveness = resolved.liveness;
-    this.#presenceInterval = resolved.presenceInterval;
+    const log = resolved.logger;
+    this.#log = log;
+    const stats = this.#stats;
+    this.#inbox = channels.server(this.serverId);
     this.#maxGroupNameLength = resolved.maxGroupNameLength;
     this.#maxUserIdLength = resolved.maxUserIdLength;
-    this.#maxTrackedOrigins = resolved.maxTrackedOrigins;
-    this.#gaps = new GapDetector({ maxOrigins: this.#maxTrackedOrigins });
-    const t = this.#transport;
-    if (resolved.durable && !isDurableTransport(t))
+    const gaps = new GapDetector({ maxOrigins: resolved.maxTrackedOrigins });
+    this.#gaps = gaps;
+    if (durable && !isDurableTransport(t))
       throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' keeps no log.`);
     const isClosed = () => this.#closed;
-    const ensureStarted = () => (this.#ready ? undefined : this.start());
-    const isGone = (serverId: string) => this.#isGone(serverId);
-    const { reconcile } = resolved;
+    const emit = (event: BackplaneEvent) => this.#emit(event);
+    const common = { serverId: this.serverId, channels, log, stats, isClosed };
     this.#reconciler = reconcile
-      ? new ReconcileBatcher({
-          serverId: this.serverId,
-          reconcile,
-          window: resolved.reconcileWindow,
-          log: this.#log,
-          isClosed,
-        })
+      ? new ReconcileBatcher({ ...common, reconcile, window: resolved.reconcileWindow })
       : undefined;
-    this.#link = new PublishLink(this.#transport, { outbox: resolved.outbox }, (event) => this.#emit(event));
-    this.#publisher = new Publisher(this.#link, this.channels, this, this.#protocols, this.#stats);
-    this.#replay =
-      resolved.durable && isDurableTransport(t)
+    this.#link = new PublishLink(t, { outbox: resolved.outbox }, emit);
+    const publisher = new Publisher(this.#link, channels, this, this.#protocols, stats);
+    this.#publisher = publisher;
+    publisher.durable = durable;
+    this.#monitor = new LinkMonitor({
+      ...common,
+      transport: t,
+      link: this.#link,
+      publisher,
+      inbox: this.#inbox,
+      liveness: resolved.liveness,
+      emit: (event) => {
+        this.#emit(event);
+        if (event.type === 'outage-ended') this.#replay?.replayAll();
+      },
+    });
+    const replay =
+      durable && isDurableTransport(t)
         ? new DurableReplay({
-            log: t,
-            channels: this.channels,
-            stats: this.#stats,
-            logger: this.#log,
-            emit: (event) => this.#emit(event),
+            ...common,
+            transport: t,
+            emit,
             process: (channel, payload, position, source) =>
               this.#inbound.process(channel, payload, position, source),
-            isClosed,
           })
         : undefined;
+    this.#replay = replay;
     const subscriptions = new SubscriptionRegistry(
-      this.#transport,
-      (channel, error) => this.#log.error('Subscription change failed', { channel, error }),
+      t,
+      (channel, error) => log.error('Subscription change failed', { channel, error }),
       (channel) => {
-        this.#gaps.forgetChannel(channel);
-        this.#replay?.forget(channel);
+        gaps.forgetChannel(channel);
+        replay?.forget(channel);
       },
     );
-    this.#publisher.durable = resolved.durable;
-    const replay = this.#replay;
     if (replay) subscriptions.onSubscribed = (channel) => void replay.baseline(channel);
-    this.#connections = new LocalConnections({
-      channels: this.channels,
+    const results = this.#results;
+    this.#presence = t.capabilities.receiverCount
+      ? undefined
+      : new Presence({
+          ...common,
+          transport: t,
+          publisher,
+          gaps,
+          results,
+          interval: resolved.presenceInterval,
+          maxTrackedOrigins: resolved.maxTrackedOrigins,
+        });
+    const connections = new LocalConnections({
+      ...common,
       subscriptions,
-      stats: this.#stats,
-      log: this.#log,
       maxGroupsPerConnection: resolved.maxGroupsPerConnection,
     });
+    this.#connections = connections;
+    const ensureStarted = () => (this.#ready ? undefined : this.start());
+    const isGone = (serverId: string) => this.#isGone(serverId);
+    const shared = { ...common, connections, publisher, isGone, ensureStarted };
     this.#groupCommands = new GroupCommands({
-      channels: this.channels,
-      connections: this.#connections,
-      publisher: this.#publisher,
+      ...shared,
       acks: this.#acks,
-      stats: this.#stats,
-      log: this.#log,
       ackTimeout: resolved.ackTimeout,
       maxGroupNameLength: this.#maxGroupNameLength,
-      isGone,
-      ensureStarted,
     });
-    this.#invocations = new ClientInvocations({
-      serverId: this.serverId,
-      channels: this.channels,
-      connections: this.#connections,
-      publisher: this.#publisher,
-      results: this.#results,
-      log: this.#log,
-      isGone,
-      ensureStarted,
-    });
+    this.#invocations = new ClientInvocations({ ...shared, results });
     this.#inbound = new Inbound({
-      serverId: this.serverId,
+      ...shared,
       epoch: this.epoch,
-      channels: this.channels,
       inbox: this.#inbox,
-      stats: this.#stats,
-      log: this.#log,
-      gaps: this.#gaps,
-      connections: this.#connections,
+      gaps,
       groupCommands: this.#groupCommands,
       invocations: this.#invocations,
-      replay: this.#replay,
-      emit: (event) => this.#emit(event),
-      onActivity: () => {
-        this.#lastActivity = Date.now();
-      },
-      onProbeAnswer: (id) => this.#probeAnswers.next(id),
+      replay,
+      emit,
+      onActivity: () => this.#monitor.activity(),
+      onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
       onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
     });
   }
+
   /**
    * What the resilience pipeline reports: outages, gaps (messages that never arrived, naming the group
    * or user), outbox overflows and flushes. Every loss the backplane knows of is an event here.
@@ -209,7 +201,7 @@ export class HubLifetimeManager {
 
   /** Whether the broker is usable now (driver state and liveness probe combined). */
   get link(): LinkState {
-    return this.#linkState;
+    return this.#monitor.state;
   }
 
   /** The transport's link state. */
@@ -256,49 +248,12 @@ export class HubLifetimeManager {
       const startedAt = Date.now();
       const replay = this.#replay;
       if (replay) await Promise.all([replay.baseline(this.channels.all), replay.baseline(this.#inbox)]);
-      if (!this.#transport.capabilities.receiverCount) {
-        this.#presence = new Presence({
-          serverId: this.serverId,
-          channels: this.channels,
-          transport: this.#transport,
-          publisher: this.#publisher,
-          gaps: this.#gaps,
-          results: this.#results,
-          interval: this.#presenceInterval,
-          maxTrackedOrigins: this.#maxTrackedOrigins,
-        });
-        await this.#presence.start(startedAt);
-      }
-      this.#startPipeline();
+      if (this.#presence) await this.#presence.start(startedAt);
+      this.#monitor.start();
       this.#ready = true;
       this.#log.info('Started', { serverId: this.serverId, transport: this.#transport.name });
     })();
     return this.#started;
-  }
-
-  /** Link state = driver state + liveness probe; feeds the outbox and the outage events. */
-  #startPipeline(): void {
-    this.#lastActivity = Date.now();
-    const alive$ =
-      this.#liveness === false
-        ? of(true) // trust the driver's state alone
-        : liveness(
-            () => this.#lastActivity,
-            (id) => this.#sendProbe(id),
-            this.#probeAnswers,
-            this.#liveness,
-          );
-    const link$ = linkState(this.#transport.state$, alive$).pipe(
-      tap((link) => {
-        this.#linkState = link;
-        this.#link.setUp(link.up);
-        if (!link.up) this.#log.warn('Backplane link down', { reason: link.reason });
-      }),
-    );
-    this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => {
-      this.#emit(event);
-      if (event.type === 'outage-ended') this.#replay?.replayAll();
-    });
   }
 
   /**
@@ -308,12 +263,6 @@ export class HubLifetimeManager {
    */
   #isGone(serverId: string): boolean {
     return this.#presence?.isGone(serverId) ?? false;
-  }
-
-  #sendProbe(id: number): void {
-    this.#publisher
-      .publish(this.#inbox, { kind: 'probe', id }, { publish: (c, p) => this.#link.publishDirect(c, p) })
-      .catch(() => {}); // a probe that cannot be sent simply never comes back
   }
 
   #emit(event: BackplaneEvent): void {
@@ -473,8 +422,8 @@ export class HubLifetimeManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pipeline?.unsubscribe();
-    await this.#presence?.close();
+    this.#monitor.stop();
+    if (this.#presence) await this.#presence.close();
     this.#link.close();
     this.#acks.closeAll();
     this.#results.closeAll();

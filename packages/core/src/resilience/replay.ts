@@ -29,11 +29,11 @@ export type MessageSource = 'live' | 'log' | 'held';
 export type ProcessOutcome = 'delivered' | 'skipped' | { retryFrom: LogPosition | undefined };
 
 export interface DurableReplayOptions {
-  /** The transport's log. */
-  readonly log: DurableTransport;
+  /** The transport, with its log. */
+  readonly transport: DurableTransport;
   readonly channels: Channels;
   readonly stats: BackplaneStats;
-  readonly logger: Logger;
+  readonly log: Logger;
   readonly emit: (event: BackplaneEvent) => void;
   /** Decodes, checks order and delivers one message (the inbound path). */
   readonly process: (
@@ -93,10 +93,10 @@ export class DurableReplay {
   /** Durable mode: where this server starts reading a channel's log, taken when it subscribes. */
   async baseline(channel: string): Promise<void> {
     try {
-      const position = await this.#options.log.logPosition(channel);
+      const position = await this.#options.transport.logPosition(channel);
       if (!this.#positions.has(channel)) this.#positions.set(channel, position);
     } catch (error) {
-      this.#options.logger.warn('Could not read the log position', { channel, error });
+      this.#options.log.warn('Could not read the log position', { channel, error });
     }
   }
 
@@ -148,7 +148,7 @@ export class DurableReplay {
       }
     } catch (error) {
       complete = false;
-      this.#options.logger.error('Replay failed', { channel, error });
+      this.#options.log.error('Replay failed', { channel, error });
     } finally {
       this.#replaying.delete(channel);
       for (const message of queue) process(channel, message.payload, message.position, 'log');
@@ -169,10 +169,10 @@ export class DurableReplay {
   async #readLog(channel: string, after: LogPosition): Promise<{ entries: LogEntry[]; complete: boolean }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#options.log.readLog(channel, after, REPLAY_PAGE);
+        return await this.#options.transport.readLog(channel, after, REPLAY_PAGE);
       } catch (error) {
         if (this.#options.isClosed() || attempt >= READ_ATTEMPTS) throw error;
-        this.#options.logger.debug('Log read failed, retrying', { channel, attempt, error });
+        this.#options.log.debug('Log read failed, retrying', { channel, attempt, error });
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt - 1, READ_RETRY)));
       }
     }
