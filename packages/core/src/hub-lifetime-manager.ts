@@ -167,7 +167,8 @@ export class HubLifetimeManager {
     });
     this.#connections = connections;
     const ensureStarted = () => (this.#ready ? undefined : this.start());
-    const isGone = (serverId: string) => this.#isGone(serverId);
+    // Gone servers are only known from presence; otherwise the publish's receiver count tells.
+    const isGone = (serverId: string) => this.#presence?.isGone(serverId) ?? false;
     const shared = { ...common, connections, publisher, isGone, ensureStarted };
     this.#groupCommands = new GroupCommands({
       ...shared,
@@ -256,15 +257,6 @@ export class HubLifetimeManager {
     return this.#started;
   }
 
-  /**
-   * Whether `serverId` is known to be gone. Only answered from presence, where the transport cannot count
-   * receivers (otherwise the publish's receiver count tells). A server never heard of counts as gone once
-   * this one has listened for 3 intervals.
-   */
-  #isGone(serverId: string): boolean {
-    return this.#presence?.isGone(serverId) ?? false;
-  }
-
   #emit(event: BackplaneEvent): void {
     if (event.type === 'gap') {
       this.#stats.gaps += event.to - event.from + 1;
@@ -311,7 +303,7 @@ export class HubLifetimeManager {
     excludedConnectionIds: readonly string[],
   ): Promise<void> {
     const payloads = this.#publisher.serialize(method, args);
-    this.#connections.deliverTo(this.#connections.ids(), payloads, excludedConnectionIds);
+    this.#connections.deliverToAll(payloads, excludedConnectionIds);
     return this.#publisher.all(payloads, excludedConnectionIds);
   }
 
@@ -322,12 +314,7 @@ export class HubLifetimeManager {
   sendConnections(connectionIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
     for (const id of connectionIds) requireName(id, 'Connection id');
     const payloads = this.#publisher.serialize(method, args);
-    const remote: string[] = [];
-    for (const id of new Set(connectionIds)) {
-      const local = this.#connections.get(id);
-      if (local) this.#connections.deliver(local.connection, payloads);
-      else remote.push(id);
-    }
+    const remote = this.#connections.deliverToConnections(connectionIds, payloads);
     return remote.length ? this.#publisher.connections(remote, payloads) : Promise.resolve();
   }
 
@@ -343,11 +330,7 @@ export class HubLifetimeManager {
   ): Promise<void> {
     requireGroupName(groupName, this.#maxGroupNameLength);
     const payloads = this.#publisher.serialize(method, args);
-    this.#connections.deliverTo(
-      this.#connections.members(this.channels.group(groupName)),
-      payloads,
-      excludedConnectionIds,
-    );
+    this.#connections.deliverToGroup(groupName, payloads, excludedConnectionIds);
     return this.#publisher.group(groupName, payloads, excludedConnectionIds);
   }
 
@@ -356,7 +339,7 @@ export class HubLifetimeManager {
     for (const name of groupNames) requireGroupName(name, this.#maxGroupNameLength);
     if (groupNames.length === 0) return Promise.resolve();
     const payloads = this.#publisher.serialize(method, args);
-    this.#connections.deliverTo(this.#connections.unionOfGroups(groupNames), payloads);
+    this.#connections.deliverToGroups(groupNames, payloads);
     return this.#publisher.groups(groupNames, payloads);
   }
 
@@ -367,8 +350,7 @@ export class HubLifetimeManager {
   sendUsers(userIds: readonly string[], method: string, args: readonly unknown[]): Promise<void> {
     for (const id of userIds) requireUserId(id, this.#maxUserIdLength);
     const payloads = this.#publisher.serialize(method, args);
-    for (const id of new Set(userIds))
-      this.#connections.deliverTo(this.#connections.members(this.channels.user(id)), payloads);
+    this.#connections.deliverToUsers(userIds, payloads);
     return this.#publisher.users(userIds, payloads);
   }
 

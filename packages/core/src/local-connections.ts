@@ -128,6 +128,38 @@ export class LocalConnections {
     return members;
   }
 
+  /** Delivers to every connection of this server but the excluded ones. */
+  deliverToAll(payloads: Payloads, exclude: readonly string[]): void {
+    this.deliverTo(this.#connections.keys(), payloads, exclude);
+  }
+
+  /** Delivers to the connections of this server among `ids` (each once); returns the others. */
+  deliverToConnections(ids: readonly string[], payloads: Payloads): string[] {
+    const remote: string[] = [];
+    for (const id of new Set(ids)) {
+      const local = this.#connections.get(id);
+      if (local) this.deliver(local.connection, payloads);
+      else remote.push(id);
+    }
+    return remote;
+  }
+
+  /** Delivers to this server's members of a group but the excluded ones. */
+  deliverToGroup(group: string, payloads: Payloads, exclude: readonly string[]): void {
+    this.deliverTo(this.#subscriptions.members(this.#channels.group(group)), payloads, exclude);
+  }
+
+  /** Delivers to this server's members of several groups, once each. */
+  deliverToGroups(groups: readonly string[], payloads: Payloads): void {
+    this.deliverTo(this.unionOfGroups(groups), payloads);
+  }
+
+  /** Delivers to this server's connections of each user (each user once). */
+  deliverToUsers(userIds: readonly string[], payloads: Payloads): void {
+    for (const id of new Set(userIds))
+      this.deliverTo(this.#subscriptions.members(this.#channels.user(id)), payloads);
+  }
+
   deliverTo(ids: Iterable<string>, payloads: Payloads, exclude?: readonly string[]): void {
     const excluded = exclude?.length ? new Set(exclude) : undefined;
     for (const id of ids) {

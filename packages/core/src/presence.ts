@@ -100,8 +100,9 @@ export class Presence {
   }
 
   /**
-   * Whether `serverId` is known to be gone (never before `start()` has announced this server). A server
-   * never heard of counts as gone once this one has listened for 3 intervals.
+   * Whether `serverId` is known to be gone. Only answered from presence, where the transport cannot count
+   * receivers (otherwise the publish's receiver count tells); never before `start()` has announced this
+   * server. A server never heard of counts as gone once this one has listened for 3 intervals.
    */
   isGone(serverId: string): boolean {
     if (this.#timer === undefined) return false;
