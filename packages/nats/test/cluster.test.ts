@@ -260,7 +260,16 @@ describe('nats cluster failover', () => {
       name: 'connected again',
       timeoutMs: 30_000,
     });
-    await a.transport.publishDurable('c', Buffer.from('y'), 'q:2');
+    // A new leader may need a moment before it takes writes (the restarted replica catches up): a durable
+    // publish is acknowledged again within the deadline, as the outbox's retries would find.
+    await waitFor(
+      () =>
+        a.transport.publishDurable('c', Buffer.from('y'), 'q:2').then(
+          () => true,
+          () => false,
+        ),
+      { name: 'a durable publish acknowledged again', timeoutMs: 30_000 },
+    );
     expect(states).toContain('degraded');
   }, 90_000);
 });
