@@ -40,67 +40,59 @@ async function serverOf(
   return undefined;
 }
 
+/** Which server dies: the stream's leader, or the one serve node A is connected to. */
+async function victim(
+  cluster: NatsClusterHandle,
+  which: 'stream leader' | 'node A',
+): Promise<NatsClusterServerHandle> {
+  const server =
+    which === 'stream leader' ? await cluster.streamLeader(STREAM) : await serverOf(cluster, 'a');
+  if (!server)
+    throw new Error(
+      which === 'stream leader' ? `no leader for the stream '${STREAM}'` : 'node a is connected to no server',
+    );
+  return server;
+}
+
+const cases = [
+  {
+    title: 'durable (R3 by default): the stream leader SIGKILLed for good under load loses nothing',
+    durable: true,
+    kill: 'stream leader',
+    fault: 'SIGKILL stream leader',
+  },
+  {
+    title: 'durable (R3 by default): the server the sender is connected to SIGKILLed for good loses nothing',
+    durable: true,
+    kill: 'node A',
+    fault: "SIGKILL node A's server",
+  },
+  {
+    title: 'outbox mode: the server the sender is connected to SIGKILLed for good, every loss reported',
+    durable: false,
+    kill: 'node A',
+    fault: "SIGKILL node A's server",
+  },
+] as const;
+
 describe('failover on a NATS cluster of three', () => {
-  it('failover nats - durable (R3 by default): the stream leader SIGKILLed for good under load loses nothing', async () => {
-    const cluster = await startNatsCluster({ size: 3 });
-    try {
-      const result = await runStreamScenario({
-        serveArgs: ['--driver', 'nats', '--url', cluster.url, '--durable'],
-        group: true,
-        loadBeforeMs: LOAD_BEFORE_MS,
-        recoverWithinMs: RECOVER_WITHIN_MS,
-        fault: async () => {
-          const leader = await cluster.streamLeader(STREAM);
-          if (!leader) throw new Error(`no leader for the stream '${STREAM}'`);
-          await leader.kill();
-        },
-      });
-      expect(result.lost, warnings(result.b)).toBe(0);
-      report.push(reportRow('nats cluster R3 --durable', 'SIGKILL stream leader', result));
-    } finally {
-      await cluster.stop();
-    }
-  }, 120_000);
-
-  it('failover nats - durable (R3 by default): the server the sender is connected to SIGKILLed for good loses nothing', async () => {
-    const cluster = await startNatsCluster({ size: 3 });
-    try {
-      const result = await runStreamScenario({
-        serveArgs: ['--driver', 'nats', '--url', cluster.url, '--durable'],
-        group: true,
-        loadBeforeMs: LOAD_BEFORE_MS,
-        recoverWithinMs: RECOVER_WITHIN_MS,
-        fault: async () => {
-          const server = await serverOf(cluster, 'a');
-          if (!server) throw new Error('node a is connected to no server');
-          await server.kill();
-        },
-      });
-      expect(result.lost, warnings(result.b)).toBe(0);
-      report.push(reportRow('nats cluster R3 --durable', "SIGKILL node A's server", result));
-    } finally {
-      await cluster.stop();
-    }
-  }, 120_000);
-
-  it('failover nats - outbox mode: the server the sender is connected to SIGKILLed for good, every loss reported', async () => {
-    const cluster = await startNatsCluster({ size: 3 });
-    try {
-      const result = await runStreamScenario({
-        serveArgs: ['--driver', 'nats', '--url', cluster.url],
-        group: true,
-        loadBeforeMs: LOAD_BEFORE_MS,
-        recoverWithinMs: RECOVER_WITHIN_MS,
-        fault: async () => {
-          const server = await serverOf(cluster, 'a');
-          if (!server) throw new Error('node a is connected to no server');
-          await server.kill();
-        },
-      });
-      // runStreamScenario checks gaps + dropped >= lost, no duplicate, no reordering.
-      report.push(reportRow('nats cluster', "SIGKILL node A's server", result));
-    } finally {
-      await cluster.stop();
-    }
-  }, 120_000);
+  for (const c of cases) {
+    it(`failover nats - ${c.title}`, async () => {
+      const cluster = await startNatsCluster({ size: 3 });
+      try {
+        const result = await runStreamScenario({
+          serveArgs: ['--driver', 'nats', '--url', cluster.url, ...(c.durable ? ['--durable'] : [])],
+          group: true,
+          loadBeforeMs: LOAD_BEFORE_MS,
+          recoverWithinMs: RECOVER_WITHIN_MS,
+          fault: async () => (await victim(cluster, c.kill)).kill(),
+        });
+        // runStreamScenario checks gaps + dropped >= lost, no duplicate, no reordering; durable loses nothing.
+        if (c.durable) expect(result.lost, warnings(result.b)).toBe(0);
+        report.push(reportRow(`nats cluster${c.durable ? ' R3 --durable' : ''}`, c.fault, result));
+      } finally {
+        await cluster.stop();
+      }
+    }, 120_000);
+  }
 });
