@@ -25,16 +25,7 @@ afterAll(() => cluster?.stop());
 // A case kills a broker for good; the next one gets it back (same ports, same data) with all three
 // registered again, so that its fresh topic can have three replicas.
 const killed: KafkaClusterBrokerHandle[] = [];
-afterEach(async () => {
-  const dead = killed.splice(0);
-  await Promise.all(dead.map((b) => b.restart()));
-  if (dead.length > 0)
-    await waitFor(async () => (await cluster.withAdmin((a) => a.describeCluster())).brokers.length === 3, {
-      name: 'three brokers registered again',
-      timeoutMs: 60_000,
-      intervalMs: 250,
-    });
-}, 90_000);
+afterEach(() => cluster.revive(killed.splice(0)), 90_000);
 
 /** Results for docs/guarantees.md, printed at the end of the run. */
 const report: string[] = [];

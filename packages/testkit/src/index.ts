@@ -11,7 +11,7 @@ export type { TransportHarness, TransportSuiteOptions } from './transport-suite.
 export { runTransportSuite } from './transport-suite.js';
 
 // Broker launchers (real servers on random free ports)
-export { freePort, freePortPair, isPortOpen } from './launchers/free-port.js';
+export { freePort, freePortPair, freePorts, isPortOpen } from './launchers/free-port.js';
 export type {
   KafkaClusterBrokerHandle,
   KafkaClusterHandle,

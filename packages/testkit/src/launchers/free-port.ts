@@ -14,6 +14,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `count` TCP ports on 127.0.0.1 that were free a moment ago, all different (one topology's listeners). */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 export function isPortOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

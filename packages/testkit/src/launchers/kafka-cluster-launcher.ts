@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { waitFor } from '../wait-for.js';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import { clusterId, KAFKA_DIR, type KafkaBrokerHandle, kafkaJars } from './kafka-launcher.js';
 import { startServerProcess, tcpProbe } from './server-process.js';
 import { TopologyError } from './topology-error.js';
@@ -47,6 +47,11 @@ export interface KafkaClusterHandle {
   leaderOf(topic: string, partition: number): Promise<KafkaClusterBrokerHandle | undefined>;
   /** Runs `use` with a connected kafkajs admin client (disconnected afterwards), e.g. to create topics. */
   withAdmin<T>(use: (admin: Admin) => Promise<T>): Promise<T>;
+  /**
+   * Brings killed `brokers` back (same ports, same data) and waits until the cluster metadata lists every
+   * broker again, so a fresh topic can be fully replicated. @param timeoutMs @default 60_000
+   */
+  revive(brokers: readonly KafkaClusterBrokerHandle[], timeoutMs?: number): Promise<void>;
   /** Kills every node (SIGKILL: the data is thrown away) and removes their data dirs. */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -66,22 +71,13 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions = {}):
   const minIsr = Math.max(1, replication - 1);
   const startTimeoutMs = options.startTimeoutMs ?? 180_000;
 
-  const taken = new Set<number>();
-  const port = async () => {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
-    taken.add(p);
-    return p;
-  };
-  const plan: Array<{ nodeId: number; port: number; controllerPort: number; dir: string }> = [];
-  for (let nodeId = 1; nodeId <= size; nodeId++) {
-    plan.push({
-      nodeId,
-      port: await port(),
-      controllerPort: await port(),
-      dir: mkdtempSync(join(tmpdir(), 'backplane-kafka-')),
-    });
-  }
+  const ports = await freePorts(2 * size);
+  const plan = ports.slice(0, size).map((port, i) => ({
+    nodeId: i + 1,
+    port,
+    controllerPort: ports[size + i]!,
+    dir: mkdtempSync(join(tmpdir(), 'backplane-kafka-')),
+  }));
   const voters = plan.map((n) => `${n.nodeId}@127.0.0.1:${n.controllerPort}`).join(',');
   const jvm = [
     ...(options.jvmOptions ?? ['-Xms128m', '-Xmx384m']),
@@ -177,12 +173,14 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions = {}):
       await admin.disconnect();
     }
   };
-  try {
-    await waitFor(async () => (await withAdmin((admin) => admin.describeCluster())).brokers.length === size, {
-      timeoutMs: startTimeoutMs,
+  const allRegistered = (timeoutMs: number) =>
+    waitFor(async () => (await withAdmin((admin) => admin.describeCluster())).brokers.length === size, {
+      timeoutMs,
       intervalMs: 250,
       name: `${size} Kafka brokers in the cluster metadata`,
     });
+  try {
+    await allRegistered(startTimeoutMs);
   } catch (error) {
     await stop();
     throw new TopologyError('ERR_TOPOLOGY_NOT_READY', 'Kafka cluster did not become ready', { cause: error });
@@ -191,6 +189,11 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions = {}):
   return {
     brokers,
     bootstrap,
+    revive: async (dead, timeoutMs = 60_000) => {
+      if (dead.length === 0) return;
+      await Promise.all(dead.map((b) => b.restart()));
+      await allRegistered(timeoutMs);
+    },
     leaderOf: async (topic, partition) => {
       const metadata = await withAdmin((admin) => admin.fetchTopicMetadata({ topics: [topic] }));
       const leaderId = metadata.topics

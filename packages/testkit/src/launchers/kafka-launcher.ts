@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import { requireBinary } from './managed-process.js';
 import { type ServerProcessHandle, startServerProcess, tcpProbe } from './server-process.js';
 
@@ -71,9 +71,7 @@ export function clusterId(): string {
  */
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBrokerHandle> {
   const jars = await kafkaJars(options.version);
-  const port = await freePort();
-  let controllerPort = await freePort();
-  while (controllerPort === port) controllerPort = await freePort();
+  const [port, controllerPort] = (await freePorts(2)) as [number, number];
   const dir = mkdtempSync(join(tmpdir(), 'backplane-kafka-'));
   const config = join(dir, 'server.properties');
   writeFileSync(

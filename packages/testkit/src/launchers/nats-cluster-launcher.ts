@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../wait-for.js';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import { requireBinary } from './managed-process.js';
 import type { NatsServerHandle } from './nats-launcher.js';
 import { startServerProcess, tcpProbe } from './server-process.js';
@@ -95,22 +95,13 @@ export async function startNatsCluster(options: StartNatsClusterOptions = {}): P
   const clusterName = options.clusterName ?? 'backplane';
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
 
-  const taken = new Set<number>();
-  const port = async () => {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
-    taken.add(p);
-    return p;
-  };
-  const plan: Array<{ name: string; port: number; clusterPort: number; monitorPort: number }> = [];
-  for (let i = 0; i < size; i++) {
-    plan.push({
-      name: `n${i + 1}`,
-      port: await port(),
-      clusterPort: await port(),
-      monitorPort: await port(),
-    });
-  }
+  const ports = await freePorts(3 * size);
+  const plan = Array.from({ length: size }, (_, i) => ({
+    name: `n${i + 1}`,
+    port: ports[3 * i]!,
+    clusterPort: ports[3 * i + 1]!,
+    monitorPort: ports[3 * i + 2]!,
+  }));
 
   const servers: NatsClusterServerHandle[] = [];
   const stop = async () => {
