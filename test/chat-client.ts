@@ -7,7 +7,7 @@ export const WAIT_MS = 5_000;
 /** How long a negative check ("receives nothing") waits, in ms. */
 export const SETTLE_MS = 150;
 
-export type Transport = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
+export type HttpTransport = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
 
 const clients: signalR.HubConnection[] = [];
 afterEach(async () => {
@@ -17,7 +17,7 @@ afterEach(async () => {
 /** An official client on a serve node's `/chat` hub, stopped after the test. */
 export async function connect(
   url: string,
-  transport: Transport,
+  transport: HttpTransport,
   protocol: 'json' | 'messagepack',
   user: string,
   accessToken?: string,

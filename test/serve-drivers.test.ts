@@ -1,6 +1,6 @@
 import { startKafka, startNats, startRedis } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, next, nothing, type Transport } from './chat-client.js';
+import { connect, type HttpTransport, next, nothing } from './chat-client.js';
 import { runCli, type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
 
 /** A broker per driver, started by testkit on a random port. */
@@ -16,7 +16,7 @@ const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop():
   },
 ];
 
-const combos: Array<[Transport, 'json' | 'messagepack']> = [
+const combos: Array<[HttpTransport, 'json' | 'messagepack']> = [
   ['WebSockets', 'json'],
   ['ServerSentEvents', 'json'],
   ['LongPolling', 'json'],

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DRIVERS, type Driver } from './brokers.js';
+import { DRIVERS, type DriverName } from './brokers.js';
 import { type Mode, SCENARIOS, type ScenarioName } from './presets.js';
 
 export const HELP = `Usage: backplane bench [--quick | --smoke] [--drivers memory,redis,nats,kafka]
@@ -13,7 +13,7 @@ the suite runs.`;
 
 export interface BenchArgs {
   mode: Mode;
-  drivers: Driver[] | undefined;
+  drivers: DriverName[] | undefined;
   scenarios: ScenarioName[] | undefined;
   resultsDir: string | undefined;
   docsFile: string | undefined | false;

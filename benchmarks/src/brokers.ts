@@ -12,8 +12,8 @@ import {
 } from '@backplane/testkit';
 
 export type BrokerDriver = 'redis' | 'nats' | 'kafka';
-export type Driver = 'memory' | BrokerDriver;
-export const DRIVERS: readonly Driver[] = ['memory', 'redis', 'nats', 'kafka'];
+export type DriverName = 'memory' | BrokerDriver;
+export const DRIVERS: readonly DriverName[] = ['memory', 'redis', 'nats', 'kafka'];
 
 /** The brokers one benchmark run uses: real servers on random ports, started by testkit's launchers. */
 export interface Brokers {
@@ -26,7 +26,7 @@ export interface Brokers {
 }
 
 /** Starts the brokers `drivers` need (Redis always: the socket.io peer uses it). */
-export async function startBrokers(drivers: readonly Driver[]): Promise<Brokers> {
+export async function startBrokers(drivers: readonly DriverName[]): Promise<Brokers> {
   const versions: Record<string, string> = {};
   const started: Array<{ stop(): Promise<void> }> = [];
   try {

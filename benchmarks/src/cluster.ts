@@ -1,7 +1,7 @@
-import { type HubConnection, HubLifetimeManager, JsonHubProtocol, type Logger } from '@backplane/core';
+import { HubLifetimeManager, JsonHubProtocol, type LocalConnection, type Logger } from '@backplane/core';
 import type { KafkaClient } from '@backplane/kafka';
-import type { Brokers, Driver } from './brokers.js';
-import { createTransports, uniqueName } from './drivers.js';
+import type { Brokers, DriverName } from './brokers.js';
+import { createDrivers, uniqueName } from './drivers.js';
 
 export const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const json = new JsonHubProtocol();
@@ -10,7 +10,7 @@ const json = new JsonHubProtocol();
  * A connection held by a benchmark server: counts frames and, when asked, reads the number a
  * `sendAll('m', [n])` carried (the first argument of a JSON invocation), without a full parse.
  */
-export class CountingConnection implements HubConnection {
+export class CountingConnection implements LocalConnection {
   readonly protocol = json;
   frames = 0;
   constructor(
@@ -40,17 +40,17 @@ export interface ClusterOptions {
 
 /** `count` lifetime managers on `driver`, each a separate "server" with its own broker connections. */
 export async function startCluster(
-  driver: Driver,
+  driver: DriverName,
   brokers: Brokers,
   count: number,
   options: ClusterOptions = {},
 ): Promise<HubLifetimeManager[]> {
   const prefix = uniqueName('bench-');
-  const transports = createTransports(driver, brokers, count, `${prefix}topic`, options);
-  const managers = transports.map(
-    (transport, i) =>
+  const drivers = createDrivers(driver, brokers, count, `${prefix}topic`, options);
+  const managers = drivers.map(
+    (driver, i) =>
       new HubLifetimeManager({
-        transport,
+        driver,
         prefix: `${prefix}:`,
         hub: options.hub ?? 'bench',
         nodeId: `s${i}`,

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Transport } from '@backplane/core';
-import { type KafkaClient, KafkajsClient, KafkaTransport } from '@backplane/kafka';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
-import { NatsTransport } from '@backplane/nats';
-import { RedisTransport } from '@backplane/redis';
+import type { Driver } from '@backplane/core';
+import { type KafkaClient, KafkaDriver, KafkajsClient } from '@backplane/kafka';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
+import { NatsDriver } from '@backplane/nats';
+import { RedisDriver } from '@backplane/redis';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import type { Brokers, Driver } from './brokers.js';
+import type { Brokers, DriverName } from './brokers.js';
 
 /** One isolated namespace per measurement, so rounds never see each other's traffic. */
 export function uniqueName(prefix: string): string {
@@ -14,37 +14,37 @@ export function uniqueName(prefix: string): string {
 }
 
 /**
- * The transports of one simulated cluster: `count` transports on `driver`, each with its own connections
- * (as separate servers would have). Memory transports share one bus. `topic` names the Kafka topic.
+ * The drivers of one simulated cluster: `count` drivers on `driver`, each with its own connections
+ * (as separate servers would have). Memory drivers share one bus. `topic` names the Kafka topic.
  */
-export function createTransports(
-  driver: Driver,
+export function createDrivers(
+  driver: DriverName,
   brokers: Brokers,
   count: number,
   topic: string,
   options: { durable?: boolean; kafkaClient?: (i: number) => KafkaClient } = {},
-): Transport[] {
+): Driver[] {
   const bus = new MemoryBus();
-  return Array.from({ length: count }, (_, i) => createTransport(driver, brokers, topic, bus, i, options));
+  return Array.from({ length: count }, (_, i) => createDriver(driver, brokers, topic, bus, i, options));
 }
 
-function createTransport(
-  driver: Driver,
+function createDriver(
+  driver: DriverName,
   brokers: Brokers,
   topic: string,
   bus: MemoryBus,
   i: number,
   options: { durable?: boolean; kafkaClient?: (i: number) => KafkaClient },
-): Transport {
+): Driver {
   switch (driver) {
     case 'memory':
-      return new MemoryTransport({ bus });
+      return new MemoryDriver({ bus });
     case 'redis':
-      return new RedisTransport({ url: brokers.redis!.url, ...(options.durable && { durable: {} }) });
+      return new RedisDriver({ url: brokers.redis!.url, ...(options.durable && { durable: {} }) });
     case 'nats':
-      return new NatsTransport({ servers: brokers.nats!.url });
+      return new NatsDriver({ servers: brokers.nats!.url });
     case 'kafka':
-      return new KafkaTransport({
+      return new KafkaDriver({
         brokers: [brokers.kafka!.bootstrap],
         topic,
         ...(options.kafkaClient && { client: options.kafkaClient(i) }),
@@ -63,7 +63,11 @@ export interface RawClient {
   close(): Promise<void>;
 }
 
-export async function createRawClient(driver: Driver, brokers: Brokers, topic: string): Promise<RawClient> {
+export async function createRawClient(
+  driver: DriverName,
+  brokers: Brokers,
+  topic: string,
+): Promise<RawClient> {
   switch (driver) {
     case 'memory':
       return rawMemory(sharedBus);

@@ -1,4 +1,4 @@
-import type { BrokerDriver, Driver } from './brokers.js';
+import type { BrokerDriver, DriverName } from './brokers.js';
 import type { BroadcastOptions } from './scenarios/broadcast.js';
 import type { ConnectionsOptions } from './scenarios/connections.js';
 import type { EfficiencyOptions } from './scenarios/efficiency.js';
@@ -52,6 +52,6 @@ export const PRESETS: Record<Mode, Sizes> = {
 };
 
 /** Drivers that run in processes of their own (`backplane serve` needs a broker the processes share). */
-export function brokerDrivers(drivers: readonly Driver[]): BrokerDriver[] {
+export function brokerDrivers(drivers: readonly DriverName[]): BrokerDriver[] {
   return drivers.filter((d): d is BrokerDriver => d !== 'memory');
 }

@@ -1,4 +1,4 @@
-import { type Brokers, DRIVERS, type Driver, startBrokers } from './brokers.js';
+import { type Brokers, DRIVERS, type DriverName, startBrokers } from './brokers.js';
 import { resetRawMemoryBus } from './drivers.js';
 import { brokerDrivers, type Mode, PRESETS, SCENARIOS, type ScenarioName, type Sizes } from './presets.js';
 import { describeEnvironment, type Environment } from './report/versions.js';
@@ -14,7 +14,7 @@ export interface BenchOptions {
   /** @default 'full' */
   mode?: Mode;
   /** @default every driver */
-  drivers?: readonly Driver[];
+  drivers?: readonly DriverName[];
   /** @default every scenario */
   scenarios?: readonly ScenarioName[];
   /** No progress output (tests). @default false */

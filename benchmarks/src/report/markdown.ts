@@ -66,7 +66,7 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
         'the raw subscribers only count bytes, the backplane also encodes, decodes, checks order and writes to a connection. ' +
         'The memory driver\'s "raw" is the bare in-process bus.',
       '',
-      '| Driver | Raw broker (deliveries/s) | `sendAll` | % of raw | `sendGroup` | % of raw |',
+      '| DriverName | Raw broker (deliveries/s) | `sendAll` | % of raw | `sendGroup` | % of raw |',
       '|---|---:|---:|---:|---:|---:|',
       ...r.efficiency.map(
         (x) =>
@@ -139,7 +139,7 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
         `(after a warm-up), ${s.rounds} round(s), medians of each round's percentiles. Latency counts from each ` +
         "message's scheduled send time, so a sender that falls behind shows up (no coordinated omission).",
       '',
-      '| Driver | Rate (msg/s) | Raw p50 / p99 / p99.9 (ms) | Backplane p50 / p99 / p99.9 (ms) | p99 overhead (ms) |',
+      '| DriverName | Rate (msg/s) | Raw p50 / p99 / p99.9 (ms) | Backplane p50 / p99 / p99.9 (ms) | p99 overhead (ms) |',
       '|---|---:|---:|---:|---:|',
       ...r.latency.map(
         (x) =>
@@ -240,7 +240,7 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
         'link comes back. Measured: from the release to the last missed message delivered, replayed from the log, ' +
         'checked in order and exactly once.',
       '',
-      '| Driver | Gap (messages) | Time to replay (ms) | Replayed msg/s | Notes |',
+      '| DriverName | Gap (messages) | Time to replay (ms) | Replayed msg/s | Notes |',
       '|---|---:|---:|---:|---|',
       ...r.recovery.map(
         (x) =>

@@ -1,4 +1,4 @@
-import type { Brokers, Driver } from '../brokers.js';
+import type { Brokers, DriverName } from '../brokers.js';
 import { connect, startCluster, stopCluster } from '../cluster.js';
 import { createRawClient, type RawClient, uniqueName } from '../drivers.js';
 import type { Progress } from '../util/progress.js';
@@ -7,7 +7,7 @@ import { Counter, pump } from '../util/wait.js';
 
 /** Scenario 1 sizes. */
 export interface EfficiencyOptions {
-  drivers: readonly Driver[];
+  drivers: readonly DriverName[];
   /** Messages per round. */
   messages: number;
   rounds: number;
@@ -16,7 +16,7 @@ export interface EfficiencyOptions {
 }
 
 export interface EfficiencyResult {
-  readonly driver: Driver;
+  readonly driver: DriverName;
   /** Deliveries per second (messages × 3 receiving servers), median over the rounds. */
   readonly raw: number;
   readonly sendAll: number;

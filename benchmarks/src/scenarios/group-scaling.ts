@@ -6,13 +6,13 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import type { Brokers, Driver } from '../brokers.js';
+import type { Brokers, DriverName } from '../brokers.js';
 import { connect, startCluster, stopCluster } from '../cluster.js';
 import type { Progress } from '../util/progress.js';
 import { Counter, pump } from '../util/wait.js';
 
 export interface GroupScalingOptions {
-  drivers: readonly Driver[];
+  drivers: readonly DriverName[];
   servers: number;
   /** Group members, all on the last server. */
   members: number;
@@ -20,7 +20,7 @@ export interface GroupScalingOptions {
 }
 
 export interface GroupScalingResult {
-  readonly contender: Driver | 'socket.io';
+  readonly contender: DriverName | 'socket.io';
   /** Messages each server received from the broker while the group got `messages` (index = server). */
   readonly receivedPerServer: number[];
   /** Broker messages received by the whole cluster per message sent (1 = only the member's server). */
@@ -114,7 +114,7 @@ async function settled(counts: () => number[]): Promise<void> {
 }
 
 function summary(
-  contender: Driver | 'socket.io',
+  contender: DriverName | 'socket.io',
   receivedPerServer: number[],
   messages: number,
 ): GroupScalingResult {

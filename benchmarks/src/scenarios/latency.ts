@@ -1,5 +1,5 @@
 import type { HubLifetimeManager } from '@backplane/core';
-import type { Brokers, Driver } from '../brokers.js';
+import type { Brokers, DriverName } from '../brokers.js';
 import { connect, firstArgument, startCluster, stopCluster } from '../cluster.js';
 import { createRawClient, type RawClient, uniqueName } from '../drivers.js';
 import type { Progress } from '../util/progress.js';
@@ -7,7 +7,7 @@ import { alternate, type LatencySummary, median, summarizeLatency } from '../uti
 import { Counter } from '../util/wait.js';
 
 export interface LatencyOptions {
-  drivers: readonly Driver[];
+  drivers: readonly DriverName[];
   /** Messages per second. */
   rates: readonly number[];
   /** Measured time per rate and contender, in ms (after {@link WARMUP_MS}). */
@@ -16,7 +16,7 @@ export interface LatencyOptions {
 }
 
 export interface LatencyPoint {
-  readonly driver: Driver;
+  readonly driver: DriverName;
   readonly rate: number;
   /** Medians over the rounds of each round's percentiles, in ms. */
   readonly raw: LatencySummary;

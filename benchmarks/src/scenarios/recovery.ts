@@ -1,15 +1,10 @@
-import {
-  type BackplaneEvent,
-  HubLifetimeManager,
-  type MessageHandler,
-  type Transport,
-} from '@backplane/core';
-import { KafkaTransport } from '@backplane/kafka';
-import { NatsTransport } from '@backplane/nats';
-import { RedisTransport } from '@backplane/redis';
+import { type BackplaneEvent, type Driver, HubLifetimeManager, type MessageHandler } from '@backplane/core';
+import { KafkaDriver } from '@backplane/kafka';
+import { NatsDriver } from '@backplane/nats';
+import { RedisDriver } from '@backplane/redis';
 import { startTcpProxy } from '@backplane/testkit';
 import { filter, firstValueFrom, timeout } from 'rxjs';
-import type { Brokers, Driver } from '../brokers.js';
+import type { Brokers, DriverName } from '../brokers.js';
 import { connect, firstArgument, quietLogger } from '../cluster.js';
 import { uniqueName } from '../drivers.js';
 import type { Progress } from '../util/progress.js';
@@ -17,14 +12,14 @@ import { median } from '../util/stats.js';
 import { Counter, pump } from '../util/wait.js';
 
 export interface RecoveryOptions {
-  drivers: readonly Driver[];
+  drivers: readonly DriverName[];
   /** Messages published while the receiving server is cut off. */
   gap: number;
   rounds: number;
 }
 
 export interface RecoveryResult {
-  readonly driver: Driver;
+  readonly driver: DriverName;
   /** From the link coming back to the last missed message delivered, in ms (median over rounds). */
   readonly recoveryMs: number;
   /** Missed messages replayed per second. */
@@ -51,7 +46,7 @@ export async function runRecovery(
   const results: RecoveryResult[] = [];
   for (const driver of options.drivers) {
     progress.step(`recovery: ${driver}, a gap of ${options.gap.toLocaleString('en-US')} messages`);
-    const factory = durableTransport(driver, brokers, options.gap);
+    const factory = durableDriver(driver, brokers, options.gap);
     if (typeof factory === 'string') {
       progress.note(`${driver}: not measured: ${factory}`);
       results.push({ driver, recoveryMs: Number.NaN, replayRate: Number.NaN, rounds: [], error: factory });
@@ -82,11 +77,11 @@ export async function runRecovery(
   return results;
 }
 
-/** Builds a durable transport of one driver, straight to the broker or through a proxy port. */
+/** Builds a durable driver of one kind, straight to the broker or through a proxy port. */
 interface DurableFactory {
   /** The broker's port (what the proxy forwards to). */
   readonly brokerPort: number;
-  make(port?: number): Transport;
+  make(port?: number): Driver;
   /**
    * The receiver cannot be cut off alone by a proxy (Kafka: clients reconnect to the address the broker
    * advertises): its live deliveries are swallowed instead, and the next live message reveals the gap.
@@ -97,14 +92,14 @@ interface DurableFactory {
 const SWALLOW_NOTE =
   "the receiver's live deliveries were swallowed (a proxy cannot cut one Kafka client off); timed from the next live message, which reveals the gap";
 
-/** A durable transport of `driver`, or why there is none. */
-function durableTransport(driver: Driver, brokers: Brokers, gap: number): DurableFactory | string {
+/** A durable driver of `driver`, or why there is none. */
+function durableDriver(driver: DriverName, brokers: Brokers, gap: number): DurableFactory | string {
   switch (driver) {
     case 'redis':
       return {
         brokerPort: brokers.redis!.port,
         make: (port) =>
-          new RedisTransport({
+          new RedisDriver({
             url: port ? `redis://127.0.0.1:${port}` : brokers.redis!.url,
             durable: { maxLength: gap * 2 },
             reconnect: { initialDelay: 50, maxDelay: 200 },
@@ -114,7 +109,7 @@ function durableTransport(driver: Driver, brokers: Brokers, gap: number): Durabl
       return {
         brokerPort: brokers.nats!.port,
         make: (port) =>
-          new NatsTransport({
+          new NatsDriver({
             servers: port ? `nats://127.0.0.1:${port}` : brokers.nats!.url,
             durable: { maxLength: gap * 2 },
             options: { reconnectTimeWait: 50 },
@@ -125,7 +120,7 @@ function durableTransport(driver: Driver, brokers: Brokers, gap: number): Durabl
       return {
         brokerPort: 0,
         swallow: true,
-        make: () => new KafkaTransport({ brokers: [brokers.kafka!.bootstrap], topic, durable: true }),
+        make: () => new KafkaDriver({ brokers: [brokers.kafka!.bootstrap], topic, durable: true }),
       };
     }
     case 'memory':
@@ -144,8 +139,8 @@ async function recoverOnce(factory: DurableFactory, gap: number): Promise<number
     durable: true,
     liveness: { probeInterval: 100, probeTimeout: 200 },
   };
-  const sender = new HubLifetimeManager({ ...common, transport: factory.make(), nodeId: 'sender' });
-  const receiver = new HubLifetimeManager({ ...common, transport: receiving.transport, nodeId: 'receiver' });
+  const sender = new HubLifetimeManager({ ...common, driver: factory.make(), nodeId: 'sender' });
+  const receiver = new HubLifetimeManager({ ...common, driver: receiving.driver, nodeId: 'receiver' });
   try {
     await Promise.all([sender.start(), receiver.start()]);
     const delivered = new Counter();
@@ -191,11 +186,11 @@ function exact(elapsed: number, delivered: number, expected: number, disorder: n
   return elapsed;
 }
 
-/** A transport whose live deliveries of group messages can be swallowed (what a receiver missed). */
-function swallowing(transport: Transport) {
+/** A driver whose live deliveries of group messages can be swallowed (what a receiver missed). */
+function swallowing(driver: Driver) {
   let on = false;
   const swallowed = new Counter();
-  const wrapped = new Proxy(transport, {
+  const wrapped = new Proxy(driver, {
     get(target, property) {
       if (property === 'setMessageHandler')
         return (handler: MessageHandler) =>
@@ -208,7 +203,7 @@ function swallowing(transport: Transport) {
     },
   });
   return {
-    transport: wrapped,
+    driver: wrapped,
     swallowed,
     swallow(value: boolean) {
       on = value;

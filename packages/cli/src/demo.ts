@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import type { ServeOptions } from './args.js';
 import { demoPage, demoPagePolicy } from './demo-page.js';
 import { type RunningNode, SECURITY_HEADERS, startNodeServer } from './node-server.js';
@@ -42,7 +42,7 @@ export async function runDemo(options: ServeOptions & { nodes: number }, print =
           port: 0,
           nodeId: `node-${i}`,
           corsOrigins: [pageUrl],
-          ...(options.driver === 'memory' && { transport: new MemoryTransport({ bus }) }),
+          ...(options.driver === 'memory' && { sharedDriver: new MemoryDriver({ bus }) }),
         }),
       );
     }

@@ -1,35 +1,35 @@
-import type { Transport } from '@backplane/core';
-import { createKafkaTransport } from '@backplane/kafka';
-import { MemoryTransport } from '@backplane/memory';
-import { createNatsTransport } from '@backplane/nats';
-import { createRedisTransport } from '@backplane/redis';
+import type { Driver } from '@backplane/core';
+import { createKafkaDriver } from '@backplane/kafka';
+import { MemoryDriver } from '@backplane/memory';
+import { createNatsDriver } from '@backplane/nats';
+import { createRedisDriver } from '@backplane/redis';
 import type { ServeOptions } from './args.js';
 import { UsageError } from './cli-error.js';
 
 /**
- * The transport for `--driver` / `--url` (passed to the driver as is: each driver reads its own URL forms);
+ * The driver for `--driver` / `--url` (passed to the driver as is: each driver reads its own URL forms);
  * `prefix` names the Kafka topic (one per app and hub). `durable` asks for the driver's log: Redis Streams,
  * a JetStream stream, the Kafka topic itself; `replicas`, how many copies of it the broker keeps.
  */
-export function createTransport(
+export function createDriver(
   options: Pick<ServeOptions, 'driver' | 'url' | 'prefix' | 'durable' | 'replicas'>,
-): Transport {
+): Driver {
   const { driver, url, prefix, durable, replicas } = options;
   if (durable && driver === 'memory')
     throw new UsageError('--durable needs a broker that keeps a log (redis, nats or kafka), not memory');
   switch (driver) {
     case 'memory':
       if (url) throw new UsageError('--url does not apply to the memory driver');
-      return new MemoryTransport();
+      return new MemoryDriver();
     case 'redis':
-      return createRedisTransport({ url: url ?? 'redis://127.0.0.1:6379', ...(durable && { durable: {} }) });
+      return createRedisDriver({ url: url ?? 'redis://127.0.0.1:6379', ...(durable && { durable: {} }) });
     case 'nats':
-      return createNatsTransport({
+      return createNatsDriver({
         servers: url ?? 'nats://127.0.0.1:4222',
         ...(durable && { durable: replicas === undefined ? {} : { replicas } }),
       });
     case 'kafka':
-      return createKafkaTransport({
+      return createKafkaDriver({
         brokers: (url ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(','),
         topic: `${prefix}chat`.replace(/[^a-zA-Z0-9._-]/g, '-'),
         durable,

@@ -3,15 +3,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import {
   createConsoleLogger,
+  type Driver,
   HubLifetimeManager,
   InvalidArgumentError,
   type Logger,
-  type Transport,
 } from '@backplane/core';
 import { HubServer, UnauthorizedError, verifyJwt } from '@backplane/signalr';
 import type { ServeOptions } from './args.js';
 import { ANONYMOUS, AuthenticatedChatHub, ChatHub } from './chat-hub.js';
-import { createTransport } from './drivers.js';
+import { createDriver } from './drivers.js';
 import { serveMetrics } from './metrics.js';
 
 /** Largest `POST /api/broadcast` body, in bytes. */
@@ -32,8 +32,8 @@ export interface RunningNode {
 export interface NodeServerOptions extends ServeOptions {
   /** Browser origins allowed to reach this node (the demo page). */
   corsOrigins?: readonly string[];
-  /** A transport to use instead of `--driver`/`--url` (the demo's shared memory bus). */
-  transport?: Transport;
+  /** A driver to use instead of `--driver`/`--url` (the demo's shared memory bus). */
+  sharedDriver?: Driver;
   logger?: Logger;
 }
 
@@ -42,9 +42,9 @@ export interface NodeServerOptions extends ServeOptions {
  * `GET /metrics`. With `jwtSecret`, the hub and `/api/broadcast` need the same Bearer JWT.
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {
-  const transport = options.transport ?? createTransport(options);
+  const driver = options.sharedDriver ?? createDriver(options);
   const manager = new HubLifetimeManager({
-    transport,
+    driver,
     hub: 'chat',
     prefix: options.prefix,
     ...(options.nodeId && { nodeId: options.nodeId }),

@@ -19,7 +19,7 @@ export class Channels {
   readonly #base: string;
   /** Every server subscribes; `sendAll` and `sendAllExcept`. */
   readonly all: string;
-  /** Heartbeats of the servers, where the transport cannot count receivers. */
+  /** Heartbeats of the servers, where the driver cannot count receivers. */
   readonly presence: string;
 
   constructor(prefix: string, hub: string) {

@@ -77,7 +77,7 @@ export interface ProbeBody {
 
 /**
  * "I am alive" on the presence channel, every `interval` ms; `interval` 0 means "I am leaving". Used
- * with transports that cannot count receivers, so a client result to a server that died fails at once.
+ * with drivers that cannot count receivers, so a client result to a server that died fails at once.
  */
 export interface HeartbeatBody {
   readonly kind: 'heartbeat';

@@ -11,7 +11,7 @@ export type BackplaneErrorCode =
   | 'ERR_ACK_TIMEOUT'
   | 'ERR_ENVELOPE'
   | 'ERR_PROTOCOL'
-  | 'ERR_TRANSPORT'
+  | 'ERR_BROKER'
   | 'ERR_OUTBOX_FULL'
   | 'ERR_CLOSED'
   | 'ERR_DUPLICATE_CONNECTION'
@@ -95,13 +95,13 @@ export class ProtocolError extends BackplaneError {
 }
 
 /** The broker refused or failed an operation (publish, subscribe, connect). */
-export class TransportError extends BackplaneError {
+export class BrokerError extends BackplaneError {
   constructor(message: string, options?: ErrorOptions) {
-    super('ERR_TRANSPORT', message, options);
+    super('ERR_BROKER', message, options);
   }
 }
 
-/** The manager, context or transport was closed. */
+/** The manager, context or driver was closed. */
 export class ClosedError extends BackplaneError {
   constructor(what: string, options?: ErrorOptions) {
     super('ERR_CLOSED', `${what} is closed.`, options);

@@ -1,5 +1,6 @@
 import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
 import { Channels } from './channels.js';
+import { type Driver, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { createEpoch, createNodeId } from './ids.js';
 import { defaultProtocols } from './protocol/default-protocols.js';
@@ -10,12 +11,11 @@ import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
-import { isDurableTransport, type Transport } from './transport.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
 export interface HubContextOptions {
   /** The driver; connected by `start()`, closed by `close()`. */
-  transport: Transport;
+  driver: Driver;
   /** Must match the hub servers' hub name (non-empty, no ':'). @default 'hub' */
   hub?: string;
   /** Must match the hub servers' prefix (one segment ending with ':', no other ':'). @default 'backplane:' */
@@ -37,14 +37,14 @@ export interface HubContextOptions {
   maxUserIdLength?: number;
   /**
    * Buffer sends while the broker is unreachable (the driver's state says so) and flush them in order
-   * when it is back, as the lifetime manager does; `false` makes a send fail with `TransportError`.
+   * when it is back, as the lifetime manager does; `false` makes a send fail with `BrokerError`.
    * @default {} (on: 10_000 messages, 16 MiB, 60 s, drop-oldest, flushed 1_000 ms after the link is back)
    */
   outbox?: OutboxOptions | false;
   /**
-   * Durable mode: every invocation also lands in the transport's bounded log, so servers that missed it
-   * replay it. Set it when the hub servers run in durable mode. Needs a durable transport
-   * (`isDurableTransport`); any other is refused with `InvalidArgumentError` here.
+   * Durable mode: every invocation also lands in the driver's bounded log, so servers that missed it
+   * replay it. Set it when the hub servers run in durable mode. Needs a durable driver
+   * (`isDurableDriver`); any other is refused with `InvalidArgumentError` here.
    * @default false
    */
   durable?: boolean;
@@ -61,7 +61,7 @@ export class HubContext {
   readonly nodeId: string;
   readonly serverId: string;
   readonly epoch: string;
-  readonly #transport: Transport;
+  readonly #driver: Driver;
   readonly #link: PublishLink;
   readonly #publisher: Publisher;
   readonly #events = new Subject<BackplaneEvent>();
@@ -72,7 +72,7 @@ export class HubContext {
   #started: Promise<void> | undefined;
 
   constructor(options: HubContextOptions) {
-    this.#transport = options.transport;
+    this.#driver = options.driver;
     this.nodeId = requireNodeId(options.nodeId ?? createNodeId());
     this.epoch = createEpoch();
     this.serverId = `${this.nodeId}-${this.epoch.slice(0, 8)}`;
@@ -80,11 +80,11 @@ export class HubContext {
     ({ maxGroupNameLength: this.#maxGroupNameLength, maxUserIdLength: this.#maxUserIdLength } =
       nameLimits(options));
     const durable = options.durable ?? false;
-    if (durable && !isDurableTransport(this.#transport))
+    if (durable && !isDurableDriver(this.#driver))
       throw new InvalidArgumentError(
-        `Durable mode needs a durable transport; '${this.#transport.name}' keeps no log.`,
+        `Durable mode needs a durable driver; '${this.#driver.name}' keeps no log.`,
       );
-    this.#link = new PublishLink(this.#transport, { outbox: options.outbox ?? {} }, (event) =>
+    this.#link = new PublishLink(this.#driver, { outbox: options.outbox ?? {} }, (event) =>
       this.#events.next(event),
     );
     this.#publisher = new Publisher(
@@ -106,14 +106,12 @@ export class HubContext {
     return this.#events.asObservable();
   }
 
-  /** Connects the transport. Idempotent; sends call it too. */
+  /** Connects the driver. Idempotent; sends call it too. */
   start(): Promise<void> {
     this.#started ??= (async () => {
-      await this.#transport.connect();
+      await this.#driver.connect();
       // The driver's state alone (no probe: a context subscribes to nothing) opens and shuts the link.
-      const link$ = linkState(this.#transport.state$, of(true)).pipe(
-        tap((link) => this.#link.setUp(link.up)),
-      );
+      const link$ = linkState(this.#driver.state$, of(true)).pipe(tap((link) => this.#link.setUp(link.up)));
       this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#events.next(event));
     })();
     return this.#started;
@@ -179,11 +177,11 @@ export class HubContext {
     await this.#publisher.users(userIds, this.#publisher.serialize(method, args));
   }
 
-  /** Stops the link (what the outbox still holds is dropped) and closes the transport. */
+  /** Stops the link (what the outbox still holds is dropped) and closes the driver. */
   async close(): Promise<void> {
     this.#pipeline?.unsubscribe();
     this.#link.close();
-    await this.#transport.close();
+    await this.#driver.close();
     this.#events.complete();
   }
 }

@@ -3,11 +3,12 @@ import { AckTracker } from './ack-tracker.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
 import { ClientResults } from './client-results.js';
+import { type Driver, type DriverState, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { GroupCommands } from './group-commands.js';
-import type { HubConnection } from './hub-connection.js';
 import { createConnectionId, createEpoch } from './ids.js';
 import { Inbound } from './inbound.js';
+import type { LocalConnection } from './local-connection.js';
 import { LocalConnections } from './local-connections.js';
 import type { Logger } from './logger.js';
 import {
@@ -29,7 +30,6 @@ import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
-import { isDurableTransport, type Transport, type TransportState } from './transport.js';
 import { requireGroupName, requireName, requireUserId, requireUserIdentifier } from './validate.js';
 
 export type {
@@ -41,7 +41,7 @@ export type {
 
 /**
  * Keeps this server's connections, groups and users, and reaches every other server's through the
- * transport. The API mirrors ASP.NET Core SignalR's `HubLifetimeManager`.
+ * driver. The API mirrors ASP.NET Core SignalR's `HubLifetimeManager`.
  *
  * Sends deliver to local connections at once (never through the broker) and publish one envelope for the
  * other servers, which ignore their own echoes. Group and user channels are subscribed lazily, only while
@@ -58,7 +58,7 @@ export class HubLifetimeManager {
   readonly epoch: string;
   readonly channels: Channels;
 
-  readonly #transport: Transport;
+  readonly #driver: Driver;
   readonly #protocols: readonly HubProtocol[];
   readonly #log: Logger;
   readonly #stats: BackplaneStats = createStats();
@@ -75,20 +75,20 @@ export class HubLifetimeManager {
   readonly #gaps: GapDetector;
   readonly #link: PublishLink;
   readonly #monitor: LinkMonitor;
-  /** Presence of the other servers: only where the transport cannot count receivers. */
+  /** Presence of the other servers: only where the driver cannot count receivers. */
   readonly #presence: Presence | undefined;
   readonly #reconciler: ReconcileBatcher | undefined;
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
-  /** Durable mode: log positions per channel and replays of the transport's log. */
+  /** Durable mode: log positions per channel and replays of the driver's log. */
   readonly #replay: DurableReplay | undefined;
   #started: Promise<void> | undefined;
   #ready = false;
   #closed = false;
 
   constructor(options: HubLifetimeManagerOptions) {
-    const t = options.transport;
-    this.#transport = t;
+    const t = options.driver;
+    this.#driver = t;
     const resolved = resolveManagerOptions(options);
     this.nodeId = resolved.nodeId;
     this.epoch = createEpoch();
@@ -104,8 +104,8 @@ export class HubLifetimeManager {
     this.#maxUserIdLength = resolved.maxUserIdLength;
     const gaps = new GapDetector({ maxOrigins: resolved.maxTrackedOrigins });
     this.#gaps = gaps;
-    if (durable && !isDurableTransport(t))
-      throw new InvalidArgumentError(`Durable mode needs a durable transport; '${t.name}' keeps no log.`);
+    if (durable && !isDurableDriver(t))
+      throw new InvalidArgumentError(`Durable mode needs a durable driver; '${t.name}' keeps no log.`);
     const isClosed = () => this.#closed;
     const emit = (event: BackplaneEvent) => this.#emit(event);
     const common = { serverId: this.serverId, channels, log, stats, isClosed };
@@ -118,7 +118,7 @@ export class HubLifetimeManager {
     publisher.durable = durable;
     this.#monitor = new LinkMonitor({
       ...common,
-      transport: t,
+      driver: t,
       link: this.#link,
       publisher,
       inbox: this.#inbox,
@@ -129,10 +129,10 @@ export class HubLifetimeManager {
       },
     });
     const replay =
-      durable && isDurableTransport(t)
+      durable && isDurableDriver(t)
         ? new DurableReplay({
             ...common,
-            transport: t,
+            driver: t,
             emit,
             process: (channel, payload, position, source) =>
               this.#inbound.process(channel, payload, position, source),
@@ -153,7 +153,7 @@ export class HubLifetimeManager {
       ? undefined
       : new Presence({
           ...common,
-          transport: t,
+          driver: t,
           publisher,
           gaps,
           results,
@@ -205,13 +205,13 @@ export class HubLifetimeManager {
     return this.#monitor.state;
   }
 
-  /** The transport's link state. */
-  get state$(): Observable<TransportState> {
-    return this.#transport.state$;
+  /** The driver's link state. */
+  get state$(): Observable<DriverState> {
+    return this.#driver.state$;
   }
 
-  get state(): TransportState {
-    return this.#transport.state;
+  get state(): DriverState {
+    return this.#driver.state;
   }
 
   /** A snapshot of the counters. */
@@ -237,22 +237,19 @@ export class HubLifetimeManager {
     return this.#connections.size;
   }
 
-  /** Connects the transport and subscribes to `all` and this server's inbox. Idempotent. */
+  /** Connects the driver and subscribes to `all` and this server's inbox. Idempotent. */
   start(): Promise<void> {
     this.#started ??= (async () => {
-      this.#transport.setMessageHandler(this.#inbound.receive);
-      await this.#transport.connect();
-      await Promise.all([
-        this.#transport.subscribe(this.channels.all),
-        this.#transport.subscribe(this.#inbox),
-      ]);
+      this.#driver.setMessageHandler(this.#inbound.receive);
+      await this.#driver.connect();
+      await Promise.all([this.#driver.subscribe(this.channels.all), this.#driver.subscribe(this.#inbox)]);
       const startedAt = Date.now();
       const replay = this.#replay;
       if (replay) await Promise.all([replay.baseline(this.channels.all), replay.baseline(this.#inbox)]);
       if (this.#presence) await this.#presence.start(startedAt);
       this.#monitor.start();
       this.#ready = true;
-      this.#log.info('Started', { serverId: this.serverId, transport: this.#transport.name });
+      this.#log.info('Started', { serverId: this.serverId, driver: this.#driver.name });
     })();
     return this.#started;
   }
@@ -276,7 +273,7 @@ export class HubLifetimeManager {
    * `DuplicateConnectionError` (a forged or replayed connection token must not take over someone's
    * messages). Registering the same object again is a no-op.
    */
-  async onConnected(connection: HubConnection): Promise<void> {
+  async onConnected(connection: LocalConnection): Promise<void> {
     requireName(connection.connectionId, 'Connection id');
     requireUserIdentifier(connection.userIdentifier, this.#maxUserIdLength);
     if (!this.#ready) await this.start();
@@ -284,7 +281,7 @@ export class HubLifetimeManager {
   }
 
   /** Unregisters a connection. Only the object that was registered under its id can unregister it. */
-  async onDisconnected(connection: HubConnection): Promise<void> {
+  async onDisconnected(connection: LocalConnection): Promise<void> {
     const leaving = this.#connections.remove(connection);
     if (!leaving) return;
     this.#results.connectionGone(connection.connectionId);
@@ -400,7 +397,7 @@ export class HubLifetimeManager {
     return this.#results.has(invocationId);
   }
 
-  /** Stops receiving, fails pending acks and client results with `ClosedError`, closes the transport. */
+  /** Stops receiving, fails pending acks and client results with `ClosedError`, closes the driver. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -410,7 +407,7 @@ export class HubLifetimeManager {
     this.#acks.closeAll();
     this.#results.closeAll();
     this.#connections.clear();
-    await this.#transport.close();
+    await this.#driver.close();
     this.#events.complete();
   }
 }

@@ -1,5 +1,6 @@
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
+import type { LogPosition, MessageHandler } from './driver.js';
 import type { Envelope, InvocationBody } from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
@@ -10,7 +11,6 @@ import type { BackplaneEvent } from './resilience/events.js';
 import type { GapDetector } from './resilience/gap-detector.js';
 import type { DurableReplay, MessageSource, ProcessOutcome } from './resilience/replay.js';
 import type { BackplaneStats } from './stats.js';
-import type { LogPosition, MessageHandler } from './transport.js';
 
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
 
@@ -56,7 +56,7 @@ export class Inbound {
     this.#ownKind = ownEnvelopeReader(options.serverId, options.epoch);
   }
 
-  /** The transport's message handler: typed as one, so the log position cannot be left behind. */
+  /** The driver's message handler: typed as one, so the log position cannot be left behind. */
   readonly receive: MessageHandler = (channel, payload, position) => {
     this.#options.stats.received++;
     this.#options.onActivity();

@@ -6,25 +6,25 @@ export type {
   MissedMessages,
 } from './hub-lifetime-manager.js';
 export { HubLifetimeManager } from './hub-lifetime-manager.js';
-export type { HubConnection } from './hub-connection.js';
+export type { LocalConnection } from './local-connection.js';
 export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
 export type { BackplaneStats } from './stats.js';
 
-// Transport contract (what drivers implement)
+// Driver contract (what drivers implement)
 export type {
-  DurableTransport,
+  DurableDriver,
   LogEntry,
   LogPosition,
   MessageHandler,
-  Transport,
-  TransportCapabilities,
-  TransportState,
-  TransportStateType,
-} from './transport.js';
-export { isDurableTransport, LOG_START } from './transport.js';
-export { TransportBase } from './transport-base.js';
+  Driver,
+  DriverCapabilities,
+  DriverState,
+  DriverStateType,
+} from './driver.js';
+export { isDurableDriver, LOG_START } from './driver.js';
+export { DriverBase } from './driver-base.js';
 
 // Channels, ids and the envelope (the backplane wire format, docs/protocol.md)
 export type { ChannelTarget } from './channels.js';
@@ -113,5 +113,5 @@ export {
   LimitExceededError,
   OutboxFullError,
   ProtocolError,
-  TransportError,
+  BrokerError,
 } from './errors.js';

@@ -1,14 +1,14 @@
 import type { Channels } from './channels.js';
 import type { GroupAction } from './envelope.js';
 import { DuplicateConnectionError, LimitExceededError } from './errors.js';
-import type { HubConnection } from './hub-connection.js';
+import type { LocalConnection } from './local-connection.js';
 import type { Logger } from './logger.js';
 import type { Payloads } from './publisher.js';
 import type { BackplaneStats } from './stats.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 
-export interface LocalConnection {
-  readonly connection: HubConnection;
+export interface ConnectionEntry {
+  readonly connection: LocalConnection;
   /** The groups it is in; made on the first join (most connections join none). */
   groups: Set<string> | undefined;
   readonly userChannel: string | undefined;
@@ -29,7 +29,7 @@ export interface LocalConnectionsOptions {
  * connection's hub protocol, written at once (never through the broker).
  */
 export class LocalConnections {
-  readonly #connections = new Map<string, LocalConnection>();
+  readonly #connections = new Map<string, ConnectionEntry>();
   readonly #channels: Channels;
   readonly #subscriptions: SubscriptionRegistry;
   readonly #stats: BackplaneStats;
@@ -49,7 +49,7 @@ export class LocalConnections {
     return this.#connections.size;
   }
 
-  get(connectionId: string): LocalConnection | undefined {
+  get(connectionId: string): ConnectionEntry | undefined {
     return this.#connections.get(connectionId);
   }
 
@@ -62,7 +62,7 @@ export class LocalConnections {
    * Registers a connection; an id already held by another object is refused with
    * `DuplicateConnectionError`, the same object again is a no-op.
    */
-  async add(connection: HubConnection): Promise<void> {
+  async add(connection: LocalConnection): Promise<void> {
     const id = connection.connectionId;
     const existing = this.#connections.get(id);
     if (existing) {
@@ -80,7 +80,7 @@ export class LocalConnections {
    * Unregisters a connection if `connection` is the object registered under its id, and leaves its group
    * and user channels. Returns the pending unsubscribes, or `undefined` when it was not registered.
    */
-  remove(connection: HubConnection): Promise<void>[] | undefined {
+  remove(connection: LocalConnection): Promise<void>[] | undefined {
     const id = connection.connectionId;
     const local = this.#connections.get(id);
     if (!local || local.connection !== connection) return undefined;
@@ -97,7 +97,7 @@ export class LocalConnections {
   }
 
   /** Applies a group command to a local connection; throws `LimitExceededError` on a join too many. */
-  applyGroupAction(local: LocalConnection, action: GroupAction, group: string): Promise<void> {
+  applyGroupAction(local: ConnectionEntry, action: GroupAction, group: string): Promise<void> {
     const id = local.connection.connectionId;
     const channel = this.#channels.group(group);
     if (action === 'add') {
@@ -169,7 +169,7 @@ export class LocalConnections {
     }
   }
 
-  deliver(connection: HubConnection, payloads: Payloads): void {
+  deliver(connection: LocalConnection, payloads: Payloads): void {
     const frame = payloads.get(connection.protocol.name);
     if (!frame) {
       this.#stats.protocolMismatches++;
@@ -185,7 +185,7 @@ export class LocalConnections {
     this.write(connection, frame);
   }
 
-  write(connection: HubConnection, frame: Uint8Array): void {
+  write(connection: LocalConnection, frame: Uint8Array): void {
     try {
       const pending = connection.write(frame);
       this.#stats.delivered++;
@@ -195,7 +195,7 @@ export class LocalConnections {
     }
   }
 
-  #writeFailed(connection: HubConnection, error: unknown): void {
+  #writeFailed(connection: LocalConnection, error: unknown): void {
     this.#stats.writeErrors++;
     this.#log.debug('Writing to a connection failed', { connectionId: connection.connectionId, error });
   }

@@ -1,17 +1,17 @@
 import { Channels } from './channels.js';
 import type { ResultType } from './client-results.js';
+import type { Driver } from './driver.js';
 import { createNodeId } from './ids.js';
 import { createConsoleLogger, type Logger } from './logger.js';
 import { defaultProtocols } from './protocol/default-protocols.js';
 import type { HubProtocol } from './protocol/hub-protocol.js';
 import type { LivenessOptions } from './resilience/liveness.js';
 import type { OutboxOptions } from './resilience/outbox.js';
-import type { Transport } from './transport.js';
 import { DEFAULT_MAX_GROUPS_PER_CONNECTION, limitOption, nameLimits, requireNodeId } from './validate.js';
 
 export interface HubLifetimeManagerOptions {
-  /** The driver: one transport per manager. The manager connects it in `start()` and closes it in `close()`. */
-  transport: Transport;
+  /** The driver: one driver per manager. The manager connects it in `start()` and closes it in `close()`. */
+  driver: Driver;
   /**
    * The hub's name in channel names: non-empty, without ':' (`InvalidArgumentError` otherwise).
    * @default 'hub'
@@ -55,17 +55,17 @@ export interface HubLifetimeManagerOptions {
    */
   liveness?: LivenessOptions | false;
   /**
-   * With transports that cannot count receivers (NATS, Kafka): how often each server announces itself, in
+   * With drivers that cannot count receivers (NATS, Kafka): how often each server announces itself, in
    * ms. A server silent for 3 intervals, or one that said goodbye, is gone: client results to its
    * connections fail at once and group commands for them are no-ops.
    * @default 2_000
    */
   presenceInterval?: number;
   /**
-   * Durable mode: invocations also land in the transport's bounded log, and after an outage or a gap this
+   * Durable mode: invocations also land in the driver's bounded log, and after an outage or a gap this
    * server replays what its connections missed, in order and without duplicates; when the log no longer
-   * holds the gap it reports `recovered: false` and the exact gap. Needs a {@link DurableTransport}
-   * (`isDurableTransport`): any other transport is refused with `InvalidArgumentError` here.
+   * holds the gap it reports `recovered: false` and the exact gap. Needs a {@link DurableDriver}
+   * (`isDurableDriver`): any other driver is refused with `InvalidArgumentError` here.
    * @default false
    */
   durable?: boolean;
@@ -103,7 +103,7 @@ export interface HubLifetimeManagerOptions {
    * themselves, their presence entries). Past the bound the least recently heard from is forgotten: its
    * next message starts a fresh baseline, so a loss just before it would go unreported. Besides, a
    * message of another epoch from the same origin replaces the previous epoch's state, and where the
-   * transport cannot count receivers a server's state goes when it says goodbye, or 10 minutes after
+   * driver cannot count receivers a server's state goes when it says goodbye, or 10 minutes after
    * it was presumed gone (silent for 3 presence intervals). `stats.trackedOrigins` shows the count.
    * @default 10_000 origins
    */

@@ -1,10 +1,10 @@
 import type { Channels } from './channels.js';
 import type { ClientResults } from './client-results.js';
+import type { Driver } from './driver.js';
 import { ConnectionNotFoundError } from './errors.js';
 import { ownerOfConnection } from './ids.js';
 import type { Publisher } from './publisher.js';
 import type { GapDetector } from './resilience/gap-detector.js';
-import type { Transport } from './transport.js';
 
 /**
  * Presence: how long a server presumed gone (silent past its 3 intervals) keeps its entry and its
@@ -20,7 +20,7 @@ export interface PresenceOptions {
   readonly serverId: string;
   readonly channels: Channels;
   /** Subscribes the presence channel. */
-  readonly transport: Pick<Transport, 'subscribe'>;
+  readonly driver: Pick<Driver, 'subscribe'>;
   /** Publishes the heartbeats. */
   readonly publisher: Pick<Publisher, 'publish'>;
   /** The ordering state of other servers, forgotten with them. */
@@ -34,7 +34,7 @@ export interface PresenceOptions {
 }
 
 /**
- * Which other servers are alive, where the transport cannot count receivers (NATS, Kafka): each server
+ * Which other servers are alive, where the driver cannot count receivers (NATS, Kafka): each server
  * announces itself every interval on the presence channel and says goodbye when it closes. A server
  * silent for 3 intervals, or one that said goodbye, is gone.
  */
@@ -51,9 +51,9 @@ export class Presence {
 
   /** Subscribes the presence channel and starts announcing this server. */
   async start(startedAt: number): Promise<void> {
-    const { transport, publisher, channels, interval } = this.#options;
+    const { driver, publisher, channels, interval } = this.#options;
     this.#startedAt = startedAt;
-    await transport.subscribe(channels.presence);
+    await driver.subscribe(channels.presence);
     const beat = () => {
       const now = Date.now();
       for (const [server, expires] of this.#presence)
@@ -100,7 +100,7 @@ export class Presence {
   }
 
   /**
-   * Whether `serverId` is known to be gone. Only answered from presence, where the transport cannot count
+   * Whether `serverId` is known to be gone. Only answered from presence, where the driver cannot count
    * receivers (otherwise the publish's receiver count tells); never before `start()` has announced this
    * server. A server never heard of counts as gone once this one has listened for 3 intervals.
    */

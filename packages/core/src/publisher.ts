@@ -1,16 +1,16 @@
 import type { Channels } from './channels.js';
 import { ENVELOPE_VERSION, type EnvelopeBody, type InvocationBody } from './envelope.js';
 import { encodeEnvelope } from './envelope-codec.js';
-import { BackplaneError, InvalidArgumentError, TransportError } from './errors.js';
+import { BackplaneError, BrokerError, InvalidArgumentError } from './errors.js';
 import { ownerOfConnection } from './ids.js';
 import { type InvocationMessage, MessageType } from './protocol/hub-messages.js';
 import type { HubProtocol } from './protocol/hub-protocol.js';
 import type { BackplaneStats } from './stats.js';
 
-/** Where published bytes go: the transport itself, or the resilience layer's outbox in front of it. */
+/** Where published bytes go: the driver itself, or the resilience layer's outbox in front of it. */
 export interface PublishSink {
   publish(channel: string, payload: Uint8Array): Promise<number | undefined>;
-  /** Durable mode: publish and append to the channel's log; `key` as in `Transport.publishDurable`. */
+  /** Durable mode: publish and append to the channel's log; `key` as in `Driver.publishDurable`. */
   publishDurable?(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined>;
 }
 
@@ -110,8 +110,8 @@ export class Publisher {
   /**
    * Stamps and publishes one envelope body. A durable publish gets an idempotency key, `{epoch}:{n}` (this
    * publisher's n-th durable publish; the epoch is random hex, unique per server instance), which every
-   * retry of the same envelope carries. Resolves with the receiver count where the transport knows
-   * it; rejects with a {@link TransportError}.
+   * retry of the same envelope carries. Resolves with the receiver count where the driver knows
+   * it; rejects with a {@link BrokerError}.
    */
   publish(channel: string, body: EnvelopeBody, sink: PublishSink = this.#sink): Promise<number | undefined> {
     const seq = (this.#seq.get(channel) ?? 0) + 1;
@@ -127,7 +127,7 @@ export class Publisher {
       this.#stats.publishFailures++;
       throw cause instanceof BackplaneError
         ? cause
-        : new TransportError(`Publishing to '${channel}' failed.`, { cause });
+        : new BrokerError(`Publishing to '${channel}' failed.`, { cause });
     });
   }
 

@@ -1,10 +1,10 @@
 /** Counters a manager keeps since it started. All are message counts unless named otherwise. */
 export interface BackplaneStats {
-  /** Envelopes handed to the transport. */
+  /** Envelopes handed to the driver. */
   published: number;
-  /** Publishes the transport rejected. */
+  /** Publishes the driver rejected. */
   publishFailures: number;
-  /** Envelopes received from the transport (valid or not). */
+  /** Envelopes received from the driver (valid or not). */
   received: number;
   /** Frames written to local connections (one per connection per message). */
   delivered: number;

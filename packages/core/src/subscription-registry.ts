@@ -1,4 +1,4 @@
-import type { Transport } from './transport.js';
+import type { Driver } from './driver.js';
 
 interface Entry {
   readonly members: Set<string>;
@@ -16,7 +16,7 @@ interface Entry {
  */
 export class SubscriptionRegistry {
   readonly #entries = new Map<string, Entry>();
-  readonly #transport: Transport;
+  readonly #driver: Driver;
   readonly #onError: (channel: string, error: unknown) => void;
   readonly #onReleased: (channel: string) => void;
   /** Called once a channel's subscription is live. */
@@ -27,11 +27,11 @@ export class SubscriptionRegistry {
    * @param onReleased a channel was unsubscribed (its sequence tracking must start afresh)
    */
   constructor(
-    transport: Transport,
+    driver: Driver,
     onError: (channel: string, error: unknown) => void,
     onReleased: (channel: string) => void = () => {},
   ) {
-    this.#transport = transport;
+    this.#driver = driver;
     this.#onError = onError;
     this.#onReleased = onReleased;
   }
@@ -71,13 +71,13 @@ export class SubscriptionRegistry {
       const want = entry.members.size > 0;
       if (want === entry.subscribed) return;
       if (want) {
-        await this.#transport.subscribe(channel);
+        await this.#driver.subscribe(channel);
         entry.subscribed = true;
         this.onSubscribed(channel);
       } else {
         entry.subscribed = false;
         this.#onReleased(channel);
-        await this.#transport.unsubscribe(channel);
+        await this.#driver.unsubscribe(channel);
       }
     };
     const op = entry.tail.then(run);

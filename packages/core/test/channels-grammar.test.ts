@@ -4,7 +4,7 @@ import { Channels } from '../src/channels.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { HubContext } from '../src/hub-context.js';
 import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 
 type Target = { kind: 'all' } | { kind: 'presence' } | { kind: 'group' | 'user' | 'server'; name: string };
 
@@ -90,12 +90,12 @@ describe('channel grammar', () => {
   });
 
   it('channels - the manager and the hub context refuse an invalid prefix or hub at construction', () => {
-    const transport = new ControllableTransport(new TestBus());
+    const driver = new ControllableDriver(new TestBus());
     for (const options of [{ prefix: 'a' }, { prefix: 'a:b:' }, { hub: 'a:b' }, { prefix: '' }]) {
-      expect(() => new HubLifetimeManager({ transport, ...options }), JSON.stringify(options)).toThrow(
+      expect(() => new HubLifetimeManager({ driver, ...options }), JSON.stringify(options)).toThrow(
         InvalidArgumentError,
       );
-      expect(() => new HubContext({ transport, ...options }), JSON.stringify(options)).toThrow(
+      expect(() => new HubContext({ driver, ...options }), JSON.stringify(options)).toThrow(
         InvalidArgumentError,
       );
     }

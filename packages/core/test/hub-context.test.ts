@@ -1,19 +1,19 @@
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../src/errors.js';
-import type { HubConnection } from '../src/hub-connection.js';
 import { HubContext } from '../src/hub-context.js';
 import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
+import type { LocalConnection } from '../src/local-connection.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 
 const json = new JsonHubProtocol();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const WAIT_MS = 5_000;
 
 /** Records the first argument of every invocation; `next()` waits for one with a deadline. */
-class Recorder implements HubConnection {
+class Recorder implements LocalConnection {
   readonly protocol = json;
   readonly words: string[] = [];
   #waiter: (() => void) | undefined;
@@ -48,21 +48,21 @@ describe('hub context', () => {
   it('hub context - a send while the broker is down is buffered and flushed in order when it is back', async () => {
     const bus = new TestBus();
     const manager = new HubLifetimeManager({
-      transport: new ControllableTransport(bus),
+      driver: new ControllableDriver(bus),
       hub: 'c',
       protocols: [json],
       logger: quiet,
       liveness: false,
     });
-    const transport = new ControllableTransport(bus);
-    const context = new HubContext({ transport, hub: 'c', protocols: [json], outbox: { flushDelay: 0 } });
+    const driver = new ControllableDriver(bus);
+    const context = new HubContext({ driver, hub: 'c', protocols: [json], outbox: { flushDelay: 0 } });
     open.push(manager, context);
     await manager.start();
     const client = new Recorder(manager.createConnectionId());
     await manager.onConnected(client);
     await context.sendAll('Say', ['a']);
     await client.waitFor(1);
-    transport.down();
+    driver.down();
     await context.sendAll('Say', ['b']);
     await context.sendAll('Say', ['c']);
     expect(context.stats.buffered).toBe(2);
@@ -72,15 +72,15 @@ describe('hub context', () => {
         timeout(WAIT_MS),
       ),
     );
-    transport.up();
+    driver.up();
     expect(await flushed).toMatchObject({ count: 2 });
     expect(await client.waitFor(3)).toEqual(['a', 'b', 'c']);
     expect(manager.stats.gaps).toBe(0);
   });
 
-  it('hub context - durable mode on a transport without a log is refused at construction', () => {
-    expect(
-      () => new HubContext({ transport: new ControllableTransport(new TestBus()), durable: true }),
-    ).toThrow(InvalidArgumentError);
+  it('hub context - durable mode on a driver without a log is refused at construction', () => {
+    expect(() => new HubContext({ driver: new ControllableDriver(new TestBus()), durable: true })).toThrow(
+      InvalidArgumentError,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuplicateConnectionError } from '../src/errors.js';
 import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection, settle, until } from './recording-connection.js';
 
 const open: HubLifetimeManager[] = [];
@@ -10,9 +10,9 @@ afterEach(async () => {
 });
 
 async function managerOn(bus: TestBus, options: Partial<HubLifetimeManagerOptions> = {}) {
-  const transport = new ControllableTransport(bus);
+  const driver = new ControllableDriver(bus);
   const manager = new HubLifetimeManager({
-    transport,
+    driver,
     hub: 'c',
     protocols: [json],
     logger: quiet,
@@ -21,7 +21,7 @@ async function managerOn(bus: TestBus, options: Partial<HubLifetimeManagerOption
   });
   open.push(manager);
   await manager.start();
-  return { manager, transport };
+  return { manager, driver };
 }
 
 describe('duplicate connection ids', () => {
@@ -74,7 +74,7 @@ describe('duplicate connection ids', () => {
 
   it('connections - onConnected twice with the same object keeps its groups, and disconnect releases them', async () => {
     const bus = new TestBus();
-    const { manager, transport } = await managerOn(bus);
+    const { manager, driver } = await managerOn(bus);
     const c = recordingConnection(manager.createConnectionId(), 'bob');
     await manager.onConnected(c);
     await manager.addToGroup(c.connectionId, 'room');
@@ -83,7 +83,7 @@ describe('duplicate connection ids', () => {
     await manager.sendGroup('room', 'Say', ['still a member']);
     expect(c.words).toEqual(['still a member']);
     await manager.onDisconnected(c);
-    expect(transport.isSubscribed(manager.channels.group('room'))).toBe(false);
-    expect(transport.isSubscribed(manager.channels.user('bob'))).toBe(false);
+    expect(driver.isSubscribed(manager.channels.group('room'))).toBe(false);
+    expect(driver.isSubscribed(manager.channels.user('bob'))).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../src/errors.js';
 import { HubContext } from '../src/hub-context.js';
 import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection } from './recording-connection.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -11,9 +11,9 @@ afterEach(async () => {
 });
 
 async function managerOn(bus: TestBus, options: Partial<HubLifetimeManagerOptions> = {}) {
-  const transport = new ControllableTransport(bus);
+  const driver = new ControllableDriver(bus);
   const manager = new HubLifetimeManager({
-    transport,
+    driver,
     hub: 'l',
     protocols: [json],
     logger: quiet,
@@ -23,7 +23,7 @@ async function managerOn(bus: TestBus, options: Partial<HubLifetimeManagerOption
   });
   open.push(manager);
   await manager.start();
-  return { manager, transport };
+  return { manager, driver };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<unknown> {
@@ -36,8 +36,8 @@ async function refusal(promise: Promise<unknown>): Promise<unknown> {
 describe('limits', () => {
   it('limits - group names over maxGroupNameLength are refused on every route and never reach the broker', async () => {
     const bus = new TestBus();
-    const { manager: m1, transport: t1 } = await managerOn(bus, { maxGroupNameLength: 8 });
-    const { manager: m2, transport: t2 } = await managerOn(bus, { maxGroupNameLength: 8 });
+    const { manager: m1, driver: t1 } = await managerOn(bus, { maxGroupNameLength: 8 });
+    const { manager: m2, driver: t2 } = await managerOn(bus, { maxGroupNameLength: 8 });
     const c = recordingConnection(m1.createConnectionId());
     await m1.onConnected(c);
     const long = 'g'.repeat(9);
@@ -57,7 +57,7 @@ describe('limits', () => {
     await m2.sendGroup('g'.repeat(8), 'Say', ['at the limit']);
     for (const t of [t1, t2]) for (const channel of t.touched) expect(channel).not.toContain(long);
     const hub = new HubContext({
-      transport: new ControllableTransport(bus),
+      driver: new ControllableDriver(bus),
       hub: 'l',
       maxGroupNameLength: 8,
     });
@@ -78,7 +78,7 @@ describe('limits', () => {
 
   it('limits - user ids over maxUserIdLength are refused at onConnected and in sendUser(s)', async () => {
     const bus = new TestBus();
-    const { manager, transport } = await managerOn(bus, { maxUserIdLength: 4 });
+    const { manager, driver } = await managerOn(bus, { maxUserIdLength: 4 });
     const long = 'u'.repeat(5);
     const c = recordingConnection(manager.createConnectionId(), long);
     expect(await refusal(manager.onConnected(c))).toMatchObject({
@@ -90,15 +90,15 @@ describe('limits', () => {
     expect(() => manager.sendUser(long, 'Say', ['x'])).toThrow(LimitExceededError);
     expect(() => manager.sendUsers(['ok', long], 'Say', ['x'])).toThrow(LimitExceededError);
     await manager.onConnected(recordingConnection(manager.createConnectionId(), 'u'.repeat(4)));
-    for (const channel of transport.touched) expect(channel).not.toContain(long);
-    const hub = new HubContext({ transport: new ControllableTransport(bus), hub: 'l', maxUserIdLength: 4 });
+    for (const channel of driver.touched) expect(channel).not.toContain(long);
+    const hub = new HubContext({ driver: new ControllableDriver(bus), hub: 'l', maxUserIdLength: 4 });
     open.push(hub);
     expect(await refusal(hub.sendUsers(['ok', long], 'Say', ['x']))).toBeInstanceOf(LimitExceededError);
   });
 
   it('limits - a connection joins at most maxGroupsPerConnection groups, whichever server asks', async () => {
     const bus = new TestBus();
-    const { manager: owner, transport } = await managerOn(bus, { maxGroupsPerConnection: 3 });
+    const { manager: owner, driver } = await managerOn(bus, { maxGroupsPerConnection: 3 });
     const { manager: other } = await managerOn(bus);
     const c = recordingConnection(owner.createConnectionId());
     await owner.onConnected(c);
@@ -115,15 +115,15 @@ describe('limits', () => {
       limit: 'maxGroupsPerConnection',
       max: 3,
     });
-    expect(transport.isSubscribed(owner.channels.group('d'))).toBe(false);
+    expect(driver.isSubscribed(owner.channels.group('d'))).toBe(false);
     await other.removeFromGroup(c.connectionId, 'b');
     await other.addToGroup(c.connectionId, 'd');
-    expect(transport.isSubscribed(owner.channels.group('d'))).toBe(true);
+    expect(driver.isSubscribed(owner.channels.group('d'))).toBe(true);
   });
 
   it('limits - a forged connection id naming a huge server id never becomes a channel name', async () => {
     const bus = new TestBus();
-    const { manager, transport } = await managerOn(bus);
+    const { manager, driver } = await managerOn(bus);
     const forged = `${'x'.repeat(22)}.${'s'.repeat(32_768)}`;
     await manager.sendConnection(forged, 'Say', ['x']);
     await manager.sendConnections([forged], 'Say', ['x']);
@@ -132,14 +132,14 @@ describe('limits', () => {
     expect(await refusal(manager.invokeConnection(forged, 'Ask', []))).toMatchObject({
       code: 'ERR_CONNECTION_NOT_FOUND',
     });
-    for (const channel of transport.touched) expect(channel.length).toBeLessThan(300);
+    for (const channel of driver.touched) expect(channel.length).toBeLessThan(300);
   });
 
   it('limits - a node id over 247 characters is refused (server ids stay within 256)', () => {
-    const transport = new ControllableTransport(new TestBus());
-    expect(() => new HubLifetimeManager({ transport, nodeId: 'n'.repeat(248) })).toThrow(/nodeId/);
-    expect(() => new HubContext({ transport, nodeId: 'n'.repeat(248) })).toThrow(/nodeId/);
-    expect(new HubLifetimeManager({ transport, nodeId: 'n'.repeat(247) }).serverId).toHaveLength(256);
+    const driver = new ControllableDriver(new TestBus());
+    expect(() => new HubLifetimeManager({ driver, nodeId: 'n'.repeat(248) })).toThrow(/nodeId/);
+    expect(() => new HubContext({ driver, nodeId: 'n'.repeat(248) })).toThrow(/nodeId/);
+    expect(new HubLifetimeManager({ driver, nodeId: 'n'.repeat(247) }).serverId).toHaveLength(256);
   });
 
   it('limits - the defaults are 256 characters per name and 1 000 groups per connection', async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ENVELOPE_VERSION } from '../src/envelope.js';
 import { encodeEnvelope } from '../src/envelope-codec.js';
 import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection, settle, until } from './recording-connection.js';
 
 const open: HubLifetimeManager[] = [];
@@ -12,9 +12,9 @@ afterEach(async () => {
 });
 
 function managerOn(bus: TestBus, options: Partial<HubLifetimeManagerOptions> = {}, receiverCount = true) {
-  const transport = new ControllableTransport(bus, { receiverCount });
+  const driver = new ControllableDriver(bus, { receiverCount });
   const manager = new HubLifetimeManager({
-    transport,
+    driver,
     hub: 'o',
     protocols: [json],
     logger: quiet,
@@ -22,7 +22,7 @@ function managerOn(bus: TestBus, options: Partial<HubLifetimeManagerOptions> = {
     ...options,
   });
   open.push(manager);
-  return { manager, transport };
+  return { manager, driver };
 }
 
 /** A `sendGroups` copy as another server (or a forger) would publish it. */
@@ -49,7 +49,7 @@ describe('per-origin state', () => {
     await manager.onConnected(c);
     await manager.addToGroup(c.connectionId, 'g1');
     await manager.addToGroup(c.connectionId, 'g2');
-    const raw = new ControllableTransport(bus);
+    const raw = new ControllableDriver(bus);
     await raw.connect();
     const forged = 2_000;
     for (let i = 0; i < forged; i++)
@@ -83,7 +83,7 @@ describe('per-origin state', () => {
     vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
     const bus = new TestBus();
     const { manager: m1 } = managerOn(bus, { presenceInterval: 60_000 }, false);
-    const { manager: m2, transport: t2 } = managerOn(bus, { presenceInterval: 60_000 }, false);
+    const { manager: m2, driver: t2 } = managerOn(bus, { presenceInterval: 60_000 }, false);
     await Promise.all([m1.start(), m2.start()]);
     const c = recordingConnection(m1.createConnectionId());
     await m1.onConnected(c);

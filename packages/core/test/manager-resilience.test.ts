@@ -1,23 +1,23 @@
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionNotFoundError, OutboxFullError, TransportError } from '../src/errors.js';
-import type { HubConnection } from '../src/hub-connection.js';
+import { BrokerError, ConnectionNotFoundError, OutboxFullError } from '../src/errors.js';
 import {
   HubLifetimeManager,
   type HubLifetimeManagerOptions,
   type MissedMessages,
 } from '../src/hub-lifetime-manager.js';
+import type { LocalConnection } from '../src/local-connection.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import type { BackplaneEvent } from '../src/resilience/events.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { until } from './recording-connection.js';
 
 const json = new JsonHubProtocol();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const WAIT_MS = 5_000;
 
-class Recorder implements HubConnection {
+class Recorder implements LocalConnection {
   readonly protocol = json;
   readonly words: string[] = [];
   /** Invocation ids of client-result invocations received. */
@@ -63,11 +63,11 @@ afterEach(async () => {
 
 async function pair(options: Partial<HubLifetimeManagerOptions> = {}) {
   const bus = new TestBus();
-  const t1 = new ControllableTransport(bus);
-  const t2 = new ControllableTransport(bus);
+  const t1 = new ControllableDriver(bus);
+  const t2 = new ControllableDriver(bus);
   const base = { hub: 'r', protocols: [json], logger: quiet, liveness: false as const };
-  const m1 = new HubLifetimeManager({ ...base, transport: t1, ...options });
-  const m2 = new HubLifetimeManager({ ...base, transport: t2 });
+  const m1 = new HubLifetimeManager({ ...base, driver: t1, ...options });
+  const m2 = new HubLifetimeManager({ ...base, driver: t2 });
   open.push(m1, m2);
   await Promise.all([m1.start(), m2.start()]);
   const c1 = new Recorder(m1.createConnectionId());
@@ -89,10 +89,10 @@ describe('manager presence', () => {
     };
     const m1 = new HubLifetimeManager({
       ...base,
-      transport: new ControllableTransport(bus, { receiverCount: false }),
+      driver: new ControllableDriver(bus, { receiverCount: false }),
     });
-    const t2 = new ControllableTransport(bus, { receiverCount: false });
-    const m2 = new HubLifetimeManager({ ...base, transport: t2 });
+    const t2 = new ControllableDriver(bus, { receiverCount: false });
+    const m2 = new HubLifetimeManager({ ...base, driver: t2 });
     open.push(m1, m2);
     await Promise.all([m1.start(), m2.start()]);
     const c = new Recorder(m2.createConnectionId());
@@ -126,11 +126,11 @@ describe('manager presence (pending calls)', () => {
     };
     const m1 = new HubLifetimeManager({
       ...base,
-      transport: new ControllableTransport(bus, { receiverCount: false }),
+      driver: new ControllableDriver(bus, { receiverCount: false }),
     });
     const m2 = new HubLifetimeManager({
       ...base,
-      transport: new ControllableTransport(bus, { receiverCount: false }),
+      driver: new ControllableDriver(bus, { receiverCount: false }),
     });
     open.push(m1, m2);
     await Promise.all([m1.start(), m2.start()]);
@@ -152,7 +152,7 @@ describe('manager resilience', () => {
     const started = nextEvent(m1.events$, 'outage-started');
     t1.down();
     const outage = await started;
-    expect(outage.reason).toBe('transport disconnected');
+    expect(outage.reason).toBe('driver disconnected');
     for (const word of ['a', 'b', 'c']) await m1.sendAll('Say', [word]);
     expect(c1.words).toEqual(['a', 'b', 'c']);
     expect(m1.stats.buffered).toBe(3);
@@ -211,12 +211,12 @@ describe('manager resilience', () => {
     await expect(m1.sendAll('Say', ['b'])).rejects.toBeInstanceOf(OutboxFullError);
   });
 
-  it('no outbox - publishes fail with TransportError and receivers report the gap', async () => {
+  it('no outbox - publishes fail with BrokerError and receivers report the gap', async () => {
     const { t1, m1, m2, c2 } = await pair({ outbox: false });
     await m1.sendAll('Say', ['a']);
     await c2.waitFor(1);
     t1.down();
-    await expect(m1.sendAll('Say', ['lost'])).rejects.toBeInstanceOf(TransportError);
+    await expect(m1.sendAll('Say', ['lost'])).rejects.toBeInstanceOf(BrokerError);
     t1.up();
     const gap = nextEvent(m2.events$, 'gap');
     await m1.sendAll('Say', ['b']);
@@ -252,12 +252,12 @@ describe('manager resilience', () => {
       liveness: false as const,
       outbox: false as const,
     };
-    const t1 = new ControllableTransport(bus);
-    const t2 = new ControllableTransport(bus);
-    const m1 = new HubLifetimeManager({ ...base, transport: t1 });
+    const t1 = new ControllableDriver(bus);
+    const t2 = new ControllableDriver(bus);
+    const m1 = new HubLifetimeManager({ ...base, driver: t1 });
     const m2 = new HubLifetimeManager({
       ...base,
-      transport: t2,
+      driver: t2,
       reconcile: (missed) => {
         calls.push(missed);
         called();
@@ -300,7 +300,7 @@ describe('manager resilience', () => {
   it('duplicates - the same envelope received twice is delivered once', async () => {
     const { t1, m1, m2, c2 } = await pair();
     const seen: Array<[string, Uint8Array]> = [];
-    const spy = new ControllableTransport(t1.bus);
+    const spy = new ControllableDriver(t1.bus);
     await spy.connect();
     await spy.subscribe(m1.channels.all);
     spy.setMessageHandler((channel, payload) => seen.push([channel, payload]));

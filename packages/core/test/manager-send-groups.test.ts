@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ENVELOPE_VERSION } from '../src/envelope.js';
 import { encodeEnvelope } from '../src/envelope-codec.js';
-import type { HubConnection } from '../src/hub-connection.js';
 import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
+import type { LocalConnection } from '../src/local-connection.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { settle, until } from './recording-connection.js';
 
 const json = new JsonHubProtocol();
@@ -15,7 +15,7 @@ describe('sendGroups de-duplication', () => {
   it('sendGroups - copies of consecutive batches arriving interleaved (sharded brokers) are delivered once each', async () => {
     const bus = new TestBus();
     const manager = new HubLifetimeManager({
-      transport: new ControllableTransport(bus),
+      driver: new ControllableDriver(bus),
       hub: 'g',
       protocols: [json],
       logger: quiet,
@@ -23,7 +23,7 @@ describe('sendGroups de-duplication', () => {
     });
     await manager.start();
     const words: string[] = [];
-    const connection: HubConnection = {
+    const connection: LocalConnection = {
       connectionId: manager.createConnectionId(),
       protocol: json,
       write: (frame) => {
@@ -34,7 +34,7 @@ describe('sendGroups de-duplication', () => {
     await manager.addToGroup(connection.connectionId, 'g1');
     await manager.addToGroup(connection.connectionId, 'g2');
 
-    const raw = new ControllableTransport(bus);
+    const raw = new ControllableDriver(bus);
     await raw.connect();
     const copy = (batch: number, word: string, seq: number) =>
       encodeEnvelope({

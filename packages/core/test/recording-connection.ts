@@ -1,4 +1,4 @@
-import type { HubConnection } from '../src/hub-connection.js';
+import type { LocalConnection } from '../src/local-connection.js';
 import type { InvocationMessage } from '../src/protocol/hub-messages.js';
 import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 
@@ -11,7 +11,7 @@ export const SETTLE_MS = 100;
 export const WAIT_MS = 3_000;
 
 /** A JSON connection that records the first argument of every invocation it is sent. */
-export interface RecordingConnection extends HubConnection {
+export interface RecordingConnection extends LocalConnection {
   readonly words: string[];
 }
 

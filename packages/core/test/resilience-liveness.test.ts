@@ -1,9 +1,9 @@
 import { asyncScheduler, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import type { DriverState } from '../src/driver.js';
 import { linkState, outageEvents } from '../src/resilience/link-state.js';
 import { liveness } from '../src/resilience/liveness.js';
-import type { TransportState } from '../src/transport.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const opts = { probeInterval: 1000, probeTimeout: 2000 };
@@ -59,9 +59,9 @@ describe('resilience liveness', () => {
     });
   });
 
-  it('link state - down while the transport is not connected or the probe failed; outages become events', () => {
+  it('link state - down while the driver is not connected or the probe failed; outages become events', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      const states: Record<string, TransportState> = {
+      const states: Record<string, DriverState> = {
         c: { type: 'connected' },
         d: { type: 'disconnected' },
       };
@@ -69,7 +69,7 @@ describe('resilience liveness', () => {
       const alive$ = hot('t 99ms - 99ms - 99ms f 99ms t', tf);
       const events$ = outageEvents(linkState(state$, alive$), () => asyncScheduler.now());
       expectObservable(events$).toBe('- 99ms s 99ms e 99ms p 99ms n', {
-        s: { type: 'outage-started', at: 100, reason: 'transport disconnected' },
+        s: { type: 'outage-started', at: 100, reason: 'driver disconnected' },
         e: { type: 'outage-ended', at: 200, durationMs: 100 },
         p: { type: 'outage-started', at: 300, reason: 'probe timeout' },
         n: { type: 'outage-ended', at: 400, durationMs: 100 },
@@ -79,7 +79,7 @@ describe('resilience liveness', () => {
 
   it('link state - degraded counts as down and names what is off', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      const states: Record<string, TransportState> = {
+      const states: Record<string, DriverState> = {
         c: { type: 'connected' },
         g: { type: 'degraded', reason: 'durable log not acknowledging' },
       };
@@ -87,7 +87,7 @@ describe('resilience liveness', () => {
       const alive$ = hot('t', tf);
       expectObservable(linkState(state$, alive$)).toBe('u 99ms d 99ms u', {
         u: { up: true },
-        d: { up: false, reason: 'transport degraded: durable log not acknowledging' },
+        d: { up: false, reason: 'driver degraded: durable log not acknowledging' },
       });
     });
   });

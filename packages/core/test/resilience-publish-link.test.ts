@@ -1,25 +1,25 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Channels } from '../src/channels.js';
+import { type DriverCapabilities, LOG_START, type LogEntry } from '../src/driver.js';
+import { DriverBase } from '../src/driver-base.js';
 import { decodeEnvelope } from '../src/envelope-codec.js';
-import { TransportError } from '../src/errors.js';
+import { BrokerError } from '../src/errors.js';
 import { Publisher } from '../src/publisher.js';
 import { PublishLink } from '../src/resilience/publish-link.js';
 import { createStats } from '../src/stats.js';
-import { LOG_START, type LogEntry, type TransportCapabilities } from '../src/transport.js';
-import { TransportBase } from '../src/transport-base.js';
-import { ControllableTransport, TestBus } from './controllable-transport.js';
+import { ControllableDriver, TestBus } from './controllable-driver.js';
 
-/** One durable publish as the transport saw it. */
+/** One durable publish as the driver saw it. */
 interface Attempt {
   readonly seq: number;
   readonly key: string | undefined;
   settle(outcome: 'ok' | 'fail'): void;
 }
 
-/** A durable transport whose every durable publish waits until the test settles it. */
-class ScriptedTransport extends TransportBase {
+/** A durable driver whose every durable publish waits until the test settles it. */
+class ScriptedDriver extends DriverBase {
   readonly name = 'scripted';
-  readonly capabilities: TransportCapabilities = {
+  readonly capabilities: DriverCapabilities = {
     receiverCount: false,
     durable: true,
     perChannelSubscriptions: true,
@@ -36,7 +36,7 @@ class ScriptedTransport extends TransportBase {
         seq,
         key,
         settle: (outcome) => {
-          if (outcome === 'fail') return reject(new TransportError('no ack (test)'));
+          if (outcome === 'fail') return reject(new BrokerError('no ack (test)'));
           this.stored.push(seq);
           resolve(undefined);
         },
@@ -76,9 +76,9 @@ class ScriptedTransport extends TransportBase {
 }
 
 function setup() {
-  const transport = new ScriptedTransport();
+  const driver = new ScriptedDriver();
   const link = new PublishLink(
-    transport,
+    driver,
     { outbox: { flushDelay: 0 }, retry: { initialDelay: 1, maxDelay: 1 } },
     () => {},
   );
@@ -91,19 +91,19 @@ function setup() {
   );
   publisher.durable = true;
   const send = () => void publisher.publish('p:h:group:g', { kind: 'invocation', payloads: new Map() });
-  return { transport, link, send };
+  return { driver, link, send };
 }
 
 describe('resilience publish link', () => {
   it('publish link - a durable publish retried after a failure carries the same idempotency key, distinct per envelope', async () => {
-    const { transport, link, send } = setup();
+    const { driver, link, send } = setup();
     send();
     send();
-    const [first, second] = transport.pending();
-    transport.settle(first!, 'fail');
-    transport.settle(second!, 'ok');
-    await vi.waitFor(() => expect(transport.pending()).toHaveLength(1));
-    const retry = transport.pending()[0]!;
+    const [first, second] = driver.pending();
+    driver.settle(first!, 'fail');
+    driver.settle(second!, 'ok');
+    await vi.waitFor(() => expect(driver.pending()).toHaveLength(1));
+    const retry = driver.pending()[0]!;
     expect(retry.seq).toBe(1);
     expect(retry.key).toBeDefined();
     expect(retry.key).toBe(first!.key);
@@ -111,45 +111,45 @@ describe('resilience publish link', () => {
     expect(second!.key).not.toBe(first!.key);
     // Only safe characters: a key may travel in a protocol header.
     expect(first!.key).toMatch(/^[0-9a-f:]+$/);
-    transport.settle(retry, 'ok');
+    driver.settle(retry, 'ok');
     link.close();
   });
 
   it('publish link - a publish that fails after later ones were buffered is retried before them (order kept)', async () => {
-    const { transport, link, send } = setup();
+    const { driver, link, send } = setup();
     send(); // 1: in flight, fails late (an ack timeout)
     send(); // 2: fails at once, goes to the outbox
-    const [slow, fast] = transport.pending();
-    transport.settle(fast!, 'fail');
+    const [slow, fast] = driver.pending();
+    driver.settle(fast!, 'fail');
     await vi.waitFor(() => expect(link.buffered).toBe(1));
     send(); // 3: queued behind 2
-    transport.settle(slow!, 'fail');
+    driver.settle(slow!, 'fail');
     for (let expected = 1; expected <= 3; expected++) {
-      await vi.waitFor(() => expect(transport.pending()).toHaveLength(1));
-      transport.settle(transport.pending()[0]!, 'ok');
+      await vi.waitFor(() => expect(driver.pending()).toHaveLength(1));
+      driver.settle(driver.pending()[0]!, 'ok');
     }
-    await vi.waitFor(() => expect(transport.stored).toHaveLength(3));
-    expect(transport.stored).toEqual([1, 2, 3]);
+    await vi.waitFor(() => expect(driver.stored).toHaveLength(3));
+    expect(driver.stored).toEqual([1, 2, 3]);
     link.close();
   });
 
   it('publish link - with nothing buffered, a publish goes straight out even while an earlier one is in flight and the link came back', async () => {
-    const { transport, link, send } = setup();
+    const { driver, link, send } = setup();
     send(); // 1: in flight (a slow broker)
     link.setUp(true); // the link reports up again (a flush starts: nothing is buffered)
     send(); // 2: nothing waits in the outbox, so it must not be held behind the in-flight one
-    expect(transport.pending().map((a) => a.seq)).toEqual([1, 2]);
+    expect(driver.pending().map((a) => a.seq)).toEqual([1, 2]);
     expect(link.buffered).toBe(0);
-    for (const attempt of transport.pending()) transport.settle(attempt, 'ok');
+    for (const attempt of driver.pending()) driver.settle(attempt, 'ok');
     link.close();
   });
 });
 
 describe('resilience publish link (no durable log)', () => {
-  it('publish link - a durable publish to a transport without a log fails with TransportError', async () => {
-    const link = new PublishLink(new ControllableTransport(new TestBus()), { outbox: false }, () => {});
+  it('publish link - a durable publish to a driver without a log fails with BrokerError', async () => {
+    const link = new PublishLink(new ControllableDriver(new TestBus()), { outbox: false }, () => {});
     const sent = link.publishDurable('p:h:all', new Uint8Array([1]));
-    await expect(sent).rejects.toBeInstanceOf(TransportError);
-    await expect(sent).rejects.toMatchObject({ code: 'ERR_TRANSPORT' });
+    await expect(sent).rejects.toBeInstanceOf(BrokerError);
+    await expect(sent).rejects.toMatchObject({ code: 'ERR_BROKER' });
   });
 });

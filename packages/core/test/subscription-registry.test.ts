@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import type { Driver } from '../src/driver.js';
 import { SubscriptionRegistry } from '../src/subscription-registry.js';
-import type { Transport } from '../src/transport.js';
 
-/** A transport stub whose subscribe/unsubscribe resolve when the test says so. */
-function slowTransport() {
+/** A driver stub whose subscribe/unsubscribe resolve when the test says so. */
+function slowDriver() {
   const log: string[] = [];
   const pending: Array<() => void> = [];
   const op = (name: string) => (channel: string) => {
     log.push(`${name} ${channel}`);
     return new Promise<void>((resolve) => pending.push(resolve));
   };
-  const transport = { subscribe: op('sub'), unsubscribe: op('unsub') } as unknown as Transport;
-  /** Lets queued operations reach the transport and completes them, until nothing new arrives. */
+  const driver = { subscribe: op('sub'), unsubscribe: op('unsub') } as unknown as Driver;
+  /** Lets queued operations reach the driver and completes them, until nothing new arrives. */
   const flush = async () => {
     for (let idle = 0; idle < 3; ) {
       await new Promise((r) => setImmediate(r));
@@ -21,13 +21,13 @@ function slowTransport() {
       } else idle++;
     }
   };
-  return { transport, log, flush };
+  return { driver, log, flush };
 }
 
 describe('subscription registry', () => {
   it('subscription registry - subscribes on the first member and unsubscribes after the last', async () => {
-    const { transport, log, flush } = slowTransport();
-    const registry = new SubscriptionRegistry(transport, () => {});
+    const { driver, log, flush } = slowDriver();
+    const registry = new SubscriptionRegistry(driver, () => {});
     const a = registry.add('g', 'a');
     const b = registry.add('g', 'b');
     await flush();
@@ -45,8 +45,8 @@ describe('subscription registry', () => {
   });
 
   it('subscription registry - join, leave, join in quick succession ends subscribed', async () => {
-    const { transport, log, flush } = slowTransport();
-    const registry = new SubscriptionRegistry(transport, () => {});
+    const { driver, log, flush } = slowDriver();
+    const registry = new SubscriptionRegistry(driver, () => {});
     const ops = [registry.add('g', 'a'), registry.remove('g', 'a'), registry.add('g', 'a')];
     await flush();
     await Promise.all(ops);
@@ -58,15 +58,15 @@ describe('subscription registry', () => {
   it('subscription registry - a failed subscribe rejects the add and is retried by the next add', async () => {
     let fail = true;
     const calls: string[] = [];
-    const transport = {
+    const driver = {
       subscribe: async (c: string) => {
         calls.push(c);
         if (fail) throw new Error('broker says no');
       },
       unsubscribe: async () => {},
-    } as unknown as Transport;
+    } as unknown as Driver;
     const errors: unknown[] = [];
-    const registry = new SubscriptionRegistry(transport, (_c, e) => errors.push(e));
+    const registry = new SubscriptionRegistry(driver, (_c, e) => errors.push(e));
     await expect(registry.add('g', 'a')).rejects.toThrow('broker says no');
     fail = false;
     await registry.add('g', 'b');

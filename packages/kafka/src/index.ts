@@ -1,6 +1,6 @@
 // Driver
-export type { KafkaTransportOptions } from './kafka-transport.js';
-export { createKafkaTransport, KafkaTransport } from './kafka-transport.js';
+export type { KafkaDriverOptions } from './kafka-driver.js';
+export { createKafkaDriver, KafkaDriver } from './kafka-driver.js';
 
 // Client interface (plug in another Kafka client)
 export type { ConsumedRecord, KafkaClient, KafkaReadResult, KafkaRecord } from './kafka-client.js';

@@ -1,4 +1,4 @@
-import { HubLifetimeManager, MessageType, TransportError } from '@backplane/core';
+import { BrokerError, HubLifetimeManager, MessageType } from '@backplane/core';
 import {
   type KafkaClusterBrokerHandle,
   type KafkaClusterHandle,
@@ -8,7 +8,7 @@ import {
 } from '@backplane/testkit';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaTransport } from '../src/index.js';
+import { KafkaDriver } from '../src/index.js';
 
 /** One message every this many ms from the sender, in ms. */
 const SEND_EVERY_MS = 20;
@@ -56,9 +56,9 @@ async function topicSettings(topic: string) {
 /** Two servers on the cluster, a group member on the receiver, a numbered stream from the sender. */
 async function stream(topic: string, durable: boolean) {
   const options = { logger: quiet, prefix: `${topic}:`, durable };
-  const transport = () => new KafkaTransport({ brokers: cluster.bootstrap.split(','), topic, durable });
-  const sender = new HubLifetimeManager({ ...options, transport: transport() });
-  const receiver = new HubLifetimeManager({ ...options, transport: transport() });
+  const driver = () => new KafkaDriver({ brokers: cluster.bootstrap.split(','), topic, durable });
+  const sender = new HubLifetimeManager({ ...options, driver: driver() });
+  const receiver = new HubLifetimeManager({ ...options, driver: driver() });
   await Promise.all([sender.start(), receiver.start()]);
   const client = new TestClient({ connectionId: receiver.createConnectionId() });
   await receiver.onConnected(client);
@@ -169,7 +169,7 @@ describe('kafka cluster', () => {
   it('kafka cluster - a durable topic gets replication factor 3 and min.insync.replicas 2 from the cluster size', async () => {
     const topic = freshTopic();
     // `brokers` as one comma-separated string, as `backplane serve --url` passes it
-    const t = new KafkaTransport({ brokers: cluster.bootstrap, topic, durable: true });
+    const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true });
     try {
       await t.connect();
       expect(await topicSettings(topic)).toEqual({ replicas: 3, minInsync: '2' });
@@ -180,7 +180,7 @@ describe('kafka cluster', () => {
 
   it('kafka cluster - replicationFactor overrides the automatic one (min.insync.replicas follows)', async () => {
     const topic = freshTopic();
-    const t = new KafkaTransport({ brokers: cluster.bootstrap, topic, durable: true, replicationFactor: 2 });
+    const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true, replicationFactor: 2 });
     try {
       await t.connect();
       expect(await topicSettings(topic)).toEqual({ replicas: 2, minInsync: '1' });
@@ -197,19 +197,19 @@ describe('kafka cluster', () => {
         topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
       }),
     );
-    const t = new KafkaTransport({ brokers: cluster.bootstrap, topic, durable: true });
+    const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true });
     try {
       const refused = await t.connect().then(
         () => undefined,
         (error: unknown) => error,
       );
-      expect(refused).toBeInstanceOf(TransportError);
+      expect(refused).toBeInstanceOf(BrokerError);
       expect((refused as Error).message).toMatch(/has 1 replica\(s\).*fewer than the 3 wanted/);
     } finally {
       await t.close();
     }
     // Accepted as it is once asked for explicitly.
-    const accepting = new KafkaTransport({
+    const accepting = new KafkaDriver({
       brokers: cluster.bootstrap,
       topic,
       durable: true,

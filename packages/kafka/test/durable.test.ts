@@ -1,5 +1,5 @@
 import { type KafkaBrokerHandle, runDurableSuite, startKafka } from '@backplane/testkit';
-import { KafkaTransport } from '../src/index.js';
+import { KafkaDriver } from '../src/index.js';
 
 // The topic is the log: its retention is per topic (age, bytes), never per channel, so the cases that
 // trim one channel's log do not apply.
@@ -8,8 +8,7 @@ runDurableSuite(
   async () => {
     const kafka: KafkaBrokerHandle = await startKafka();
     return {
-      createTransport: () =>
-        new KafkaTransport({ brokers: [kafka.bootstrap], topic: 'durable', durable: true }),
+      createDriver: () => new KafkaDriver({ brokers: [kafka.bootstrap], topic: 'durable', durable: true }),
       teardown: () => kafka.stop(),
     };
   },

@@ -1,6 +1,6 @@
 // Driver
-export type { MemoryTransportOptions } from './memory-transport.js';
-export { createMemoryTransport, MemoryTransport } from './memory-transport.js';
+export type { MemoryDriverOptions } from './memory-driver.js';
+export { createMemoryDriver, MemoryDriver } from './memory-driver.js';
 
 // Bus (the in-process message bus that managers in one process share)
 export type { BusSubscriber } from './memory-bus.js';

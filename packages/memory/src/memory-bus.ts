@@ -1,4 +1,4 @@
-/** A subscriber on the bus (a memory transport). */
+/** A subscriber on the bus (a memory driver). */
 export interface BusSubscriber {
   deliver(channel: string, payload: Uint8Array): void;
 }
@@ -61,7 +61,7 @@ export class MemoryBus {
 
 let defaultBus: MemoryBus | undefined;
 
-/** The process-wide bus used when a memory transport is given none. */
+/** The process-wide bus used when a memory driver is given none. */
 export function getDefaultBus(): MemoryBus {
   defaultBus ??= new MemoryBus();
   return defaultBus;

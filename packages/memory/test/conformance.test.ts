@@ -1,10 +1,10 @@
 import { runConformanceSuite } from '@backplane/testkit';
-import { MemoryBus, MemoryTransport } from '../src/index.js';
+import { MemoryBus, MemoryDriver } from '../src/index.js';
 
 runConformanceSuite('memory', async () => {
   const bus = new MemoryBus();
   return {
-    createTransport: () => new MemoryTransport({ bus }),
+    createDriver: () => new MemoryDriver({ bus }),
     teardown: async () => {},
   };
 });

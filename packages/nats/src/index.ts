@@ -1,6 +1,6 @@
 // Driver
-export type { NatsTransportOptions } from './nats-transport.js';
-export { createNatsTransport, NatsTransport } from './nats-transport.js';
+export type { NatsDriverOptions } from './nats-driver.js';
+export { createNatsDriver, NatsDriver } from './nats-driver.js';
 export type { NatsDurableOptions } from './jetstream-log.js';
 
 // Subject mapping

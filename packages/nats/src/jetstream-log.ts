@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type LogEntry, TransportError } from '@backplane/core';
+import { BrokerError, InvalidArgumentError, type LogEntry } from '@backplane/core';
 import {
   DeliverPolicy,
   DiscardPolicy,
@@ -33,13 +33,13 @@ export interface NatsDurableOptions {
   replicas?: number;
   /**
    * How long a durable publish waits for the stream's acknowledgement, in ms; then it fails (core's outbox
-   * retries it with the same message id, so the stream keeps one copy) and the transport reports `degraded`.
+   * retries it with the same message id, so the stream keeps one copy) and the driver reports `degraded`.
    * @default 5_000
    */
   ackTimeout?: number;
   /**
    * While the log does not acknowledge (`degraded`), how often the stream is checked for a leader, in ms;
-   * the transport is `connected` again once it has one.
+   * the driver is `connected` again once it has one.
    * @default 1_000
    */
   recheckInterval?: number;
@@ -83,7 +83,7 @@ export class JetStreamLog {
     if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS))
       throw new InvalidArgumentError(`durable.replicas must be an integer from 1 to 5 (got ${replicas}).`);
     if (!/^[^\s.*>/\\]+$/.test(this.stream))
-      throw new TransportError(`'${this.stream}' is not a valid JetStream stream name.`);
+      throw new BrokerError(`'${this.stream}' is not a valid JetStream stream name.`);
   }
 
   /** The log subject of a live subject `{root}.{token}`. */
@@ -137,7 +137,7 @@ export class JetStreamLog {
     } catch (cause) {
       if (!/already in use/i.test(String((cause as Error).message))) {
         if (PLACEMENT_ERROR.test(String((cause as Error).message))) throw cause;
-        throw new TransportError(
+        throw new BrokerError(
           `Could not create the JetStream stream '${this.stream}' (is JetStream on? nats-server -js).`,
           { cause },
         );
@@ -150,7 +150,7 @@ export class JetStreamLog {
         .num_replicas;
     } catch (updateError) {
       if (PLACEMENT_ERROR.test(String((updateError as Error).message))) throw updateError;
-      throw new TransportError(`Could not update the JetStream stream '${this.stream}'.`, {
+      throw new BrokerError(`Could not update the JetStream stream '${this.stream}'.`, {
         cause: updateError,
       });
     }
@@ -244,12 +244,12 @@ export class JetStreamLog {
   }
 
   #client(): JetStreamClient {
-    if (!this.#js) throw new TransportError('The JetStream log is not ready.');
+    if (!this.#js) throw new BrokerError('The JetStream log is not ready.');
     return this.#js;
   }
 
   #manager(): JetStreamManager {
-    if (!this.#jsm) throw new TransportError('The JetStream log is not ready.');
+    if (!this.#jsm) throw new BrokerError('The JetStream log is not ready.');
     return this.#jsm;
   }
 }

@@ -1,10 +1,10 @@
 import {
   createConsoleLogger,
-  type HubConnection,
+  type DriverState,
   HubLifetimeManager,
   JsonHubProtocol,
+  type LocalConnection,
   MessageType,
-  type TransportState,
 } from '@backplane/core';
 import {
   type NatsClusterHandle,
@@ -15,7 +15,7 @@ import {
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { channelToSubject, NatsTransport, type NatsTransportOptions } from '../src/index.js';
+import { channelToSubject, NatsDriver, type NatsDriverOptions } from '../src/index.js';
 
 /** One message every this many ms from the sender, in ms. */
 const SEND_EVERY_MS = 20;
@@ -25,7 +25,7 @@ const LOAD_MS = 1_000;
 const ACK_TIMEOUT_MS = 1_000;
 
 /** The numbers a connection received, in order. */
-class NumberSink implements HubConnection {
+class NumberSink implements LocalConnection {
   readonly protocol = new JsonHubProtocol();
   readonly received: number[] = [];
   constructor(readonly connectionId: string) {}
@@ -37,7 +37,7 @@ class NumberSink implements HubConnection {
 
 interface Node {
   readonly manager: HubLifetimeManager;
-  readonly transport: NatsTransport;
+  readonly driver: NatsDriver;
 }
 
 const open: Node[] = [];
@@ -45,23 +45,23 @@ const open: Node[] = [];
 async function node(
   id: string,
   servers: string,
-  durable: NatsTransportOptions['durable'] | undefined,
+  durable: NatsDriverOptions['durable'] | undefined,
   subjectRoot = 'bp',
 ): Promise<Node> {
-  const transport = new NatsTransport({
+  const driver = new NatsDriver({
     servers,
     subjectRoot,
     options: { reconnectTimeWait: 50 },
     ...(durable && { durable: { ackTimeout: ACK_TIMEOUT_MS, ...durable } }),
   });
   const manager = new HubLifetimeManager({
-    transport,
+    driver,
     nodeId: id,
     durable: durable !== undefined,
     logger: createConsoleLogger(id, 'silent'),
   });
   await manager.start();
-  const n = { manager, transport };
+  const n = { manager, driver };
   open.push(n);
   return n;
 }
@@ -149,8 +149,8 @@ describe('nats cluster', () => {
   it('cluster - comma-separated URLs, later entries without a scheme, connect and deliver', async () => {
     const [first, ...rest] = cluster.urls;
     const servers = [first!, ...rest.map((u) => u.replace('nats://', ''))].join(',');
-    const a = new NatsTransport({ servers });
-    const b = new NatsTransport({ url: cluster.url });
+    const a = new NatsDriver({ servers });
+    const b = new NatsDriver({ url: cluster.url });
     const got: string[] = [];
     b.setMessageHandler((_c, p) => got.push(Buffer.from(p).toString()));
     try {
@@ -184,7 +184,7 @@ describe('nats cluster', () => {
   }, 30_000);
 
   it('msg id - a durable publish sent again with the same key is stored once', async () => {
-    const t = new NatsTransport({ servers: cluster.url, subjectRoot: 'dedupe', durable: {} });
+    const t = new NatsDriver({ servers: cluster.url, subjectRoot: 'dedupe', durable: {} });
     await t.connect();
     try {
       await t.publishDurable('c', Buffer.from('once'), 'e:1');
@@ -243,20 +243,20 @@ describe('nats cluster failover', () => {
   it('degraded - durable publishes without a stream quorum: degraded, then connected once the stream has a leader again', async () => {
     const c = await fresh();
     const a = await node('a', c.url, {});
-    const states: TransportState['type'][] = [];
-    a.transport.state$.subscribe((s) => states.push(s.type));
+    const states: DriverState['type'][] = [];
+    a.driver.state$.subscribe((s) => states.push(s.type));
     const own = await serverOf(c, a);
     const others = c.servers.filter((s) => s !== own);
     for (const s of others) await s.kill();
-    await expect(a.transport.publishDurable('c', Buffer.from('x'), 'q:1')).rejects.toThrow();
-    expect(a.transport.state).toEqual({ type: 'degraded', reason: 'durable log not acknowledging' });
+    await expect(a.driver.publishDurable('c', Buffer.from('x'), 'q:1')).rejects.toThrow();
+    expect(a.driver.state).toEqual({ type: 'degraded', reason: 'durable log not acknowledging' });
     await waitFor(() => !a.manager.link.up, { name: 'link down' });
     expect(a.manager.link).toEqual({
       up: false,
-      reason: 'transport degraded: durable log not acknowledging',
+      reason: 'driver degraded: durable log not acknowledging',
     });
     await others[0]!.restart();
-    await waitFor(() => a.transport.state.type === 'connected', {
+    await waitFor(() => a.driver.state.type === 'connected', {
       name: 'connected again',
       timeoutMs: 30_000,
     });
@@ -264,7 +264,7 @@ describe('nats cluster failover', () => {
     // publish is acknowledged again within the deadline, as the outbox's retries would find.
     await waitFor(
       () =>
-        a.transport.publishDurable('c', Buffer.from('y'), 'q:2').then(
+        a.driver.publishDurable('c', Buffer.from('y'), 'q:2').then(
           () => true,
           () => false,
         ),

@@ -1,6 +1,6 @@
 // Driver
-export type { RedisSentinelOptions, RedisTransportOptions } from './redis-transport.js';
-export { createRedisTransport, RedisTransport } from './redis-transport.js';
+export type { RedisSentinelOptions, RedisDriverOptions } from './redis-driver.js';
+export { createRedisDriver, RedisDriver } from './redis-driver.js';
 
 // URL forms
 export type { ParsedRedisUrl, RedisEndpoint } from './redis-url.js';

@@ -5,12 +5,12 @@ import {
   startRedis,
   startRedisCluster,
 } from '@backplane/testkit';
-import { RedisTransport } from '../src/index.js';
+import { RedisDriver } from '../src/index.js';
 
 runConformanceSuite('redis standalone', async () => {
   const redis: RedisServerHandle = await startRedis();
   return {
-    createTransport: () => new RedisTransport({ url: redis.url }),
+    createDriver: () => new RedisDriver({ url: redis.url }),
     teardown: () => redis.stop(),
   };
 });
@@ -18,7 +18,7 @@ runConformanceSuite('redis standalone', async () => {
 runConformanceSuite('redis cluster (sharded pub/sub)', async () => {
   const cluster: RedisClusterHandle = await startRedisCluster({ masters: 3 });
   return {
-    createTransport: () => new RedisTransport({ cluster: [...cluster.startupNodes] }),
+    createDriver: () => new RedisDriver({ cluster: [...cluster.startupNodes] }),
     teardown: () => cluster.stop(),
   };
 });

@@ -9,7 +9,7 @@ import {
   waitFor,
 } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../src/index.js';
+import { RedisDriver } from '../src/index.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const WAIT_MS = 10_000;
@@ -30,11 +30,11 @@ async function pair(maxLength: number) {
   };
   const sender = new HubLifetimeManager({
     ...options,
-    transport: new RedisTransport({ url: redis.url, durable: { maxLength } }),
+    driver: new RedisDriver({ url: redis.url, durable: { maxLength } }),
   });
   const receiver = new HubLifetimeManager({
     ...options,
-    transport: new RedisTransport({
+    driver: new RedisDriver({
       url: `redis://127.0.0.1:${proxy.port}`,
       durable: { maxLength },
       reconnect: { initialDelay: 50, maxDelay: 200 },
@@ -112,7 +112,7 @@ describe('redis durable mode', () => {
 runDurableSuite('redis', async () => {
   const server = await startRedis();
   return {
-    createTransport: ({ maxLength }) => new RedisTransport({ url: server.url, durable: { maxLength } }),
+    createDriver: ({ maxLength }) => new RedisDriver({ url: server.url, durable: { maxLength } }),
     teardown: () => server.stop(),
   };
 });

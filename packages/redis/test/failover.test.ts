@@ -9,7 +9,7 @@ import {
 } from '@backplane/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { RedisTransport } from '../src/index.js';
+import { RedisDriver } from '../src/index.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 /** One group message every this many ms. */
@@ -45,7 +45,7 @@ interface Run {
  * fault arrives, and for {@link LOAD_AFTER_MS} more.
  */
 async function steadyStream(
-  transport: () => RedisTransport,
+  driver: () => RedisDriver,
   durable: boolean,
   fault: (channel: string) => Promise<void>,
 ): Promise<Run> {
@@ -55,8 +55,8 @@ async function steadyStream(
     durable,
     liveness: { probeInterval: 200, probeTimeout: 500 },
   };
-  const sender = new HubLifetimeManager({ ...options, transport: transport() });
-  const receiver = new HubLifetimeManager({ ...options, transport: transport() });
+  const sender = new HubLifetimeManager({ ...options, driver: driver() });
+  const receiver = new HubLifetimeManager({ ...options, driver: driver() });
   const events: BackplaneEvent[] = [];
   const subscription = receiver.events$.subscribe((e) => events.push(e));
   try {
@@ -163,29 +163,29 @@ function record(label: string, run: Run): void {
 describe('redis failover', () => {
   it('failover - durable: a log whose history changed under the reader (its last position gone, nothing trimmed) reads as incomplete', async () => {
     const redis = await startRedis();
-    const transport = new RedisTransport({ url: redis.url, durable: {} });
+    const driver = new RedisDriver({ url: redis.url, durable: {} });
     try {
-      await transport.connect();
-      for (let i = 0; i < 5; i++) await transport.publishDurable('h', Buffer.from(String(i)));
+      await driver.connect();
+      for (let i = 0; i < 5; i++) await driver.publishDurable('h', Buffer.from(String(i)));
       const ids = (await redis.cli('xrange', 'h', '-', '+')).split('\n').filter((l) => /^\d+-\d+$/.test(l));
       expect(ids).toHaveLength(5);
       const position = ids[4]!; // the reader got everything
-      expect((await transport.readLog('h', position, 100)).complete).toBe(true);
+      expect((await driver.readLog('h', position, 100)).complete).toBe(true);
       // What a promoted replica that never received the last two entries holds: the first three only
       // (no deletion recorded), then what is published after the failover.
       await redis.cli('del', 'h');
       for (const [i, id] of ids.slice(0, 3).entries()) await redis.cli('xadd', 'h', id, 'p', String(i));
-      await transport.publishDurable('h', Buffer.from('after'));
-      const read = await transport.readLog('h', position, 100);
+      await driver.publishDurable('h', Buffer.from('after'));
+      const read = await driver.readLog('h', position, 100);
       expect(read.entries.map((e) => Buffer.from(e.payload).toString())).toEqual(['after']);
       expect(read.complete).toBe(false);
       // Reading on from an entry the new history holds is complete again.
-      expect((await transport.readLog('h', ids[2]!, 100)).complete).toBe(true);
+      expect((await driver.readLog('h', ids[2]!, 100)).complete).toBe(true);
       // The log itself gone (a restart without data) while the reader had a position: incomplete too.
       await redis.cli('del', 'h');
-      expect((await transport.readLog('h', position, 100)).complete).toBe(false);
+      expect((await driver.readLog('h', position, 100)).complete).toBe(false);
     } finally {
-      await transport.close();
+      await driver.close();
       await redis.stop();
     }
   }, 30_000);
@@ -194,34 +194,34 @@ describe('redis failover', () => {
     const sentinel = await startRedisSentinel();
     // The driver knows the first sentinel through a proxy that can hold its next lookup.
     const proxy = await startTcpProxy(sentinel.sentinels[0]!.port);
-    const transport = new RedisTransport({
+    const driver = new RedisDriver({
       url: `redis+sentinel://127.0.0.1:${proxy.port}/${sentinel.masterName}`,
       reconnect: { initialDelay: 50, maxDelay: 200 },
     });
     const watcher = new Redis({ port: sentinel.sentinels[1]!.port, lazyConnect: true });
     try {
-      await transport.connect();
-      await transport.subscribe('c');
+      await driver.connect();
+      await driver.subscribe('c');
       await watcher.subscribe('+switch-master');
       const announced = new Promise((resolve) => watcher.once('message', resolve));
       proxy.hold();
       const master = await sentinel.master();
       await master.kill();
       // The driver lost its master and is now asking the first sentinel again, unanswered.
-      await waitFor(() => transport.state.type === 'disconnected', { name: 'the driver saw the master die' });
+      await waitFor(() => driver.state.type === 'disconnected', { name: 'the driver saw the master die' });
       await sentinel.waitForFailover(master.port, RECOVER_WITHIN_MS);
       await announced;
       await new Promise((resolve) => setTimeout(resolve, ANNOUNCE_SETTLE_MS));
       // The lookup started before the announcement now completes.
       proxy.release();
-      await waitFor(() => transport.state.type === 'connected', {
+      await waitFor(() => driver.state.type === 'connected', {
         name: 'the driver connected to the promoted master',
         timeoutMs: 20_000,
       });
-      expect(await transport.publish('c', Buffer.from('after'))).toBe(1);
+      expect(await driver.publish('c', Buffer.from('after'))).toBe(1);
     } finally {
       watcher.disconnect();
-      await transport.close();
+      await driver.close();
       proxy.release();
       await proxy.close();
       await sentinel.stop();
@@ -235,7 +235,7 @@ describe('redis failover', () => {
       try {
         const run = await steadyStream(
           () =>
-            new RedisTransport({
+            new RedisDriver({
               url: sentinel.url,
               reconnect: { initialDelay: 50, maxDelay: 500 },
               ...(durable && { durable: {} }),
@@ -261,7 +261,7 @@ describe('redis failover', () => {
     try {
       const run = await steadyStream(
         () =>
-          new RedisTransport({
+          new RedisDriver({
             cluster: [...cluster.startupNodes],
             reconnect: { initialDelay: 50, maxDelay: 500 },
           }),
@@ -278,7 +278,7 @@ describe('redis failover', () => {
       // The receiver's subscription on the dead shard was lost until it resubscribed on the promoted
       // replica: its link was reported down for that reason, not merely if its own probe happened to
       // travel through that shard.
-      expect(run.outages.some((reason) => reason.startsWith('transport degraded'))).toBe(true);
+      expect(run.outages.some((reason) => reason.startsWith('driver degraded'))).toBe(true);
     } finally {
       await cluster.stop();
     }

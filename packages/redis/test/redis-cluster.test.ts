@@ -1,15 +1,15 @@
-import { TransportError } from '@backplane/core';
+import { BrokerError } from '@backplane/core';
 import {
   type RedisClusterHandle,
   type RedisServerHandle,
-  runTransportSuite,
+  runDriverSuite,
   SETTLE_MS,
   startRedisCluster,
   waitFor,
 } from '@backplane/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../src/index.js';
+import { RedisDriver } from '../src/index.js';
 
 let cluster: RedisClusterHandle;
 const open: Array<{ close(): Promise<unknown> | unknown }> = [];
@@ -22,9 +22,9 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((t) => t.close()));
 });
 
-/** A connected cluster transport that records what it receives. */
-async function transport(on: RedisClusterHandle = cluster) {
-  const t = new RedisTransport({ cluster: [...on.startupNodes] });
+/** A connected cluster driver that records what it receives. */
+async function driver(on: RedisClusterHandle = cluster) {
+  const t = new RedisDriver({ cluster: [...on.startupNodes] });
   open.push(t);
   const received: Array<[string, Uint8Array]> = [];
   t.setMessageHandler((channel, payload) => received.push([channel, Uint8Array.from(payload)]));
@@ -45,21 +45,21 @@ async function busPublishes(node: RedisServerHandle): Promise<number> {
   return stat('cluster_stats_messages_publish_sent') + stat('cluster_stats_messages_publishshard_sent');
 }
 
-/** How `promise` settles within `ms`: 'resolved', 'TransportError', another error's text, or 'pending'. */
+/** How `promise` settles within `ms`: 'resolved', 'BrokerError', another error's text, or 'pending'. */
 function within(ms: number, promise: Promise<unknown>): Promise<string> {
   const settled = promise.then(
     () => 'resolved',
-    (error: unknown) => (error instanceof TransportError ? 'TransportError' : String(error)),
+    (error: unknown) => (error instanceof BrokerError ? 'BrokerError' : String(error)),
   );
   return Promise.race([settled, new Promise<string>((resolve) => setTimeout(() => resolve('pending'), ms))]);
 }
 
-runTransportSuite('redis cluster (sharded pub/sub)', async () => {
+runDriverSuite('redis cluster (sharded pub/sub)', async () => {
   const foreign = new Cluster([...cluster.startupNodes]);
   return {
-    createTransport: () => new RedisTransport({ cluster: [...cluster.startupNodes] }),
+    createDriver: () => new RedisDriver({ cluster: [...cluster.startupNodes] }),
     createUnreachable: () =>
-      new RedisTransport({ cluster: [{ host: '127.0.0.1', port: 1 }], connectTimeout: 1_000 }),
+      new RedisDriver({ cluster: [{ host: '127.0.0.1', port: 1 }], connectTimeout: 1_000 }),
     publishForeign: async (channel, payload) => {
       await foreign.spublish(channel, Buffer.from(payload));
     },
@@ -71,9 +71,9 @@ runTransportSuite('redis cluster (sharded pub/sub)', async () => {
 
 describe('redis cluster', () => {
   it('redis cluster - sharded round trip on channels of every shard: binary payloads, receiver counts 0, 1 and 2', async () => {
-    const a = await transport();
-    const b = await transport();
-    const c = await transport();
+    const a = await driver();
+    const b = await driver();
+    const c = await driver();
     expect(a.t.capabilities.sharded).toBe(true);
     const channels = Array.from({ length: 12 }, (_, i) => `bp:hub:group:g${i}`);
     const payload = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -97,8 +97,8 @@ describe('redis cluster', () => {
 
   it('redis cluster - a sharded message stays on its shard: nothing crosses the cluster bus, classic subscribers get nothing', async () => {
     const channel = 'bp:hub:group:only-here';
-    const a = await transport();
-    const b = await transport();
+    const a = await driver();
+    const b = await driver();
     await b.t.subscribe(channel);
     const counts = await Promise.all(
       cluster.nodes.map(async (node) =>
@@ -133,11 +133,11 @@ describe('redis cluster', () => {
   it('redis cluster - one publisher on one channel: messages arrive in send order, also on fresh connections', async () => {
     // ioredis 5.11 rejects commands to a node connection that is still connecting when the cluster's offline
     // queue is off, and retries them later: the first publishes of a new connection overtook each other.
-    const b = await transport();
+    const b = await driver();
     for (let round = 0; round < 5; round++) {
       const channel = `bp:fifo:${round}`;
       await b.t.subscribe(channel);
-      const a = await transport();
+      const a = await driver();
       await Promise.all(Array.from({ length: 200 }, (_, i) => a.t.publish(channel, Uint8Array.of(i))));
       await waitFor(() => b.received.filter(([c]) => c === channel).length === 200, {
         name: `round ${round}`,
@@ -151,9 +151,9 @@ describe('redis cluster', () => {
   it('redis cluster - an app-owned Cluster client is used and not closed', async () => {
     const client = new Cluster([...cluster.startupNodes], { shardedSubscribers: true });
     open.push({ close: () => client.quit() });
-    const a = new RedisTransport({ cluster: client });
+    const a = new RedisDriver({ cluster: client });
     open.push(a);
-    const b = await transport();
+    const b = await driver();
     await a.connect();
     await b.t.subscribe('bp:app-cluster');
     await a.subscribe('bp:app-cluster');
@@ -169,8 +169,8 @@ describe('redis cluster faults', () => {
   it('redis cluster - the master owning a subscribed channel is killed: publishes to it reject; restarted: the sharded subscription is live again', async () => {
     const own = await startRedisCluster({ masters: 3 });
     try {
-      const a = await transport(own);
-      const b = await transport(own);
+      const a = await driver(own);
+      const b = await driver(own);
       const channel = 'bp:hub:group:victim';
       await b.t.subscribe(channel);
       const counts = await Promise.all(
@@ -181,7 +181,7 @@ describe('redis cluster faults', () => {
       const owner = own.nodes[counts.indexOf(1)]!;
 
       await owner.kill();
-      await expect(a.t.publish(channel, new Uint8Array([1]))).rejects.toBeInstanceOf(TransportError);
+      await expect(a.t.publish(channel, new Uint8Array([1]))).rejects.toBeInstanceOf(BrokerError);
       await owner.restart();
       await waitFor(async () => (await a.t.publish(channel, new Uint8Array([2]))) === 1, {
         timeoutMs: 20_000,
@@ -198,22 +198,22 @@ describe('redis cluster faults', () => {
   it('redis cluster - the whole cluster killed: publishes reject instead of queueing; restarted: connected and subscribed again', async () => {
     const own = await startRedisCluster({ masters: 3 });
     try {
-      const a = await transport(own); // publishes only
-      const b = await transport(own); // subscribes (and so holds connections that notice the outage)
+      const a = await driver(own); // publishes only
+      const b = await driver(own); // subscribes (and so holds connections that notice the outage)
       await b.t.subscribe('bp:hub:all');
       await Promise.all(own.nodes.map((node) => node.kill()));
       await waitFor(() => b.t.state.type === 'disconnected', { name: 'disconnected state' });
       // Queued, a publish would wait in ioredis's unbounded offline queue for the cluster to come back, out
       // of reach of core's outbox: it rejects at once instead.
       await expect(within(1_000, b.t.publish('bp:hub:all', new Uint8Array([1])))).resolves.toBe(
-        'TransportError',
+        'BrokerError',
       );
-      // A transport that has not touched the cluster since the outage began still thinks it is connected:
+      // A driver that has not touched the cluster since the outage began still thinks it is connected:
       // its first publish is the one that finds out (and is delivered late, once, if the cluster returns).
       const first = a.t.publish('bp:hub:all', new Uint8Array([2])).catch(() => undefined);
       await waitFor(() => a.t.state.type === 'disconnected', { name: 'publisher sees the outage' });
       await expect(within(1_000, a.t.publish('bp:hub:all', new Uint8Array([3])))).resolves.toBe(
-        'TransportError',
+        'BrokerError',
       );
 
       await Promise.all(own.nodes.map((node) => node.restart()));

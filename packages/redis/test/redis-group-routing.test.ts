@@ -1,7 +1,7 @@
 import { HubLifetimeManager } from '@backplane/core';
 import { type RedisServerHandle, SETTLE_MS, startRedis, TestClient } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../src/index.js';
+import { RedisDriver } from '../src/index.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 let redis: RedisServerHandle;
@@ -15,7 +15,7 @@ describe('redis group routing', () => {
     const managers = ['a', 'b', 'c'].map(
       (nodeId) =>
         new HubLifetimeManager({
-          transport: new RedisTransport({ url: redis.url }),
+          driver: new RedisDriver({ url: redis.url }),
           nodeId,
           prefix: 'route:',
           logger: quiet,

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '@backplane/core';
 import { startRedis, startRedisCluster, startRedisSentinel, waitFor } from '@backplane/testkit';
 import { describe, expect, it } from 'vitest';
-import { parseRedisUrl, RedisTransport, redactRedisUrl } from '../src/index.js';
+import { parseRedisUrl, RedisDriver, redactRedisUrl } from '../src/index.js';
 
 const SECRET = 's3cr:et/@pw';
 const ENCODED = encodeURIComponent(SECRET);
@@ -109,7 +109,7 @@ describe('redis url forms', () => {
       expect(error.code, url).toBe('ERR_INVALID_ARGUMENT');
       expect(error.message, url).toMatch(message);
     }
-    expect(() => new RedisTransport({ url: 'redis://a:1,b:2' })).toThrow(InvalidArgumentError);
+    expect(() => new RedisDriver({ url: 'redis://a:1,b:2' })).toThrow(InvalidArgumentError);
   });
 
   it('url forms - no error message repeats a password, even one typed where it does not belong', () => {
@@ -137,11 +137,11 @@ describe('redis url forms', () => {
 
   it('url forms - redis:// with credentials connects to a server that requires a password', async () => {
     const redis = await startRedis({ password: SECRET });
-    const transports: RedisTransport[] = [];
+    const drivers: RedisDriver[] = [];
     try {
       const url = `redis://default:${ENCODED}@127.0.0.1:${redis.port}/0`;
-      const [a, b] = [new RedisTransport({ url }), new RedisTransport({ url })];
-      transports.push(a, b);
+      const [a, b] = [new RedisDriver({ url }), new RedisDriver({ url })];
+      drivers.push(a, b);
       const received: string[] = [];
       b.setMessageHandler((_channel, payload) => received.push(Buffer.from(payload).toString()));
       await Promise.all([a.connect(), b.connect()]);
@@ -149,7 +149,7 @@ describe('redis url forms', () => {
       expect(await a.publish('url-forms', Buffer.from('hi'))).toBe(1);
       await waitFor(() => received.includes('hi'), { name: 'the message' });
       // Wrong password: the connect error names the URL without the password.
-      const wrong = new RedisTransport({
+      const wrong = new RedisDriver({
         url: `redis://default:wrong-${ENCODED}@127.0.0.1:${redis.port}`,
         connectTimeout: 1_000,
       });
@@ -161,18 +161,18 @@ describe('redis url forms', () => {
       expect(error?.message).not.toContain(ENCODED);
       expect(error?.message).not.toContain(SECRET);
     } finally {
-      await Promise.allSettled(transports.map((t) => t.close()));
+      await Promise.allSettled(drivers.map((t) => t.close()));
       await redis.stop();
     }
   }, 30_000);
 
   it('url forms - redis+cluster:// connects in cluster mode (sharded pub/sub across shards)', async () => {
     const cluster = await startRedisCluster({ masters: 3 });
-    const transports: RedisTransport[] = [];
+    const drivers: RedisDriver[] = [];
     try {
       const url = `redis+cluster://${cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
-      const [a, b] = [new RedisTransport({ url }), new RedisTransport({ url })];
-      transports.push(a, b);
+      const [a, b] = [new RedisDriver({ url }), new RedisDriver({ url })];
+      drivers.push(a, b);
       expect(a.capabilities.sharded).toBe(true);
       const received: string[] = [];
       b.setMessageHandler((channel) => received.push(channel));
@@ -186,17 +186,17 @@ describe('redis url forms', () => {
       // Sharded subscriptions (SSUBSCRIBE), spread over more than one shard.
       expect(used.filter((out) => /\n1(\n|$)/.test(out)).length).toBeGreaterThan(1);
     } finally {
-      await Promise.allSettled(transports.map((t) => t.close()));
+      await Promise.allSettled(drivers.map((t) => t.close()));
       await cluster.stop();
     }
   }, 90_000);
 
   it('url forms - redis+sentinel:// connects to the master the sentinels name', async () => {
     const sentinel = await startRedisSentinel();
-    const transports: RedisTransport[] = [];
+    const drivers: RedisDriver[] = [];
     try {
-      const [a, b] = [new RedisTransport({ url: sentinel.url }), new RedisTransport({ url: sentinel.url })];
-      transports.push(a, b);
+      const [a, b] = [new RedisDriver({ url: sentinel.url }), new RedisDriver({ url: sentinel.url })];
+      drivers.push(a, b);
       const received: string[] = [];
       b.setMessageHandler((_channel, payload) => received.push(Buffer.from(payload).toString()));
       await Promise.all([a.connect(), b.connect()]);
@@ -206,7 +206,7 @@ describe('redis url forms', () => {
       const master = await sentinel.master();
       expect(await master.cli('pubsub', 'numsub', 'url-forms')).toBe('url-forms\n1');
     } finally {
-      await Promise.allSettled(transports.map((t) => t.close()));
+      await Promise.allSettled(drivers.map((t) => t.close()));
       await sentinel.stop();
     }
   }, 90_000);

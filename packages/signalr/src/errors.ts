@@ -28,7 +28,7 @@ export class SlowConsumerError extends BackplaneError {
   readonly limit: number;
   constructor(bufferedBytes: number, limit: number, options?: ErrorOptions) {
     super(
-      'ERR_TRANSPORT',
+      'ERR_BROKER',
       `The client does not read what it is sent: ${bufferedBytes} bytes wait for it and the next message would exceed HubServerOptions.transportMaxBufferSize (${limit} bytes).`,
       options,
     );

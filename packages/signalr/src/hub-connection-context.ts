@@ -1,8 +1,8 @@
 import {
-  type HubConnection,
   type HubMessage,
   type HubProtocol,
   isSequencedMessage,
+  type LocalConnection,
   type Logger,
   MessageType,
   ProtocolError,
@@ -90,10 +90,10 @@ type State = 'handshake' | 'open' | 'closed';
 
 /**
  * One client connection held by this node: handshake, record framing and the size limit, keep-alive and
- * client timeout, stateful reconnect, close. It is the `HubConnection` the lifetime manager writes to, so
+ * client timeout, stateful reconnect, close. It is the `LocalConnection` the lifetime manager writes to, so
  * frames that arrive over the backplane take exactly the same (counted, buffered) path as local ones.
  */
-export class HubConnectionContext implements HubConnection, HeartbeatTarget {
+export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
   readonly connectionId: string;
   /** What the endpoint files this connection under (derived from the token the client addresses it with). */
   readonly key: string;

@@ -1,5 +1,5 @@
 import { type HubMessage, JsonHubProtocol } from '@backplane/core';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { waitFor } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../src/index.js';
@@ -65,7 +65,7 @@ describe('backpressure - invocations', () => {
 
   beforeAll(async () => {
     node = await startNode(
-      new MemoryTransport({ bus: new MemoryBus() }),
+      new MemoryDriver({ bus: new MemoryBus() }),
       'p1',
       { protocols: [json], maximumQueuedInvocationsPerClient: QUEUE_BOUND },
       PressureHub,
@@ -173,7 +173,7 @@ describe('backpressure - no queue', () => {
 
   beforeAll(async () => {
     node = await startNode(
-      new MemoryTransport({ bus: new MemoryBus() }),
+      new MemoryDriver({ bus: new MemoryBus() }),
       'p2',
       { protocols: [json], maximumQueuedInvocationsPerClient: 0, clientTimeoutInterval: CLIENT_TIMEOUT_MS },
       PressureHub,

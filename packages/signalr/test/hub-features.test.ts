@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HubLifetimeManager } from '@backplane/core';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -190,7 +190,7 @@ describe('hub context and hosting', () => {
   it('hosting - attach serves only hub paths; the app keeps its other routes and WebSocket upgrades', async () => {
     const bus = new MemoryBus();
     const manager = new HubLifetimeManager({
-      transport: new MemoryTransport({ bus }),
+      driver: new MemoryDriver({ bus }),
       hub: 'chat',
       logger: quiet,
     });
@@ -231,7 +231,7 @@ describe('hub context and hosting', () => {
 
   it('shutdown - close() sends Close with allowReconnect, then refuses new connections with 503', async () => {
     const bus = new MemoryBus();
-    const node = await startNode(new MemoryTransport({ bus }), 'closing');
+    const node = await startNode(new MemoryDriver({ bus }), 'closing');
     const ws = await RawSocket.handshaken(node.url);
     const polled = await connectClient(node.url, { transport: 'LongPolling', protocol: 'json' });
     const pollClosed = new Promise<Error | undefined>((resolve) => polled.onclose(resolve));
@@ -248,8 +248,8 @@ describe('hub context and hosting', () => {
   it('shutdown - a client with automatic reconnect moves to another node when its node shuts down', async () => {
     const bus = new MemoryBus();
     const [leaving, staying] = await Promise.all([
-      startNode(new MemoryTransport({ bus }), 'leaving'),
-      startNode(new MemoryTransport({ bus }), 'staying'),
+      startNode(new MemoryDriver({ bus }), 'leaving'),
+      startNode(new MemoryDriver({ bus }), 'staying'),
     ]);
     let target = leaving.url;
     const c = new signalR.HubConnectionBuilder()

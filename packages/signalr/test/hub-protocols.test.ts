@@ -6,7 +6,7 @@ import {
   JsonHubProtocol,
   MessagePackHubProtocol,
 } from '@backplane/core';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { describe, expect, it } from 'vitest';
 import { HubServer } from '../src/index.js';
 import { RawSocket, RS } from './raw-client.js';
@@ -17,7 +17,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 /** A manager that serializes every send for JSON only. */
 function jsonOnlyManager(): HubLifetimeManager {
   return new HubLifetimeManager({
-    transport: new MemoryTransport({ bus: new MemoryBus() }),
+    driver: new MemoryDriver({ bus: new MemoryBus() }),
     hub: 'chat',
     protocols: [new JsonHubProtocol()],
     logger: quiet,

@@ -1,5 +1,5 @@
 import { type IncomingMessage, request } from 'node:http';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import type * as signalR from '@microsoft/signalr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub } from '../src/index.js';
@@ -49,7 +49,7 @@ describe('slow consumers', () => {
 
   beforeAll(async () => {
     node = await startNode(
-      new MemoryTransport({ bus: new MemoryBus() }),
+      new MemoryDriver({ bus: new MemoryBus() }),
       's1',
       { transportMaxBufferSize: BUFFER_LIMIT },
       EndsHub,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HubError, HubLifetimeManager, type Transport } from '@backplane/core';
-import { MemoryBus, MemoryTransport } from '@backplane/memory';
+import { type Driver, HubError, HubLifetimeManager } from '@backplane/core';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { Hub, type HubClass, HubServer, type HubServerOptions } from '../src/index.js';
@@ -124,12 +124,12 @@ export interface Node {
 }
 
 export async function startNode(
-  transport: Transport,
+  driver: Driver,
   nodeId: string,
   options: HubServerOptions = {},
   hubClass: HubClass = TestHub,
 ): Promise<Node> {
-  const manager = new HubLifetimeManager({ transport, nodeId, hub: 'chat', logger: quiet });
+  const manager = new HubLifetimeManager({ driver, nodeId, hub: 'chat', logger: quiet });
   await manager.start();
   const server = createServer();
   const hubs = new HubServer({
@@ -155,7 +155,7 @@ export async function stopNode(node: Node): Promise<void> {
 export async function startMemoryNodes(count: number, options: HubServerOptions = {}): Promise<Node[]> {
   const bus = new MemoryBus();
   return Promise.all(
-    Array.from({ length: count }, (_, i) => startNode(new MemoryTransport({ bus }), `n${i + 1}`, options)),
+    Array.from({ length: count }, (_, i) => startNode(new MemoryDriver({ bus }), `n${i + 1}`, options)),
   );
 }
 

@@ -3,13 +3,13 @@ import {
   ClosedError,
   ConnectionNotFoundError,
   createConnectionId,
+  type Driver,
   DuplicateConnectionError,
   HubContext,
   type HubLifetimeManagerOptions,
   InvalidArgumentError,
   LimitExceededError,
   MessagePackHubProtocol,
-  type Transport,
 } from '@backplane/core';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
@@ -53,7 +53,7 @@ export function backplaneCases(ctx: SuiteContext): void {
       } catch (error) {
         expect(error, JSON.stringify(attempt)).toBeInstanceOf(InvalidArgumentError);
         expect(
-          () => new HubContext({ transport: ctx.harness.createTransport(), ...attempt }),
+          () => new HubContext({ driver: ctx.harness.createDriver(), ...attempt }),
           JSON.stringify(attempt),
         ).toThrow(InvalidArgumentError);
         continue;
@@ -108,9 +108,9 @@ export function backplaneCases(ctx: SuiteContext): void {
     const touched = new Set<string>();
     const m1 = await ctx.manager({
       maxGroupsPerConnection: 2,
-      transport: recording(ctx.harness.createTransport(), touched, true),
+      driver: recording(ctx.harness.createDriver(), touched, true),
     });
-    const m2 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), touched, true) });
+    const m2 = await ctx.manager({ driver: recording(ctx.harness.createDriver(), touched, true) });
     const c = await ctx.connect(m1);
     const longGroup = 'g'.repeat(257);
     const longUser = 'u'.repeat(257);
@@ -132,7 +132,7 @@ export function backplaneCases(ctx: SuiteContext): void {
       });
     }
     const hub = new HubContext({
-      transport: ctx.harness.createTransport(),
+      driver: ctx.harness.createDriver(),
       prefix: ctx.prefix,
       hub: 'conformance',
     });
@@ -227,7 +227,7 @@ export function backplaneCases(ctx: SuiteContext): void {
 
   it('order - on an unsharded broker, messages from one server keep their order across routes', async (test) => {
     // Sharded pub/sub (Redis Cluster) puts each channel on its own shard: order holds per route only.
-    if ((await ctx.rawTransport()).capabilities.sharded) test.skip();
+    if ((await ctx.rawDriver()).capabilities.sharded) test.skip();
     const [m1, m2] = [await ctx.manager(), await ctx.manager()];
     const c = await ctx.connect(m2, { userIdentifier: 'fifo-user' });
     await m2.addToGroup(c.connectionId, 'fifo');
@@ -247,7 +247,7 @@ export function backplaneCases(ctx: SuiteContext): void {
     const [m1, m2] = [await ctx.manager(), await ctx.manager()];
     const c = await ctx.connect(m2);
     await m2.addToGroup(c.connectionId, 'g');
-    const raw = await ctx.rawTransport();
+    const raw = await ctx.rawDriver();
     const garbage = [
       new Uint8Array([0xc1]), // never-used MessagePack byte
       new TextEncoder().encode('{"not":"an envelope"}'),
@@ -331,7 +331,7 @@ export function backplaneCases(ctx: SuiteContext): void {
     const c = await ctx.connect(m, { userIdentifier: 'ctx-user' });
     await m.addToGroup(c.connectionId, 'ctx-group');
     const hub = new HubContext({
-      transport: ctx.harness.createTransport(),
+      driver: ctx.harness.createDriver(),
       prefix: ctx.prefix,
       hub: 'conformance',
     });
@@ -349,7 +349,7 @@ export function backplaneCases(ctx: SuiteContext): void {
 
   it('groups - a command to a server that never answers fails with AckTimeoutError', async () => {
     const m = await ctx.manager({ ackTimeout: 300 });
-    const ghost = await ctx.rawTransport();
+    const ghost = await ctx.rawDriver();
     await ghost.subscribe(m.channels.server('ghost-1'));
     const error = await rejection(m.addToGroup(createConnectionId('ghost-1'), 'g'));
     expect(error).toBeInstanceOf(AckTimeoutError);
@@ -359,8 +359,8 @@ export function backplaneCases(ctx: SuiteContext): void {
   it('groups - a group is subscribed only on servers with members, and released by the last one', async () => {
     const live1 = new Set<string>();
     const live2 = new Set<string>();
-    const m1 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), live1) });
-    const m2 = await ctx.manager({ transport: recording(ctx.harness.createTransport(), live2) });
+    const m1 = await ctx.manager({ driver: recording(ctx.harness.createDriver(), live1) });
+    const m2 = await ctx.manager({ driver: recording(ctx.harness.createDriver(), live2) });
     const [a, b] = [await ctx.connect(m1), await ctx.connect(m1)];
     const channel = m1.channels.group('lazy');
     await m2.addToGroup(a.connectionId, 'lazy');
@@ -403,10 +403,10 @@ export function backplaneCases(ctx: SuiteContext): void {
 }
 
 /**
- * Wraps a transport so the test can see which channels are live (or, with `keep`, every channel ever
+ * Wraps a driver so the test can see which channels are live (or, with `keep`, every channel ever
  * subscribed to or published to).
  */
-function recording(inner: Transport, live: Set<string>, keep = false): Transport {
+function recording(inner: Driver, live: Set<string>, keep = false): Driver {
   return {
     name: inner.name,
     capabilities: inner.capabilities,

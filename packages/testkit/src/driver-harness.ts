@@ -1,9 +1,9 @@
-import type { Transport } from '@backplane/core';
+import type { Driver } from '@backplane/core';
 
-/** What a driver gives the conformance suite: transports on one shared backplane under test. */
+/** What a driver gives the conformance suite: drivers on one shared backplane under test. */
 export interface DriverHarness {
-  /** A new, unconnected transport on the shared backplane; each simulates one server's link. */
-  createTransport(): Transport;
+  /** A new, unconnected driver on the shared backplane; each simulates one server's link. */
+  createDriver(): Driver;
   /** Stops whatever the setup started (brokers, buses). */
   teardown(): Promise<void>;
 }

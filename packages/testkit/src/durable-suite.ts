@@ -1,8 +1,8 @@
 import {
-  type DurableTransport,
+  type DurableDriver,
   HubContext,
   HubLifetimeManager,
-  isDurableTransport,
+  isDurableDriver,
   type MessageHandler,
 } from '@backplane/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +12,8 @@ import { waitFor } from './wait-for.js';
 
 /** What a durable driver gives the durable suite. */
 export interface DurableHarness {
-  /** A new, unconnected durable transport on the shared broker, keeping `maxLength` entries per channel. */
-  createTransport(options: { maxLength: number }): DurableTransport;
+  /** A new, unconnected durable driver on the shared broker, keeping `maxLength` entries per channel. */
+  createDriver(options: { maxLength: number }): DurableDriver;
   teardown(): Promise<void>;
 }
 
@@ -24,16 +24,16 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (payload: Uint8Array) => new TextDecoder().decode(payload);
 
 /**
- * A transport whose live deliveries can be swallowed on purpose: the receiver "misses" messages that the
+ * A driver whose live deliveries can be swallowed on purpose: the receiver "misses" messages that the
  * broker did log, which is what an outage, a slow consumer or a lost packet looks like from core.
  */
-function lossy(transport: DurableTransport) {
+function lossy(driver: DurableDriver) {
   let dropping = false;
   const dropped = new Map<string, number>();
   const passed = new Map<string, number>();
   const read = new Map<string, number>();
   let afterNextRead: (() => Promise<void>) | undefined;
-  const wrapped = new Proxy(transport, {
+  const wrapped = new Proxy(driver, {
     get(target, property) {
       if (property === 'setMessageHandler')
         return (handler: MessageHandler) =>
@@ -43,7 +43,7 @@ function lossy(transport: DurableTransport) {
             if (!dropping) handler(channel, payload, position);
           });
       if (property === 'readLog')
-        return async (...args: Parameters<DurableTransport['readLog']>) => {
+        return async (...args: Parameters<DurableDriver['readLog']>) => {
           const page = await target.readLog(...args);
           read.set(args[0], (read.get(args[0]) ?? 0) + page.entries.length);
           const hook = afterNextRead;
@@ -56,7 +56,7 @@ function lossy(transport: DurableTransport) {
     },
   });
   return {
-    transport: wrapped,
+    driver: wrapped,
     drop(on: boolean) {
       dropping = on;
     },
@@ -95,7 +95,7 @@ export interface DurableSuiteOptions {
 }
 
 /**
- * The durable-mode suite every durable driver runs: the log contract of the transport (positions, reading
+ * The durable-mode suite every durable driver runs: the log contract of the driver (positions, reading
  * after a position, paging, channels kept apart, trimming reported) and core's replay on top of it (missed
  * messages come back in order, exactly once; a log that lost the gap says so with the exact range).
  */
@@ -116,8 +116,8 @@ export function runDurableSuite(
       await harness?.teardown();
     }, 60_000);
 
-    async function connected(maxLength = 10_000): Promise<DurableTransport> {
-      const t = harness.createTransport({ maxLength });
+    async function connected(maxLength = 10_000): Promise<DurableDriver> {
+      const t = harness.createDriver({ maxLength });
       open.push(t);
       await t.connect();
       return t;
@@ -126,7 +126,7 @@ export function runDurableSuite(
 
     it('durable - a durable publish arrives live with its log position, and the log reads back after it', async () => {
       const [writer, reader] = await Promise.all([connected(), connected()]);
-      expect(isDurableTransport(writer)).toBe(true);
+      expect(isDurableDriver(writer)).toBe(true);
       const channel = unique('log');
       const live: Array<{ text: string; position: string | undefined }> = [];
       reader.setMessageHandler((c, payload, position) => {
@@ -190,12 +190,12 @@ export function runDurableSuite(
       // A prefix is one segment ending with ':' (docs/protocol.md).
       const prefix = `durable-${Math.random().toString(36).slice(2)}-hub:`;
       const options = { prefix, logger: quiet, durable: true, liveness: false as const };
-      const receiving = lossy(harness.createTransport({ maxLength }));
+      const receiving = lossy(harness.createDriver({ maxLength }));
       const sender = new HubLifetimeManager({
         ...options,
-        transport: harness.createTransport({ maxLength }),
+        driver: harness.createDriver({ maxLength }),
       });
-      const receiver = new HubLifetimeManager({ ...options, transport: receiving.transport });
+      const receiver = new HubLifetimeManager({ ...options, driver: receiving.driver });
       open.push(sender, receiver);
       await Promise.all([sender.start(), receiver.start()]);
       const client = new TestClient({ connectionId: receiver.createConnectionId() });
@@ -258,7 +258,7 @@ export function runDurableSuite(
     it("durable - a hub context's sends land in the log: a server that missed them replays them", async () => {
       const { receiver, receiving, client, prefix } = await managers(10_000);
       const context = new HubContext({
-        transport: harness.createTransport({ maxLength: 10_000 }),
+        driver: harness.createDriver({ maxLength: 10_000 }),
         prefix,
         durable: true,
       });

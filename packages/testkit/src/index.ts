@@ -6,9 +6,9 @@ export type { DriverHarness, DriverSetup } from './driver-harness.js';
 export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
 export { runDurableSuite } from './durable-suite.js';
 
-// Transport contract suite (run against every driver's transport)
-export type { TransportHarness, TransportSuiteOptions } from './transport-suite.js';
-export { runTransportSuite } from './transport-suite.js';
+// Driver contract suite (run against every driver)
+export type { DriverSuiteHarness, DriverSuiteOptions } from './driver-suite.js';
+export { runDriverSuite } from './driver-suite.js';
 
 // Broker launchers (real servers on random free ports)
 export { freePort, freePortPair, freePorts, isPortOpen } from './launchers/free-port.js';

@@ -1,8 +1,8 @@
 import {
+  type Driver,
   HubLifetimeManager,
   type HubLifetimeManagerOptions,
   type Logger,
-  type Transport,
 } from '@backplane/core';
 import { expect } from 'vitest';
 import type { DriverHarness } from './driver-harness.js';
@@ -17,8 +17,8 @@ export interface SuiteContext {
   readonly prefix: string;
   /** A started manager (one simulated server), closed after the test. */
   manager(options?: Partial<HubLifetimeManagerOptions>): Promise<HubLifetimeManager>;
-  /** A connected transport for raw broker access, closed after the test. */
-  rawTransport(): Promise<Transport>;
+  /** A connected driver for raw broker access, closed after the test. */
+  rawDriver(): Promise<Driver>;
   /** A test client connected to `manager` with an id minted by `manager`. */
   connect(manager: HubLifetimeManager, options?: Partial<TestClientOptions>): Promise<TestClient>;
 }
@@ -40,7 +40,7 @@ export class SuiteState implements SuiteContext {
 
   async manager(options: Partial<HubLifetimeManagerOptions> = {}): Promise<HubLifetimeManager> {
     const manager = new HubLifetimeManager({
-      transport: this.harness.createTransport(),
+      driver: this.harness.createDriver(),
       prefix: this.prefix,
       hub: 'conformance',
       ackTimeout: 3_000,
@@ -52,11 +52,11 @@ export class SuiteState implements SuiteContext {
     return manager;
   }
 
-  async rawTransport(): Promise<Transport> {
-    const transport = this.harness.createTransport();
-    this.#closables.push(transport);
-    await transport.connect();
-    return transport;
+  async rawDriver(): Promise<Driver> {
+    const driver = this.harness.createDriver();
+    this.#closables.push(driver);
+    await driver.connect();
+    return driver;
   }
 
   async connect(manager: HubLifetimeManager, options: Partial<TestClientOptions> = {}): Promise<TestClient> {

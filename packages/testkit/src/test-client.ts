@@ -1,9 +1,9 @@
 import {
-  type HubConnection,
   type HubMessage,
   type HubProtocol,
   type InvocationMessage,
   JsonHubProtocol,
+  type LocalConnection,
   MessageType,
 } from '@backplane/core';
 
@@ -22,11 +22,11 @@ export interface TestClientOptions {
 }
 
 /**
- * A `HubConnection` that parses what it is sent, like SignalR's `TestClient`: `read()` waits for the next
+ * A `LocalConnection` that parses what it is sent, like SignalR's `TestClient`: `read()` waits for the next
  * message, `tryRead()` returns one already received or `undefined`, `expectNothing()` waits
  * {@link SETTLE_MS} and asserts silence.
  */
-export class TestClient implements HubConnection {
+export class TestClient implements LocalConnection {
   readonly connectionId: string;
   readonly userIdentifier: string | undefined;
   readonly protocol: HubProtocol;

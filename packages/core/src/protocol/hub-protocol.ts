@@ -1,6 +1,6 @@
 import type { HubMessage } from './hub-messages.js';
 
-/** How a transport frames bytes: text (WebSocket text frames, SSE) or binary. */
+/** How a driver frames bytes: text (WebSocket text frames, SSE) or binary. */
 export type TransferFormat = 'text' | 'binary';
 
 /**
@@ -18,7 +18,7 @@ export interface HubProtocol {
   writeMessage(message: HubMessage): Uint8Array;
   /**
    * Parses every complete message in `data`. Unknown message types are skipped (forward compatibility);
-   * malformed input throws a `ProtocolError`. Incomplete trailing bytes are an error: transports deliver
+   * malformed input throws a `ProtocolError`. Incomplete trailing bytes are an error: drivers deliver
    * whole frames.
    */
   parseMessages(data: Uint8Array): HubMessage[];

@@ -10,7 +10,7 @@ export function writeTextRecord(text: string): string {
 
 /**
  * Splits text into its records, separators removed. Every record must be terminated: an unterminated
- * last record throws a {@link ProtocolError} (transports deliver whole frames). Empty input yields `[]`.
+ * last record throws a {@link ProtocolError} (drivers deliver whole frames). Empty input yields `[]`.
  */
 export function parseTextRecords(input: string): string[] {
   if (input.length === 0) return [];

@@ -1,7 +1,7 @@
 import { of, Subject, type Subscription, tap } from 'rxjs';
+import type { Driver } from '../driver.js';
 import type { Logger } from '../logger.js';
 import type { Publisher } from '../publisher.js';
-import type { Transport } from '../transport.js';
 import type { BackplaneEvent } from './events.js';
 import { type LinkState, linkState, outageEvents } from './link-state.js';
 import { type LivenessOptions, liveness } from './liveness.js';
@@ -9,7 +9,7 @@ import type { PublishLink } from './publish-link.js';
 
 export interface LinkMonitorOptions {
   /** The driver's state. */
-  readonly transport: Pick<Transport, 'state$'>;
+  readonly driver: Pick<Driver, 'state$'>;
   /** Told whether the broker is usable; probes go straight through it, past the outbox. */
   readonly link: Pick<PublishLink, 'setUp' | 'publishDirect'>;
   /** Sends the probes. */
@@ -55,7 +55,7 @@ export class LinkMonitor {
 
   /** Link state = driver state + liveness probe; feeds the outbox and the outage events. */
   start(): void {
-    const { transport, link, log, emit } = this.#options;
+    const { driver, link, log, emit } = this.#options;
     this.#lastActivity = Date.now();
     const alive$ =
       this.#options.liveness === false
@@ -66,7 +66,7 @@ export class LinkMonitor {
             this.#probeAnswers,
             this.#options.liveness,
           );
-    const link$ = linkState(transport.state$, alive$).pipe(
+    const link$ = linkState(driver.state$, alive$).pipe(
       tap((state) => {
         this.#state = state;
         link.setUp(state.up);

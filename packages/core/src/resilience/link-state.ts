@@ -1,5 +1,5 @@
 import { combineLatest, distinctUntilChanged, map, Observable } from 'rxjs';
-import type { TransportState } from '../transport.js';
+import type { DriverState } from '../driver.js';
 import type { BackplaneEvent } from './events.js';
 
 /** Whether the backplane can be used now; `reason` says why not. */
@@ -7,7 +7,7 @@ export type LinkState = { readonly up: true } | { readonly up: false; readonly r
 
 /** Combines the driver's state and the liveness probe into one up/down stream. */
 export function linkState(
-  state$: Observable<TransportState>,
+  state$: Observable<DriverState>,
   alive$: Observable<boolean>,
 ): Observable<LinkState> {
   return combineLatest([state$, alive$]).pipe(
@@ -15,8 +15,8 @@ export function linkState(
       // `degraded` counts as down: something the sends need does not work (a durable log that does not
       // acknowledge, say), so publishes wait in the outbox, bounded and reported, until the driver reports
       // `connected` again (the driver watches its own degraded part; core sends nothing meanwhile).
-      if (state.type === 'degraded') return { up: false, reason: `transport degraded: ${state.reason}` };
-      if (state.type !== 'connected') return { up: false, reason: `transport ${state.type}` };
+      if (state.type === 'degraded') return { up: false, reason: `driver degraded: ${state.reason}` };
+      if (state.type !== 'connected') return { up: false, reason: `driver ${state.type}` };
       if (!alive) return { up: false, reason: 'probe timeout' };
       return { up: true };
     }),

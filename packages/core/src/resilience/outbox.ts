@@ -25,7 +25,7 @@ export interface OutboxEntry {
   readonly at: number;
   /** Goes to the durable log as well (durable mode). */
   readonly durable: boolean;
-  /** Durable mode: the message's idempotency key, the same on every attempt (see `Transport.publishDurable`). */
+  /** Durable mode: the message's idempotency key, the same on every attempt (see `Driver.publishDurable`). */
   readonly key?: string;
   /** Call order: entries are kept sorted by it, so a publish that failed late still goes before later ones. */
   readonly order: number;

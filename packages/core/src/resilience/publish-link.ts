@@ -1,5 +1,5 @@
-import { OutboxFullError, TransportError } from '../errors.js';
-import { type DurableTransport, isDurableTransport, type Transport } from '../transport.js';
+import { type Driver, type DurableDriver, isDurableDriver } from '../driver.js';
+import { BrokerError, OutboxFullError } from '../errors.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { BackplaneEvent } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
@@ -20,10 +20,10 @@ export interface PublishLinkOptions {
 }
 
 /**
- * Where the publisher's bytes go. While the link is up and nothing is buffered, straight to the transport.
+ * Where the publisher's bytes go. While the link is up and nothing is buffered, straight to the driver.
  * While it is down, after a failed publish, or while older messages wait, into the bounded outbox, which
  * is flushed in order when the link is up again (FIFO per sender survives an outage). Without an outbox,
- * publishes go straight to the transport and its errors reach the caller.
+ * publishes go straight to the driver and its errors reach the caller.
  *
  * Order survives a publish that fails late (a durable publish waiting out its ack timeout while later ones
  * already failed fast): every publish is numbered when called, the outbox is kept in that order, and a
@@ -31,9 +31,9 @@ export interface PublishLinkOptions {
  * retried before everything called after it. A durable retry carries the key it was first called with.
  */
 export class PublishLink {
-  readonly #transport: Transport;
-  /** The transport's log, when it keeps one. */
-  readonly #log: DurableTransport | undefined;
+  readonly #driver: Driver;
+  /** The driver's log, when it keeps one. */
+  readonly #log: DurableDriver | undefined;
   readonly #outbox: Outbox | undefined;
   readonly #retry: BackoffOptions;
   readonly #emit: (event: BackplaneEvent) => void;
@@ -53,13 +53,13 @@ export class PublishLink {
   dropped = 0;
 
   constructor(
-    transport: Transport,
+    driver: Driver,
     options: PublishLinkOptions,
     emit: (event: BackplaneEvent) => void,
     now: () => number = Date.now,
   ) {
-    this.#transport = transport;
-    this.#log = isDurableTransport(transport) ? transport : undefined;
+    this.#driver = driver;
+    this.#log = isDurableDriver(driver) ? driver : undefined;
     this.#outbox = options.outbox === false ? undefined : new Outbox(options.outbox);
     this.#flushDelay = options.outbox === false ? 0 : (options.outbox?.flushDelay ?? 1_000);
     this.#retry = options.retry ?? {};
@@ -100,12 +100,12 @@ export class PublishLink {
   }
 
   /**
-   * Like `publish`, but the message also goes to the channel's durable log (durable transports); `key` is
-   * its idempotency key, passed to the transport on every attempt (see `Transport.publishDurable`).
+   * Like `publish`, but the message also goes to the channel's durable log (durable drivers); `key` is
+   * its idempotency key, passed to the driver on every attempt (see `Driver.publishDurable`).
    */
   publishDurable(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined> {
     // Never buffered: no retry would succeed. The manager and the hub context refuse durable mode on such
-    // a transport when they are made, so this is a caller's mistake.
+    // a driver when they are made, so this is a caller's mistake.
     if (!this.#log) return Promise.reject(this.#noLog());
     return this.#publishOrBuffer({ channel, payload, durable: true, ...(key !== undefined && { key }) });
   }
@@ -137,18 +137,18 @@ export class PublishLink {
   }
 
   #send({ channel, payload, durable, key }: Message): Promise<number | undefined> {
-    if (!durable) return this.#transport.publish(channel, payload);
+    if (!durable) return this.#driver.publish(channel, payload);
     if (!this.#log) return Promise.reject(this.#noLog());
     return this.#log.publishDurable(channel, payload, key);
   }
 
-  #noLog(): TransportError {
-    return new TransportError(`The '${this.#transport.name}' transport keeps no durable log.`);
+  #noLog(): BrokerError {
+    return new BrokerError(`The '${this.#driver.name}' driver keeps no durable log.`);
   }
 
   /** Publishes bypassing the outbox (liveness probes must test the real path). */
   publishDirect(channel: string, payload: Uint8Array): Promise<number | undefined> {
-    return this.#transport.publish(channel, payload);
+    return this.#driver.publish(channel, payload);
   }
 
   close(): void {

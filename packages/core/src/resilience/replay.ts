@@ -1,7 +1,7 @@
 import type { Channels } from '../channels.js';
+import { type DurableDriver, LOG_START, type LogEntry, type LogPosition } from '../driver.js';
 import type { Logger } from '../logger.js';
 import type { BackplaneStats } from '../stats.js';
-import { type DurableTransport, LOG_START, type LogEntry, type LogPosition } from '../transport.js';
 import { backoffDelay } from './backoff.js';
 import type { BackplaneEvent } from './events.js';
 
@@ -16,7 +16,7 @@ const REPLAY_READS = 3;
 const READ_ATTEMPTS = 12;
 const READ_RETRY = { initialDelay: 100, maxDelay: 2_000 };
 
-/** One live message: its bytes and, from a durable transport, its log position. */
+/** One live message: its bytes and, from a durable driver, its log position. */
 export interface LiveMessage {
   readonly payload: Uint8Array;
   readonly position: LogPosition | undefined;
@@ -29,8 +29,8 @@ export type MessageSource = 'live' | 'log' | 'held';
 export type ProcessOutcome = 'delivered' | 'skipped' | { retryFrom: LogPosition | undefined };
 
 export interface DurableReplayOptions {
-  /** The transport, with its log. */
-  readonly transport: DurableTransport;
+  /** The driver, with its log. */
+  readonly driver: DurableDriver;
   readonly channels: Channels;
   readonly stats: BackplaneStats;
   readonly log: Logger;
@@ -93,7 +93,7 @@ export class DurableReplay {
   /** Durable mode: where this server starts reading a channel's log, taken when it subscribes. */
   async baseline(channel: string): Promise<void> {
     try {
-      const position = await this.#options.transport.logPosition(channel);
+      const position = await this.#options.driver.logPosition(channel);
       if (!this.#positions.has(channel)) this.#positions.set(channel, position);
     } catch (error) {
       this.#options.log.warn('Could not read the log position', { channel, error });
@@ -169,7 +169,7 @@ export class DurableReplay {
   async #readLog(channel: string, after: LogPosition): Promise<{ entries: LogEntry[]; complete: boolean }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#options.transport.readLog(channel, after, REPLAY_PAGE);
+        return await this.#options.driver.readLog(channel, after, REPLAY_PAGE);
       } catch (error) {
         if (this.#options.isClosed() || attempt >= READ_ATTEMPTS) throw error;
         this.#options.log.debug('Log read failed, retrying', { channel, attempt, error });

@@ -1,17 +1,11 @@
-import { TransportError, type TransportState } from '@backplane/core';
-import {
-  type KafkaBrokerHandle,
-  runTransportSuite,
-  SETTLE_MS,
-  startKafka,
-  waitFor,
-} from '@backplane/testkit';
+import { BrokerError, type DriverState } from '@backplane/core';
+import { type KafkaBrokerHandle, runDriverSuite, SETTLE_MS, startKafka, waitFor } from '@backplane/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaTransport } from '../src/index.js';
+import { KafkaDriver } from '../src/index.js';
 
 let kafka: KafkaBrokerHandle;
-const open: KafkaTransport[] = [];
+const open: KafkaDriver[] = [];
 beforeAll(async () => {
   kafka = await startKafka();
 }, 120_000);
@@ -20,8 +14,8 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((t) => t.close()));
 });
 
-async function transport(topic: string) {
-  const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic });
+async function driver(topic: string) {
+  const t = new KafkaDriver({ brokers: [kafka.bootstrap], topic });
   open.push(t);
   const received: Array<[string, Uint8Array]> = [];
   t.setMessageHandler((channel, payload) => received.push([channel, Uint8Array.from(payload)]));
@@ -30,13 +24,13 @@ async function transport(topic: string) {
 }
 
 // One broker for the file: the suite runs on it before the cases that kill it.
-runTransportSuite('kafka', async () => {
+runDriverSuite('kafka', async () => {
   const topic = 'contract';
   const producer = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).producer();
   await producer.connect();
   return {
-    createTransport: () => new KafkaTransport({ brokers: [kafka.bootstrap], topic }),
-    createUnreachable: () => new KafkaTransport({ brokers: ['127.0.0.1:1'], topic, connectTimeout: 2_000 }),
+    createDriver: () => new KafkaDriver({ brokers: [kafka.bootstrap], topic }),
+    createUnreachable: () => new KafkaDriver({ brokers: ['127.0.0.1:1'], topic, connectTimeout: 2_000 }),
     publishForeign: async (channel, payload) => {
       await producer.send({ topic, messages: [{ key: channel, value: Buffer.from(payload) }] });
     },
@@ -44,10 +38,10 @@ runTransportSuite('kafka', async () => {
   };
 });
 
-describe('kafka transport', () => {
-  it('kafka transport - durable with 3 partitions: each channel keeps one partition, and its log reads back in order', async () => {
+describe('kafka driver', () => {
+  it('kafka driver - durable with 3 partitions: each channel keeps one partition, and its log reads back in order', async () => {
     const topic = `durable-parts-${Date.now()}`;
-    const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic, partitions: 3, durable: true });
+    const t = new KafkaDriver({ brokers: [kafka.bootstrap], topic, partitions: 3, durable: true });
     open.push(t);
     await t.connect();
     const channels = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -67,9 +61,9 @@ describe('kafka transport', () => {
     expect(partitions.size).toBeGreaterThan(1); // six channels spread over the partitions
   }, 60_000);
 
-  it('kafka transport - durable: records deleted after a position (retention) make the log read incomplete', async () => {
+  it('kafka driver - durable: records deleted after a position (retention) make the log read incomplete', async () => {
     const topic = `durable-trim-${Date.now()}`;
-    const t = new KafkaTransport({ brokers: [kafka.bootstrap], topic, durable: true });
+    const t = new KafkaDriver({ brokers: [kafka.bootstrap], topic, durable: true });
     open.push(t);
     await t.connect();
     const start = await t.logPosition('c');
@@ -99,8 +93,8 @@ describe('kafka transport', () => {
     expect(text(inside)).toEqual(['m6', 'm7', 'm8', 'm9']);
   }, 60_000);
 
-  it('kafka transport - concurrent publishes go out in batches and reach every server in publish order', async () => {
-    const [a, b, c] = [await transport('t1'), await transport('t1'), await transport('t1')];
+  it('kafka driver - concurrent publishes go out in batches and reach every server in publish order', async () => {
+    const [a, b, c] = [await driver('t1'), await driver('t1'), await driver('t1')];
     await b.t.subscribe('x');
     await c.t.subscribe('x');
     const payloads = Array.from({ length: 50 }, (_, i) => Uint8Array.from([i, 0, 255, 0xc1]));
@@ -110,10 +104,10 @@ describe('kafka transport', () => {
     expect(c.received[7]).toEqual(['x', payloads[7]]);
   });
 
-  it('kafka transport - a server that starts later never re-reads history', async () => {
-    const a = await transport('t3');
+  it('kafka driver - a server that starts later never re-reads history', async () => {
+    const a = await driver('t3');
     await a.t.publish('old', new Uint8Array([1]));
-    const late = await transport('t3');
+    const late = await driver('t3');
     await late.t.subscribe('old');
     await a.t.publish('old', new Uint8Array([2]));
     await waitFor(() => late.received.length === 1, { name: 'the new message' });
@@ -121,8 +115,8 @@ describe('kafka transport', () => {
     expect(late.received.map(([, p]) => p[0])).toEqual([2]);
   });
 
-  it('kafka transport - odd channel names stay literal: separators, wildcards, empty, long, lone surrogates', async () => {
-    const [a, b] = [await transport('t5'), await transport('t5')];
+  it('kafka driver - odd channel names stay literal: separators, wildcards, empty, long, lone surrogates', async () => {
+    const [a, b] = [await driver('t5'), await driver('t5')];
     const names = [
       'g:a.b',
       'g:*',
@@ -142,11 +136,11 @@ describe('kafka transport', () => {
     expect(b.received).toEqual(names.map((n, i) => [n, Uint8Array.of(i)]));
   });
 
-  it('kafka transport - close removes the consumer group of the instance', async () => {
+  it('kafka driver - close removes the consumer group of the instance', async () => {
     const admin = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      const t = await transport('t4');
+      const t = await driver('t4');
       const during = (await admin.listGroups()).groups.filter((g) =>
         g.groupId.startsWith('backplane-'),
       ).length;
@@ -160,10 +154,10 @@ describe('kafka transport', () => {
     }
   });
 
-  it('kafka transport - broker killed: disconnected and publishes fail; restarted: connected and delivering again', async () => {
-    const [a, b] = [await transport('t9'), await transport('t9')];
+  it('kafka driver - broker killed: disconnected and publishes fail; restarted: connected and delivering again', async () => {
+    const [a, b] = [await driver('t9'), await driver('t9')];
     await b.t.subscribe('survives');
-    const states: TransportState['type'][] = [];
+    const states: DriverState['type'][] = [];
     a.t.state$.subscribe((s) => states.push(s.type));
     const killedAt = Date.now();
     await kafka.kill();
@@ -171,7 +165,7 @@ describe('kafka transport', () => {
       name: 'disconnected state',
     });
     const detectedMs = Date.now() - killedAt;
-    await expect(a.t.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(TransportError);
+    await expect(a.t.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(BrokerError);
     const restartedAt = Date.now();
     await kafka.restart();
     await waitFor(() => a.t.state.type === 'connected' && b.t.state.type === 'connected', {

@@ -1,24 +1,24 @@
-import { TransportError } from '../src/errors.js';
-import type { TransportCapabilities } from '../src/transport.js';
-import { TransportBase } from '../src/transport-base.js';
+import type { DriverCapabilities } from '../src/driver.js';
+import { DriverBase } from '../src/driver-base.js';
+import { BrokerError } from '../src/errors.js';
 
 /**
- * A test transport on an in-test bus whose link can be cut (`down`: publishes fail, nothing is delivered,
+ * A test driver on an in-test bus whose link can be cut (`down`: publishes fail, nothing is delivered,
  * state disconnected), frozen (`freeze`: publishes hang, nothing is delivered, state stays connected —
  * a broker stopped with SIGSTOP) or deaf (`deaf`: publishes work, deliveries to it are lost). Real brokers get the same faults in the fault tests.
  */
 export class TestBus {
-  readonly members = new Set<ControllableTransport>();
+  readonly members = new Set<ControllableDriver>();
 }
 
-export class ControllableTransport extends TransportBase {
+export class ControllableDriver extends DriverBase {
   readonly name = 'controllable';
-  readonly capabilities: TransportCapabilities;
+  readonly capabilities: DriverCapabilities;
   #mode: 'up' | 'down' | 'frozen' | 'deaf' = 'up';
-  /** Every channel this transport published to or subscribed to, for tests that check what reached the broker. */
+  /** Every channel this driver published to or subscribed to, for tests that check what reached the broker. */
   readonly touched = new Set<string>();
   #held: Array<() => void> = [];
-  /** Deliveries to this transport lost while it was not up (down, frozen or deaf). */
+  /** Deliveries to this driver lost while it was not up (down, frozen or deaf). */
   lost = 0;
 
   constructor(
@@ -43,7 +43,7 @@ export class ControllableTransport extends TransportBase {
     this.#mode = 'frozen';
   }
 
-  /** Publishes work, but what the broker sends this transport is lost (a black-holed subscriber link). */
+  /** Publishes work, but what the broker sends this driver is lost (a black-holed subscriber link). */
   deaf(): void {
     this.#mode = 'deaf';
   }
@@ -70,7 +70,7 @@ export class ControllableTransport extends TransportBase {
 
   protected doPublish(channel: string, payload: Uint8Array): Promise<number> {
     this.touched.add(channel);
-    if (this.#mode === 'down') return Promise.reject(new TransportError('link cut (test)'));
+    if (this.#mode === 'down') return Promise.reject(new BrokerError('link cut (test)'));
     const send = () => {
       let count = 0;
       for (const member of this.bus.members) {

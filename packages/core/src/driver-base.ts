@@ -1,34 +1,34 @@
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import type { Driver, DriverCapabilities, DriverState, MessageHandler } from './driver.js';
 import { ClosedError } from './errors.js';
-import type { MessageHandler, Transport, TransportCapabilities, TransportState } from './transport.js';
 
 const noHandler: MessageHandler = () => {};
 
 /**
  * The base every driver extends. A driver:
  *
- * - implements {@link TransportBase#doConnect}, {@link TransportBase#doClose}, {@link TransportBase#doPublish},
- *   {@link TransportBase#doSubscribe} and {@link TransportBase#doUnsubscribe} (they only move bytes);
- * - calls {@link TransportBase#onMessage} for every message the broker delivers, and
- *   {@link TransportBase#setState} when its link changes;
- * - may read {@link TransportBase#channels} to resubscribe after a reconnect.
+ * - implements {@link DriverBase#doConnect}, {@link DriverBase#doClose}, {@link DriverBase#doPublish},
+ *   {@link DriverBase#doSubscribe} and {@link DriverBase#doUnsubscribe} (they only move bytes);
+ * - calls {@link DriverBase#onMessage} for every message the broker delivers, and
+ *   {@link DriverBase#setState} when its link changes;
+ * - may read {@link DriverBase#channels} to resubscribe after a reconnect.
  *
  * The base keeps the set of subscribed channels, the state stream and the close guard.
  */
-export abstract class TransportBase implements Transport {
+export abstract class DriverBase implements Driver {
   abstract readonly name: string;
-  abstract readonly capabilities: TransportCapabilities;
+  abstract readonly capabilities: DriverCapabilities;
 
-  readonly #state = new BehaviorSubject<TransportState>({ type: 'connecting' });
+  readonly #state = new BehaviorSubject<DriverState>({ type: 'connecting' });
   readonly #channels = new Set<string>();
   #handler: MessageHandler = noHandler;
   #closed = false;
 
-  readonly state$: Observable<TransportState> = this.#state.pipe(
+  readonly state$: Observable<DriverState> = this.#state.pipe(
     distinctUntilChanged((a, b) => a.type === b.type),
   );
 
-  get state(): TransportState {
+  get state(): DriverState {
     return this.#state.value;
   }
 
@@ -65,7 +65,7 @@ export abstract class TransportBase implements Transport {
   }
 
   publish(channel: string, payload: Uint8Array): Promise<number | undefined> {
-    if (this.#closed) return Promise.reject(new ClosedError(`Transport '${this.name}'`));
+    if (this.#closed) return Promise.reject(new ClosedError(`Driver '${this.name}'`));
     return this.doPublish(channel, payload);
   }
 
@@ -97,13 +97,13 @@ export abstract class TransportBase implements Transport {
   }
 
   /** Drivers call this when their link changes. After `close()` only `closed` is accepted. */
-  protected setState(state: TransportState): void {
+  protected setState(state: DriverState): void {
     if (this.#state.closed) return;
     if (this.#closed && state.type !== 'closed') return;
     this.#state.next(state);
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new ClosedError(`Transport '${this.name}'`);
+    if (this.#closed) throw new ClosedError(`Driver '${this.name}'`);
   }
 }

@@ -1,7 +1,7 @@
 import type { Observable } from 'rxjs';
 
 /**
- * The state of a transport's link to its broker, as a typed union stream.
+ * The state of a driver's link to its broker, as a typed union stream.
  * - `connecting`: first connection under way.
  * - `connected`: publishes and subscriptions work.
  * - `degraded`: connected, but something the sends need is off (some cluster shards unreachable, a durable
@@ -11,22 +11,22 @@ import type { Observable } from 'rxjs';
  * - `disconnected`: the link is down; the driver is reconnecting.
  * - `closed`: `close()` was called; terminal.
  */
-export type TransportState =
+export type DriverState =
   | { readonly type: 'connecting' }
   | { readonly type: 'connected' }
   | { readonly type: 'degraded'; readonly reason: string }
   | { readonly type: 'disconnected'; readonly error?: Error }
   | { readonly type: 'closed' };
 
-export type TransportStateType = TransportState['type'];
+export type DriverStateType = DriverState['type'];
 
 /** What a broker can do; core adapts to these flags instead of asking which driver it talks to. */
-export interface TransportCapabilities {
+export interface DriverCapabilities {
   /** `publish` resolves with the number of subscribers that received the message. */
   readonly receiverCount: boolean;
   /**
-   * The transport keeps a bounded, replayable log of what was published and implements
-   * {@link DurableTransport}; core reads it only through {@link isDurableTransport}.
+   * The driver keeps a bounded, replayable log of what was published and implements
+   * {@link DurableDriver}; core reads it only through {@link isDurableDriver}.
    */
   readonly durable: boolean;
   /** Subscribing to one channel costs the broker and this server only that channel's traffic. */
@@ -46,7 +46,7 @@ export const LOG_START: LogPosition = '0-0';
 
 /**
  * Called for each message that arrives on a subscribed channel. Must not throw; core guarantees it.
- * `position` is the message's place in the channel's durable log: a {@link DurableTransport} passes it
+ * `position` is the message's place in the channel's durable log: a {@link DurableDriver} passes it
  * with every message it logged, and core's receive path advances its replay point by it.
  */
 export type MessageHandler = (channel: string, payload: Uint8Array, position?: LogPosition) => void;
@@ -58,19 +58,19 @@ export interface LogEntry {
 }
 
 /**
- * The driver contract: a transport moves bytes on named, literal channels and reports its state.
- * It knows nothing of hubs, groups or envelopes. Drivers extend {@link TransportBase} rather than implement
+ * The driver contract: a driver moves bytes on named, literal channels and reports its state.
+ * It knows nothing of hubs, groups or envelopes. Drivers extend {@link DriverBase} rather than implement
  * this interface by hand.
  */
-export interface Transport {
+export interface Driver {
   /** A short name for logs and health output, e.g. `memory`, `redis`. */
   readonly name: string;
-  readonly capabilities: TransportCapabilities;
+  readonly capabilities: DriverCapabilities;
   /** Replays the current state to every subscriber, then every change. */
-  readonly state$: Observable<TransportState>;
+  readonly state$: Observable<DriverState>;
   /** The current state. */
-  readonly state: TransportState;
-  /** Opens the link. Resolves once connected; rejects with a `TransportError` if it cannot connect. */
+  readonly state: DriverState;
+  /** Opens the link. Resolves once connected; rejects with a `BrokerError` if it cannot connect. */
   connect(): Promise<void>;
   /** Closes the link for good. Idempotent. */
   close(): Promise<void>;
@@ -88,11 +88,11 @@ export interface Transport {
 }
 
 /**
- * A transport with a bounded, replayable log per channel: what durable mode needs. Tell one apart with
- * {@link isDurableTransport}; the message handler of such a transport receives each logged message's
+ * A driver with a bounded, replayable log per channel: what durable mode needs. Tell one apart with
+ * {@link isDurableDriver}; the message handler of such a driver receives each logged message's
  * {@link LogPosition}.
  */
-export interface DurableTransport extends Transport {
+export interface DurableDriver extends Driver {
   /**
    * Appends to the channel's bounded log and publishes, atomically; the message carries its position.
    * `key` identifies the message: core passes the same key on every attempt of one envelope (a retry after
@@ -117,13 +117,13 @@ export interface DurableTransport extends Transport {
 }
 
 /**
- * Whether `transport` keeps a durable log now: it says so (`capabilities.durable`, which a driver may
+ * Whether `driver` keeps a durable log now: it says so (`capabilities.durable`, which a driver may
  * set per instance, as Redis does with its `durable` option) and has the three log operations.
  */
-export function isDurableTransport(transport: Transport): transport is DurableTransport {
-  const t = transport as Partial<DurableTransport>;
+export function isDurableDriver(driver: Driver): driver is DurableDriver {
+  const t = driver as Partial<DurableDriver>;
   return (
-    transport.capabilities.durable &&
+    driver.capabilities.durable &&
     typeof t.publishDurable === 'function' &&
     typeof t.readLog === 'function' &&
     typeof t.logPosition === 'function'

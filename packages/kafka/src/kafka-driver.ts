@@ -1,14 +1,14 @@
 import {
+  BrokerError,
   backoffDelay,
+  DriverBase,
+  type DriverCapabilities,
   type LogEntry,
-  TransportBase,
-  type TransportCapabilities,
-  TransportError,
 } from '@backplane/core';
 import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 
-export interface KafkaTransportOptions {
+export interface KafkaDriverOptions {
   /**
    * Bootstrap brokers, `host:port` each: an array, or one comma-separated string
    * (`'10.0.0.1:9092,10.0.0.2:9092'`, what `backplane serve --url` passes). Any of them is enough to find
@@ -31,7 +31,7 @@ export interface KafkaTransportOptions {
    * Replication factor when the topic is created (copies of each partition, on as many brokers).
    * Automatic by default: min(3, the brokers in the cluster at connect), so a topic on a 3-broker cluster
    * survives the loss of any one of them. An existing topic with fewer replicas than this is refused at
-   * connect in durable mode (and whenever this is set explicitly) with a `TransportError`: recreate it,
+   * connect in durable mode (and whenever this is set explicitly) with a `BrokerError`: recreate it,
    * or set this to what it has.
    * @default min(3, cluster size)
    */
@@ -64,20 +64,20 @@ export interface KafkaTransportOptions {
  * history) and keeps the channels it subscribes to (receiver-side filtering, since Kafka has no cheap
  * per-channel subscriptions). Publishes are queued and sent in order, as batches while a send is in flight.
  */
-export class KafkaTransport extends TransportBase {
+export class KafkaDriver extends DriverBase {
   readonly name = 'kafka';
-  readonly capabilities: TransportCapabilities;
+  readonly capabilities: DriverCapabilities;
   readonly #client: KafkaClient;
   readonly #topic: string;
-  readonly #options: KafkaTransportOptions;
+  readonly #options: KafkaDriverOptions;
   readonly #brokers: string[];
   /** Set when the topic is refused (replicas): `connect()` fails with it at once, no retry. */
-  #refused: TransportError | undefined;
+  #refused: BrokerError | undefined;
   #partitions = 1;
   #queue: Array<{ record: KafkaRecord; resolve: () => void; reject: (error: Error) => void }> = [];
   #sending = false;
 
-  constructor(options: KafkaTransportOptions = {}) {
+  constructor(options: KafkaDriverOptions = {}) {
     super();
     this.#options = options;
     this.capabilities = {
@@ -122,10 +122,9 @@ export class KafkaTransport extends TransportBase {
     } catch (cause) {
       await this.#client.close().catch(() => {});
       if (cause === this.#refused) throw cause;
-      throw new TransportError(
-        `Could not connect to Kafka (${this.#brokers.join(',')}) within ${timeout} ms.`,
-        { cause },
-      );
+      throw new BrokerError(`Could not connect to Kafka (${this.#brokers.join(',')}) within ${timeout} ms.`, {
+        cause,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -149,7 +148,7 @@ export class KafkaTransport extends TransportBase {
       topic.replicationFactor < replicationFactor &&
       (this.capabilities.durable || explicit !== undefined)
     ) {
-      this.#refused = new TransportError(
+      this.#refused = new BrokerError(
         `Kafka topic '${this.#topic}' has ${topic.replicationFactor} replica(s) per partition, fewer than the ` +
           `${replicationFactor} wanted (${explicit === undefined ? 'min(3, cluster size)' : 'replicationFactor'}): ` +
           'a broker that dies takes its partitions with it. Recreate the topic, or set replicationFactor ' +
@@ -186,7 +185,7 @@ export class KafkaTransport extends TransportBase {
 
   /** Durable mode: the topic is the log, so a durable publish is a publish (its position comes with it). */
   publishDurable(channel: string, payload: Uint8Array): Promise<undefined> {
-    if (!this.capabilities.durable) return Promise.reject(new TransportError('Durable mode is off.'));
+    if (!this.capabilities.durable) return Promise.reject(new BrokerError('Durable mode is off.'));
     return this.publish(channel, payload) as Promise<undefined>;
   }
 
@@ -207,7 +206,7 @@ export class KafkaTransport extends TransportBase {
       const entries = read.records.map((r) => ({ position: `${partition}:${r.offset}`, payload: r.value }));
       return { entries, complete: BigInt(read.startOffset) <= from };
     } catch (cause) {
-      throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
+      throw new BrokerError(`Reading the log of '${channel}' failed.`, { cause });
     }
   }
 
@@ -244,7 +243,7 @@ export class KafkaTransport extends TransportBase {
           );
           for (const b of batch) b.resolve();
         } catch (cause) {
-          const error = new TransportError(`Kafka produce to '${this.#topic}' failed.`, { cause });
+          const error = new BrokerError(`Kafka produce to '${this.#topic}' failed.`, { cause });
           for (const b of batch) b.reject(error);
         }
       }
@@ -255,7 +254,7 @@ export class KafkaTransport extends TransportBase {
 }
 
 /** `brokers` as a list: a comma-separated string is split (blanks around entries are dropped). */
-function brokerList(brokers: KafkaTransportOptions['brokers']): string[] {
+function brokerList(brokers: KafkaDriverOptions['brokers']): string[] {
   const list = typeof brokers === 'string' ? brokers.split(',') : [...(brokers ?? ['127.0.0.1:9092'])];
   const trimmed = list.map((b) => b.trim()).filter((b) => b.length > 0);
   return trimmed.length > 0 ? trimmed : ['127.0.0.1:9092'];
@@ -268,7 +267,7 @@ function nextOffset(position: string, partition: number): bigint {
   return BigInt(match[2]!) + 1n;
 }
 
-/** Creates a Kafka transport (see {@link KafkaTransportOptions}). */
-export function createKafkaTransport(options?: KafkaTransportOptions): KafkaTransport {
-  return new KafkaTransport(options);
+/** Creates a Kafka driver (see {@link KafkaDriverOptions}). */
+export function createKafkaDriver(options?: KafkaDriverOptions): KafkaDriver {
+  return new KafkaDriver(options);
 }

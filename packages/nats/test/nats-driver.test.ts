@@ -1,11 +1,11 @@
-import { InvalidArgumentError, TransportError } from '@backplane/core';
-import { type NatsServerHandle, runTransportSuite, SETTLE_MS, startNats, waitFor } from '@backplane/testkit';
+import { BrokerError, InvalidArgumentError } from '@backplane/core';
+import { type NatsServerHandle, runDriverSuite, SETTLE_MS, startNats, waitFor } from '@backplane/testkit';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { channelToSubject, NatsTransport, subjectToChannel } from '../src/index.js';
+import { channelToSubject, NatsDriver, subjectToChannel } from '../src/index.js';
 
 let nats: NatsServerHandle;
-const open: NatsTransport[] = [];
+const open: NatsDriver[] = [];
 beforeAll(async () => {
   nats = await startNats();
 }, 30_000);
@@ -14,8 +14,8 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((t) => t.close()));
 });
 
-async function transport(url = nats.url) {
-  const t = new NatsTransport({ servers: url, options: { reconnectTimeWait: 50 } });
+async function driver(url = nats.url) {
+  const t = new NatsDriver({ servers: url, options: { reconnectTimeWait: 50 } });
   open.push(t);
   const received: Array<[string, Uint8Array]> = [];
   t.setMessageHandler((channel, payload) => received.push([channel, Uint8Array.from(payload)]));
@@ -23,11 +23,11 @@ async function transport(url = nats.url) {
   return { t, received };
 }
 
-runTransportSuite('nats', async () => {
+runDriverSuite('nats', async () => {
   const foreign = await connect({ servers: nats.url });
   return {
-    createTransport: () => new NatsTransport({ servers: nats.url }),
-    createUnreachable: () => new NatsTransport({ servers: 'nats://127.0.0.1:1', connectTimeout: 1_000 }),
+    createDriver: () => new NatsDriver({ servers: nats.url }),
+    createUnreachable: () => new NatsDriver({ servers: 'nats://127.0.0.1:1', connectTimeout: 1_000 }),
     publishForeign: async (channel, payload) => {
       foreign.publish(channelToSubject('bp', channel), payload);
       await foreign.flush();
@@ -36,10 +36,10 @@ runTransportSuite('nats', async () => {
   };
 });
 
-describe('nats transport', () => {
-  it('nats transport - wildcards, separators and spaces in channel names stay literal and never collide', async () => {
-    const a = await transport();
-    const b = await transport();
+describe('nats driver', () => {
+  it('nats driver - wildcards, separators and spaces in channel names stay literal and never collide', async () => {
+    const a = await driver();
+    const b = await driver();
     const names = ['g:a.b', 'g:a.*', 'g:>', 'g:*', 'g:with space', 'g:a', 'g:ünï', 'g:a.b.c'];
     for (const name of names) await b.t.subscribe(name);
     for (const name of names) await a.t.publish(name, new TextEncoder().encode(name));
@@ -52,9 +52,9 @@ describe('nats transport', () => {
     for (const name of names) expect(channelToSubject('bp', name)).toMatch(/^bp\.[A-Za-z0-9_-]+$/);
   });
 
-  it('nats transport - long names, the empty name and lone surrogates get distinct short subjects and keep the link up', async () => {
-    const a = await transport();
-    const b = await transport();
+  it('nats driver - long names, the empty name and lone surrogates get distinct short subjects and keep the link up', async () => {
+    const a = await driver();
+    const b = await driver();
     // 10 KB names would exceed the server's 4 KB control line and drop the connection if sent literally.
     const names = [
       'g:x'.repeat(3_500),
@@ -79,14 +79,14 @@ describe('nats transport', () => {
     expect(subjectToChannel('bp', subjects[0]!)).toBeUndefined();
   });
 
-  it('nats transport - url is an alias of servers; an app-owned connection is used and left open', async () => {
-    const byUrl = new NatsTransport({ url: nats.url });
+  it('nats driver - url is an alias of servers; an app-owned connection is used and left open', async () => {
+    const byUrl = new NatsDriver({ url: nats.url });
     open.push(byUrl);
     await byUrl.connect();
     expect(byUrl.state.type).toBe('connected');
     const nc = await connect({ servers: nats.url });
     try {
-      const t = new NatsTransport({ connection: nc });
+      const t = new NatsDriver({ connection: nc });
       const got: string[] = [];
       t.setMessageHandler((channel) => got.push(channel));
       await t.connect();
@@ -98,24 +98,24 @@ describe('nats transport', () => {
     } finally {
       await nc.close();
     }
-    await expect(new NatsTransport({ connection: nc }).connect()).rejects.toBeInstanceOf(TransportError);
+    await expect(new NatsDriver({ connection: nc }).connect()).rejects.toBeInstanceOf(BrokerError);
   });
 
-  it('nats transport - a subject root with wildcards, spaces or empty tokens is refused', () => {
+  it('nats driver - a subject root with wildcards, spaces or empty tokens is refused', () => {
     for (const root of ['', 'a..b', '*', 'a.>', 'with space', 'a.'])
-      expect(() => new NatsTransport({ subjectRoot: root })).toThrow(InvalidArgumentError);
-    expect(() => new NatsTransport({ subjectRoot: 'myapp.bp' })).not.toThrow();
+      expect(() => new NatsDriver({ subjectRoot: root })).toThrow(InvalidArgumentError);
+    expect(() => new NatsDriver({ subjectRoot: 'myapp.bp' })).not.toThrow();
   });
 
-  it('nats transport - server killed: disconnected and publishes fail fast; restarted: connected and subscribed again', async () => {
+  it('nats driver - server killed: disconnected and publishes fail fast; restarted: connected and subscribed again', async () => {
     const own = await startNats({ jetstream: false });
     try {
-      const a = await transport(own.url);
-      const b = await transport(own.url);
+      const a = await driver(own.url);
+      const b = await driver(own.url);
       await b.t.subscribe('survives');
       await own.kill();
       await waitFor(() => a.t.state.type === 'disconnected', { name: 'disconnected state' });
-      await expect(a.t.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(TransportError);
+      await expect(a.t.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(BrokerError);
       await own.restart();
       await waitFor(() => a.t.state.type === 'connected' && b.t.state.type === 'connected', {
         name: 'reconnected',

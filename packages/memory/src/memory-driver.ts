@@ -1,7 +1,7 @@
-import { TransportBase, type TransportCapabilities } from '@backplane/core';
+import { DriverBase, type DriverCapabilities } from '@backplane/core';
 import { type BusSubscriber, getDefaultBus, type MemoryBus } from './memory-bus.js';
 
-export interface MemoryTransportOptions {
+export interface MemoryDriverOptions {
   /**
    * The bus shared by the managers that should see each other.
    * @default the process-wide bus
@@ -13,9 +13,9 @@ export interface MemoryTransportOptions {
  * The embedded default driver: moves bytes between managers in one process. Knows its receivers, keeps
  * no log (not durable), and is never disconnected until closed.
  */
-export class MemoryTransport extends TransportBase {
+export class MemoryDriver extends DriverBase {
   readonly name = 'memory';
-  readonly capabilities: TransportCapabilities = {
+  readonly capabilities: DriverCapabilities = {
     receiverCount: true,
     durable: false,
     perChannelSubscriptions: true,
@@ -24,7 +24,7 @@ export class MemoryTransport extends TransportBase {
   readonly #bus: MemoryBus;
   readonly #subscriber: BusSubscriber = { deliver: (channel, payload) => this.onMessage(channel, payload) };
 
-  constructor(options: MemoryTransportOptions = {}) {
+  constructor(options: MemoryDriverOptions = {}) {
     super();
     this.#bus = options.bus ?? getDefaultBus();
   }
@@ -50,7 +50,7 @@ export class MemoryTransport extends TransportBase {
   }
 }
 
-/** Creates a memory transport on `options.bus` (or the process-wide bus). */
-export function createMemoryTransport(options?: MemoryTransportOptions): MemoryTransport {
-  return new MemoryTransport(options);
+/** Creates a memory driver on `options.bus` (or the process-wide bus). */
+export function createMemoryDriver(options?: MemoryDriverOptions): MemoryDriver {
+  return new MemoryDriver(options);
 }

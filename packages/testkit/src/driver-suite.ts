@@ -1,20 +1,20 @@
-import { ClosedError, type Transport, TransportError, type TransportStateType } from '@backplane/core';
+import { BrokerError, ClosedError, type Driver, type DriverStateType } from '@backplane/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SETTLE_MS } from './test-client.js';
 import { waitFor } from './wait-for.js';
 
-/** What a driver gives the transport contract suite. */
-export interface TransportHarness {
-  /** A new, unconnected transport on the shared broker. */
-  createTransport(): Transport;
+/** What a driver gives the driver contract suite. */
+export interface DriverSuiteHarness {
+  /** A new, unconnected driver on the shared broker. */
+  createDriver(): Driver;
   /**
-   * A new, unconnected transport pointed at an address where nothing listens (e.g. `127.0.0.1:1`), with a
-   * short connect timeout (a second or two): its `connect()` must reject with a `TransportError`. Omitted
+   * A new, unconnected driver pointed at an address where nothing listens (e.g. `127.0.0.1:1`), with a
+   * short connect timeout (a second or two): its `connect()` must reject with a `BrokerError`. Omitted
    * by an in-process driver, which has no broker to miss (the case is then skipped).
    */
-  createUnreachable?(): Transport;
+  createUnreachable?(): Driver;
   /**
-   * Publishes `payload` on `channel` with a plain broker client that is not a backplane transport (what
+   * Publishes `payload` on `channel` with a plain broker client that is not a backplane driver (what
    * another app, or an attacker with broker access, would send), the way the driver lays channels out.
    */
   publishForeign(channel: string, payload: Uint8Array): Promise<void>;
@@ -22,7 +22,7 @@ export interface TransportHarness {
   teardown(): Promise<void>;
 }
 
-export interface TransportSuiteOptions {
+export interface DriverSuiteOptions {
   /**
    * How long `connect()` to the unreachable address may stay pending before the case fails, in ms: the
    * connect timeout the harness set, plus room for a slow machine. A deadline, not a speed assertion.
@@ -31,7 +31,7 @@ export interface TransportSuiteOptions {
   connectDeadlineMs?: number;
 }
 
-/** What a subscribed transport received, copied at delivery (a driver may reuse its buffers). */
+/** What a subscribed driver received, copied at delivery (a driver may reuse its buffers). */
 type Received = Array<{ channel: string; payload: Uint8Array }>;
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
@@ -71,23 +71,23 @@ async function settlesWithin(
 }
 
 /**
- * The contract every driver's transport keeps, whatever its broker: bytes arrive exactly as published on
+ * The contract every driver keeps, whatever its broker: bytes arrive exactly as published on
  * the channels subscribed (literal names, receiver counts when the driver has them), the state goes
  * `connecting`, `connected`, `closed`, `close()` is idempotent and everything but `unsubscribe` fails
- * with `ClosedError` afterwards, an unreachable broker makes `connect()` reject with `TransportError`,
+ * with `ClosedError` afterwards, an unreachable broker makes `connect()` reject with `BrokerError`,
  * bytes from a foreign client reach the handler as bytes, and `unsubscribe` stops delivery. Each driver's
  * own test file keeps only what is specific to its broker.
  * @param setup starts (or reuses) the broker once for the whole suite.
  */
-export function runTransportSuite(
+export function runDriverSuite(
   driverName: string,
-  setup: () => Promise<TransportHarness>,
-  options: TransportSuiteOptions = {},
+  setup: () => Promise<DriverSuiteHarness>,
+  options: DriverSuiteOptions = {},
 ): void {
   const connectDeadlineMs = options.connectDeadlineMs ?? 15_000;
-  describe(`transport contract (${driverName})`, () => {
-    let harness: TransportHarness | undefined;
-    const open: Transport[] = [];
+  describe(`driver contract (${driverName})`, () => {
+    let harness: DriverSuiteHarness | undefined;
+    const open: Driver[] = [];
     let test = 0;
     /** A channel name unique to the running case, so that cases never see each other's traffic. */
     const channel = (name: string) => `contract:${test}:${name}`;
@@ -105,14 +105,14 @@ export function runTransportSuite(
       await harness?.teardown();
     }, 60_000);
 
-    function created(transport: Transport): Transport {
-      open.push(transport);
-      return transport;
+    function created(driver: Driver): Driver {
+      open.push(driver);
+      return driver;
     }
 
-    /** A connected transport recording every message it receives. */
-    async function node(): Promise<{ t: Transport; received: Received }> {
-      const t = created(harness!.createTransport());
+    /** A connected driver recording every message it receives. */
+    async function node(): Promise<{ t: Driver; received: Received }> {
+      const t = created(harness!.createDriver());
       const received: Received = [];
       t.setMessageHandler((c, payload) => received.push({ channel: c, payload: Uint8Array.from(payload) }));
       await t.connect();
@@ -120,7 +120,7 @@ export function runTransportSuite(
     }
 
     /** What `publish` resolves with for `receivers` subscribers, per the driver's capabilities. */
-    function count(t: Transport, receivers: number): number | undefined {
+    function count(t: Driver, receivers: number): number | undefined {
       return t.capabilities.receiverCount ? receivers : undefined;
     }
 
@@ -128,7 +128,7 @@ export function runTransportSuite(
      * Publishes a marker (0xfe) on `markerChannel`, which `to` subscribed, waits until it arrived, then
      * {@link SETTLE_MS} more: what was published before it and did not arrive by then is not coming.
      */
-    async function fence(from: Transport, to: { received: Received }, markerChannel: string): Promise<void> {
+    async function fence(from: Driver, to: { received: Received }, markerChannel: string): Promise<void> {
       const markers = () => to.received.filter((m) => m.channel === markerChannel && m.payload[0] === 0xfe);
       const before = markers().length;
       await from.publish(markerChannel, bytes(0xfe));
@@ -136,7 +136,7 @@ export function runTransportSuite(
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     }
 
-    it('transport contract - binary payloads round-trip byte for byte, in publish order, with their channel', async () => {
+    it('driver contract - binary payloads round-trip byte for byte, in publish order, with their channel', async () => {
       const a = await node();
       const b = await node();
       const c = channel('bin');
@@ -151,7 +151,7 @@ export function runTransportSuite(
       }
     });
 
-    it('transport contract - publish resolves with the receiver count when the driver counts, else undefined', async () => {
+    it('driver contract - publish resolves with the receiver count when the driver counts, else undefined', async () => {
       const a = await node();
       const b = await node();
       const c = await node();
@@ -178,7 +178,7 @@ export function runTransportSuite(
       expect(counted ? [[3]] : [[1, 2, 3], [2, 3], [3]]).toContainEqual(got(c));
     });
 
-    it('transport contract - a message reaches only the subscribers of its channel; names that look like patterns stay literal', async () => {
+    it('driver contract - a message reaches only the subscribers of its channel; names that look like patterns stay literal', async () => {
       const a = await node();
       const b = await node();
       const names = ['lit:*', 'lit:a.>', 'lit:?', 'lit:[ab]', 'lit:with space'].map(channel);
@@ -195,15 +195,15 @@ export function runTransportSuite(
       expect(b.received.slice(names.length).map((m) => m.channel)).toEqual([names[0]]);
     });
 
-    it('transport contract - state goes connecting, connected, closed; state$ replays it and completes on close', async () => {
-      const t = created(harness!.createTransport());
+    it('driver contract - state goes connecting, connected, closed; state$ replays it and completes on close', async () => {
+      const t = created(harness!.createDriver());
       expect(t.state.type).toBe('connecting');
-      const states: TransportStateType[] = [];
+      const states: DriverStateType[] = [];
       let completed = false;
       t.state$.subscribe({ next: (s) => states.push(s.type), complete: () => (completed = true) });
       await t.connect();
       expect(t.state.type).toBe('connected');
-      const late: TransportStateType[] = [];
+      const late: DriverStateType[] = [];
       t.state$.subscribe((s) => late.push(s.type)).unsubscribe();
       expect(late).toEqual(['connected']);
       await t.close();
@@ -212,20 +212,20 @@ export function runTransportSuite(
       expect(completed).toBe(true);
     });
 
-    it('transport contract - close is idempotent: twice at once, then again, all resolve; also before connect', async () => {
-      const t = created(harness!.createTransport());
+    it('driver contract - close is idempotent: twice at once, then again, all resolve; also before connect', async () => {
+      const t = created(harness!.createDriver());
       await t.connect();
       await Promise.all([t.close(), t.close()]);
       await t.close();
       expect(t.state.type).toBe('closed');
-      const never = created(harness!.createTransport());
+      const never = created(harness!.createDriver());
       await never.close();
       await never.close();
       expect(never.state.type).toBe('closed');
       await expect(never.connect()).rejects.toBeInstanceOf(ClosedError);
     });
 
-    it('transport contract - after close: publish, subscribe and connect reject with ClosedError, unsubscribe is a no-op, nothing is delivered', async () => {
+    it('driver contract - after close: publish, subscribe and connect reject with ClosedError, unsubscribe is a no-op, nothing is delivered', async () => {
       const a = await node();
       const b = await node();
       const ch = channel('closed');
@@ -240,21 +240,21 @@ export function runTransportSuite(
       expect(b.received).toEqual([]);
     });
 
-    it('transport contract - connecting to an unreachable broker rejects with TransportError; the transport still closes', async (context) => {
+    it('driver contract - connecting to an unreachable broker rejects with BrokerError; the driver still closes', async (context) => {
       if (!harness?.createUnreachable) return context.skip('an in-process driver has no broker to miss');
       const t = created(harness.createUnreachable());
-      const states: TransportStateType[] = [];
+      const states: DriverStateType[] = [];
       t.state$.subscribe((s) => states.push(s.type));
       const connecting = t.connect();
       connecting.catch(() => {});
       expect(await settlesWithin(connectDeadlineMs, connecting)).toBe('rejected');
-      await expect(connecting).rejects.toBeInstanceOf(TransportError);
+      await expect(connecting).rejects.toBeInstanceOf(BrokerError);
       expect(states).not.toContain('connected');
       await t.close();
       expect(t.state.type).toBe('closed');
     }, 30_000);
 
-    it('transport contract - bytes from a foreign client reach the handler as bytes, never as an exception, and the link stays up', async () => {
+    it('driver contract - bytes from a foreign client reach the handler as bytes, never as an exception, and the link stays up', async () => {
       const a = await node();
       const b = await node();
       const ch = channel('foreign');
@@ -269,7 +269,7 @@ export function runTransportSuite(
       expect(Array.from(b.received.at(-1)!.payload)).toEqual([42]);
     });
 
-    it('transport contract - unsubscribe stops delivery; unsubscribing twice or from a channel never subscribed is a no-op', async () => {
+    it('driver contract - unsubscribe stops delivery; unsubscribing twice or from a channel never subscribed is a no-op', async () => {
       const a = await node();
       const b = await node();
       const ch = channel('x');
@@ -293,7 +293,7 @@ export function runTransportSuite(
       expect(b.received[2]!.payload[0]).toBe(3);
     });
 
-    it('transport contract - subscribing twice delivers each message once; a new handler replaces the old one', async () => {
+    it('driver contract - subscribing twice delivers each message once; a new handler replaces the old one', async () => {
       const a = await node();
       const b = await node();
       const ch = channel('twice');

@@ -1,10 +1,10 @@
 import {
   type BackoffOptions,
+  BrokerError,
   backoffDelay,
+  DriverBase,
+  type DriverCapabilities,
   type LogEntry,
-  TransportBase,
-  type TransportCapabilities,
-  TransportError,
 } from '@backplane/core';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
@@ -12,7 +12,7 @@ import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
 import { type ParsedServers, parseServers } from './server-urls.js';
 import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
-export interface NatsTransportOptions {
+export interface NatsDriverOptions {
   /**
    * Server URL(s): a string or an array, each string possibly a comma-separated list, e.g.
    * `nats://a:4222,nats://b:4222` or `nats://a:4222,b:4222` (an entry without a scheme takes the previous
@@ -39,7 +39,7 @@ export interface NatsTransportOptions {
    */
   subjectRoot?: string;
   /**
-   * How long the first `connect()` may take, retries included, in ms; then it rejects with `TransportError`.
+   * How long the first `connect()` may take, retries included, in ms; then it rejects with `BrokerError`.
    * @default 10_000
    */
   connectTimeout?: number;
@@ -64,10 +64,10 @@ export interface NatsTransportOptions {
  * which core treats as down (publishes wait in its outbox, bounded by age and reported when dropped), and
  * the stream is checked every `durable.recheckInterval` until it has a leader again: then `connected`.
  */
-export class NatsTransport extends TransportBase {
+export class NatsDriver extends DriverBase {
   readonly name = 'nats';
-  readonly capabilities: TransportCapabilities;
-  readonly #options: NatsTransportOptions;
+  readonly capabilities: DriverCapabilities;
+  readonly #options: NatsDriverOptions;
   readonly #root: string;
   /** The servers, credentials and TLS read from `servers`/`url`. */
   readonly #servers: ParsedServers;
@@ -81,7 +81,7 @@ export class NatsTransport extends TransportBase {
   #recheck: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: NatsTransportOptions = {}) {
+  constructor(options: NatsDriverOptions = {}) {
     super();
     this.#options = options;
     this.#root = options.subjectRoot ?? 'bp';
@@ -98,7 +98,7 @@ export class NatsTransport extends TransportBase {
 
   protected async doConnect(): Promise<void> {
     const owned = this.#options.connection;
-    if (owned?.isClosed()) throw new TransportError('The NATS connection passed as `connection` is closed.');
+    if (owned?.isClosed()) throw new BrokerError('The NATS connection passed as `connection` is closed.');
     const nc = owned ?? (await this.#connect());
     if (this.#log) {
       try {
@@ -129,11 +129,11 @@ export class NatsTransport extends TransportBase {
 
   protected async doPublish(channel: string, payload: Uint8Array): Promise<undefined> {
     const nc = this.#nc;
-    if (!nc || !this.#up) throw new TransportError(`NATS is not connected; publish to '${channel}' refused.`);
+    if (!nc || !this.#up) throw new BrokerError(`NATS is not connected; publish to '${channel}' refused.`);
     try {
       nc.publish(channelToSubject(this.#root, channel), payload);
     } catch (cause) {
-      throw new TransportError(`NATS publish to '${channel}' failed.`, { cause });
+      throw new BrokerError(`NATS publish to '${channel}' failed.`, { cause });
     }
     return undefined;
   }
@@ -147,7 +147,7 @@ export class NatsTransport extends TransportBase {
     const log = this.#log;
     const nc = this.#nc;
     if (!log || !nc || !this.#up)
-      throw new TransportError(`NATS is not connected; durable publish to '${channel}' refused.`);
+      throw new BrokerError(`NATS is not connected; durable publish to '${channel}' refused.`);
     let fail!: (error: Error) => void;
     const dropped = new Promise<never>((_, reject) => {
       fail = reject;
@@ -161,7 +161,7 @@ export class NatsTransport extends TransportBase {
     } catch (cause) {
       // Connected, yet no ack: the stream lost its leader, or its replicas are gone.
       if (this.#nc === nc && this.#up) this.#degrade(log);
-      throw new TransportError(`NATS durable publish to '${channel}' failed.`, { cause });
+      throw new BrokerError(`NATS durable publish to '${channel}' failed.`, { cause });
     } finally {
       this.#pendingAcks.delete(fail);
     }
@@ -177,7 +177,7 @@ export class NatsTransport extends TransportBase {
     try {
       return await this.#requireLog().read(channelToSubject(this.#root, channel), after, limit);
     } catch (cause) {
-      throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
+      throw new BrokerError(`Reading the log of '${channel}' failed.`, { cause });
     }
   }
 
@@ -186,7 +186,7 @@ export class NatsTransport extends TransportBase {
     try {
       return await this.#requireLog().position();
     } catch (cause) {
-      throw new TransportError('Reading the JetStream log position failed.', { cause });
+      throw new BrokerError('Reading the JetStream log position failed.', { cause });
     }
   }
 
@@ -217,13 +217,13 @@ export class NatsTransport extends TransportBase {
   }
 
   #requireLog(): JetStreamLog {
-    if (!this.#log || !this.#nc) throw new TransportError('Durable mode is not available.');
+    if (!this.#log || !this.#nc) throw new BrokerError('Durable mode is not available.');
     return this.#log;
   }
 
   protected async doSubscribe(channel: string): Promise<void> {
     const nc = this.#nc;
-    if (!nc) throw new TransportError('NATS transport is not connected.');
+    if (!nc) throw new BrokerError('NATS driver is not connected.');
     const log = this.#log;
     const subscription = nc.subscribe(channelToSubject(this.#root, channel), {
       callback: log
@@ -271,7 +271,7 @@ export class NatsTransport extends TransportBase {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
-    throw new TransportError(`Could not connect to NATS (${servers.join(',')}) within ${timeout} ms.`, {
+    throw new BrokerError(`Could not connect to NATS (${servers.join(',')}) within ${timeout} ms.`, {
       cause: lastError,
     });
   }
@@ -315,7 +315,7 @@ export class NatsTransport extends TransportBase {
   }
 }
 
-/** Creates a NATS transport (see {@link NatsTransportOptions}). */
-export function createNatsTransport(options?: NatsTransportOptions): NatsTransport {
-  return new NatsTransport(options);
+/** Creates a NATS driver (see {@link NatsDriverOptions}). */
+export function createNatsDriver(options?: NatsDriverOptions): NatsDriver {
+  return new NatsDriver(options);
 }

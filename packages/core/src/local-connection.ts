@@ -4,7 +4,7 @@ import type { HubProtocol } from './protocol/hub-protocol.js';
  * What the lifetime manager needs from a client connection held by this server. The hub server implements
  * it; so does the conformance suite's test client.
  */
-export interface HubConnection {
+export interface LocalConnection {
   /** Minted by `HubLifetimeManager#createConnectionId()`, so it names the owning server. */
   readonly connectionId: string;
   /** The user this connection belongs to; empty or undefined when anonymous. Compared ordinally. */

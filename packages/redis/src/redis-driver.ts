@@ -1,10 +1,10 @@
 import {
   type BackoffOptions,
+  BrokerError,
   backoffDelay,
+  DriverBase,
+  type DriverCapabilities,
   type LogEntry,
-  TransportBase,
-  type TransportCapabilities,
-  TransportError,
 } from '@backplane/core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type ParsedRedisUrl, parseRedisUrl, type RedisEndpoint, redactRedisUrl } from './redis-url.js';
@@ -24,7 +24,7 @@ export interface RedisSentinelOptions {
   sentinelPassword?: string;
 }
 
-export interface RedisTransportOptions {
+export interface RedisDriverOptions {
   /**
    * Redis URL; its scheme picks the topology (see {@link parseRedisUrl}):
    * - `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS): one Redis server;
@@ -67,7 +67,7 @@ export interface RedisTransportOptions {
    */
   clusterOptions?: ClusterOptions;
   /**
-   * How long the first `connect()` may take, retries included, in ms; then it rejects with `TransportError`.
+   * How long the first `connect()` may take, retries included, in ms; then it rejects with `BrokerError`.
    * @default 10_000
    */
   connectTimeout?: number;
@@ -102,7 +102,7 @@ return redis.call('PUBLISH', KEYS[1], '\0' .. id .. '\n' .. ARGV[1])
 
 type Client = Redis | Cluster;
 
-/** The default of {@link RedisTransportOptions.reconnect}. */
+/** The default of {@link RedisDriverOptions.reconnect}. */
 const DEFAULT_RECONNECT: BackoffOptions = { initialDelay: 100, maxDelay: 1_000 };
 
 /**
@@ -111,10 +111,10 @@ const DEFAULT_RECONNECT: BackoffOptions = { initialDelay: 100, maxDelay: 1_000 }
  * sharded pub/sub. Publishes fail fast while Redis is unreachable (no hidden offline queue): core's outbox
  * decides what to keep.
  */
-export class RedisTransport extends TransportBase {
+export class RedisDriver extends DriverBase {
   readonly name = 'redis';
-  readonly capabilities: TransportCapabilities;
-  readonly #options: RedisTransportOptions;
+  readonly capabilities: DriverCapabilities;
+  readonly #options: RedisDriverOptions;
   readonly #sharded: boolean;
   readonly #url: ParsedRedisUrl | undefined;
   #publisher: Client | undefined;
@@ -126,17 +126,17 @@ export class RedisTransport extends TransportBase {
   /** Own clients that ended without being closed here, and how many restarts each has had since. */
   readonly #restarts = new Map<Client, { attempt: number; timer?: NodeJS.Timeout }>();
 
-  constructor(options: RedisTransportOptions = {}) {
+  constructor(options: RedisDriverOptions = {}) {
     super();
     this.#options = options;
-    // Parsed once, here: a malformed URL fails when the transport is created, not on connect.
+    // Parsed once, here: a malformed URL fails when the driver is created, not on connect.
     this.#url =
       options.client || options.cluster || options.sentinel
         ? undefined
         : parseRedisUrl(options.url ?? 'redis://127.0.0.1:6379');
     this.#sharded = options.cluster !== undefined || this.#url?.mode === 'cluster';
     if (options.durable && this.#sharded)
-      throw new TransportError('Durable mode needs standalone Redis or Sentinel (not a cluster).');
+      throw new BrokerError('Durable mode needs standalone Redis or Sentinel (not a cluster).');
     this.capabilities = {
       receiverCount: true,
       durable: options.durable !== undefined,
@@ -174,7 +174,7 @@ export class RedisTransport extends TransportBase {
       );
     } catch (cause) {
       await this.#shutdown(true);
-      throw new TransportError(`Could not connect to Redis (${this.#describe()}) within ${timeout} ms.`, {
+      throw new BrokerError(`Could not connect to Redis (${this.#describe()}) within ${timeout} ms.`, {
         cause,
       });
     }
@@ -187,12 +187,12 @@ export class RedisTransport extends TransportBase {
 
   protected async doPublish(channel: string, payload: Uint8Array): Promise<number> {
     const publisher = this.#publisher;
-    if (!publisher) throw new TransportError('Redis transport is not connected.');
+    if (!publisher) throw new BrokerError('Redis driver is not connected.');
     // A cluster queues commands while it reconnects (its offline queue keeps per-shard order): fail fast
     // instead, so core's outbox, not an unbounded ioredis queue, decides what to keep.
     if (this.#sharded && publisher.status !== 'ready') {
       const reason = `Redis Cluster is unreachable (${publisher.status}): SPUBLISH to '${channel}' failed.`;
-      throw new TransportError(reason, { cause: this.#lastError });
+      throw new BrokerError(reason, { cause: this.#lastError });
     }
     const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     try {
@@ -201,7 +201,7 @@ export class RedisTransport extends TransportBase {
         : await publisher.publish(channel, bytes);
       return Number(receivers);
     } catch (cause) {
-      throw new TransportError(`Redis ${this.#sharded ? 'SPUBLISH' : 'PUBLISH'} to '${channel}' failed.`, {
+      throw new BrokerError(`Redis ${this.#sharded ? 'SPUBLISH' : 'PUBLISH'} to '${channel}' failed.`, {
         cause,
       });
     }
@@ -211,7 +211,7 @@ export class RedisTransport extends TransportBase {
   async publishDurable(channel: string, payload: Uint8Array): Promise<number> {
     const publisher = this.#publisher;
     if (!this.capabilities.durable || !publisher || this.closed)
-      throw new TransportError('Durable publish is not available.');
+      throw new BrokerError('Durable publish is not available.');
     const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     try {
       return Number(
@@ -224,7 +224,7 @@ export class RedisTransport extends TransportBase {
         ),
       );
     } catch (cause) {
-      throw new TransportError(`Redis durable publish to '${channel}' failed.`, { cause });
+      throw new BrokerError(`Redis durable publish to '${channel}' failed.`, { cause });
     }
   }
 
@@ -256,7 +256,7 @@ export class RedisTransport extends TransportBase {
       const complete = !(await this.#trimmedAfter(channel, after)) && (await this.#holds(channel, after));
       return { entries, complete };
     } catch (cause) {
-      throw new TransportError(`Reading the log of '${channel}' failed.`, { cause });
+      throw new BrokerError(`Reading the log of '${channel}' failed.`, { cause });
     }
   }
 
@@ -309,7 +309,7 @@ export class RedisTransport extends TransportBase {
   }
 
   #requirePublisher(): Client {
-    if (!this.#publisher) throw new TransportError('Redis transport is not connected.');
+    if (!this.#publisher) throw new BrokerError('Redis driver is not connected.');
     return this.#publisher;
   }
 
@@ -319,7 +319,7 @@ export class RedisTransport extends TransportBase {
       if (this.#sharded) await (subscriber as Cluster).ssubscribe(channel);
       else await subscriber.subscribe(channel);
     } catch (cause) {
-      throw new TransportError(`Redis subscribe to '${channel}' failed.`, { cause });
+      throw new BrokerError(`Redis subscribe to '${channel}' failed.`, { cause });
     }
   }
 
@@ -329,7 +329,7 @@ export class RedisTransport extends TransportBase {
       if (this.#sharded) await (subscriber as Cluster).sunsubscribe(channel);
       else await subscriber.unsubscribe(channel);
     } catch (cause) {
-      throw new TransportError(`Redis unsubscribe from '${channel}' failed.`, { cause });
+      throw new BrokerError(`Redis unsubscribe from '${channel}' failed.`, { cause });
     }
   }
 
@@ -453,7 +453,7 @@ export class RedisTransport extends TransportBase {
    * announced (`+switch-master`) while the client is asking a sentinel for the master aborts that lookup,
    * and the aborted connect ends the client instead of retrying. Nothing would reconnect it: the link
    * would stay down for the life of the server while the cluster is healthy. A client of ours that ends
-   * while the transport is open is connected again, after the reconnect backoff.
+   * while the driver is open is connected again, after the reconnect backoff.
    */
   #restartEnded(client: Client): void {
     const owned = client === this.#subscriber || (client === this.#publisher && this.#ownsPublisher);
@@ -512,7 +512,7 @@ export class RedisTransport extends TransportBase {
   }
 
   #requireSubscriber(): Client {
-    if (!this.#subscriber) throw new TransportError('Redis transport is not connected.');
+    if (!this.#subscriber) throw new BrokerError('Redis driver is not connected.');
     return this.#subscriber;
   }
 
@@ -527,9 +527,9 @@ export class RedisTransport extends TransportBase {
   }
 }
 
-/** Creates a Redis transport (see {@link RedisTransportOptions}). */
-export function createRedisTransport(options?: RedisTransportOptions): RedisTransport {
-  return new RedisTransport(options);
+/** Creates a Redis driver (see {@link RedisDriverOptions}). */
+export function createRedisDriver(options?: RedisDriverOptions): RedisDriver {
+  return new RedisDriver(options);
 }
 
 function ready(client: Client): Promise<void> {

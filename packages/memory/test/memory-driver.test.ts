@@ -1,10 +1,10 @@
-import { runTransportSuite } from '@backplane/testkit';
+import { runDriverSuite } from '@backplane/testkit';
 import { describe, expect, it } from 'vitest';
-import { MemoryBus, MemoryTransport } from '../src/index.js';
+import { MemoryBus, MemoryDriver } from '../src/index.js';
 
-function collect(transport: MemoryTransport): Array<[string, Uint8Array]> {
+function collect(driver: MemoryDriver): Array<[string, Uint8Array]> {
   const received: Array<[string, Uint8Array]> = [];
-  transport.setMessageHandler((channel, payload) => received.push([channel, payload]));
+  driver.setMessageHandler((channel, payload) => received.push([channel, payload]));
   return received;
 }
 
@@ -16,10 +16,10 @@ async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
   }
 }
 
-runTransportSuite('memory', async () => {
+runDriverSuite('memory', async () => {
   const bus = new MemoryBus();
   return {
-    createTransport: () => new MemoryTransport({ bus }),
+    createDriver: () => new MemoryDriver({ bus }),
     publishForeign: async (channel, payload) => {
       bus.publish(channel, payload);
     },
@@ -27,14 +27,10 @@ runTransportSuite('memory', async () => {
   };
 });
 
-describe('memory transport', () => {
-  it('memory transport - delivery is asynchronous (never re-entrant) and reaches every subscriber', async () => {
+describe('memory driver', () => {
+  it('memory driver - delivery is asynchronous (never re-entrant) and reaches every subscriber', async () => {
     const bus = new MemoryBus();
-    const [a, b, c] = [
-      new MemoryTransport({ bus }),
-      new MemoryTransport({ bus }),
-      new MemoryTransport({ bus }),
-    ];
+    const [a, b, c] = [new MemoryDriver({ bus }), new MemoryDriver({ bus }), new MemoryDriver({ bus })];
     await Promise.all([a.connect(), b.connect(), c.connect()]);
     const got = collect(b);
     const gotC = collect(c);
@@ -47,9 +43,9 @@ describe('memory transport', () => {
     expect(got.map(([, p]) => p[0])).toEqual([1, 2]);
   });
 
-  it('memory transport - unsubscribe and close release the bus', async () => {
+  it('memory driver - unsubscribe and close release the bus', async () => {
     const bus = new MemoryBus();
-    const t = new MemoryTransport({ bus });
+    const t = new MemoryDriver({ bus });
     await t.connect();
     await t.subscribe('a');
     await t.subscribe('b');
@@ -59,9 +55,9 @@ describe('memory transport', () => {
     expect(bus.subscriberCount('b')).toBe(0);
   });
 
-  it('memory transport - messages queued for a channel unsubscribed before delivery are dropped', async () => {
+  it('memory driver - messages queued for a channel unsubscribed before delivery are dropped', async () => {
     const bus = new MemoryBus();
-    const [a, b] = [new MemoryTransport({ bus }), new MemoryTransport({ bus })];
+    const [a, b] = [new MemoryDriver({ bus }), new MemoryDriver({ bus })];
     await a.connect();
     await b.connect();
     const got = collect(b);

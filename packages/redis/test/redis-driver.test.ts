@@ -1,8 +1,8 @@
-import { TransportError } from '@backplane/core';
-import { type RedisServerHandle, runTransportSuite, startRedis, waitFor } from '@backplane/testkit';
+import { BrokerError } from '@backplane/core';
+import { type RedisServerHandle, runDriverSuite, startRedis, waitFor } from '@backplane/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTransport } from '../src/index.js';
+import { RedisDriver } from '../src/index.js';
 
 let redis: RedisServerHandle;
 const open: Array<{ close(): Promise<unknown> | unknown }> = [];
@@ -15,8 +15,8 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((t) => t.close()));
 });
 
-async function transport(options: ConstructorParameters<typeof RedisTransport>[0] = {}) {
-  const t = new RedisTransport({ url: redis.url, ...options });
+async function driver(options: ConstructorParameters<typeof RedisDriver>[0] = {}) {
+  const t = new RedisDriver({ url: redis.url, ...options });
   open.push(t);
   const received: Array<[string, Uint8Array]> = [];
   t.setMessageHandler((channel, payload) => received.push([channel, Uint8Array.from(payload)]));
@@ -24,11 +24,11 @@ async function transport(options: ConstructorParameters<typeof RedisTransport>[0
   return { t, received };
 }
 
-runTransportSuite('redis standalone', async () => {
+runDriverSuite('redis standalone', async () => {
   const foreign = new Redis(redis.url);
   return {
-    createTransport: () => new RedisTransport({ url: redis.url }),
-    createUnreachable: () => new RedisTransport({ url: 'redis://127.0.0.1:1', connectTimeout: 1_000 }),
+    createDriver: () => new RedisDriver({ url: redis.url }),
+    createUnreachable: () => new RedisDriver({ url: 'redis://127.0.0.1:1', connectTimeout: 1_000 }),
     publishForeign: async (channel, payload) => {
       await foreign.publish(channel, Buffer.from(payload));
     },
@@ -38,10 +38,10 @@ runTransportSuite('redis standalone', async () => {
   };
 });
 
-describe('redis transport', () => {
-  it('redis transport - channels are literal: a channel named a* gets nothing published on ab', async () => {
-    const a = await transport();
-    const b = await transport();
+describe('redis driver', () => {
+  it('redis driver - channels are literal: a channel named a* gets nothing published on ab', async () => {
+    const a = await driver();
+    const b = await driver();
     await b.t.subscribe('a*');
     expect(await redis.cli('pubsub', 'numpat')).toBe('0');
     expect(await a.t.publish('ab', new Uint8Array([1]))).toBe(0);
@@ -50,22 +50,22 @@ describe('redis transport', () => {
     expect(b.received[0]![0]).toBe('a*');
   });
 
-  it('redis transport - an app-supplied client is used and not closed', async () => {
+  it('redis driver - an app-supplied client is used and not closed', async () => {
     const client = new Redis(redis.url);
     open.push({ close: () => client.quit() });
-    const a = await transport({ client });
-    const b = await transport();
+    const a = await driver({ client });
+    const b = await driver();
     await b.t.subscribe('app');
     expect(await a.t.publish('app', new Uint8Array([7]))).toBe(1);
     await a.t.close();
     expect(client.status).toBe('ready');
   });
 
-  it('redis transport - a password in the URL or in ioredis options passes through; a wrong one rejects without echoing it', async () => {
+  it('redis driver - a password in the URL or in ioredis options passes through; a wrong one rejects without echoing it', async () => {
     const locked = await startRedis({ password: 's3cret' });
     try {
-      const viaUrl = await transport({ url: locked.url }); // redis://:s3cret@127.0.0.1:PORT
-      const viaOptions = await transport({
+      const viaUrl = await driver({ url: locked.url }); // redis://:s3cret@127.0.0.1:PORT
+      const viaOptions = await driver({
         url: `redis://127.0.0.1:${locked.port}`,
         options: { password: 's3cret' },
       });
@@ -73,7 +73,7 @@ describe('redis transport', () => {
       expect(await viaUrl.t.publish('locked', new Uint8Array([1]))).toBe(1);
       await waitFor(() => viaOptions.received.length === 1, { name: 'delivery' });
 
-      const wrong = new RedisTransport({
+      const wrong = new RedisDriver({
         url: `redis://:wrong-pass@127.0.0.1:${locked.port}`,
         connectTimeout: 500,
       });
@@ -82,7 +82,7 @@ describe('redis transport', () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(error).toBeInstanceOf(TransportError);
+      expect(error).toBeInstanceOf(BrokerError);
       expect((error as Error).message).not.toContain('wrong-pass');
     } finally {
       await Promise.allSettled(open.splice(0).map((t) => t.close()));
@@ -91,12 +91,12 @@ describe('redis transport', () => {
   }, 30_000);
 });
 
-describe('redis transport faults', () => {
-  it('redis transport - Redis killed: state disconnected, publishes fail fast; restarted: connected and subscriptions live again', async () => {
+describe('redis driver faults', () => {
+  it('redis driver - Redis killed: state disconnected, publishes fail fast; restarted: connected and subscriptions live again', async () => {
     const own = await startRedis();
     try {
-      const a = new RedisTransport({ url: own.url, reconnect: { initialDelay: 50, maxDelay: 200 } });
-      const b = new RedisTransport({ url: own.url, reconnect: { initialDelay: 50, maxDelay: 200 } });
+      const a = new RedisDriver({ url: own.url, reconnect: { initialDelay: 50, maxDelay: 200 } });
+      const b = new RedisDriver({ url: own.url, reconnect: { initialDelay: 50, maxDelay: 200 } });
       open.push(a, b);
       const received: string[] = [];
       b.setMessageHandler((channel) => received.push(channel));
@@ -107,7 +107,7 @@ describe('redis transport faults', () => {
       b.state$.subscribe((s) => states.push(s.type));
       await own.kill();
       await waitFor(() => b.state.type === 'disconnected', { name: 'disconnected state' });
-      await expect(a.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(TransportError);
+      await expect(a.publish('survives', new Uint8Array([1]))).rejects.toBeInstanceOf(BrokerError);
       await own.restart();
       await waitFor(() => a.state.type === 'connected' && b.state.type === 'connected', {
         name: 'reconnected',
@@ -122,12 +122,12 @@ describe('redis transport faults', () => {
     }
   }, 30_000);
 
-  it('redis transport - subscriptions changed during an outage: after the restart exactly the subscribed channels are live', async () => {
+  it('redis driver - subscriptions changed during an outage: after the restart exactly the subscribed channels are live', async () => {
     const own = await startRedis();
     try {
       const fast = { initialDelay: 50, maxDelay: 200 };
-      const a = new RedisTransport({ url: own.url, reconnect: fast });
-      const b = new RedisTransport({ url: own.url, reconnect: fast });
+      const a = new RedisDriver({ url: own.url, reconnect: fast });
+      const b = new RedisDriver({ url: own.url, reconnect: fast });
       open.push(a, b);
       await a.connect();
       await b.connect();
