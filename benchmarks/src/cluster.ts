@@ -1,4 +1,5 @@
-import { HubLifetimeManager, JsonHubProtocol, type LocalConnection, type Logger } from '@backplane/core';
+import { HubLifetimeManager, type LocalConnection, type Logger } from '@backplane/core';
+import { JsonHubProtocol } from '@backplane/hub-protocol';
 import type { KafkaClient } from '@backplane/kafka';
 import type { Brokers, DriverName } from './brokers.js';
 import { createDrivers, uniqueName } from './drivers.js';

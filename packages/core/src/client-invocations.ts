@@ -1,3 +1,4 @@
+import { MessageType } from '@backplane/hub-protocol';
 import type { Channels } from './channels.js';
 import {
   type ClientResults,
@@ -11,7 +12,6 @@ import { createInvocationId, ownerOfConnection } from './ids.js';
 import type { LocalConnections } from './local-connections.js';
 import type { Logger } from './logger.js';
 import type { InvokeOptions } from './manager-options.js';
-import { MessageType } from './protocol/hub-messages.js';
 import type { Publisher } from './publisher.js';
 import { requireName } from './validate.js';
 

@@ -1,6 +1,6 @@
+import { type CompletionMessage, MessageType } from '@backplane/hub-protocol';
 import type { CompletionBody } from './envelope.js';
 import { ClosedError, ConnectionNotFoundError, HubError, InvalidInvocationError } from './errors.js';
-import { type CompletionMessage, MessageType } from './protocol/hub-messages.js';
 
 /**
  * A pending client result. Entries made by `invokeConnection` on this server settle a promise; entries

@@ -10,7 +10,6 @@ export type BackplaneErrorCode =
   | 'ERR_INVALID_INVOCATION'
   | 'ERR_ACK_TIMEOUT'
   | 'ERR_ENVELOPE'
-  | 'ERR_PROTOCOL'
   | 'ERR_BROKER'
   | 'ERR_OUTBOX_FULL'
   | 'ERR_CLOSED'
@@ -84,13 +83,6 @@ export class EnvelopeError extends BackplaneError {
   constructor(message: string, channel?: string, options?: ErrorOptions) {
     super('ERR_ENVELOPE', message, options);
     this.channel = channel;
-  }
-}
-
-/** A hub protocol message (JSON or MessagePack) could not be parsed or written. */
-export class ProtocolError extends BackplaneError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('ERR_PROTOCOL', message, options);
   }
 }
 

@@ -1,10 +1,10 @@
+import type { HubProtocol } from '@backplane/hub-protocol';
+import { defaultProtocols } from '@backplane/hub-protocol';
 import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
 import { Channels } from './channels.js';
 import { type Driver, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { createEpoch, createNodeId } from './ids.js';
-import { defaultProtocols } from './protocol/default-protocols.js';
-import type { HubProtocol } from './protocol/hub-protocol.js';
 import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { linkState, outageEvents } from './resilience/link-state.js';

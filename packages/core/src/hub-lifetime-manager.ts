@@ -1,3 +1,4 @@
+import type { CompletionMessage, HubProtocol } from '@backplane/hub-protocol';
 import { type Observable, Subject } from 'rxjs';
 import { AckTracker } from './ack-tracker.js';
 import type { Channels } from './channels.js';
@@ -18,8 +19,6 @@ import {
   resolveManagerOptions,
 } from './manager-options.js';
 import { Presence } from './presence.js';
-import type { CompletionMessage } from './protocol/hub-messages.js';
-import type { HubProtocol } from './protocol/hub-protocol.js';
 import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';

@@ -59,40 +59,6 @@ export type { OutboxOptions } from './resilience/outbox.js';
 export type { BackoffOptions } from './resilience/backoff.js';
 export { backoffDelay } from './resilience/backoff.js';
 
-// Hub protocols (SignalR JSON and MessagePack, handshake, record framing)
-export type { HubProtocol, TransferFormat } from './protocol/hub-protocol.js';
-export { JsonHubProtocol } from './protocol/json-hub-protocol.js';
-export { MessagePackHubProtocol } from './protocol/messagepack-hub-protocol.js';
-export { defaultProtocols } from './protocol/default-protocols.js';
-export type {
-  AckMessage,
-  CancelInvocationMessage,
-  CloseMessage,
-  CompletionMessage,
-  HubMessage,
-  InvocationMessage,
-  MessageHeaders,
-  PingMessage,
-  SequenceMessage,
-  StreamInvocationMessage,
-  StreamItemMessage,
-} from './protocol/hub-messages.js';
-export {
-  completionWithError,
-  completionWithResult,
-  isSequencedMessage,
-  MessageType,
-} from './protocol/hub-messages.js';
-export type { HandshakeRequest } from './protocol/handshake.js';
-export {
-  parseHandshakeRequest,
-  parseHandshakeResponse,
-  writeHandshakeRequest,
-  writeHandshakeResponse,
-} from './protocol/handshake.js';
-export { parseTextRecords, RECORD_SEPARATOR, writeTextRecord } from './protocol/text-message-format.js';
-export { parseBinaryRecords, writeBinaryRecord } from './protocol/binary-message-format.js';
-
 // Logging
 export type { Logger, LogLevel, LogLimits } from './logger.js';
 export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';
@@ -112,6 +78,5 @@ export {
   InvalidInvocationError,
   LimitExceededError,
   OutboxFullError,
-  ProtocolError,
   BrokerError,
 } from './errors.js';

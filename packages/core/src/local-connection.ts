@@ -1,4 +1,4 @@
-import type { HubProtocol } from './protocol/hub-protocol.js';
+import type { HubProtocol } from '@backplane/hub-protocol';
 
 /**
  * What the lifetime manager needs from a client connection held by this server. The hub server implements

@@ -1,10 +1,10 @@
+import type { HubProtocol } from '@backplane/hub-protocol';
+import { defaultProtocols } from '@backplane/hub-protocol';
 import { Channels } from './channels.js';
 import type { ResultType } from './client-results.js';
 import type { Driver } from './driver.js';
 import { createNodeId } from './ids.js';
 import { createConsoleLogger, type Logger } from './logger.js';
-import { defaultProtocols } from './protocol/default-protocols.js';
-import type { HubProtocol } from './protocol/hub-protocol.js';
 import type { LivenessOptions } from './resilience/liveness.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { DEFAULT_MAX_GROUPS_PER_CONNECTION, limitOption, nameLimits, requireNodeId } from './validate.js';

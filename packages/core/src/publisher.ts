@@ -1,10 +1,10 @@
+import type { HubProtocol } from '@backplane/hub-protocol';
+import { type InvocationMessage, MessageType } from '@backplane/hub-protocol';
 import type { Channels } from './channels.js';
 import { ENVELOPE_VERSION, type EnvelopeBody, type InvocationBody } from './envelope.js';
 import { encodeEnvelope } from './envelope-codec.js';
 import { BackplaneError, BrokerError, InvalidArgumentError } from './errors.js';
 import { ownerOfConnection } from './ids.js';
-import { type InvocationMessage, MessageType } from './protocol/hub-messages.js';
-import type { HubProtocol } from './protocol/hub-protocol.js';
 import type { BackplaneStats } from './stats.js';
 
 /** Where published bytes go: the driver itself, or the resilience layer's outbox in front of it. */

@@ -1,11 +1,11 @@
+import type { InvocationMessage } from '@backplane/hub-protocol';
+import { JsonHubProtocol } from '@backplane/hub-protocol';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../src/errors.js';
 import { HubContext } from '../src/hub-context.js';
 import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
 import type { LocalConnection } from '../src/local-connection.js';
-import type { InvocationMessage } from '../src/protocol/hub-messages.js';
-import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 
 const json = new JsonHubProtocol();

@@ -1,5 +1,5 @@
+import { ProtocolError } from '@backplane/hub-protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
 import { boundedLogger, createConsoleLogger, type Logger } from '../src/logger.js';
 
 interface Line {

@@ -1,3 +1,5 @@
+import type { InvocationMessage } from '@backplane/hub-protocol';
+import { JsonHubProtocol } from '@backplane/hub-protocol';
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BrokerError, ConnectionNotFoundError, OutboxFullError } from '../src/errors.js';
@@ -7,8 +9,6 @@ import {
   type MissedMessages,
 } from '../src/hub-lifetime-manager.js';
 import type { LocalConnection } from '../src/local-connection.js';
-import type { InvocationMessage } from '../src/protocol/hub-messages.js';
-import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import type { BackplaneEvent } from '../src/resilience/events.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { until } from './recording-connection.js';

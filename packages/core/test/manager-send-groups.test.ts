@@ -1,10 +1,10 @@
+import type { InvocationMessage } from '@backplane/hub-protocol';
+import { JsonHubProtocol } from '@backplane/hub-protocol';
 import { describe, expect, it } from 'vitest';
 import { ENVELOPE_VERSION } from '../src/envelope.js';
 import { encodeEnvelope } from '../src/envelope-codec.js';
 import { HubLifetimeManager } from '../src/hub-lifetime-manager.js';
 import type { LocalConnection } from '../src/local-connection.js';
-import type { InvocationMessage } from '../src/protocol/hub-messages.js';
-import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { settle, until } from './recording-connection.js';
 

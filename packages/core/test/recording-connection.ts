@@ -1,6 +1,6 @@
+import type { InvocationMessage } from '@backplane/hub-protocol';
+import { JsonHubProtocol } from '@backplane/hub-protocol';
 import type { LocalConnection } from '../src/local-connection.js';
-import type { InvocationMessage } from '../src/protocol/hub-messages.js';
-import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
 
 export const json = new JsonHubProtocol();
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,4 +1,5 @@
-import { BrokerError, HubLifetimeManager, MessageType } from '@backplane/core';
+import { BrokerError, HubLifetimeManager } from '@backplane/core';
+import { MessageType } from '@backplane/hub-protocol';
 import {
   type KafkaClusterBrokerHandle,
   type KafkaClusterHandle,

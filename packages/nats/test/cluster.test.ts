@@ -2,10 +2,9 @@ import {
   createConsoleLogger,
   type DriverState,
   HubLifetimeManager,
-  JsonHubProtocol,
   type LocalConnection,
-  MessageType,
 } from '@backplane/core';
+import { JsonHubProtocol, MessageType } from '@backplane/hub-protocol';
 import {
   type NatsClusterHandle,
   type NatsClusterServerHandle,

@@ -1,4 +1,5 @@
-import { type BackplaneEvent, HubLifetimeManager, MessageType } from '@backplane/core';
+import { type BackplaneEvent, HubLifetimeManager } from '@backplane/core';
+import { MessageType } from '@backplane/hub-protocol';
 import {
   startRedis,
   startRedisCluster,

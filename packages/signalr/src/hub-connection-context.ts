@@ -1,14 +1,13 @@
+import type { LocalConnection, Logger } from '@backplane/core';
 import {
   type HubMessage,
   type HubProtocol,
   isSequencedMessage,
-  type LocalConnection,
-  type Logger,
   MessageType,
   ProtocolError,
   parseHandshakeRequest,
   writeHandshakeResponse,
-} from '@backplane/core';
+} from '@backplane/hub-protocol';
 import { authenticationExpiry } from './auth.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { ConnectionState } from './hub-dispatcher.js';

@@ -1,13 +1,11 @@
+import { HubError, type HubLifetimeManager, type Logger } from '@backplane/core';
 import {
   type CompletionMessage,
-  HubError,
-  type HubLifetimeManager,
   type HubMessage,
   type InvocationMessage,
-  type Logger,
   MessageType,
   type StreamInvocationMessage,
-} from '@backplane/core';
+} from '@backplane/hub-protocol';
 import { asError, guardPromise } from './guard.js';
 import type { Hub, HubClass } from './hub.js';
 import { groupManager, hubCallerClients } from './hub-clients.js';

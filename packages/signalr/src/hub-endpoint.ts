@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HubLifetimeManager, HubProtocol, Logger } from '@backplane/core';
-import { ownerOfConnection, ProtocolError } from '@backplane/core';
+import type { HubLifetimeManager, Logger } from '@backplane/core';
+import { ownerOfConnection } from '@backplane/core';
+import type { HubProtocol } from '@backplane/hub-protocol';
+import { ProtocolError } from '@backplane/hub-protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, type Identity } from './auth.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';

@@ -5,11 +5,11 @@ import {
   boundedLogger,
   createConsoleLogger,
   type HubLifetimeManager,
-  type HubProtocol,
   InvalidArgumentError,
   type Logger,
   type LogLimits,
 } from '@backplane/core';
+import type { HubProtocol } from '@backplane/hub-protocol';
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';

@@ -1,4 +1,4 @@
-import { ProtocolError, type TransferFormat } from '@backplane/core';
+import { ProtocolError, type TransferFormat } from '@backplane/hub-protocol';
 
 const RECORD_SEPARATOR = 0x1e;
 const MAX_VARINT_BYTES = 5;

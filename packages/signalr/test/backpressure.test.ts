@@ -1,4 +1,4 @@
-import { type HubMessage, JsonHubProtocol } from '@backplane/core';
+import { type HubMessage, JsonHubProtocol } from '@backplane/hub-protocol';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { waitFor } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { type HubMessage, JsonHubProtocol, MessageType } from '@backplane/core';
+import { type HubMessage, JsonHubProtocol, MessageType } from '@backplane/hub-protocol';
 import type * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RawSocket, RS, trapProcessErrors } from './raw-client.js';

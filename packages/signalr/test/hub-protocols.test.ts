@@ -1,11 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  HubLifetimeManager,
-  InvalidArgumentError,
-  JsonHubProtocol,
-  MessagePackHubProtocol,
-} from '@backplane/core';
+import { HubLifetimeManager, InvalidArgumentError } from '@backplane/core';
+import { JsonHubProtocol, MessagePackHubProtocol } from '@backplane/hub-protocol';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { describe, expect, it } from 'vitest';
 import { HubServer } from '../src/index.js';

@@ -1,4 +1,4 @@
-import { MessagePackHubProtocol, MessageType } from '@backplane/core';
+import { MessagePackHubProtocol, MessageType } from '@backplane/hub-protocol';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSocket, RS } from './raw-client.js';

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { InvalidArgumentError, ProtocolError } from '@backplane/core';
+import { InvalidArgumentError } from '@backplane/core';
+import { ProtocolError } from '@backplane/hub-protocol';
 import { describe, expect, it } from 'vitest';
 import { bearerToken } from '../src/auth.js';
 import { ConnectionTokens, RedeemedTokens } from '../src/connection-token.js';

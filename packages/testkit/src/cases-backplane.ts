@@ -9,8 +9,8 @@ import {
   type HubLifetimeManagerOptions,
   InvalidArgumentError,
   LimitExceededError,
-  MessagePackHubProtocol,
 } from '@backplane/core';
+import { MessagePackHubProtocol } from '@backplane/hub-protocol';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
 import { TestClient } from './test-client.js';

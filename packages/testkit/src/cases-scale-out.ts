@@ -1,9 +1,5 @@
-import {
-  ConnectionNotFoundError,
-  completionWithError,
-  completionWithResult,
-  HubError,
-} from '@backplane/core';
+import { ConnectionNotFoundError, HubError } from '@backplane/core';
+import { completionWithError, completionWithResult } from '@backplane/hub-protocol';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext } from './suite-context.js';
 import { TestClient } from './test-client.js';

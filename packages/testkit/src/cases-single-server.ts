@@ -1,11 +1,10 @@
 import {
   ConnectionDisconnectedError,
   ConnectionNotFoundError,
-  completionWithError,
-  completionWithResult,
   HubError,
   InvalidInvocationError,
 } from '@backplane/core';
+import { completionWithError, completionWithResult } from '@backplane/hub-protocol';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext } from './suite-context.js';
 

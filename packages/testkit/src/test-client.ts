@@ -1,11 +1,11 @@
+import type { LocalConnection } from '@backplane/core';
 import {
   type HubMessage,
   type HubProtocol,
   type InvocationMessage,
   JsonHubProtocol,
-  type LocalConnection,
   MessageType,
-} from '@backplane/core';
+} from '@backplane/hub-protocol';
 
 /** How long a test waits for an expected message, in ms. */
 export const DEFAULT_TIMEOUT_MS = 5_000;

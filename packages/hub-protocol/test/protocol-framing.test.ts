@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
-import { parseBinaryRecords, writeBinaryRecord } from '../src/protocol/binary-message-format.js';
-import { parseTextRecords, RECORD_SEPARATOR, writeTextRecord } from '../src/protocol/text-message-format.js';
+import { parseBinaryRecords, writeBinaryRecord } from '../src/binary-message-format.js';
+import { ProtocolError } from '../src/protocol-error.js';
+import { parseTextRecords, RECORD_SEPARATOR, writeTextRecord } from '../src/text-message-format.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(' ').map((b) => Number.parseInt(b, 16)));
 const prefixOf = (length: number) => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
 import {
   parseHandshakeRequest,
   parseHandshakeResponse,
   writeHandshakeRequest,
   writeHandshakeResponse,
-} from '../src/protocol/handshake.js';
+} from '../src/handshake.js';
+import { ProtocolError } from '../src/protocol-error.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
-import { type HubMessage, MessageType } from '../src/protocol/hub-messages.js';
-import { JsonHubProtocol } from '../src/protocol/json-hub-protocol.js';
+import { type HubMessage, MessageType } from '../src/hub-messages.js';
+import { JsonHubProtocol } from '../src/json-hub-protocol.js';
+import { ProtocolError } from '../src/protocol-error.js';
 
 const json = new JsonHubProtocol();
 const bytes = (s: string) => new TextEncoder().encode(s);

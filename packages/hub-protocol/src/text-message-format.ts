@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from './protocol-error.js';
 
 /** The JSON hub protocol's record separator (0x1E), which ends every JSON message and the handshake. */
 export const RECORD_SEPARATOR = '\u001e';

@@ -1,8 +1,8 @@
 import { Packr } from 'msgpackr';
-import { ProtocolError } from '../errors.js';
 import { parseBinaryRecords, writeBinaryRecord } from './binary-message-format.js';
 import { type HubMessage, type MessageHeaders, MessageType } from './hub-messages.js';
 import type { HubProtocol } from './hub-protocol.js';
+import { ProtocolError } from './protocol-error.js';
 
 // Plain MessagePack as @msgpack/msgpack (the official JS client) and MessagePack-CSharp write it: no msgpackr
 // records, `{}` as 0x80, `undefined` as nil (msgpackr would otherwise write ext 0).

@@ -1,6 +1,6 @@
-import { ProtocolError } from '../errors.js';
 import { type HubMessage, type MessageHeaders, MessageType } from './hub-messages.js';
 import type { HubProtocol } from './hub-protocol.js';
+import { ProtocolError } from './protocol-error.js';
 import { parseTextRecords, writeTextRecord } from './text-message-format.js';
 
 const encoder = new TextEncoder();

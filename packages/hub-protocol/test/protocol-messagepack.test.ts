@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../src/errors.js';
-import { writeBinaryRecord } from '../src/protocol/binary-message-format.js';
-import { type HubMessage, MessageType } from '../src/protocol/hub-messages.js';
-import { MessagePackHubProtocol } from '../src/protocol/messagepack-hub-protocol.js';
+import { writeBinaryRecord } from '../src/binary-message-format.js';
+import { type HubMessage, MessageType } from '../src/hub-messages.js';
+import { MessagePackHubProtocol } from '../src/messagepack-hub-protocol.js';
+import { ProtocolError } from '../src/protocol-error.js';
 
 const msgpack = new MessagePackHubProtocol();
 const hex = (s: string) => Uint8Array.from(s.split(' ').map((b) => Number.parseInt(b, 16)));

@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from './protocol-error.js';
 import { RECORD_SEPARATOR } from './text-message-format.js';
 
 /** The client's first message: which hub protocol (`json`, `messagepack`) and version it wants. */

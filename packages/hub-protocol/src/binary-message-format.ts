@@ -1,4 +1,4 @@
-import { ProtocolError } from '../errors.js';
+import { ProtocolError } from './protocol-error.js';
 
 /** The largest body a VarInt length prefix may announce (2 GB - 1, `FF FF FF FF 07`). */
 export const MAX_BINARY_RECORD_LENGTH = 0x7fffffff;
