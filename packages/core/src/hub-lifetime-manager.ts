@@ -31,13 +31,6 @@ import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import { requireGroupName, requireName, requireUserId, requireUserIdentifier } from './validate.js';
 
-export type {
-  GroupOptions,
-  HubLifetimeManagerOptions,
-  InvokeOptions,
-  MissedMessages,
-} from './manager-options.js';
-
 /**
  * Keeps this server's connections, groups and users, and reaches every other server's through the
  * driver. The API mirrors ASP.NET Core SignalR's `HubLifetimeManager`.

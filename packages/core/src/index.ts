@@ -4,7 +4,7 @@ export type {
   HubLifetimeManagerOptions,
   InvokeOptions,
   MissedMessages,
-} from './hub-lifetime-manager.js';
+} from './manager-options.js';
 export { HubLifetimeManager } from './hub-lifetime-manager.js';
 export type { LocalConnection } from './local-connection.js';
 export type { HubContextOptions } from './hub-context.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DuplicateConnectionError } from '../src/errors.js';
-import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
+import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/index.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection, settle, until } from './recording-connection.js';
 

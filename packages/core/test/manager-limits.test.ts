@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LimitExceededError } from '../src/errors.js';
 import { HubContext } from '../src/hub-context.js';
-import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
+import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/index.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection } from './recording-connection.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ENVELOPE_VERSION } from '../src/envelope.js';
 import { encodeEnvelope } from '../src/envelope-codec.js';
-import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/hub-lifetime-manager.js';
+import { HubLifetimeManager, type HubLifetimeManagerOptions } from '../src/index.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection, settle, until } from './recording-connection.js';
 

@@ -3,11 +3,7 @@ import { JsonHubProtocol } from '@backplane/hub-protocol';
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BrokerError, ConnectionNotFoundError, OutboxFullError } from '../src/errors.js';
-import {
-  HubLifetimeManager,
-  type HubLifetimeManagerOptions,
-  type MissedMessages,
-} from '../src/hub-lifetime-manager.js';
+import { HubLifetimeManager, type HubLifetimeManagerOptions, type MissedMessages } from '../src/index.js';
 import type { LocalConnection } from '../src/local-connection.js';
 import type { BackplaneEvent } from '../src/resilience/events.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
