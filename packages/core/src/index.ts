@@ -1,3 +1,6 @@
+// The public API: what applications and driver authors use. Sibling packages also use
+// `@backplane/core/internal` (wire format, channel names, ids, backoff), which is not covered by semver.
+
 // Lifetime manager and hub context
 export type {
   GroupOptions,
@@ -26,27 +29,7 @@ export type {
 export { isDurableDriver, LOG_START } from './driver.js';
 export { DriverBase } from './driver-base.js';
 
-// Channels, ids and the envelope (the backplane wire format, docs/protocol.md)
-export type { ChannelTarget } from './channels.js';
-export { Channels } from './channels.js';
-export { createConnectionId, ownerOfConnection } from './ids.js';
-export type {
-  AckBody,
-  CompletionBody,
-  CompletionOutcome,
-  Envelope,
-  EnvelopeBody,
-  EnvelopeHeader,
-  EnvelopeKind,
-  GroupAction,
-  GroupCommandBody,
-  InvocationBody,
-  ProbeBody,
-} from './envelope.js';
-export { ENVELOPE_VERSION } from './envelope.js';
-export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';
-
-// Resilience (outage detection, outbox, gaps, reconnect backoff)
+// Resilience (outage detection, outbox, gaps, reconnect backoff options)
 export type {
   BackplaneEvent,
   BackplaneEventType,
@@ -57,7 +40,6 @@ export type { LinkState } from './resilience/link-state.js';
 export type { LivenessOptions } from './resilience/liveness.js';
 export type { OutboxOptions } from './resilience/outbox.js';
 export type { BackoffOptions } from './resilience/backoff.js';
-export { backoffDelay } from './resilience/backoff.js';
 
 // Logging
 export type { Logger, LogLevel, LogLimits } from './logger.js';

@@ -1,10 +1,5 @@
-import {
-  BrokerError,
-  backoffDelay,
-  DriverBase,
-  type DriverCapabilities,
-  type LogEntry,
-} from '@backplane/core';
+import { BrokerError, DriverBase, type DriverCapabilities, type LogEntry } from '@backplane/core';
+import { backoffDelay } from '@backplane/core/internal';
 import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 

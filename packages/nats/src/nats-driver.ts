@@ -1,11 +1,11 @@
 import {
   type BackoffOptions,
   BrokerError,
-  backoffDelay,
   DriverBase,
   type DriverCapabilities,
   type LogEntry,
 } from '@backplane/core';
+import { backoffDelay } from '@backplane/core/internal';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';

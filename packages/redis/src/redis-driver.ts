@@ -1,11 +1,11 @@
 import {
   type BackoffOptions,
   BrokerError,
-  backoffDelay,
   DriverBase,
   type DriverCapabilities,
   type LogEntry,
 } from '@backplane/core';
+import { backoffDelay } from '@backplane/core/internal';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type ParsedRedisUrl, parseRedisUrl, type RedisEndpoint, redactRedisUrl } from './redis-url.js';
 

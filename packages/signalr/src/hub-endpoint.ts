@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HubLifetimeManager, Logger } from '@backplane/core';
-import { ownerOfConnection } from '@backplane/core';
+import { ownerOfConnection } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { ProtocolError } from '@backplane/hub-protocol';
 import { type WebSocket, WebSocketServer } from 'ws';

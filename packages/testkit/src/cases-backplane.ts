@@ -2,7 +2,6 @@ import {
   AckTimeoutError,
   ClosedError,
   ConnectionNotFoundError,
-  createConnectionId,
   type Driver,
   DuplicateConnectionError,
   HubContext,
@@ -10,6 +9,7 @@ import {
   InvalidArgumentError,
   LimitExceededError,
 } from '@backplane/core';
+import { createConnectionId } from '@backplane/core/internal';
 import { MessagePackHubProtocol } from '@backplane/hub-protocol';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
