@@ -29,6 +29,9 @@ export type {
 export { isDurableDriver, LOG_START } from './driver.js';
 export { DriverBase } from './driver-base.js';
 
+// Channel names (`manager.channels`; built by the manager)
+export type { Channels, ChannelTarget } from './channels.js';
+
 // Resilience (outage detection, outbox, gaps, reconnect backoff options)
 export type {
   BackplaneEvent,

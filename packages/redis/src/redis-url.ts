@@ -7,7 +7,7 @@ export interface RedisEndpoint {
 }
 
 /** Credentials and TLS, shared by every form. */
-interface RedisUrlCommon {
+export interface RedisUrlCommon {
   /** `rediss…://`: TLS to every node (and to the sentinels). */
   readonly tls: boolean;
   /** ACL user of the data nodes. */
