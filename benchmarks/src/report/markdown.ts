@@ -269,9 +269,10 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
         `${s.window / 2} (at most ${s.window} in flight), so the servers work through a steady stream rather than ` +
         `one queue; each round sends about ${s.deliveries.toLocaleString('en-US')} deliveries' worth of messages ` +
         `(at least ${s.minMessages}), more while the servers have used under ${s.minCpuMs} ms of CPU, after an ` +
-        `unmeasured warm-up; median of ${s.rounds} round(s). Records per frame is the write batch factor the ` +
-        'clients saw. Ratios compare with the socket.io run of the same node count (server + broker CPU; above ' +
-        '1, this contender is cheaper) and with the batched floor (server CPU; how far above the floor).',
+        `unmeasured warm-up; median of ${s.rounds} round(s). Contenders run one after the other (each starts its ` +
+        'servers once and adds receivers level by level), not alternating. Records per frame is the write batch ' +
+        'factor the clients saw. Ratios compare with the socket.io run of the same node count (server + broker ' +
+        'CPU; above 1, this contender is cheaper) and with the batched floor (server CPU; how far above the floor).',
       '',
     );
     const label = (x: { contender: string; nodes: number }) => `${x.contender} ×${x.nodes}`;
