@@ -10,6 +10,7 @@ import {
   startNats,
   startRedis,
 } from '@backplane/testkit';
+import { childPids } from './util/cpu-time.js';
 
 export type BrokerDriver = 'redis' | 'nats' | 'kafka';
 export type DriverName = 'memory' | BrokerDriver;
@@ -22,26 +23,37 @@ export interface Brokers {
   readonly kafka?: KafkaBrokerHandle;
   /** Each broker's own version string, for the report. */
   readonly versions: Record<string, string>;
+  /** Each broker's process id, for its CPU time (absent where it could not be told apart). */
+  readonly pids: Partial<Record<BrokerDriver, number>>;
   stop(): Promise<void>;
 }
 
 /** Starts the brokers `drivers` need (Redis always: the socket.io peer uses it). */
 export async function startBrokers(drivers: readonly DriverName[]): Promise<Brokers> {
   const versions: Record<string, string> = {};
+  const pids: Partial<Record<BrokerDriver, number>> = {};
   const started: Array<{ stop(): Promise<void> }> = [];
+  /** Starts a broker and notes its pid: the one child of this process that was not there before. */
+  const launch = async <T>(driver: BrokerDriver, start: () => Promise<T>): Promise<T> => {
+    const before = childPids();
+    const handle = await start();
+    const added = [...childPids()].filter((pid) => !before.has(pid));
+    if (added.length === 1) pids[driver] = added[0]!;
+    return handle;
+  };
   try {
-    const redis = await startRedis();
+    const redis = await launch('redis', () => startRedis());
     started.push(redis);
     versions.redis = firstMatch(execFileSync('redis-server', ['--version']).toString(), /v=(\S+)/);
     let nats: NatsServerHandle | undefined;
     if (drivers.includes('nats')) {
-      nats = await startNats();
+      nats = await launch('nats', () => startNats());
       started.push(nats);
       versions.nats = firstMatch(execFileSync('nats-server', ['--version']).toString(), /\bv(\d\S*)/);
     }
     let kafka: KafkaBrokerHandle | undefined;
     if (drivers.includes('kafka')) {
-      kafka = await startKafka();
+      kafka = await launch('kafka', () => startKafka());
       started.push(kafka);
       versions.kafka = process.env.BACKPLANE_KAFKA_VERSION ?? defaultKafkaVersion();
     }
@@ -50,6 +62,7 @@ export async function startBrokers(drivers: readonly DriverName[]): Promise<Brok
       ...(nats && { nats }),
       ...(kafka && { kafka }),
       versions,
+      pids,
       stop: async () => {
         await Promise.allSettled(started.map((s) => s.stop()));
       },

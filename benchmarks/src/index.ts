@@ -16,6 +16,7 @@ export { runBenchmarks } from './run.js';
 // Scenario results
 export type { BroadcastResult } from './scenarios/broadcast.js';
 export type { ConnectionsResult } from './scenarios/connections.js';
+export type { CostContender, CostResult, CostRound } from './scenarios/cost.js';
 export type { EfficiencyResult } from './scenarios/efficiency.js';
 export type { GroupScalingResult } from './scenarios/group-scaling.js';
 export type { LatencyPoint } from './scenarios/latency.js';

@@ -1,12 +1,21 @@
 import type { BrokerDriver, DriverName } from './brokers.js';
 import type { BroadcastOptions } from './scenarios/broadcast.js';
 import type { ConnectionsOptions } from './scenarios/connections.js';
+import type { CostOptions } from './scenarios/cost.js';
 import type { EfficiencyOptions } from './scenarios/efficiency.js';
 import type { GroupScalingOptions } from './scenarios/group-scaling.js';
 import type { LatencyOptions } from './scenarios/latency.js';
 import type { RecoveryOptions } from './scenarios/recovery.js';
 
-export const SCENARIOS = ['efficiency', 'broadcast', 'latency', 'groups', 'connections', 'recovery'] as const;
+export const SCENARIOS = [
+  'efficiency',
+  'broadcast',
+  'latency',
+  'groups',
+  'connections',
+  'recovery',
+  'cost',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type Mode = 'full' | 'quick' | 'smoke';
 
@@ -18,11 +27,14 @@ export interface Sizes {
   groups: Omit<GroupScalingOptions, 'drivers'>;
   connections: ConnectionsOptions;
   recovery: Omit<RecoveryOptions, 'drivers'>;
+  cost: Omit<CostOptions, 'drivers'>;
 }
 
 /**
- * `full` is the published run (about 12 minutes here), `quick` keeps every scenario and shape with fewer
- * messages and rounds (under 10 minutes), `smoke` only proves the suite works (the `npm test` check).
+ * `full` is the published run (about 12 minutes here before scenario 7), `quick` keeps every scenario and
+ * shape with fewer messages and rounds (under 10 minutes before scenario 7, which takes about 2½ minutes on
+ * memory and Redis, about 45 s of it per broker driver), `smoke` only proves the suite works (the
+ * `npm test` check).
  */
 export const PRESETS: Record<Mode, Sizes> = {
   full: {
@@ -32,6 +44,14 @@ export const PRESETS: Record<Mode, Sizes> = {
     groups: { servers: 8, members: 10, messages: 20_000 },
     connections: { connections: 20_000, clientProcesses: 2 },
     recovery: { gap: 10_000, rounds: 5 },
+    cost: {
+      fanOut: [1, 10, 100, 1_000],
+      deliveries: 150_000,
+      minMessages: 100,
+      rounds: 3,
+      window: 100,
+      minCpuMs: 1_500,
+    },
   },
   quick: {
     efficiency: { messages: 20_000, rounds: 3, window: 1_000 },
@@ -40,6 +60,14 @@ export const PRESETS: Record<Mode, Sizes> = {
     groups: { servers: 8, members: 10, messages: 5_000 },
     connections: { connections: 20_000, clientProcesses: 2 },
     recovery: { gap: 10_000, rounds: 2 },
+    cost: {
+      fanOut: [1, 10, 100, 1_000],
+      deliveries: 40_000,
+      minMessages: 50,
+      rounds: 2,
+      window: 100,
+      minCpuMs: 500,
+    },
   },
   smoke: {
     efficiency: { messages: 200, rounds: 1, window: 100 },
@@ -48,6 +76,7 @@ export const PRESETS: Record<Mode, Sizes> = {
     groups: { servers: 3, members: 2, messages: 50 },
     connections: { connections: 40, clientProcesses: 1 },
     recovery: { gap: 50, rounds: 1 },
+    cost: { fanOut: [1, 10], deliveries: 200, minMessages: 10, rounds: 1, window: 10, minCpuMs: 0 },
   },
 };
 

@@ -4,6 +4,7 @@ import { brokerDrivers, type Mode, PRESETS, SCENARIOS, type ScenarioName, type S
 import { describeEnvironment, type Environment } from './report/versions.js';
 import { type BroadcastResult, runBroadcast } from './scenarios/broadcast.js';
 import { type ConnectionsResult, runConnections } from './scenarios/connections.js';
+import { type CostResult, costContenders, runCost } from './scenarios/cost.js';
 import { type EfficiencyResult, runEfficiency } from './scenarios/efficiency.js';
 import { type GroupScalingResult, runGroupScaling } from './scenarios/group-scaling.js';
 import { type LatencyPoint, runLatency } from './scenarios/latency.js';
@@ -34,6 +35,7 @@ export interface BenchResults {
   readonly groups?: GroupScalingResult[];
   readonly connections?: ConnectionsResult;
   readonly recovery?: RecoveryResult[];
+  readonly cost?: CostResult[];
 }
 
 /** Runs the suite: starts the brokers it needs, runs the scenarios in order, stops everything. */
@@ -49,6 +51,7 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
     (scenarios.includes('groups') ? 1 : 0) +
     (scenarios.includes('connections') ? 1 : 0) +
     (scenarios.includes('recovery') ? brokerDrivers(drivers).length : 0) +
+    (scenarios.includes('cost') ? costContenders(drivers).length : 0) +
     1;
   const progress = new Progress(steps, { silent: options.silent ?? false });
   const started = Date.now();
@@ -85,6 +88,8 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
         { ...sizes.recovery, drivers: brokerDrivers(drivers) },
         progress,
       );
+    if (scenarios.includes('cost'))
+      results.cost = await runCost(brokers, { ...sizes.cost, drivers }, progress);
   } finally {
     await brokers.stop();
   }

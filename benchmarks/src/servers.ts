@@ -44,8 +44,13 @@ export async function startListening(
   return { url, process: proc, stop: () => proc.stop() };
 }
 
-/** `backplane serve --driver <driver> --url <url>` on a free port. */
-export function startServe(driver: string, url: string, prefix: string, extra: readonly string[] = []) {
+/** `backplane serve --driver <driver> --url <url>` on a free port (no `--url`: the memory driver). */
+export function startServe(
+  driver: string,
+  url: string | undefined,
+  prefix: string,
+  extra: readonly string[] = [],
+) {
   return startListening([
     CLI,
     'serve',
@@ -53,15 +58,19 @@ export function startServe(driver: string, url: string, prefix: string, extra: r
     '0',
     '--driver',
     driver,
-    '--url',
-    url,
+    ...(url === undefined ? [] : ['--url', url]),
     '--prefix',
     prefix,
     ...extra,
   ]);
 }
 
-/** The socket.io + redis-adapter peer on a free port. */
-export function startSocketIoNode(redisUrl: string) {
+/** The socket.io + redis-adapter peer on a free port; `'none'`: one node on the in-memory adapter. */
+export function startSocketIoNode(redisUrl: string | 'none') {
   return startListening([processEntry('socketio-node'), redisUrl, '0']);
+}
+
+/** The bare `ws` floor on a free port, forwarding frame by frame or batched per event-loop turn. */
+export function startBareWsNode(mode: 'forward' | 'batched') {
+  return startListening([processEntry('bare-ws-node'), mode]);
 }

@@ -20,6 +20,7 @@ describe('bench', () => {
       ...(results.groups ?? []),
       ...(results.recovery ?? []),
       ...(results.connections ? [results.connections] : []),
+      ...(results.cost ?? []),
     ].flatMap((r) => (r.error ? [r.error] : []));
     expect(errors).toEqual([]);
     expect(results.efficiency?.map((r) => r.driver)).toEqual(['memory', 'redis']);
@@ -38,6 +39,23 @@ describe('bench', () => {
     expect(results.connections?.connections).toBe(40);
     expect(results.recovery?.[0]).toMatchObject({ driver: 'redis' });
     expect(results.recovery?.[0]?.recoveryMs).toBeGreaterThan(0);
+    // Server cost: every contender at both fan-out levels, every broadcast delivered to every client.
+    expect(results.cost?.map((c) => `${c.contender} ×${c.nodes} @${c.receiversPerNode}`)).toEqual(
+      [
+        'backplane-redis ×3',
+        'socket.io-redis ×3',
+        'backplane-memory ×1',
+        'socket.io-memory ×1',
+        'ws-floor-batched ×1',
+        'ws-floor ×1',
+      ].flatMap((c) => [`${c} @1`, `${c} @10`]),
+    );
+    for (const c of results.cost ?? []) {
+      expect(c.partial).toBeUndefined();
+      expect(c.rounds.length).toBe(1);
+      for (const round of c.rounds) expect(round.deliveries).toBe(round.messages * c.clients);
+      expect(c.recordsPerFrame).toBeGreaterThanOrEqual(1);
+    }
   }, 120_000);
 
   it('bench - results are written as JSON and a markdown page with SVG charts', () => {
@@ -54,10 +72,12 @@ describe('bench', () => {
       '## 4. Group scaling',
       '## 5. Connections',
       '## 6. Recovery',
+      '## 7. Server cost per delivery',
+      '### 10 receivers per node',
     ])
       expect(markdown).toContain(heading);
     const charts = written.filter((p) => p.endsWith('.svg'));
-    expect(charts.length).toBe(4);
+    expect(charts.length).toBe(5);
     for (const chart of charts) {
       const svg = readFileSync(chart, 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);

@@ -249,6 +249,67 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
       '',
     );
   }
+  if (r.cost) {
+    const cost = r.cost;
+    const s = r.sizes.cost;
+    out.push(
+      '## 7. Server cost per delivery',
+      '',
+      'CPU time (user + system, from `/proc/PID/stat`) the server processes spend per message delivered to a ' +
+        'WebSocket, and the same with the broker process added. Backplane on a broker and socket.io + ' +
+        '@socket.io/redis-adapter run 3 nodes on one broker; `backplane-memory` (whose bus is in-process), ' +
+        'socket.io on its default in-memory adapter and the floor run one node. The floor is a bare `ws` server ' +
+        'that forwards each message it gets, unparsed, to every socket: `ws-floor` one frame per message, ' +
+        '`ws-floor-batched` one frame per socket for all the messages of an event-loop turn. Each node has the ' +
+        "level's receivers; one more client on the first node sends `SendMessage(user, message)` (100 bytes; " +
+        'the floor forwards the same invocation), which every client gets, the sender included. The clients are ' +
+        'raw WebSockets that count records (SignalR: 0x1E-separated records, pings left out; socket.io: event ' +
+        'frames) and parse nothing. ' +
+        `The sender fires ${s.window / 2} messages at a time and waits until every client has all but the last ` +
+        `${s.window / 2} (at most ${s.window} in flight), so the servers work through a steady stream rather than ` +
+        `one queue; each round sends about ${s.deliveries.toLocaleString('en-US')} deliveries' worth of messages ` +
+        `(at least ${s.minMessages}), more while the servers have used under ${s.minCpuMs} ms of CPU, after an ` +
+        `unmeasured warm-up; median of ${s.rounds} round(s). Contenders run one after the other (each starts its ` +
+        'servers once and adds receivers level by level), not alternating. Records per frame is the write batch ' +
+        'factor the clients saw. Ratios compare with the socket.io run of the same node count (server + broker ' +
+        'CPU; above 1, this contender is cheaper) and with the batched floor (server CPU; how far above the floor).',
+      '',
+    );
+    const label = (x: { contender: string; nodes: number }) => `${x.contender} ×${x.nodes}`;
+    for (const level of s.fanOut) {
+      const rows = r.cost.filter((x) => x.receiversPerNode === level);
+      const floor = rows.find((x) => x.contender === 'ws-floor-batched')?.serverMicros;
+      const peer = (nodes: number) =>
+        rows.find((x) => x.contender === (nodes === 1 ? 'socket.io-memory' : 'socket.io-redis'))?.totalMicros;
+      out.push(
+        `### ${level.toLocaleString('en-US')} receiver${level === 1 ? '' : 's'} per node`,
+        '',
+        '| Contender | Clients | Server µs / delivery | Server + broker µs / delivery | Deliveries/s | Records / frame | socket.io ÷ this | this ÷ batched floor |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
+        ...rows.map(
+          (x) =>
+            `| ${label(x)} | ${x.clients.toLocaleString('en-US')} | ${f2(x.serverMicros)} | ${f2(x.totalMicros)} | ${n(x.deliveriesPerSecond)} | ${f2(x.recordsPerFrame)} | ${times(ratio(peer(x.nodes), x.totalMicros))} | ${times(ratio(x.serverMicros, floor))} |` +
+            `${x.partial ? ' partial: some deliveries timed out' : ''}${x.error ? ` error: ${oneLine(x.error)}` : ''}`,
+        ),
+        '',
+      );
+    }
+    chart(
+      'cost.svg',
+      barChart({
+        title: 'Server CPU per delivery in µs, by receivers per node (lower is better)',
+        unit: ' µs',
+        digits: 1,
+        rows: [...new Set(r.cost.map(label))].map((name) => ({
+          label: name,
+          bars: cost
+            .filter((x) => label(x) === name)
+            .map((x) => ({ series: `${x.receiversPerNode}/node`, value: x.serverMicros })),
+        })),
+      }),
+      'Server cost per delivery chart',
+    );
+  }
   out.push(...shortfalls(r));
   return { markdown: `${out.join('\n').trimEnd()}\n`, charts };
 }
