@@ -1,4 +1,4 @@
-import { type BrokerDriver, type Brokers, brokerUrl, type Driver } from '../brokers.js';
+import { type BrokerDriver, type Brokers, brokerUrl, type DriverName } from '../brokers.js';
 import { uniqueName } from '../drivers.js';
 import { type ServerProcess, startBareWsNode, startServe, startSocketIoNode } from '../servers.js';
 import { cpuTimeMs, totalCpuTimeMs } from '../util/cpu-time.js';
@@ -8,7 +8,7 @@ import { type ClientKind, LightClients } from './cost-clients.js';
 
 export interface CostOptions {
   /** Backplane drivers to run: `memory` on one node, the others on 3 nodes sharing the broker. */
-  drivers: readonly Driver[];
+  drivers: readonly DriverName[];
   /** Receivers per server node; each level is measured on its own. */
   fanOut: readonly number[];
   /**
@@ -38,7 +38,7 @@ export interface CostOptions {
  * `ws-floor-batched`: the same, a turn's messages joined into one frame per socket.
  */
 export type CostContender =
-  | `backplane-${Driver}`
+  | `backplane-${DriverName}`
   | 'socket.io-redis'
   | 'socket.io-memory'
   | 'ws-floor'
@@ -102,7 +102,7 @@ interface Rig {
 }
 
 /** Which contenders a run of `drivers` measures, multi-node first. */
-export function costContenders(drivers: readonly Driver[]): CostContender[] {
+export function costContenders(drivers: readonly DriverName[]): CostContender[] {
   return [
     ...drivers.filter((d) => d !== 'memory').map((d) => `backplane-${d}` as const),
     'socket.io-redis',
