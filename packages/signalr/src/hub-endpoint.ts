@@ -29,6 +29,7 @@ import {
   listen,
   type WebSocketListeners,
 } from './transports/websocket-listeners.js';
+import { WriteBatcher } from './transports/write-batcher.js';
 
 /** Settings shared by every hub of a server (resolved defaults of `HubServerOptions`). */
 export interface EndpointSettings extends AuthSettings, ConnectionSettings, DispatcherSettings {
@@ -61,6 +62,8 @@ export class HubEndpoint {
   readonly #wss: WebSocketServer;
   /** One set of socket listeners for every socket of this hub (no closures per connection). */
   readonly #socketListeners: WebSocketListeners;
+  /** Writes each connection's records of one event-loop iteration as one message. */
+  readonly #batcher: WriteBatcher;
   /**
    * Logs an error of a request's socket or response (a client that went away): one function for every
    * request of this hub, since a listener closing over the request would live as long as an idle socket.
@@ -77,6 +80,7 @@ export class HubEndpoint {
   ) {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
+    this.#batcher = new WriteBatcher(settings.stats, settings.log);
     this.#socketListeners = createWebSocketListeners(settings.log, (ws) => this.#sockets.delete(ws));
     this.onSocketError = (error) => settings.log.debug('Socket error', { hub: path, error });
     this.#heartbeat = new Heartbeat(settings, (error, target) => {
@@ -159,7 +163,7 @@ export class HubEndpoint {
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       this.#sockets.add(ws);
-      const sender = new WebSocketSender(ws);
+      const sender = new WebSocketSender(ws, this.#batcher);
       if (existing) {
         // Stateful reconnect: the same connection continues on the new socket.
         sender.connection = existing;
@@ -231,7 +235,7 @@ export class HubEndpoint {
     } catch (error) {
       return void text(res, httpStatusCode(error), (error as Error).message);
     }
-    const connection = this.#accept(key, admission, new ServerSentEventsSender(res));
+    const connection = this.#accept(key, admission, new ServerSentEventsSender(res, this.#batcher));
     req.socket.setTimeout(0);
     res.once(
       'close',
@@ -265,6 +269,7 @@ export class HubEndpoint {
     let connection: HubConnectionContext | undefined;
     const sender = new LongPollingSender(
       { pollTimeout: this.settings.pollTimeout, disconnectTimeout: this.settings.disconnectTimeout },
+      this.#batcher,
       guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
     );
     connection = this.#accept(key, admission, sender);

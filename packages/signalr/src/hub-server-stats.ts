@@ -10,8 +10,15 @@ export interface HubServerStats {
    * were waiting (backpressure: it reads again once half of them have run).
    */
   receivePauses: number;
+  /**
+   * Messages written to clients: WebSocket messages, Server-Sent Events, long-poll answers. Hub messages
+   * queued for one connection during one event-loop iteration leave as one.
+   */
+  framesSent: number;
+  /** Hub messages (records) in those; `recordsSent / framesSent` is the batch factor. */
+  recordsSent: number;
 }
 
 export function createHubServerStats(): HubServerStats {
-  return { slowConsumerCloses: 0, receivePauses: 0 };
+  return { slowConsumerCloses: 0, receivePauses: 0, framesSent: 0, recordsSent: 0 };
 }

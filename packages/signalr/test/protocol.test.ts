@@ -77,7 +77,7 @@ describe('handshake and framing', () => {
     const ws = await RawSocket.open(node.url);
     ws.send('{"protocol":"json",');
     ws.send(`"version":2}${RS}{"type":1,"invocationId":"1","target":"Echo","arguments":["same frame"]}${RS}`);
-    expect(await ws.next()).toBe(`{}${RS}`);
+    expect(await ws.nextRecord()).toBe(`{}${RS}`);
     expect(await ws.nextNonPing()).toEqual({ type: 3, invocationId: '1', result: 'same frame' });
     ws.close();
   });
@@ -94,6 +94,26 @@ describe('handshake and framing', () => {
       { type: 3, invocationId: 'b', result: 2 },
       { type: 3, invocationId: 'c', result: 3 },
     ]);
+    ws.close();
+  });
+
+  it('framing - the answers to invocations read in one iteration leave as one WebSocket message, in order', async () => {
+    const ws = await RawSocket.handshaken(node.url);
+    const before = node.hubs.stats;
+    const calls = ['a', 'b', 'c', 'd'].map(
+      (id, i) => `{"type":1,"invocationId":"${id}","target":"Echo","arguments":[${i}]}${RS}`,
+    );
+    ws.send(calls.join(''));
+    const frame = String(await ws.next());
+    const records = frame
+      .split(RS)
+      .filter(Boolean)
+      .map((r) => JSON.parse(r) as { type: number; invocationId?: string })
+      .filter((m) => m.type !== 6);
+    expect(records.map((m) => m.invocationId)).toEqual(['a', 'b', 'c', 'd']);
+    const after = node.hubs.stats;
+    expect(after.recordsSent - before.recordsSent).toBeGreaterThanOrEqual(4);
+    expect(after.framesSent - before.framesSent).toBe(1);
     ws.close();
   });
 

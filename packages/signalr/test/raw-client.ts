@@ -8,6 +8,8 @@ export class RawSocket {
   readonly frames: Array<string | Buffer> = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   #read = 0;
+  /** Records of a text frame not read yet (the server may put several in one frame). */
+  #records: string[] = [];
   #waiter: (() => void) | undefined;
 
   private constructor(readonly ws: WebSocket) {
@@ -35,7 +37,7 @@ export class RawSocket {
   static async handshaken(baseUrl: string, query = ''): Promise<RawSocket> {
     const socket = await RawSocket.open(baseUrl, query);
     socket.send(`{"protocol":"json","version":1}${RS}`);
-    const response = await socket.next();
+    const response = await socket.nextRecord();
     if (response !== `{}${RS}`) throw new Error(`handshake failed: ${String(response)}`);
     return socket;
   }
@@ -61,11 +63,26 @@ export class RawSocket {
     return this.frames[this.#read++]!;
   }
 
-  /** The next frame as one parsed JSON message (separator removed). */
+  /**
+   * The next JSON record, separator included. A text frame may hold several records (the server writes the
+   * records of one event-loop iteration as one frame); they are read one by one.
+   */
+  async nextRecord(timeoutMs = WAIT_MS): Promise<string> {
+    if (this.#records.length === 0) {
+      const frame = String(await this.next(timeoutMs));
+      if (!frame.endsWith(RS)) throw new Error(`not a record: ${frame}`);
+      this.#records = frame
+        .slice(0, -1)
+        .split(RS)
+        .map((record) => `${record}${RS}`);
+    }
+    return this.#records.shift()!;
+  }
+
+  /** The next JSON record, parsed (separator removed). */
   async nextJson<T = Record<string, unknown>>(timeoutMs = WAIT_MS): Promise<T> {
-    const frame = String(await this.next(timeoutMs));
-    if (!frame.endsWith(RS)) throw new Error(`not a record: ${frame}`);
-    return JSON.parse(frame.slice(0, -1)) as T;
+    const record = await this.nextRecord(timeoutMs);
+    return JSON.parse(record.slice(0, -1)) as T;
   }
 
   /** Skips pings until a message of another type arrives. */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { TransportSender } from '../hub-connection-context.js';
+import type { BatchedSender, WriteBatcher } from './write-batcher.js';
 
 export interface LongPollingOptions {
   /** How long a poll waits for data before answering empty, in ms. @default 90_000 */
@@ -11,9 +12,10 @@ export interface LongPollingOptions {
 /**
  * Long polling: outgoing bytes are buffered until a poll (GET) takes them; a poll waits up to
  * `pollTimeout`; a newer poll ends the older one with 204; a closed connection first hands over what it
- * still buffers (the Close message), then answers 204.
+ * still buffers (the Close message), then answers 204. A waiting poll is answered at the end of the
+ * event-loop iteration in which records arrived, with all of them (one response, one write).
  */
-export class LongPollingSender implements TransportSender {
+export class LongPollingSender implements TransportSender, BatchedSender {
   readonly kind = 'LongPolling';
   readonly binary = true;
   #buffer: Uint8Array[] = [];
@@ -22,9 +24,11 @@ export class LongPollingSender implements TransportSender {
   #poll: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
   #closed = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  #scheduled = false;
 
   constructor(
     readonly options: LongPollingOptions,
+    readonly batcher: WriteBatcher,
     readonly onIdle: () => void,
   ) {
     this.#armIdle();
@@ -34,7 +38,16 @@ export class LongPollingSender implements TransportSender {
     if (this.#closed) return;
     this.#buffer.push(bytes);
     this.#bytes += bytes.byteLength;
-    if (this.#poll) this.#answer();
+    if (this.#poll && !this.#scheduled) {
+      this.#scheduled = true;
+      this.batcher.schedule(this);
+    }
+  }
+
+  /** Answers the waiting poll with everything buffered (the batcher calls it at the end of the iteration). */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#poll && this.#buffer.length > 0) this.#answer();
   }
 
   /** What no poll has taken yet. */
@@ -57,7 +70,9 @@ export class LongPollingSender implements TransportSender {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
-    if (this.#poll) {
+    if (this.#poll && this.#buffer.length > 0) {
+      this.#answer(); // what this iteration buffered, the Close message included
+    } else if (this.#poll) {
       clearTimeout(this.#poll.timer);
       this.#poll.res.writeHead(204).end();
       this.#poll = undefined;
@@ -114,8 +129,11 @@ export class LongPollingSender implements TransportSender {
   }
 
   #take(): Buffer {
-    const body = Buffer.concat(this.#buffer.splice(0));
+    const records = this.#buffer.length;
+    const body = Buffer.concat(this.#buffer, this.#bytes);
+    this.#buffer.length = 0;
     this.#bytes = 0;
+    this.batcher.sent(records);
     return body;
   }
 

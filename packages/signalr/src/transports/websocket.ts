@@ -1,31 +1,37 @@
 import type { WebSocket } from 'ws';
 import type { HubConnectionContext, TransportSender } from '../hub-connection-context.js';
+import type { BatchedSender, WriteBatcher } from './write-batcher.js';
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
 
 /**
  * WebSockets: text frames for text protocols (and the handshake), binary frames for MessagePack once the
  * connection it serves (`connection`, set when the connection is made or resumed) has agreed on one.
  *
- * Hub messages written in the same turn of the event loop (a burst from the backplane) go out as ONE
- * WebSocket message holding several records, which both hub protocols allow (JSON records end with 0x1E,
- * MessagePack records are length-prefixed): one frame and one syscall per burst instead of one per message.
+ * Hub messages written during one event-loop iteration (a burst from the backplane, the answers to many
+ * invocations read at once) go out at the end of it as ONE WebSocket message holding all their records,
+ * which both hub protocols allow (JSON records end with 0x1E, MessagePack records are length-prefixed):
+ * one frame and one syscall per iteration instead of one per message. See {@link WriteBatcher}.
  */
-export class WebSocketSender implements TransportSender {
+export class WebSocketSender implements TransportSender, BatchedSender {
   // A class rather than closures: an idle connection costs its fields only (methods live on the prototype).
   readonly kind = 'WebSockets';
   readonly binary = true;
   /** The connection this socket carries. */
   connection: HubConnectionContext | undefined;
   readonly #socket: WebSocket;
-  /** Records waiting for the end of this turn; made on first use. */
+  readonly #batcher: WriteBatcher;
+  /** Records waiting for the end of this iteration; made on first use, then reused. */
   #pending: Uint8Array[] | undefined;
   /** Bytes in `#pending`. */
   #pendingBytes = 0;
   #pendingBinary = false;
   #scheduled = false;
-  #flushLater: (() => void) | undefined;
 
-  constructor(socket: WebSocket) {
+  constructor(socket: WebSocket, batcher: WriteBatcher) {
     this.#socket = socket;
+    this.#batcher = batcher;
   }
 
   send(bytes: Uint8Array): void {
@@ -35,18 +41,17 @@ export class WebSocketSender implements TransportSender {
     const binary = c?.open === true && c.protocol.transferFormat === 'binary';
     this.#pending ??= [];
     const pending = this.#pending;
-    if (pending.length > 0 && binary !== this.#pendingBinary) this.#flush();
+    if (pending.length > 0 && binary !== this.#pendingBinary) this.flush();
     this.#pendingBinary = binary;
     pending.push(bytes);
     this.#pendingBytes += bytes.byteLength;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      this.#flushLater ??= () => this.#flush();
-      queueMicrotask(this.#flushLater);
+      this.#batcher.schedule(this);
     }
   }
 
-  /** What the socket has not sent yet plus this turn's records. */
+  /** What the socket has not sent yet plus this iteration's records. */
   get bufferedAmount(): number {
     return this.#socket.bufferedAmount + this.#pendingBytes;
   }
@@ -60,27 +65,31 @@ export class WebSocketSender implements TransportSender {
     this.#socket.resume();
   }
 
-  /** Drops this turn's records and cuts the socket (no close handshake: the client is not reading). */
+  /** Drops this iteration's records and cuts the socket (no close handshake: the client is not reading). */
   abort(): void {
-    this.#pending = undefined;
+    if (this.#pending) this.#pending.length = 0;
     this.#pendingBytes = 0;
     this.#socket.terminate();
   }
 
   close(): void {
-    this.#flush();
+    this.flush();
     const socket = this.#socket;
     if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(1000);
   }
 
-  #flush(): void {
+  /** Writes the waiting records as one WebSocket message (the batcher calls it at the end of the iteration). */
+  flush(): void {
     this.#scheduled = false;
     const records = this.#pending;
     if (!records || records.length === 0) return;
-    this.#pending = [];
+    const count = records.length;
+    const data = count === 1 ? records[0]! : Buffer.concat(records, this.#pendingBytes);
+    records.length = 0;
     this.#pendingBytes = 0;
     const socket = this.#socket;
     if (socket.readyState !== socket.OPEN) return;
-    socket.send(records.length === 1 ? records[0]! : Buffer.concat(records), { binary: this.#pendingBinary });
+    socket.send(data, this.#pendingBinary ? BINARY : TEXT);
+    this.#batcher.sent(count);
   }
 }
