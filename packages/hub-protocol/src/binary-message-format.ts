@@ -9,19 +9,21 @@ const MAX_PREFIX_BYTES = 5;
  * every byte but the last; 1 to 5 bytes.
  */
 export function writeBinaryRecord(body: Uint8Array): Uint8Array {
-  let length = body.byteLength;
+  const length = body.byteLength;
   if (length > MAX_BINARY_RECORD_LENGTH)
     throw new ProtocolError('Messages bigger than 2GB are not supported.');
-  const prefix: number[] = [];
-  do {
-    let byte = length & 0x7f;
-    length >>>= 7;
-    if (length > 0) byte |= 0x80;
-    prefix.push(byte);
-  } while (length > 0);
-  const out = new Uint8Array(prefix.length + body.byteLength);
-  out.set(prefix, 0);
-  out.set(body, prefix.length);
+  const prefixBytes =
+    length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : length < 0x10000000 ? 4 : 5;
+  // A pooled buffer for small records: serializing for every protocol happens once per send.
+  const out = Buffer.allocUnsafe(prefixBytes + length);
+  let rest = length;
+  let at = 0;
+  while (rest >= 0x80) {
+    out[at++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  out[at++] = rest;
+  out.set(body, at);
   return out;
 }
 

@@ -3,7 +3,6 @@ import type { HubProtocol } from './hub-protocol.js';
 import { ProtocolError } from './protocol-error.js';
 import { parseTextRecords, writeTextRecord } from './text-message-format.js';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -28,7 +27,7 @@ export class JsonHubProtocol implements HubProtocol {
       if (cause instanceof ProtocolError) throw cause;
       throw new ProtocolError(`Cannot serialize message as JSON: ${errorText(cause)}`, { cause });
     }
-    return encoder.encode(writeTextRecord(text));
+    return Buffer.from(writeTextRecord(text), 'utf8');
   }
 
   parseMessages(data: Uint8Array): HubMessage[] {

@@ -45,41 +45,113 @@ export interface GroupManager {
   remove(connectionId: string, groupName: string): Promise<void>;
 }
 
-const proxy = (send: (method: string, args: unknown[]) => Promise<void>): ClientProxy => ({
-  send: (method, ...args) => send(method, args),
-});
+type Send = (method: string, args: unknown[]) => Promise<void>;
 
-export function hubClients(manager: HubLifetimeManager): HubClients {
-  const single = (id: string): SingleClientProxy => ({
-    send: (method, ...args) => manager.sendConnection(id, method, args),
-    invoke: (method, args, options) => manager.invokeConnection(id, method, args, options),
-  });
-  return {
-    all: proxy((m, a) => manager.sendAll(m, a)),
-    allExcept: (ids) => proxy((m, a) => manager.sendAllExcept(m, a, ids)),
-    client: single,
-    clients: (ids) => proxy((m, a) => manager.sendConnections(ids, m, a)),
-    group: (name) => proxy((m, a) => manager.sendGroup(name, m, a)),
-    groups: (names) => proxy((m, a) => manager.sendGroups(names, m, a)),
-    groupExcept: (name, ids) => proxy((m, a) => manager.sendGroupExcept(name, m, a, ids)),
-    user: (id) => proxy((m, a) => manager.sendUser(id, m, a)),
-    users: (ids) => proxy((m, a) => manager.sendUsers(ids, m, a)),
-  };
+class SendProxy implements ClientProxy {
+  readonly #send: Send;
+  constructor(send: Send) {
+    this.#send = send;
+  }
+  send(method: string, ...args: unknown[]): Promise<void> {
+    return this.#send(method, args);
+  }
+}
+
+class SingleProxy implements SingleClientProxy {
+  constructor(
+    readonly manager: HubLifetimeManager,
+    readonly connectionId: string,
+  ) {}
+  send(method: string, ...args: unknown[]): Promise<void> {
+    return this.manager.sendConnection(this.connectionId, method, args);
+  }
+  invoke<T = unknown>(method: string, args: unknown[], options?: InvokeOptions<T>): Promise<T> {
+    return this.manager.invokeConnection(this.connectionId, method, args, options);
+  }
+}
+
+// Classes with their members on the prototype: a hub instance is made per invocation, and its `clients`
+// then costs one small object; a proxy is made only when the method asks for it.
+class ManagerClients implements HubClients {
+  constructor(readonly manager: HubLifetimeManager) {}
+  get all(): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendAll(method, args));
+  }
+  allExcept(connectionIds: readonly string[]): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendAllExcept(method, args, connectionIds));
+  }
+  client(connectionId: string): SingleClientProxy {
+    return new SingleProxy(this.manager, connectionId);
+  }
+  clients(connectionIds: readonly string[]): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendConnections(connectionIds, method, args));
+  }
+  group(groupName: string): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendGroup(groupName, method, args));
+  }
+  groups(groupNames: readonly string[]): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendGroups(groupNames, method, args));
+  }
+  groupExcept(groupName: string, excludedConnectionIds: readonly string[]): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendGroupExcept(groupName, method, args, excludedConnectionIds));
+  }
+  user(userId: string): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendUser(userId, method, args));
+  }
+  users(userIds: readonly string[]): ClientProxy {
+    const m = this.manager;
+    return new SendProxy((method, args) => m.sendUsers(userIds, method, args));
+  }
+}
+
+class CallerClients extends ManagerClients implements HubCallerClients {
+  constructor(
+    manager: HubLifetimeManager,
+    readonly callerId: string,
+  ) {
+    super(manager);
+  }
+  get caller(): SingleClientProxy {
+    return this.client(this.callerId);
+  }
+  get others(): ClientProxy {
+    return this.allExcept([this.callerId]);
+  }
+  othersInGroup(groupName: string): ClientProxy {
+    return this.groupExcept(groupName, [this.callerId]);
+  }
+}
+
+class ManagerGroups implements GroupManager {
+  constructor(readonly manager: HubLifetimeManager) {}
+  add(connectionId: string, groupName: string): Promise<void> {
+    return this.manager.addToGroup(connectionId, groupName);
+  }
+  remove(connectionId: string, groupName: string): Promise<void> {
+    return this.manager.removeFromGroup(connectionId, groupName);
+  }
 }
 
 export function hubCallerClients(manager: HubLifetimeManager, callerId: string): HubCallerClients {
-  const clients = hubClients(manager);
-  return {
-    ...clients,
-    caller: clients.client(callerId),
-    others: clients.allExcept([callerId]),
-    othersInGroup: (name) => clients.groupExcept(name, [callerId]),
-  };
+  return new CallerClients(manager, callerId);
 }
 
 export function groupManager(manager: HubLifetimeManager): GroupManager {
-  return {
-    add: (connectionId, groupName) => manager.addToGroup(connectionId, groupName),
-    remove: (connectionId, groupName) => manager.removeFromGroup(connectionId, groupName),
-  };
+  return new ManagerGroups(manager);
+}
+
+class ContextClients extends ManagerClients implements HubContextClients {
+  readonly groupManager: GroupManager = new ManagerGroups(this.manager);
+}
+
+/** The hub context's clients: every way to address clients, and group membership. */
+export function hubContextClients(manager: HubLifetimeManager): HubContextClients {
+  return new ContextClients(manager);
 }

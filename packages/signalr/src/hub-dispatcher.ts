@@ -7,11 +7,12 @@ import {
   type StreamInvocationMessage,
 } from '@backplane/hub-protocol';
 import { asError, guardPromise } from './guard.js';
-import type { Hub, HubClass } from './hub.js';
-import { groupManager, hubCallerClients } from './hub-clients.js';
+import type { Hub, HubCallerContext, HubClass } from './hub.js';
+import { type GroupManager, groupManager, hubCallerClients } from './hub-clients.js';
 import type { HubConnectionContext } from './hub-connection-context.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
+import type { Claims } from './jwt.js';
 
 /** Stream items sent before yielding to the event loop, so a busy stream cannot starve other work. */
 const STREAM_ITEMS_PER_TURN = 64;
@@ -53,6 +54,8 @@ export interface ConnectionState {
  */
 export class HubDispatcher {
   readonly #methods: ReadonlyMap<string, HubMethod>;
+  /** Stateless: one for every hub instance. */
+  readonly #groups: GroupManager;
 
   constructor(
     readonly hubClass: HubClass,
@@ -61,6 +64,7 @@ export class HubDispatcher {
     readonly settings: DispatcherSettings,
   ) {
     this.#methods = discoverHubMethods(hubClass);
+    this.#groups = groupManager(manager);
   }
 
   /** A hub instance for one call or lifecycle event. */
@@ -68,24 +72,8 @@ export class HubDispatcher {
     const state = this.#state(connection);
     const hub = new this.hubClass();
     hub.clients = hubCallerClients(this.manager, connection.connectionId);
-    hub.groups = groupManager(this.manager);
-    hub.context = {
-      connectionId: connection.connectionId,
-      userIdentifier: connection.userIdentifier,
-      claims: connection.claims,
-      get items() {
-        state.items ??= new Map();
-        return state.items;
-      },
-      get connectionAborted() {
-        if (!state.aborted) {
-          state.aborted = new AbortController();
-          if (state.closed) state.aborted.abort();
-        }
-        return state.aborted.signal;
-      },
-      abort: () => connection.close(),
-    };
+    hub.groups = this.#groups;
+    hub.context = new CallerContext(connection, state);
     return hub;
   }
 
@@ -386,5 +374,39 @@ class Limiter {
       else this.#active--;
       if (this.#waiting.length <= this.queueLimit >> 1) this.connection.resumeReceiving();
     }
+  }
+}
+
+/** A hub instance's `context`: a class, so a call costs one small object (members live on the prototype). */
+class CallerContext implements HubCallerContext {
+  readonly #connection: HubConnectionContext;
+  readonly #state: ConnectionState;
+  constructor(connection: HubConnectionContext, state: ConnectionState) {
+    this.#connection = connection;
+    this.#state = state;
+  }
+  get connectionId(): string {
+    return this.#connection.connectionId;
+  }
+  get userIdentifier(): string | undefined {
+    return this.#connection.userIdentifier;
+  }
+  get claims(): Claims {
+    return this.#connection.claims;
+  }
+  get items(): Map<unknown, unknown> {
+    this.#state.items ??= new Map();
+    return this.#state.items;
+  }
+  get connectionAborted(): AbortSignal {
+    const state = this.#state;
+    if (!state.aborted) {
+      state.aborted = new AbortController();
+      if (state.closed) state.aborted.abort();
+    }
+    return state.aborted.signal;
+  }
+  abort(): void {
+    this.#connection.close();
   }
 }

@@ -10,7 +10,7 @@ import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './conne
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import { asError, guard, recoverFrom } from './guard.js';
 import type { HubClass } from './hub.js';
-import { groupManager, type HubContextClients, hubClients } from './hub-clients.js';
+import { type HubContextClients, hubContextClients } from './hub-clients.js';
 import {
   type ConnectionEvents,
   type ConnectionSettings,
@@ -93,7 +93,7 @@ export class HubEndpoint {
         () => ({ connectionId: connection.connectionId }),
       );
     });
-    this.clients = { ...hubClients(manager), groupManager: groupManager(manager) };
+    this.clients = hubContextClients(manager);
     // Whole frames up to this size are read; the record reader enforces the per-message limit inside them.
     this.#wss = new WebSocketServer({
       noServer: true,
