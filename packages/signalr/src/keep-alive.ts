@@ -19,6 +19,8 @@ export type KeepAliveDue = 'ping' | 'client-timeout' | 'handshake-timeout' | und
 export class KeepAlive {
   #lastReceived: number;
   #lastSent: number;
+  /** Something was sent since the last `due` (sends are too frequent to read the clock for each). */
+  #sentSinceCheck = false;
   readonly #handshakeDeadline: number;
 
   constructor(
@@ -35,11 +37,20 @@ export class KeepAlive {
     this.#lastReceived = now;
   }
 
-  sent(now = Date.now()): void {
-    this.#lastSent = now;
+  /**
+   * Notes a send. Without `now` it only sets a flag, which the next `due` turns into "sent at that tick":
+   * a Ping may come up to one heartbeat tick later than `keepAliveInterval`, never earlier.
+   */
+  sent(now?: number): void {
+    if (now === undefined) this.#sentSinceCheck = true;
+    else this.#lastSent = now;
   }
 
   due(handshaken: boolean, now = Date.now()): KeepAliveDue {
+    if (this.#sentSinceCheck) {
+      this.#sentSinceCheck = false;
+      this.#lastSent = now;
+    }
     if (!handshaken) return now >= this.#handshakeDeadline ? 'handshake-timeout' : undefined;
     if (this.inherent) return undefined;
     if (now - this.#lastReceived > this.settings.clientTimeoutInterval) return 'client-timeout';

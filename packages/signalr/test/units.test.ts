@@ -223,4 +223,16 @@ describe('keep-alive', () => {
     );
     expect(polling.due(true, 1_000)).toBeUndefined();
   });
+
+  it('keep-alive - a send noted without a time counts from the next tick: no ping while sends go on', () => {
+    const k = new KeepAlive(
+      { keepAliveInterval: 15, clientTimeoutInterval: 1_000, handshakeTimeout: 5 },
+      false,
+      0,
+    );
+    k.sent();
+    expect(k.due(true, 10)).toBeUndefined(); // the send is dated 10
+    expect(k.due(true, 24)).toBeUndefined();
+    expect(k.due(true, 25)).toBe('ping');
+  });
 });
