@@ -22,7 +22,8 @@ export class JsonHubProtocol implements HubProtocol {
   writeMessage(message: HubMessage): Uint8Array {
     let text: string;
     try {
-      text = JSON.stringify(toJson(message));
+      const json = toJson(message);
+      text = JSON.stringify(json, hasDatesOrBytes(payloadOf(message)) ? dotnetValues : undefined);
     } catch (cause) {
       if (cause instanceof ProtocolError) throw cause;
       throw new ProtocolError(`Cannot serialize message as JSON: ${errorText(cause)}`, { cause });
@@ -50,6 +51,64 @@ export class JsonHubProtocol implements HubProtocol {
     }
     return messages;
   }
+}
+
+/** The part of a message that holds app values (what `dotnetValues` may need to rewrite). */
+function payloadOf(m: HubMessage): unknown {
+  switch (m.type) {
+    case MessageType.Invocation:
+    case MessageType.StreamInvocation:
+      return m.arguments;
+    case MessageType.StreamItem:
+      return m.item;
+    case MessageType.Completion:
+      return m.result;
+    default:
+      return undefined;
+  }
+}
+
+/** How deep {@link hasDatesOrBytes} looks before it assumes the answer is yes (and the replacer runs). */
+const SCAN_DEPTH = 32;
+
+/**
+ * Whether a value holds a `Date` or a `Uint8Array` (a `Buffer`): only then does serializing need the
+ * replacer, which costs a call per value. Arrays of strings and numbers, the usual arguments, are a loop.
+ */
+function hasDatesOrBytes(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (value instanceof Date || value instanceof Uint8Array) return true;
+  if (depth >= SCAN_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasDatesOrBytes(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (hasDatesOrBytes((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * Writes values the way .NET's System.Text.Json does, which SignalR clients expect: a byte array
+ * (`Uint8Array`, `Buffer`) as a base64 string; a `Date` in ISO 8601 UTC without a fraction when it has
+ * none (`2000-01-01T00:00:00Z`), otherwise with trailing zeros trimmed (`…00.12Z`); an invalid date as
+ * `null`, as `JSON.stringify` does.
+ */
+function dotnetValues(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  if (raw instanceof Date) return formatDate(raw);
+  if (raw instanceof Uint8Array)
+    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  return value;
+}
+
+function formatDate(date: Date): string | null {
+  if (Number.isNaN(date.getTime())) return null;
+  const iso = date.toISOString(); // 2000-01-01T00:00:00.120Z (or ±YYYYYY-… outside years 0-9999)
+  const dot = iso.lastIndexOf('.');
+  const fraction = iso.slice(dot + 1, -1).replace(/0+$/, '');
+  return fraction ? `${iso.slice(0, dot)}.${fraction}Z` : `${iso.slice(0, dot)}Z`;
 }
 
 function toJson(m: HubMessage): Record<string, unknown> {

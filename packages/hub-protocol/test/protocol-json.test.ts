@@ -204,3 +204,41 @@ describe('json hub protocol', () => {
     expect(() => json.parseMessages(new Uint8Array([0x22, 0xff, 0x22, 0x1e]))).toThrow(ProtocolError);
   });
 });
+
+describe('json hub protocol - values as .NET writes them', () => {
+  const text = (message: HubMessage) => Buffer.from(json.writeMessage(message)).toString('utf8').slice(0, -1);
+
+  it('json - a Uint8Array or Buffer is written as a base64 string, like byte[]', () => {
+    const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+    expect(
+      JSON.parse(
+        text({ type: MessageType.Invocation, target: 'T', arguments: [bytes, { nested: Buffer.from('hi') }] }),
+      ),
+    ).toEqual({ type: 1, target: 'T', arguments: ['AAEC+v8=', { nested: 'aGk=' }] });
+    // A view into a larger buffer writes only its own bytes.
+    const view = new Uint8Array([9, 9, 1, 2, 9]).subarray(2, 4);
+    expect(JSON.parse(text({ type: MessageType.Completion, invocationId: '1', result: view })).result).toBe('AQI=');
+  });
+
+  it('json - a Date is written in ISO 8601 UTC without a fraction when it has none, trimmed otherwise', () => {
+    const dates = [
+      new Date('2000-01-01T00:00:00.000Z'),
+      new Date('2000-01-01T00:00:00.120Z'),
+      new Date('2000-01-01T00:00:00.007Z'),
+      new Date(Number.NaN),
+    ];
+    expect(JSON.parse(text({ type: MessageType.StreamItem, invocationId: '1', item: dates })).item).toEqual([
+      '2000-01-01T00:00:00Z',
+      '2000-01-01T00:00:00.12Z',
+      '2000-01-01T00:00:00.007Z',
+      null,
+    ]);
+  });
+
+  it('json - values without dates or bytes are written as JSON.stringify writes them', () => {
+    const args = ['a', 1, true, null, { b: [1, { c: 'd' }] }];
+    expect(text({ type: MessageType.Invocation, target: 'T', arguments: args })).toBe(
+      JSON.stringify({ type: 1, target: 'T', arguments: args }),
+    );
+  });
+});
