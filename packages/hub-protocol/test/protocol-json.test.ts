@@ -212,12 +212,18 @@ describe('json hub protocol - values as .NET writes them', () => {
     const bytes = new Uint8Array([0, 1, 2, 250, 255]);
     expect(
       JSON.parse(
-        text({ type: MessageType.Invocation, target: 'T', arguments: [bytes, { nested: Buffer.from('hi') }] }),
+        text({
+          type: MessageType.Invocation,
+          target: 'T',
+          arguments: [bytes, { nested: Buffer.from('hi') }],
+        }),
       ),
     ).toEqual({ type: 1, target: 'T', arguments: ['AAEC+v8=', { nested: 'aGk=' }] });
     // A view into a larger buffer writes only its own bytes.
     const view = new Uint8Array([9, 9, 1, 2, 9]).subarray(2, 4);
-    expect(JSON.parse(text({ type: MessageType.Completion, invocationId: '1', result: view })).result).toBe('AQI=');
+    expect(JSON.parse(text({ type: MessageType.Completion, invocationId: '1', result: view })).result).toBe(
+      'AQI=',
+    );
   });
 
   it('json - a Date is written in ISO 8601 UTC without a fraction when it has none, trimmed otherwise', () => {
