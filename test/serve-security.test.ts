@@ -138,11 +138,15 @@ describe('serve security', () => {
     expect(await res.json()).toEqual({ status: 'ok', backplane: 'connected', link: 'up' });
     expect(res.headers.get('cache-control')).toBe('no-store');
     // The counters live on /metrics instead, without ids.
-    expect(await scrapeMetrics(open.url)).toMatchObject({
+    const metrics = await scrapeMetrics(open.url);
+    expect(metrics).toMatchObject({
       backplane_link_up: 1,
       backplane_slow_consumer_closes_total: 0,
       backplane_malformed_total: 0,
     });
+    // Earlier cases sent hub messages: at least one record per message written.
+    expect(metrics.backplane_frames_sent_total).toBeGreaterThan(0);
+    expect(metrics.backplane_records_sent_total).toBeGreaterThanOrEqual(metrics.backplane_frames_sent_total!);
     for (const path of ['/health', '/metrics', '/nowhere']) {
       const r = await fetch(`${open.url}${path}`);
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');

@@ -30,6 +30,16 @@ const HUB_COUNTERS: ReadonlyArray<readonly [keyof HubServerStats, string, string
     'backplane_receive_pauses_total',
     'Times a connection stopped reading its client while its calls queued (backpressure).',
   ],
+  [
+    'framesSent',
+    'backplane_frames_sent_total',
+    'Messages written to clients (WebSocket messages, events, poll answers); one per connection per event-loop iteration at most.',
+  ],
+  [
+    'recordsSent',
+    'backplane_records_sent_total',
+    'Hub messages written to clients; divided by backplane_frames_sent_total, the batch factor.',
+  ],
 ];
 
 /**
