@@ -1,4 +1,4 @@
-import { startKafka, startNats, startRedis } from '@backplane/testkit';
+import { startKafka, startNats, startRedis, waitFor } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type HttpTransport, next, nothing } from './chat-client.js';
 import { runCli, type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
@@ -147,6 +147,19 @@ describe('backplane command line', () => {
     const exited = node.process.exited();
     await node.stop();
     expect(await exited).toBe(0);
+  });
+
+  it('cli - --log-format json writes one JSON object per log line, each with the node id', async () => {
+    const node = await startServe(['--node-id', 'json-node', '--log-level', 'info', '--log-format', 'json']);
+    try {
+      const line = await waitFor(
+        () => node.process.output.split('\n').find((l) => l.startsWith('{') && l.includes('"Started"')),
+        { name: 'the Started log line', timeoutMs: 10_000 },
+      );
+      expect(JSON.parse(line)).toMatchObject({ level: 'info', node: 'json-node', msg: 'Started' });
+    } finally {
+      await node.stop();
+    }
   });
 
   it('cli - --help prints the usage', async () => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { LogFormat, LogLevel } from '@backplane/core';
 import { UsageError } from './cli-error.js';
 
 export const DRIVERS = ['memory', 'redis', 'nats', 'kafka'] as const;
@@ -32,7 +33,14 @@ export interface ServeOptions {
    */
   tokenSecret: string | undefined;
   nodeId: string | undefined;
+  /** The lowest level logged. @default the `BACKPLANE_LOG` environment variable, else 'warn' */
+  logLevel?: LogLevel | undefined;
+  /** `text`, or `json` (one object per line, for log collectors). @default 'text' */
+  logFormat?: LogFormat | undefined;
 }
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 
 const serveFlags = {
   port: { type: 'string' },
@@ -46,6 +54,8 @@ const serveFlags = {
   'jwt-secret': { type: 'string' },
   'token-secret': { type: 'string' },
   'node-id': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -153,7 +163,20 @@ function serveOptions(values: Record<string, string | boolean | undefined>): Ser
     jwtSecret,
     tokenSecret: secret(values['token-secret'], '--token-secret'),
     nodeId: values['node-id'] as string | undefined,
+    logLevel: oneOf(values['log-level'], '--log-level', LOG_LEVELS),
+    logFormat: oneOf(values['log-format'], '--log-format', LOG_FORMATS),
   };
+}
+
+function oneOf<T extends string>(
+  value: string | boolean | undefined,
+  flag: string,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly unknown[]).includes(value))
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')} (got '${String(value)}')`);
+  return value as T;
 }
 
 /** `--replicas`: NATS allows up to 5 stream replicas; Redis replicates on its own (no such setting). */
@@ -175,7 +198,8 @@ export const HELP = `backplane — scale-out for real-time hubs
 Usage:
   backplane serve  [--port 5000] [--host 127.0.0.1] [--driver memory|redis|nats|kafka] [--url <broker url>]
                    [--prefix <channel prefix>] [--durable] [--replicas <n>] [--no-outbox] [--jwt-secret <s>]
-                   [--token-secret <s>] [--node-id <id>]
+                   [--token-secret <s>] [--node-id <id>] [--log-level debug|info|warn|error|silent]
+                   [--log-format text|json]
   backplane demo   [--nodes 3] [--port 5000] [--driver memory|redis|…] [--url <broker url>]
   backplane bench  [--quick | --smoke] [--drivers memory,redis,nats,kafka] [--only <scenarios>] (backplane bench --help)
   backplane --help

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -43,18 +43,21 @@ export interface NodeServerOptions extends ServeOptions {
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<RunningNode> {
   const driver = options.sharedDriver ?? createDriver(options);
+  // One logger for the node (manager, hub server, this file), so every line has the same node id and format.
+  const nodeId = options.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+  const log: Logger =
+    options.logger ?? createConsoleLogger(nodeId, { level: options.logLevel, format: options.logFormat });
   const manager = new HubLifetimeManager({
     driver,
     hub: 'chat',
     prefix: options.prefix,
-    ...(options.nodeId && { nodeId: options.nodeId }),
+    nodeId,
     ...(options.outbox ? {} : { outbox: false as const }),
     ...(options.durable && { durable: true }),
     // The chat hub keeps no state to push again: say which clients may have missed messages.
     reconcile: (missed): void => log.warn('Connections missed messages', { ...missed }),
-    ...(options.logger && { logger: options.logger }),
+    logger: log,
   });
-  const log: Logger = options.logger ?? createConsoleLogger(manager.nodeId);
   try {
     await manager.start();
   } catch (error) {

@@ -17,6 +17,8 @@ describe('args', () => {
         jwtSecret: undefined,
         tokenSecret: undefined,
         nodeId: undefined,
+        logLevel: undefined,
+        logFormat: undefined,
       },
     });
   });
@@ -42,6 +44,10 @@ describe('args', () => {
       't',
       '--node-id',
       'n1',
+      '--log-level',
+      'debug',
+      '--log-format',
+      'json',
     ]);
     expect(command).toMatchObject({
       name: 'serve',
@@ -56,8 +62,14 @@ describe('args', () => {
         jwtSecret: 'a-jwt-secret-of-at-least-32-bytes',
         tokenSecret: 't',
         nodeId: 'n1',
+        logLevel: 'debug',
+        logFormat: 'json',
       },
     });
+    expect(() => parseCommand(['serve', '--log-format', 'xml'], {})).toThrow(
+      new UsageError("--log-format must be one of text, json (got 'xml')"),
+    );
+    expect(() => parseCommand(['serve'], { BACKPLANE_LOG_LEVEL: 'loud' })).toThrow(UsageError);
   });
 
   it('args - demo takes --nodes; help and bench are commands', () => {

@@ -45,7 +45,7 @@ export type { OutboxOptions } from './resilience/outbox.js';
 export type { BackoffOptions } from './resilience/backoff.js';
 
 // Logging
-export type { Logger, LogLevel, LogLimits } from './logger.js';
+export type { ConsoleLoggerOptions, LogFormat, Logger, LogLevel, LogLimits } from './logger.js';
 export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';
 
 // Errors

@@ -47,24 +47,41 @@ const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 const levels = ['debug', 'info', 'warn', 'error'] as const;
 type WrittenLevel = (typeof levels)[number];
 
+/** Options of {@link createConsoleLogger}. */
+export interface ConsoleLoggerOptions {
+  /** The lowest level written. @default the `BACKPLANE_LOG` environment variable, else 'warn' */
+  level?: LogLevel | undefined;
+  /** @default {@link DEFAULT_LOG_LIMITS} */
+  limits?: LogLimits | undefined;
+  /**
+   * `text`: `<time> WARN [backplane:<nodeId>] message {fields}`; `json`: one object per line,
+   * `{"time","level","node","msg",...fields}`, for log collectors. @default 'text'
+   */
+  format?: LogFormat | undefined;
+}
+
+/** How {@link createConsoleLogger} writes a line. */
+export type LogFormat = 'text' | 'json';
+
 /**
- * A logger writing `[backplane:<nodeId>] message {fields}` to stderr at `level` and above, each line bounded
- * and repeated lines rate-limited by `limits`.
- * @param level the lowest level written. @default the `BACKPLANE_LOG` environment variable, else 'warn'
- * @param limits @default {@link DEFAULT_LOG_LIMITS}
+ * A logger writing to stderr at `level` and above, each line carrying the node id, bounded and with
+ * repeated lines rate-limited by `limits`.
  */
-export function createConsoleLogger(nodeId: string, level?: LogLevel, limits?: LogLimits): Logger {
+export function createConsoleLogger(nodeId: string, options: ConsoleLoggerOptions = {}): Logger {
   const envLevel = process.env.BACKPLANE_LOG as LogLevel | undefined;
-  const min = rank[level ?? (envLevel && envLevel in rank ? envLevel : 'warn')];
+  const min = rank[options.level ?? (envLevel && envLevel in rank ? envLevel : 'warn')];
+  const json = options.format === 'json';
   const write = (at: WrittenLevel) => (message: string, fields?: Record<string, unknown>) => {
-    const tail = fields ? ` ${safeJson(fields)}` : '';
+    const time = new Date().toISOString();
     process.stderr.write(
-      `${new Date().toISOString()} ${at.toUpperCase()} [backplane:${nodeId}] ${message}${tail}\n`,
+      json
+        ? `${safeJson({ ...fields, time, level: at, node: nodeId, msg: message })}\n`
+        : `${time} ${at.toUpperCase()} [backplane:${nodeId}] ${message}${fields ? ` ${safeJson(fields)}` : ''}\n`,
     );
   };
   const bounded = boundedLogger(
     { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') },
-    limits,
+    options.limits,
   );
   // Lines below the level are dropped before they count against the rate limit.
   const at = (l: WrittenLevel) => (rank[l] < min ? () => {} : bounded[l]);

@@ -85,7 +85,7 @@ describe('logger', () => {
       written.push(String(chunk));
       return true;
     });
-    const log = createConsoleLogger('node-1', 'warn');
+    const log = createConsoleLogger('node-1', { level: 'warn' });
     const error = new ProtocolError(`Cannot serialize message as MessagePack: ${'7'.repeat(75_000)}`);
     for (let i = 0; i < 1_000; i++) log.warn('Hub method result could not be serialized', { error });
     const size = written.reduce((total, line) => total + line.length, 0);
@@ -94,5 +94,21 @@ describe('logger', () => {
     expect(written[0]).toContain('[backplane:node-1] Hub method result could not be serialized');
     vi.advanceTimersByTime(10_000);
     expect(written.at(-1)).toMatch(/suppressed \d+ similar messages/);
+  });
+
+  it('logger - the JSON format writes one object per line with time, level, node, message and fields', () => {
+    const written: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const log = createConsoleLogger('node-2', { level: 'info', format: 'json' });
+    log.debug('Not written');
+    log.info('Started', { serverId: 'node-2-abc', count: 2n });
+    expect(written).toHaveLength(1);
+    expect(written[0]!.endsWith('\n')).toBe(true);
+    const line = JSON.parse(written[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'info', node: 'node-2', msg: 'Started', serverId: 'node-2-abc', count: '2' });
+    expect(Number.isNaN(Date.parse(String(line.time)))).toBe(false);
   });
 });

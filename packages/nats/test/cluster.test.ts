@@ -57,7 +57,7 @@ async function node(
     driver,
     nodeId: id,
     durable: durable !== undefined,
-    logger: createConsoleLogger(id, 'silent'),
+    logger: createConsoleLogger(id, { level: 'silent' }),
   });
   await manager.start();
   const n = { manager, driver };

@@ -210,7 +210,7 @@ export class HubServer {
       throw new InvalidArgumentError(
         `HubServerOptions.protocols offers ${missing.join(', ')}, which the lifetime manager of '${normalized}' does not serialize for; its clients would receive nothing from other servers. Add it to the manager's protocols, or leave HubServerOptions.protocols out to offer the manager's.`,
       );
-    const log = this.#log ?? createConsoleLogger(manager.nodeId, undefined, o.logLimits);
+    const log = this.#log ?? createConsoleLogger(manager.nodeId, { limits: o.logLimits });
     const settings: EndpointSettings = {
       tokens: this.#tokens,
       redeemed: this.#redeemed,
