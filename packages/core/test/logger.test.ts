@@ -108,7 +108,13 @@ describe('logger', () => {
     expect(written).toHaveLength(1);
     expect(written[0]!.endsWith('\n')).toBe(true);
     const line = JSON.parse(written[0]!) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'info', node: 'node-2', msg: 'Started', serverId: 'node-2-abc', count: '2' });
+    expect(line).toMatchObject({
+      level: 'info',
+      node: 'node-2',
+      msg: 'Started',
+      serverId: 'node-2-abc',
+      count: '2',
+    });
     expect(Number.isNaN(Date.parse(String(line.time)))).toBe(false);
   });
 });
