@@ -43,3 +43,25 @@ export class ShuttingDownError extends BackplaneError {
     super('ERR_CLOSED', message, options);
   }
 }
+
+/**
+ * A client-to-server stream did not end normally; its iterator throws this in the hub method. `reason`
+ * says why: the client completed the stream with an error (`message` is the client's text, code
+ * `ERR_HUB`), or the connection closed before the stream ended (`The underlying connection was closed.`,
+ * code `ERR_CONNECTION_DISCONNECTED`). Not a `HubError`: left uncaught, the caller sees the generic error
+ * unless detailed errors are on.
+ */
+export class ClientStreamError extends BackplaneError {
+  readonly streamId: string;
+  readonly reason: 'client-error' | 'disconnected';
+  constructor(
+    streamId: string,
+    reason: 'client-error' | 'disconnected',
+    message = 'The underlying connection was closed.',
+    options?: ErrorOptions,
+  ) {
+    super(reason === 'client-error' ? 'ERR_HUB' : 'ERR_CONNECTION_DISCONNECTED', message, options);
+    this.streamId = streamId;
+    this.reason = reason;
+  }
+}

@@ -102,6 +102,15 @@ export interface HubServerOptions {
    */
   maximumQueuedInvocationsPerClient?: number;
   /**
+   * Items one client-to-server stream (a `Subject` the client passes to `send`, `invoke` or `stream`) holds
+   * that its hub method has not read yet. When a stream holds that many, the server stops reading that
+   * client (WebSockets: the socket is paused; long polling and Server-Sent Events: its POST is answered
+   * later) until the method has read half of them, so a client uploading faster than the method reads is
+   * held back by its own buffers (SignalR's `StreamBufferCapacity`). Counted in `stats.receivePauses`.
+   * @default 10 (items, per stream)
+   */
+  streamBufferCapacity?: number;
+  /**
    * Bytes that may wait to be sent to one client: what its socket has not taken yet plus what was sent to
    * it earlier in the same event-loop turn (long polling: what is buffered between polls). A message that
    * would take it past this closes the connection with an error instead of buffering without bound (a slow
@@ -175,6 +184,9 @@ export class HubServer {
       throw new InvalidArgumentError(
         'HubServerOptions.maximumQueuedInvocationsPerClient must be an integer, 0 or more.',
       );
+    const capacity = options.streamBufferCapacity;
+    if (capacity !== undefined && !(Number.isInteger(capacity) && capacity > 0))
+      throw new InvalidArgumentError('HubServerOptions.streamBufferCapacity must be a positive integer.');
     const buffer = options.statefulReconnectBufferSize;
     if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
       throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
@@ -233,6 +245,7 @@ export class HubServer {
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
+      streamBufferCapacity: o.streamBufferCapacity ?? 10,
       transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
       stats: this.#stats,
       log,

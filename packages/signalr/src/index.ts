@@ -21,6 +21,7 @@ export { signJwt, verifyJwt } from './jwt.js';
 
 // Errors
 export {
+  ClientStreamError,
   ConnectionTokenError,
   ShuttingDownError,
   SlowConsumerError,
