@@ -10,6 +10,7 @@ import {
 } from '@backplane/hub-protocol';
 import { authenticationExpiry } from './auth.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
+import type { TransportRequest } from './http-request.js';
 import type { ConnectionState } from './hub-dispatcher.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
@@ -105,6 +106,8 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
   readonly key: string;
   readonly userIdentifier: string | undefined;
   readonly claims: Claims;
+  /** What the connection kept of the request that opened its transport (`context.http`). */
+  readonly request: TransportRequest;
   #protocol: HubProtocol | undefined;
   #transport: TransportSender;
   #state: State = 'handshake';
@@ -147,6 +150,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
       userIdentifier: string | undefined;
       claims: Claims;
       transport: TransportSender;
+      request: TransportRequest;
       /** Negotiate agreed to stateful reconnect. */
       statefulReconnect: boolean;
     },
@@ -160,6 +164,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
     this.key = init.key;
     this.userIdentifier = init.userIdentifier;
     this.claims = init.claims;
+    this.request = init.request;
     this.#transport = init.transport;
     this.#wantsStateful = init.statefulReconnect && settings.statefulReconnectBufferSize > 0;
     this.#keepAlive = new KeepAlive(settings, init.transport.kind === 'LongPolling');

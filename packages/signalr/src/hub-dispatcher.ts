@@ -9,9 +9,10 @@ import {
 import { ClientStream, type StreamFlow } from './client-stream.js';
 import { ClientStreamError } from './errors.js';
 import { asError, guardPromise } from './guard.js';
+import type { HubHttpContext } from './http-request.js';
 import type { Hub, HubCallerContext, HubClass } from './hub.js';
 import { type GroupManager, groupManager, hubCallerClients } from './hub-clients.js';
-import { type HubConnectionContext, ReadHold } from './hub-connection-context.js';
+import { type HubConnectionContext, ReadHold, type TransportKind } from './hub-connection-context.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
@@ -555,6 +556,12 @@ class CallerContext implements HubCallerContext {
       if (state.closed) state.aborted.abort();
     }
     return state.aborted.signal;
+  }
+  get transport(): TransportKind {
+    return this.#connection.transport.kind;
+  }
+  get http(): HubHttpContext {
+    return this.#connection.request;
   }
   abort(): void {
     this.#connection.close();

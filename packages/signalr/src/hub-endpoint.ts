@@ -9,6 +9,7 @@ import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, typ
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import { asError, guard, recoverFrom } from './guard.js';
+import { TransportRequest } from './http-request.js';
 import type { HubClass } from './hub.js';
 import { type HubContextClients, hubContextClients } from './hub-clients.js';
 import {
@@ -169,7 +170,8 @@ export class HubEndpoint {
         sender.connection = existing;
         if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
       } else if (admission) {
-        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender);
+        const request = new TransportRequest(req, url, true);
+        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender, request);
         admission = undefined; // the socket's listeners share this scope: do not keep the ticket alive
       }
       listen(ws, sender, this.#socketListeners);
@@ -235,7 +237,12 @@ export class HubEndpoint {
     } catch (error) {
       return void text(res, httpStatusCode(error), (error as Error).message);
     }
-    const connection = this.#accept(key, admission, new ServerSentEventsSender(res, this.#batcher));
+    const connection = this.#accept(
+      key,
+      admission,
+      new ServerSentEventsSender(res, this.#batcher),
+      new TransportRequest(req, url, true),
+    );
     req.socket.setTimeout(0);
     res.once(
       'close',
@@ -272,7 +279,7 @@ export class HubEndpoint {
       this.#batcher,
       guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
     );
-    connection = this.#accept(key, admission, sender);
+    connection = this.#accept(key, admission, sender, new TransportRequest(req, url, false));
     // The first poll answers at once: it tells the client the transport is up.
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
   }
@@ -321,7 +328,12 @@ export class HubEndpoint {
   }
 
   /** Creates and registers a connection under `key` (`ConnectionTokens.keyOf` its token). */
-  #accept(key: string, admission: Admission, transport: TransportSender): HubConnectionContext {
+  #accept(
+    key: string,
+    admission: Admission,
+    transport: TransportSender,
+    request: TransportRequest,
+  ): HubConnectionContext {
     if (admission.ticket) this.settings.redeemed.add(admission.ticket);
     const connection = new HubConnectionContext(
       {
@@ -330,6 +342,7 @@ export class HubEndpoint {
         userIdentifier: admission.userId,
         claims: admission.claims,
         transport,
+        request,
         statefulReconnect: admission.statefulReconnect,
       },
       this.#protocols,

@@ -1,4 +1,6 @@
+import type { HubHttpContext } from './http-request.js';
 import type { GroupManager, HubCallerClients } from './hub-clients.js';
+import type { TransportKind } from './hub-connection-context.js';
 import type { Claims } from './jwt.js';
 
 /** Who is calling, inside a hub method. */
@@ -11,6 +13,13 @@ export interface HubCallerContext {
   readonly items: Map<unknown, unknown>;
   /** Aborted when the connection ends. */
   readonly connectionAborted: AbortSignal;
+  /** The transport the connection runs on (SignalR's `IHttpTransportFeature.TransportType`). */
+  readonly transport: TransportKind;
+  /**
+   * The HTTP request that opened the transport: headers, query, cookies, remote address (SignalR's
+   * `Context.GetHttpContext()`), without the access token and the connection token.
+   */
+  readonly http: HubHttpContext;
   /** Closes this connection (the client is sent a Close message). */
   abort(): void;
 }
