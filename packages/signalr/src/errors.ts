@@ -1,9 +1,16 @@
 import { BackplaneError } from '@backplane/core';
 
-/** A request was refused: missing, malformed, badly signed or expired access token. Answered with 401. */
+/**
+ * A request was refused: missing, malformed, badly signed or expired access token. Answered as ASP.NET Core's
+ * JWT bearer handler does: 401 with an empty body and `WWW-Authenticate: Bearer`, plus
+ * `error="invalid_token"` and the reason as `error_description` when a token was sent (`invalidToken`).
+ */
 export class UnauthorizedError extends BackplaneError {
-  constructor(message: string, options?: ErrorOptions) {
+  /** A token was sent and refused; false when none was sent. */
+  readonly invalidToken: boolean;
+  constructor(message: string, options?: ErrorOptions & { invalidToken?: boolean }) {
     super('ERR_INVALID_ARGUMENT', message, options);
+    this.invalidToken = options?.invalidToken ?? true;
   }
 }
 
