@@ -156,6 +156,7 @@ export interface HubServerOptions {
  */
 export class HubServer {
   readonly #options: HubServerOptions;
+  /** By lower-cased path: hub paths match case-insensitively, as ASP.NET Core's routing does. */
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
@@ -208,12 +209,17 @@ export class HubServer {
 
   /**
    * Serves `hubClass` at `path` (e.g. `/chat`: negotiate at `/chat/negotiate`, transports at `/chat`), its
-   * clients reached through `manager` (started or not; the app closes it after `close()`).
+   * clients reached through `manager` (started or not; the app closes it after `close()`). Paths match
+   * case-insensitively, as in ASP.NET Core (`/Chat/negotiate` reaches `/chat`), so `/Chat` and `/chat` are
+   * the same path.
    */
   mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager): this {
     const normalized = normalizePath(path);
-    if (this.#endpoints.has(normalized))
-      throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
+    const key = normalized.toLowerCase();
+    if (this.#endpoints.has(key))
+      throw new InvalidArgumentError(
+        `A hub is already mapped at '${this.#endpoints.get(key)!.path}' (paths match case-insensitively).`,
+      );
     const o = this.#options;
     const protocols = o.protocols ?? manager.protocols;
     const serialized = new Set(manager.protocols.map((p) => p.name));
@@ -250,7 +256,7 @@ export class HubServer {
       stats: this.#stats,
       log,
     };
-    this.#endpoints.set(normalized, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
+    this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
     return this;
   }
 
@@ -259,7 +265,7 @@ export class HubServer {
    * handlers and background jobs (SignalR's `IHubContext`). Sends reach clients on every node.
    */
   hubContext(path: string): HubContextClients {
-    const endpoint = this.#endpoints.get(normalizePath(path));
+    const endpoint = this.#endpoints.get(normalizePath(path).toLowerCase());
     if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
   }
@@ -378,13 +384,20 @@ export class HubServer {
     return true;
   }
 
-  /** The hub `path` (a raw request path, see {@link parseRequestTarget}) belongs to, and the rest of it. */
+  /**
+   * The hub `path` (a raw request path, see {@link parseRequestTarget}) belongs to, and the rest of it,
+   * lower-cased: compared case-insensitively (ASCII: a request path has nothing else), the longest mapped
+   * path first (`/chat/admin/negotiate` is `/chat/admin`'s even when `/chat` is mapped too).
+   */
   #match(path: string): { endpoint: HubEndpoint; subpath: string } | undefined {
+    const lower = path.toLowerCase();
+    let found: { endpoint: HubEndpoint; subpath: string } | undefined;
     for (const [hubPath, endpoint] of this.#endpoints) {
-      if (path === hubPath || path.startsWith(`${hubPath}/`))
-        return { endpoint, subpath: path.slice(hubPath.length) };
+      if (found && found.endpoint.path.length >= hubPath.length) continue;
+      if (lower === hubPath || lower.startsWith(`${hubPath}/`))
+        found = { endpoint, subpath: lower.slice(hubPath.length) };
     }
-    return undefined;
+    return found;
   }
 }
 
