@@ -42,7 +42,7 @@ export function authenticate(req: IncomingMessage, url: URL, settings: AuthSetti
   const { jwtSecret, userIdProvider, userIdQueryParameter } = settings;
   if (jwtSecret) {
     const token = bearerToken(req, url);
-    if (!token) throw new UnauthorizedError('A bearer token is required.', { invalidToken: false });
+    if (!token) throw new UnauthorizedError('A bearer token is required.');
     const claims = verifyJwt(token, jwtSecret, {
       clockSkewSeconds: settings.jwtClockSkew,
       issuer: settings.jwtIssuer,

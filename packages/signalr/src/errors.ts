@@ -6,11 +6,11 @@ import { BackplaneError } from '@backplane/core';
  * `error="invalid_token"` and the reason as `error_description` when a token was sent (`invalidToken`).
  */
 export class UnauthorizedError extends BackplaneError {
-  /** A token was sent and refused; false when none was sent. */
+  /** A token was sent and refused (false: none was sent, or the refusal is not about a token). */
   readonly invalidToken: boolean;
   constructor(message: string, options?: ErrorOptions & { invalidToken?: boolean }) {
     super('ERR_INVALID_ARGUMENT', message, options);
-    this.invalidToken = options?.invalidToken ?? true;
+    this.invalidToken = options?.invalidToken ?? false;
   }
 }
 

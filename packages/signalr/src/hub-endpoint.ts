@@ -496,7 +496,7 @@ export class HubEndpoint {
     if (!this.settings.jwtSecret) return;
     const identity = authenticate(req, url, this.settings);
     if (identity.userId !== userId)
-      throw new UnauthorizedError('The access token does not match the connection.');
+      throw new UnauthorizedError('The access token does not match the connection.', { invalidToken: true });
   }
 }
 
