@@ -59,7 +59,9 @@ export class ShuttingDownError extends BackplaneError {
  * unless detailed errors are on.
  */
 export class ClientStreamError extends BackplaneError {
+  /** The stream's id (one of the invocation's `streamIds`). */
   readonly streamId: string;
+  /** The client completed the stream with an error, or the connection closed first. */
   readonly reason: 'client-error' | 'disconnected';
   constructor(
     streamId: string,
