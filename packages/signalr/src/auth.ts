@@ -37,7 +37,7 @@ export function bearerToken(req: IncomingMessage, url: URL): string | undefined 
   return url.searchParams.get('access_token') || undefined;
 }
 
-/** Authenticates a request. Throws {@link UnauthorizedError} (answered with 401). */
+/** Authenticates a request. Throws {@link UnauthorizedError} (answered with 401 and a bearer challenge). */
 export function authenticate(req: IncomingMessage, url: URL, settings: AuthSettings): Identity {
   const { jwtSecret, userIdProvider, userIdQueryParameter } = settings;
   if (jwtSecret) {
@@ -52,6 +52,13 @@ export function authenticate(req: IncomingMessage, url: URL, settings: AuthSetti
   }
   const userId = userIdQueryParameter ? url.searchParams.get(userIdQueryParameter) || undefined : undefined;
   return { userId, claims: NO_CLAIMS };
+}
+
+/** The `WWW-Authenticate` value answering `error` (ASP.NET Core's JWT bearer challenge). */
+export function bearerChallenge(error: UnauthorizedError): string {
+  if (!error.invalidToken) return 'Bearer';
+  const description = error.message.replace(/["\\]/g, '');
+  return `Bearer error="invalid_token", error_description="${description}"`;
 }
 
 /**

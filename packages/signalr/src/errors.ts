@@ -1,9 +1,16 @@
 import { BackplaneError } from '@backplane/core';
 
-/** A request was refused: missing, malformed, badly signed or expired access token. Answered with 401. */
+/**
+ * A request was refused: missing, malformed, badly signed or expired access token. Answered as ASP.NET Core's
+ * JWT bearer handler does: 401 with an empty body and `WWW-Authenticate: Bearer`, plus
+ * `error="invalid_token"` and the reason as `error_description` when a token was sent (`invalidToken`).
+ */
 export class UnauthorizedError extends BackplaneError {
-  constructor(message: string, options?: ErrorOptions) {
+  /** A token was sent and refused (false: none was sent, or the refusal is not about a token). */
+  readonly invalidToken: boolean;
+  constructor(message: string, options?: ErrorOptions & { invalidToken?: boolean }) {
     super('ERR_INVALID_ARGUMENT', message, options);
+    this.invalidToken = options?.invalidToken ?? false;
   }
 }
 
@@ -41,5 +48,29 @@ export class SlowConsumerError extends BackplaneError {
 export class ShuttingDownError extends BackplaneError {
   constructor(message = 'The server is shutting down.', options?: ErrorOptions) {
     super('ERR_CLOSED', message, options);
+  }
+}
+
+/**
+ * A client-to-server stream did not end normally; its iterator throws this in the hub method. `reason`
+ * says why: the client completed the stream with an error (`message` is the client's text, code
+ * `ERR_HUB`), or the connection closed before the stream ended (`The underlying connection was closed.`,
+ * code `ERR_CONNECTION_DISCONNECTED`). Not a `HubError`: left uncaught, the caller sees the generic error
+ * unless detailed errors are on.
+ */
+export class ClientStreamError extends BackplaneError {
+  /** The stream's id (one of the invocation's `streamIds`). */
+  readonly streamId: string;
+  /** The client completed the stream with an error, or the connection closed first. */
+  readonly reason: 'client-error' | 'disconnected';
+  constructor(
+    streamId: string,
+    reason: 'client-error' | 'disconnected',
+    message = 'The underlying connection was closed.',
+    options?: ErrorOptions,
+  ) {
+    super(reason === 'client-error' ? 'ERR_HUB' : 'ERR_CONNECTION_DISCONNECTED', message, options);
+    this.streamId = streamId;
+    this.reason = reason;
   }
 }

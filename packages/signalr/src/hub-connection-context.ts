@@ -10,6 +10,7 @@ import {
 } from '@backplane/hub-protocol';
 import { authenticationExpiry } from './auth.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
+import type { TransportRequest } from './http-request.js';
 import type { ConnectionState } from './hub-dispatcher.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
@@ -22,6 +23,13 @@ const ACK_INTERVAL_MS = 1_000;
 
 /** The three SignalR transports, named as in negotiate. */
 export type TransportKind = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
+
+/**
+ * Why a connection does not read its client (bits; reading resumes once none holds): its handshake is being
+ * handled, its invocation queue is full, one of its client-to-server streams is full.
+ */
+export const ReadHold = { Handshake: 1, Invocations: 2, ClientStreams: 4 } as const;
+export type ReadHold = (typeof ReadHold)[keyof typeof ReadHold];
 
 /** The empty handshake buffer, shared (a connection holds it for life once the handshake is done). */
 const NO_BYTES = new Uint8Array(0);
@@ -98,16 +106,22 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
   readonly key: string;
   readonly userIdentifier: string | undefined;
   readonly claims: Claims;
+  /** What the connection kept of the request that opened its transport (`context.http`). */
+  readonly request: TransportRequest;
   #protocol: HubProtocol | undefined;
   #transport: TransportSender;
   #state: State = 'handshake';
   #handshakeBytes = NO_BYTES;
   #reader: RecordReader | undefined;
   /**
-   * Reading is paused: while `handshaken` runs (SignalR reads nothing until OnConnected is done) and while
-   * the dispatcher's queue is full. Bytes that still arrive are held unparsed by the record reader.
+   * Why reading is paused ({@link ReadHold} bits, 0 when reading): while `handshaken` runs (SignalR reads
+   * nothing until OnConnected is done), while the dispatcher's queue is full, while a client stream's buffer
+   * is full. Bytes that still arrive are held unparsed by the record reader.
    */
-  #paused = false;
+  #holds = 0;
+  get #paused(): boolean {
+    return this.#holds !== 0;
+  }
   /** Messages parsed in the same batch as the one that paused reading, handed over on resume. */
   #inbox: HubMessage[] | undefined;
   /** Made when something waits for reading to resume (a POST); resolved and cleared on resume or close. */
@@ -136,6 +150,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
       userIdentifier: string | undefined;
       claims: Claims;
       transport: TransportSender;
+      request: TransportRequest;
       /** Negotiate agreed to stateful reconnect. */
       statefulReconnect: boolean;
     },
@@ -149,6 +164,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
     this.key = init.key;
     this.userIdentifier = init.userIdentifier;
     this.claims = init.claims;
+    this.request = init.request;
     this.#transport = init.transport;
     this.#wantsStateful = init.statefulReconnect && settings.statefulReconnectBufferSize > 0;
     this.#keepAlive = new KeepAlive(settings, init.transport.kind === 'LongPolling');
@@ -282,21 +298,27 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
   }
 
   /**
-   * Backpressure: the dispatcher has as many calls waiting as it may queue. Nothing more is parsed (bytes
-   * that still arrive are held, bounded by what the transport had already read) and the transport stops
-   * reading, so a client that floods calls is held back by its own buffers, not by this server's memory.
-   * Completions and cancellations behind the flood wait too, as in SignalR (whose read loop blocks).
+   * Backpressure, for `hold`: the dispatcher has as many calls waiting as it may queue, or a client stream
+   * holds as many items as it may. Nothing more is parsed (bytes that still arrive are held, bounded by what
+   * the transport had already read) and the transport stops reading, so a client that floods calls or
+   * stream items is held back by its own buffers, not by this server's memory. Completions and
+   * cancellations behind the flood wait too, as in SignalR (whose read loop blocks).
    */
-  pauseReceiving(): void {
-    if (this.#paused || this.#state === 'closed') return;
-    this.#paused = true;
-    this.#transport.pause();
+  pauseReceiving(hold: ReadHold): void {
+    if (this.#state === 'closed' || this.#holds & hold) return;
+    const reading = this.#holds === 0;
+    this.#holds |= hold;
+    if (reading) this.#transport.pause();
   }
 
-  /** Reads again: first the messages already parsed, then the bytes held meanwhile, until paused again. */
-  resumeReceiving(): void {
-    if (!this.#paused || this.#state !== 'open') return;
-    this.#paused = false;
+  /**
+   * Lifts `hold`. Once nothing holds reading back, reads again: first the messages already parsed, then
+   * the bytes held meanwhile, until paused again.
+   */
+  resumeReceiving(hold: ReadHold): void {
+    if (!(this.#holds & hold) || this.#state !== 'open') return;
+    this.#holds &= ~hold;
+    if (this.#holds !== 0) return;
     this.#transport.resume();
     try {
       const inbox = this.#inbox;
@@ -476,12 +498,12 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
     this.#transport.send(writeHandshakeResponse());
     this.#keepAlive.sent();
     this.#state = 'open';
-    this.pauseReceiving(); // until `handshaken` is done
+    this.pauseReceiving(ReadHold.Handshake); // until `handshaken` is done
     if (parsed.rest.byteLength > 0) this.#receiveMessages(parsed.rest);
     if (this.#state !== 'open') return;
     this.ready = this.events.handshaken(this).then(
       () => {
-        this.resumeReceiving();
+        this.resumeReceiving(ReadHold.Handshake);
         return true;
       },
       (error: unknown) => {

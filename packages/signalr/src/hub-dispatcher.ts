@@ -6,13 +6,18 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@backplane/hub-protocol';
+import { ClientStream, type StreamFlow } from './client-stream.js';
+import { ClientStreamError } from './errors.js';
 import { asError, guardPromise } from './guard.js';
+import type { HubHttpContext } from './http-request.js';
 import type { Hub, HubCallerContext, HubClass } from './hub.js';
 import { type GroupManager, groupManager, hubCallerClients } from './hub-clients.js';
-import type { HubConnectionContext } from './hub-connection-context.js';
+import { type HubConnectionContext, ReadHold, type TransportKind } from './hub-connection-context.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
+
+const NO_UPLOADS: readonly ClientStream[] = [];
 
 /** Stream items sent before yielding to the event loop, so a busy stream cannot starve other work. */
 const STREAM_ITEMS_PER_TURN = 64;
@@ -23,6 +28,8 @@ export interface DispatcherSettings {
   readonly maximumParallelInvocationsPerClient: number;
   /** Calls of a client that may wait for a slot; past that its connection stops reading (backpressure). */
   readonly maximumQueuedInvocationsPerClient: number;
+  /** Items a client-to-server stream holds before the connection stops reading (backpressure). */
+  readonly streamBufferCapacity: number;
   /** Counts the pauses (shared by every hub of a server). */
   readonly stats: HubServerStats;
 }
@@ -36,6 +43,8 @@ export interface ConnectionState {
   /** Made on the first invocation. */
   limiter: Limiter | undefined;
   streams: Map<string, AbortController> | undefined;
+  /** Client-to-server streams being read by a running method; made on the first one. */
+  uploads: Uploads | undefined;
   items: Map<unknown, unknown> | undefined;
   aborted: AbortController | undefined;
   closed: boolean;
@@ -94,11 +103,16 @@ export class HubDispatcher {
       case MessageType.Completion:
         this.#completion(connection, message);
         return;
-      case MessageType.StreamItem:
-        this.log.debug('Client-to-server streams are not supported; item ignored', {
-          connectionId: connection.connectionId,
-        });
+      case MessageType.StreamItem: {
+        const stream = connection.dispatchState?.uploads?.get(message.invocationId);
+        if (stream) stream.push(message.item);
+        else
+          this.log.debug('Item for no open client stream ignored', {
+            connectionId: connection.connectionId,
+            streamId: message.invocationId,
+          });
         return;
+      }
       default:
         return; // Ping, Ack, Sequence are the connection's; future types are ignored
     }
@@ -111,6 +125,7 @@ export class HubDispatcher {
     state.closed = true;
     state.aborted?.abort();
     for (const controller of state.streams?.values() ?? []) controller.abort();
+    state.uploads?.closeAll();
   }
 
   /** Drops a connection's state (after its `onDisconnected`, which still sees `context.items`). */
@@ -123,6 +138,7 @@ export class HubDispatcher {
     connection.dispatchState ??= {
       limiter: undefined,
       streams: undefined,
+      uploads: undefined,
       items: undefined,
       aborted: undefined,
       closed: connection.closed,
@@ -143,7 +159,9 @@ export class HubDispatcher {
   /**
    * The method a call targets, or the error completion SignalR would answer, checked before anything runs:
    * the method exists, the argument count, the invocation kind (a stream invocation for `async *` methods
-   * only, and only for them), and no client-to-server streams (no method takes one).
+   * only, and only for them), the number of client-to-server streams. The client's streams fill the
+   * method's last parameters (after its ordinary arguments, before the `AbortSignal` of an `async *`
+   * method), so a call fits when its arguments and streams together are as many as the method declares.
    */
   #bind(
     message: InvocationMessage | StreamInvocationMessage,
@@ -153,9 +171,14 @@ export class HubDispatcher {
     const method = this.#methods.get(target.toLowerCase());
     const failed = `Failed to invoke '${target}' due to an error on the server.`;
     if (!method) return { error: `${failed} HubException: Method does not exist.` };
-    const expected = method.arity;
-    const withSignal = method.streaming && args.length === expected - 1;
-    if (args.length !== expected && !withSignal) {
+    const { arity } = method;
+    const uploads = message.streamIds?.length ?? 0;
+    const given = args.length + uploads;
+    const fits = given === arity || (method.streaming && given === arity - 1);
+    // Parameters a client fills: all of them, or all but the trailing AbortSignal of an `async *` method.
+    const slots = method.streaming ? Math.max(0, arity - 1) : arity;
+    if (!fits && (uploads === 0 || args.length > slots)) {
+      const expected = uploads === 0 ? arity : slots;
       const detail = `InvalidDataException: Invocation provides ${args.length} argument(s) but target expects ${expected}.`;
       return { error: this.settings.detailedErrors ? `${failed} ${detail}` : failed };
     }
@@ -167,74 +190,118 @@ export class HubDispatcher {
       return {
         error: `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`,
       };
-    const uploads = message.streamIds?.length ?? 0;
-    if (uploads > 0)
+    if (!fits)
       return {
         error: this.#invokeError(
           target,
-          new HubError(`Client sent ${uploads} stream(s), Hub method expects 0.`),
+          new HubError(`Client sent ${uploads} stream(s), Hub method expects ${slots - args.length}.`),
         ),
       };
     return { method };
   }
 
+  /**
+   * Opens the client-to-server streams a call names (none for most calls), or the error completion when one
+   * of its ids is already open.
+   */
+  #openUploads(
+    connection: HubConnectionContext,
+    message: InvocationMessage | StreamInvocationMessage,
+  ): readonly ClientStream[] | string {
+    const ids = message.streamIds;
+    if (!ids || ids.length === 0) return NO_UPLOADS;
+    const state = this.#state(connection);
+    state.uploads ??= new Uploads(connection, this.settings);
+    return state.uploads.open(ids);
+  }
+
+  /** The arguments a method is called with: the client's, then its streams, then the signal if it fits. */
+  #arguments(
+    method: HubMethod,
+    message: InvocationMessage | StreamInvocationMessage,
+    uploads: readonly ClientStream[],
+    signal?: AbortSignal,
+  ): unknown[] {
+    const args: unknown[] = [...message.arguments, ...uploads];
+    if (signal && args.length === method.arity - 1) args.push(signal);
+    return args;
+  }
+
   #invocation(connection: HubConnectionContext, message: InvocationMessage): void {
     const { invocationId, target } = message;
     const bound = this.#bind(message);
-    if (!bound.method) {
-      this.log.debug('Invocation refused', {
-        connectionId: connection.connectionId,
-        target,
-        error: bound.error,
-      });
-      if (invocationId) connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
+    const uploads = bound.method ? this.#openUploads(connection, message) : NO_UPLOADS;
+    const error = bound.error ?? (typeof uploads === 'string' ? uploads : undefined);
+    if (!bound.method || typeof uploads === 'string') {
+      this.log.debug('Invocation refused', { connectionId: connection.connectionId, target, error });
+      if (invocationId) connection.send({ type: MessageType.Completion, invocationId, error });
       return;
     }
     const { method } = bound;
-    const { full, done } = this.#limiter(connection).run(async () => {
-      if (connection.closed) return;
-      let result: unknown;
-      try {
-        result = await method.fn.apply(this.hub(connection), [...message.arguments]);
-      } catch (error) {
-        this.log.debug('Hub method failed', { target, connectionId: connection.connectionId, error });
-        if (invocationId)
-          connection.send({
-            type: MessageType.Completion,
-            invocationId,
-            error: this.#invokeError(target, error),
-          });
-        return;
-      }
-      if (!invocationId) return;
-      if (isAsyncIterable(result)) {
-        connection.send({
-          type: MessageType.Completion,
-          invocationId,
-          error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
-        });
-        return;
-      }
-      try {
-        connection.send({
-          type: MessageType.Completion,
-          invocationId,
-          ...(result !== undefined && { result }),
-        });
-      } catch (error) {
-        this.log.warn('Hub method result could not be serialized', { target, error });
+    if (uploads.length > 0) {
+      // A call reading client streams is not queued behind the client's other calls (nor counted), as in
+      // SignalR: it may run as long as the client sends.
+      const task = this.#invoke(connection, method, message, uploads);
+      guardPromise(this.log, 'Hub invocation', task, (e) => connection.close(asError(e)));
+      return;
+    }
+    const { full, done } = this.#limiter(connection).run(() =>
+      this.#invoke(connection, method, message, NO_UPLOADS),
+    );
+    guardPromise(this.log, 'Hub invocation', done, (error) => connection.close(asError(error)));
+    if (full) {
+      this.settings.stats.receivePauses++;
+      this.log.debug('Invocation queue full; reading paused', { connectionId: connection.connectionId });
+      connection.pauseReceiving(ReadHold.Invocations);
+    }
+  }
+
+  /** Runs a method and answers with its completion once it returned (its streams are closed first). */
+  async #invoke(
+    connection: HubConnectionContext,
+    method: HubMethod,
+    message: InvocationMessage,
+    uploads: readonly ClientStream[],
+  ): Promise<void> {
+    const { invocationId, target } = message;
+    if (connection.closed) return;
+    let result: unknown;
+    try {
+      result = await method.fn.apply(this.hub(connection), this.#arguments(method, message, uploads));
+    } catch (error) {
+      this.log.debug('Hub method failed', { target, connectionId: connection.connectionId, error });
+      if (invocationId)
         connection.send({
           type: MessageType.Completion,
           invocationId,
           error: this.#invokeError(target, error),
         });
-      }
-    });
-    guardPromise(this.log, 'Hub invocation', done, (error) => connection.close(asError(error)));
-    if (full) {
-      this.settings.stats.receivePauses++;
-      this.log.debug('Invocation queue full; reading paused', { connectionId: connection.connectionId });
-      connection.pauseReceiving();
+      return;
+    } finally {
+      connection.dispatchState?.uploads?.close(uploads);
+    }
+    if (!invocationId) return;
+    if (isAsyncIterable(result)) {
+      connection.send({
+        type: MessageType.Completion,
+        invocationId,
+        error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
+      });
+      return;
+    }
+    try {
+      connection.send({
+        type: MessageType.Completion,
+        invocationId,
+        ...(result !== undefined && { result }),
+      });
+    } catch (error) {
+      this.log.warn('Hub method result could not be serialized', { target, error });
+      connection.send({
+        type: MessageType.Completion,
+        invocationId,
+        error: this.#invokeError(target, error),
+      });
     }
   }
 
@@ -256,9 +323,14 @@ export class HubDispatcher {
       });
       return;
     }
+    const uploads = this.#openUploads(connection, message);
+    if (typeof uploads === 'string') {
+      connection.send({ type: MessageType.Completion, invocationId, error: uploads });
+      return;
+    }
     const controller = new AbortController();
     streams.set(invocationId, controller);
-    const task = this.#stream(connection, bound.method, message, controller).finally(() => {
+    const task = this.#stream(connection, bound.method, message, uploads, controller).finally(() => {
       if (streams.get(invocationId) === controller) streams.delete(invocationId);
     });
     guardPromise(this.log, 'Hub stream', task, (error) => connection.close(asError(error)));
@@ -268,6 +340,7 @@ export class HubDispatcher {
     connection: HubConnectionContext,
     method: HubMethod,
     message: StreamInvocationMessage,
+    uploads: readonly ClientStream[],
     controller: AbortController,
   ): Promise<void> {
     const { invocationId, target } = message;
@@ -277,9 +350,10 @@ export class HubDispatcher {
     try {
       let source: unknown;
       try {
-        const args =
-          message.arguments.length === method.arity - 1 ? [...message.arguments, signal] : message.arguments;
-        source = await method.fn.apply(this.hub(connection), [...args]);
+        source = await method.fn.apply(
+          this.hub(connection),
+          this.#arguments(method, message, uploads, signal),
+        );
       } catch (e) {
         this.log.debug('Hub stream method failed', {
           target,
@@ -314,11 +388,22 @@ export class HubDispatcher {
         // Stop the source without waiting: it may be blocked on something that never comes.
         iterator?.return?.()?.catch(() => {});
       }
+      // A source still reading a client stream sees it end (it may be waiting for an item).
+      connection.dispatchState?.uploads?.close(uploads);
       connection.send({ type: MessageType.Completion, invocationId, ...(error !== undefined && { error }) });
     }
   }
 
   #completion(connection: HubConnectionContext, message: CompletionMessage): void {
+    const { invocationId, error } = message;
+    // The end of a client-to-server stream (its id is the stream's), else a client result.
+    const stream = connection.dispatchState?.uploads?.take(invocationId);
+    if (stream) {
+      stream.complete(
+        error === undefined ? undefined : new ClientStreamError(invocationId, 'client-error', error),
+      );
+      return;
+    }
     if (!this.manager.hasPendingResult(message.invocationId)) {
       this.log.debug('Completion for an unknown invocation ignored', { invocationId: message.invocationId });
       return;
@@ -372,8 +457,74 @@ class Limiter {
       const next = this.#waiting.shift();
       if (next) next();
       else this.#active--;
-      if (this.#waiting.length <= this.queueLimit >> 1) this.connection.resumeReceiving();
+      if (this.#waiting.length <= this.queueLimit >> 1) this.connection.resumeReceiving(ReadHold.Invocations);
     }
+  }
+}
+
+/**
+ * A connection's open client-to-server streams, by id, and the read hold they share: reading stops while
+ * any of them is full and resumes once none is.
+ */
+class Uploads implements StreamFlow {
+  readonly #open = new Map<string, ClientStream>();
+  /** Streams whose buffer is full. */
+  #full = 0;
+
+  constructor(
+    readonly connection: HubConnectionContext,
+    readonly settings: DispatcherSettings,
+  ) {}
+
+  get(id: string): ClientStream | undefined {
+    return this.#open.get(id);
+  }
+
+  /** Removes and returns the stream `id` (its client completed it). */
+  take(id: string): ClientStream | undefined {
+    const stream = this.#open.get(id);
+    if (stream) this.#open.delete(id);
+    return stream;
+  }
+
+  /** Opens a stream per id, or says which id is already open (nothing is opened then). */
+  open(ids: readonly string[]): ClientStream[] | string {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.#open.has(id) || ids.indexOf(id) !== i) return `Stream ID '${id}' is already in use.`;
+    }
+    const capacity = this.settings.streamBufferCapacity;
+    return ids.map((id) => {
+      const stream = new ClientStream(id, capacity, this);
+      this.#open.set(id, stream);
+      return stream;
+    });
+  }
+
+  /** The method reading `streams` returned: they end (later items are ignored). */
+  close(streams: readonly ClientStream[]): void {
+    for (const stream of streams) {
+      if (this.#open.get(stream.id) === stream) this.#open.delete(stream.id);
+      stream.complete();
+    }
+  }
+
+  /** The connection closed: every open stream throws in the method reading it. */
+  closeAll(): void {
+    const streams = [...this.#open.values()];
+    this.#open.clear();
+    for (const stream of streams) stream.complete(new ClientStreamError(stream.id, 'disconnected'));
+  }
+
+  full(): void {
+    if (this.#full++ > 0) return;
+    this.settings.stats.receivePauses++;
+    this.connection.pauseReceiving(ReadHold.ClientStreams);
+  }
+
+  drained(): void {
+    if (--this.#full > 0) return;
+    this.connection.resumeReceiving(ReadHold.ClientStreams);
   }
 }
 
@@ -405,6 +556,12 @@ class CallerContext implements HubCallerContext {
       if (state.closed) state.aborted.abort();
     }
     return state.aborted.signal;
+  }
+  get transport(): TransportKind {
+    return this.#connection.transport.kind;
+  }
+  get http(): HubHttpContext {
+    return this.#connection.request;
   }
   abort(): void {
     this.#connection.close();

@@ -5,10 +5,17 @@ import { ownerOfConnection } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { ProtocolError } from '@backplane/hub-protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type AuthSettings, authenticate, authenticationExpiry, bearerToken, type Identity } from './auth.js';
+import {
+  type AuthSettings,
+  authenticate,
+  authenticationExpiry,
+  bearerChallenge,
+  type Identity,
+} from './auth.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
 import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import { asError, guard, recoverFrom } from './guard.js';
+import { TransportRequest } from './http-request.js';
 import type { HubClass } from './hub.js';
 import { type HubContextClients, hubContextClients } from './hub-clients.js';
 import {
@@ -141,7 +148,7 @@ export class HubEndpoint {
       try {
         this.#checkResume(req, url, token!, existing);
       } catch (error) {
-        return void refuseUpgrade(socket, httpStatusOf(error));
+        return void refuseUpgradeFor(socket, error);
       }
       if (!existing.awaitingReconnect) return void refuseUpgrade(socket, '409 Conflict');
       if (!existing.canResume) {
@@ -158,7 +165,7 @@ export class HubEndpoint {
           ? this.#redeem(req, url, token)
           : { ...this.#admitAnonymousSocket(req, url), connectionId: this.manager.createConnectionId() };
       } catch (error) {
-        return void refuseUpgrade(socket, httpStatusOf(error));
+        return void refuseUpgradeFor(socket, error);
       }
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -169,7 +176,8 @@ export class HubEndpoint {
         sender.connection = existing;
         if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
       } else if (admission) {
-        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender);
+        const request = new TransportRequest(req, url, true);
+        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender, request);
         admission = undefined; // the socket's listeners share this scope: do not keep the ticket alive
       }
       listen(ws, sender, this.#socketListeners);
@@ -203,7 +211,7 @@ export class HubEndpoint {
     try {
       identity = authenticate(req, url, this.settings);
     } catch (error) {
-      return void text(res, httpStatusCode(error), (error as Error).message);
+      return void refuse(res, error);
     }
     const connectionId = this.manager.createConnectionId();
     const statefulReconnect =
@@ -233,9 +241,14 @@ export class HubEndpoint {
     try {
       admission = this.#redeem(req, url, token);
     } catch (error) {
-      return void text(res, httpStatusCode(error), (error as Error).message);
+      return void refuse(res, error);
     }
-    const connection = this.#accept(key, admission, new ServerSentEventsSender(res, this.#batcher));
+    const connection = this.#accept(
+      key,
+      admission,
+      new ServerSentEventsSender(res, this.#batcher),
+      new TransportRequest(req, url, true),
+    );
     req.socket.setTimeout(0);
     res.once(
       'close',
@@ -264,7 +277,7 @@ export class HubEndpoint {
     try {
       admission = this.#redeem(req, url, token);
     } catch (error) {
-      return void text(res, httpStatusCode(error), (error as Error).message);
+      return void refuse(res, error);
     }
     let connection: HubConnectionContext | undefined;
     const sender = new LongPollingSender(
@@ -272,7 +285,7 @@ export class HubEndpoint {
       this.#batcher,
       guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
     );
-    connection = this.#accept(key, admission, sender);
+    connection = this.#accept(key, admission, sender, new TransportRequest(req, url, false));
     // The first poll answers at once: it tells the client the transport is up.
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
   }
@@ -321,7 +334,12 @@ export class HubEndpoint {
   }
 
   /** Creates and registers a connection under `key` (`ConnectionTokens.keyOf` its token). */
-  #accept(key: string, admission: Admission, transport: TransportSender): HubConnectionContext {
+  #accept(
+    key: string,
+    admission: Admission,
+    transport: TransportSender,
+    request: TransportRequest,
+  ): HubConnectionContext {
     if (admission.ticket) this.settings.redeemed.add(admission.ticket);
     const connection = new HubConnectionContext(
       {
@@ -330,6 +348,7 @@ export class HubEndpoint {
         userIdentifier: admission.userId,
         claims: admission.claims,
         transport,
+        request,
         statefulReconnect: admission.statefulReconnect,
       },
       this.#protocols,
@@ -467,12 +486,17 @@ export class HubEndpoint {
     this.#checkBearer(req, url, existing.userIdentifier);
   }
 
-  /** With JWT authentication, an access token sent with a transport request must be valid and name `userId`. */
+  /**
+   * With JWT authentication, a request that opens or resumes a transport needs a valid access token naming
+   * `userId`, as every request to a hub that requires authorization does in ASP.NET Core (the connection
+   * token alone is not enough). Polls and sends of an open connection are authenticated by its connection
+   * token.
+   */
   #checkBearer(req: IncomingMessage, url: URL, userId: string | undefined): void {
-    if (!this.settings.jwtSecret || !bearerToken(req, url)) return;
+    if (!this.settings.jwtSecret) return;
     const identity = authenticate(req, url, this.settings);
     if (identity.userId !== userId)
-      throw new UnauthorizedError('The access token does not match the connection.');
+      throw new UnauthorizedError('The access token does not match the connection.', { invalidToken: true });
   }
 }
 
@@ -482,14 +506,26 @@ function httpStatusCode(error: unknown): number {
   return 404;
 }
 
-function httpStatusOf(error: unknown): string {
-  const code = httpStatusCode(error);
-  return code === 401 ? '401 Unauthorized' : code === 503 ? '503 Service Unavailable' : '404 Not Found';
+/** Answers an upgrade refused by `error` (401 with a bearer challenge, 503 or 404) and ends the socket. */
+function refuseUpgradeFor(socket: Duplex, error: unknown): void {
+  if (error instanceof UnauthorizedError)
+    refuseUpgrade(socket, '401 Unauthorized', `WWW-Authenticate: ${bearerChallenge(error)}\r\n`);
+  else refuseUpgrade(socket, httpStatusCode(error) === 503 ? '503 Service Unavailable' : '404 Not Found');
 }
 
-/** Answers an upgrade with an HTTP error and ends the socket. */
-export function refuseUpgrade(socket: Duplex, status: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Answers an upgrade with an HTTP error (and `headers`, whole lines) and ends the socket. */
+export function refuseUpgrade(socket: Duplex, status: string, headers = ''): void {
+  socket.end(`HTTP/1.1 ${status}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/**
+ * Answers a request refused by `error`: 401 with an empty body and a bearer challenge (what ASP.NET Core's
+ * JWT bearer handler sends, so clients report "Unauthorized"), else 503 or 404 with the reason.
+ */
+function refuse(res: ServerResponse, error: unknown): void {
+  if (error instanceof UnauthorizedError)
+    return void res.writeHead(401, { 'WWW-Authenticate': bearerChallenge(error), 'Content-Length': 0 }).end();
+  text(res, httpStatusCode(error), (error as Error).message);
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

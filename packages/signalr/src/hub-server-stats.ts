@@ -7,7 +7,8 @@ export interface HubServerStats {
   slowConsumerCloses: number;
   /**
    * Times a connection stopped reading from its client because `maximumQueuedInvocationsPerClient` calls
-   * were waiting (backpressure: it reads again once half of them have run).
+   * were waiting (backpressure: it reads again once half of them have run) or a client-to-server stream
+   * held `streamBufferCapacity` items (it reads again once the method has read half of them).
    */
   receivePauses: number;
   /**

@@ -102,6 +102,15 @@ export interface HubServerOptions {
    */
   maximumQueuedInvocationsPerClient?: number;
   /**
+   * Items one client-to-server stream (a `Subject` the client passes to `send`, `invoke` or `stream`) holds
+   * that its hub method has not read yet. When a stream holds that many, the server stops reading that
+   * client (WebSockets: the socket is paused; long polling and Server-Sent Events: its POST is answered
+   * later) until the method has read half of them, so a client uploading faster than the method reads is
+   * held back by its own buffers (SignalR's `StreamBufferCapacity`). Counted in `stats.receivePauses`.
+   * @default 10 (items, per stream)
+   */
+  streamBufferCapacity?: number;
+  /**
    * Bytes that may wait to be sent to one client: what its socket has not taken yet plus what was sent to
    * it earlier in the same event-loop turn (long polling: what is buffered between polls). A message that
    * would take it past this closes the connection with an error instead of buffering without bound (a slow
@@ -147,6 +156,7 @@ export interface HubServerOptions {
  */
 export class HubServer {
   readonly #options: HubServerOptions;
+  /** By lower-cased path: hub paths match case-insensitively, as ASP.NET Core's routing does. */
   readonly #endpoints = new Map<string, HubEndpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
@@ -175,6 +185,9 @@ export class HubServer {
       throw new InvalidArgumentError(
         'HubServerOptions.maximumQueuedInvocationsPerClient must be an integer, 0 or more.',
       );
+    const capacity = options.streamBufferCapacity;
+    if (capacity !== undefined && !(Number.isInteger(capacity) && capacity > 0))
+      throw new InvalidArgumentError('HubServerOptions.streamBufferCapacity must be a positive integer.');
     const buffer = options.statefulReconnectBufferSize;
     if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
       throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
@@ -196,12 +209,17 @@ export class HubServer {
 
   /**
    * Serves `hubClass` at `path` (e.g. `/chat`: negotiate at `/chat/negotiate`, transports at `/chat`), its
-   * clients reached through `manager` (started or not; the app closes it after `close()`).
+   * clients reached through `manager` (started or not; the app closes it after `close()`). Paths match
+   * case-insensitively, as in ASP.NET Core (`/Chat/negotiate` reaches `/chat`), so `/Chat` and `/chat` are
+   * the same path.
    */
   mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager): this {
     const normalized = normalizePath(path);
-    if (this.#endpoints.has(normalized))
-      throw new InvalidArgumentError(`A hub is already mapped at '${normalized}'.`);
+    const key = normalized.toLowerCase();
+    if (this.#endpoints.has(key))
+      throw new InvalidArgumentError(
+        `A hub is already mapped at '${this.#endpoints.get(key)!.path}' (paths match case-insensitively).`,
+      );
     const o = this.#options;
     const protocols = o.protocols ?? manager.protocols;
     const serialized = new Set(manager.protocols.map((p) => p.name));
@@ -233,11 +251,12 @@ export class HubServer {
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
+      streamBufferCapacity: o.streamBufferCapacity ?? 10,
       transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
       stats: this.#stats,
       log,
     };
-    this.#endpoints.set(normalized, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
+    this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
     return this;
   }
 
@@ -246,7 +265,7 @@ export class HubServer {
    * handlers and background jobs (SignalR's `IHubContext`). Sends reach clients on every node.
    */
   hubContext(path: string): HubContextClients {
-    const endpoint = this.#endpoints.get(normalizePath(path));
+    const endpoint = this.#endpoints.get(normalizePath(path).toLowerCase());
     if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
   }
@@ -365,13 +384,20 @@ export class HubServer {
     return true;
   }
 
-  /** The hub `path` (a raw request path, see {@link parseRequestTarget}) belongs to, and the rest of it. */
+  /**
+   * The hub `path` (a raw request path, see {@link parseRequestTarget}) belongs to, and the rest of it,
+   * lower-cased: compared case-insensitively (ASCII: a request path has nothing else), the longest mapped
+   * path first (`/chat/admin/negotiate` is `/chat/admin`'s even when `/chat` is mapped too).
+   */
   #match(path: string): { endpoint: HubEndpoint; subpath: string } | undefined {
+    const lower = path.toLowerCase();
+    let found: { endpoint: HubEndpoint; subpath: string } | undefined;
     for (const [hubPath, endpoint] of this.#endpoints) {
-      if (path === hubPath || path.startsWith(`${hubPath}/`))
-        return { endpoint, subpath: path.slice(hubPath.length) };
+      if (found && found.endpoint.path.length >= hubPath.length) continue;
+      if (lower === hubPath || lower.startsWith(`${hubPath}/`))
+        found = { endpoint, subpath: lower.slice(hubPath.length) };
     }
-    return undefined;
+    return found;
   }
 }
 

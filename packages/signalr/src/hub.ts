@@ -1,4 +1,6 @@
+import type { HubHttpContext } from './http-request.js';
 import type { GroupManager, HubCallerClients } from './hub-clients.js';
+import type { TransportKind } from './hub-connection-context.js';
 import type { Claims } from './jwt.js';
 
 /** Who is calling, inside a hub method. */
@@ -11,6 +13,13 @@ export interface HubCallerContext {
   readonly items: Map<unknown, unknown>;
   /** Aborted when the connection ends. */
   readonly connectionAborted: AbortSignal;
+  /** The transport the connection runs on (SignalR's `IHttpTransportFeature.TransportType`). */
+  readonly transport: TransportKind;
+  /**
+   * The HTTP request that opened the transport: headers, query, cookies, remote address (SignalR's
+   * `Context.GetHttpContext()`), without the access token and the connection token.
+   */
+  readonly http: HubHttpContext;
   /** Closes this connection (the client is sent a Close message). */
   abort(): void;
 }
@@ -21,7 +30,18 @@ export interface HubCallerContext {
  * ones are not); a method may return a value or a promise of one. An `async *` method (or one returning
  * an async iterable) streams to the client and gets an `AbortSignal` after the client's arguments,
  * aborted when the client cancels the stream or leaves. A client must pass exactly as many arguments as
- * the method declares (`Function.length`: default and rest parameters are not counted). Throw a
+ * the method declares (`Function.length`: default and rest parameters are not counted), client-to-server
+ * streams included.
+ *
+ * Client-to-server streams (a `Subject` the client passes to `send`, `invoke` or `stream`; the client sends
+ * it as a stream id, not as an argument) fill the method's LAST parameters, after its ordinary arguments
+ * (and before the `AbortSignal` of an `async *` method), in the order the client passed them, wherever
+ * they were among the client's arguments: `invoke('Upload', 'a.txt', subject)` and
+ * `invoke('Upload', subject, 'a.txt')` both call `Upload(name, chunks)`. Each is an `AsyncIterable` of the
+ * client's items, ending when the client completes the subject; it throws a `ClientStreamError` when the
+ * client errors it or the connection closes. A call with streams answers when the method returns (read the
+ * streams before returning: later items are dropped) and does not wait behind the client's other calls.
+ * Throw a
  * `HubError` to send its message to the caller; other errors are hidden unless detailed errors are on.
  */
 export abstract class Hub {

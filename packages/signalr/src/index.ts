@@ -5,6 +5,8 @@ export type { HubServerStats } from './hub-server-stats.js';
 
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';
+export type { HubHttpContext } from './http-request.js';
+export type { TransportKind } from './hub-connection-context.js';
 export { Hub } from './hub.js';
 export type {
   ClientProxy,
@@ -21,6 +23,7 @@ export { signJwt, verifyJwt } from './jwt.js';
 
 // Errors
 export {
+  ClientStreamError,
   ConnectionTokenError,
   ShuttingDownError,
   SlowConsumerError,

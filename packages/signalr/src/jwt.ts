@@ -1,6 +1,9 @@
 import { UnauthorizedError } from './errors.js';
 import { hmacSha256, sameText } from './signature.js';
 
+/** A refusal of the token given (answered with `error="invalid_token"`). */
+const INVALID = { invalidToken: true } as const;
+
 /** Claims of a verified token. */
 export type Claims = Readonly<Record<string, unknown>>;
 
@@ -28,7 +31,7 @@ export interface JwtValidation {
 export function verifyJwt(token: string, secret: string, validation: JwtValidation = {}): Claims {
   const { now = Date.now(), clockSkewSeconds = 30, issuer, audience } = validation;
   const parts = token.split('.');
-  if (parts.length !== 3) throw new UnauthorizedError('Malformed token.');
+  if (parts.length !== 3) throw new UnauthorizedError('Malformed token.', INVALID);
   const [header, payload, signature] = parts as [string, string, string];
   let alg: unknown;
   let claims: unknown;
@@ -36,22 +39,23 @@ export function verifyJwt(token: string, secret: string, validation: JwtValidati
     alg = (JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: unknown }).alg;
     claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
   } catch (cause) {
-    throw new UnauthorizedError('Malformed token.', { cause });
+    throw new UnauthorizedError('Malformed token.', { cause, invalidToken: true });
   }
-  if (alg !== 'HS256') throw new UnauthorizedError('Unsupported token algorithm.');
+  if (alg !== 'HS256') throw new UnauthorizedError('Unsupported token algorithm.', INVALID);
   if (!sameText(signature, hmacSha256(secret, `${header}.${payload}`)))
-    throw new UnauthorizedError('Invalid token signature.');
+    throw new UnauthorizedError('Invalid token signature.', INVALID);
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims))
-    throw new UnauthorizedError('Malformed token.');
+    throw new UnauthorizedError('Malformed token.', INVALID);
   const { exp, nbf, iss, aud } = claims as { exp?: unknown; nbf?: unknown; iss?: unknown; aud?: unknown };
-  if (!isOptionalTime(exp) || !isOptionalTime(nbf)) throw new UnauthorizedError('Malformed token.');
+  if (!isOptionalTime(exp) || !isOptionalTime(nbf)) throw new UnauthorizedError('Malformed token.', INVALID);
   const seconds = now / 1000;
-  if (exp !== undefined && seconds > exp + clockSkewSeconds) throw new UnauthorizedError('Token expired.');
+  if (exp !== undefined && seconds > exp + clockSkewSeconds)
+    throw new UnauthorizedError('Token expired.', INVALID);
   if (nbf !== undefined && seconds < nbf - clockSkewSeconds)
-    throw new UnauthorizedError('Token not yet valid.');
-  if (issuer !== undefined && iss !== issuer) throw new UnauthorizedError('Invalid token issuer.');
+    throw new UnauthorizedError('Token not yet valid.', INVALID);
+  if (issuer !== undefined && iss !== issuer) throw new UnauthorizedError('Invalid token issuer.', INVALID);
   if (audience !== undefined && !(aud === audience || (Array.isArray(aud) && aud.includes(audience))))
-    throw new UnauthorizedError('Invalid token audience.');
+    throw new UnauthorizedError('Invalid token audience.', INVALID);
   return claims as Claims;
 }
 

@@ -50,15 +50,13 @@ function withBodyOf(signatureOf: string, bodyOf: string): string {
 
 describe('stateful reconnect resume', () => {
   it("resume - a token with the victim's signature on another body is refused (404); the victim still resumes", async () => {
-    const victim = await negotiate(
-      secured.url,
-      `useStatefulReconnect=true&access_token=${signJwt({ sub: 'ada' }, SECRET)}`,
-    );
+    const ada = signJwt({ sub: 'ada' }, SECRET);
+    const victim = await negotiate(secured.url, `useStatefulReconnect=true&access_token=${ada}`);
     const mallory = await negotiate(
       secured.url,
       `useStatefulReconnect=true&access_token=${signJwt({ sub: 'mallory' }, SECRET)}`,
     );
-    const socket = await openStateful(secured.url, victim.token);
+    const socket = await openStateful(secured.url, victim.token, ada);
     socket.ws.terminate(); // dropped without a close handshake: the server waits for a resume
     await socket.closed;
 
@@ -67,7 +65,7 @@ describe('stateful reconnect resume', () => {
     const crafted = `${Buffer.from('{"h":"/chat","c":"x","e":1,"n":"n"}').toString('base64url')}.${victim.token.split('.')[1]}`;
     expect(await upgradeStatus(`${secured.url}/chat?id=${encodeURIComponent(crafted)}`)).toBe(404);
 
-    const resumed = await resume(secured.url, victim.token);
+    const resumed = await resume(secured.url, victim.token, ada);
     resumed.close();
   });
 
@@ -94,10 +92,14 @@ describe('stateful reconnect resume', () => {
 
 describe('connection token forgery', () => {
   it("connection tokens - the victim's signature on another body cannot poll, post to or delete a long-polling connection", async () => {
-    const victim = await negotiate(secured.url, `access_token=${signJwt({ sub: 'ada' }, SECRET)}`);
+    const ada = signJwt({ sub: 'ada' }, SECRET);
+    const victim = await negotiate(secured.url, `access_token=${ada}`);
     const mallory = await negotiate(secured.url, `access_token=${signJwt({ sub: 'mallory' }, SECRET)}`);
     const url = (token: string) => `${secured.url}/chat?id=${encodeURIComponent(token)}`;
-    expect((await fetch(url(victim.token))).status).toBe(200); // the first poll opens it
+    // The first poll opens it (with the access token; later polls and sends need the connection token only).
+    expect((await fetch(url(victim.token), { headers: { Authorization: `Bearer ${ada}` } })).status).toBe(
+      200,
+    );
     const forged = url(withBodyOf(victim.token, mallory.token));
     expect(
       (await fetch(forged, { method: 'POST', body: `{"protocol":"json","version":1}${RS}` })).status,
