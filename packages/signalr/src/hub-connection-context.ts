@@ -1,4 +1,4 @@
-import type { LocalConnection, Logger } from '@backplane/core';
+import { HubError, type LocalConnection, type Logger } from '@backplane/core';
 import {
   type HubMessage,
   type HubProtocol,
@@ -441,7 +441,9 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
     this.events.closed(this, error);
   }
 
+  /** SignalR's `ErrorMessageHelper`: a `HubError`'s message always (named HubException), others when enabled. */
   #errorText(message: string, error: Error): string {
+    if (error instanceof HubError) return `${message} HubException: ${error.message}`;
     return this.settings.detailedErrors ? `${message} ${error.name}: ${error.message}` : message;
   }
 

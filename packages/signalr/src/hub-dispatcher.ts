@@ -13,6 +13,16 @@ import type { HubHttpContext } from './http-request.js';
 import type { Hub, HubCallerContext, HubClass } from './hub.js';
 import { type GroupManager, groupManager, hubCallerClients } from './hub-clients.js';
 import { type HubConnectionContext, ReadHold, type TransportKind } from './hub-connection-context.js';
+import {
+  connectedChain,
+  disconnectedChain,
+  type HubFilter,
+  type HubInvocationContext,
+  hubFilters,
+  type InvocationChain,
+  invocationChain,
+  type LifetimeChain,
+} from './hub-filter.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
@@ -32,6 +42,14 @@ export interface DispatcherSettings {
   readonly streamBufferCapacity: number;
   /** Counts the pauses (shared by every hub of a server). */
   readonly stats: HubServerStats;
+  /** Filters of every hub (`HubServerOptions.filters`), before the hub class's own. */
+  readonly filters: readonly HubFilter[];
+}
+
+/** What runs around a method beyond the call itself; methods without any have no plan. */
+interface MethodPlan {
+  /** The filters around it. */
+  readonly chain: InvocationChain | undefined;
 }
 
 /**
@@ -63,6 +81,9 @@ export interface ConnectionState {
  */
 export class HubDispatcher {
   readonly #methods: ReadonlyMap<string, HubMethod>;
+  readonly #plans = new Map<HubMethod, MethodPlan>();
+  readonly #connected: LifetimeChain | undefined;
+  readonly #disconnected: LifetimeChain | undefined;
   /** Stateless: one for every hub instance. */
   readonly #groups: GroupManager;
 
@@ -74,6 +95,27 @@ export class HubDispatcher {
   ) {
     this.#methods = discoverHubMethods(hubClass);
     this.#groups = groupManager(manager);
+    const filters = hubFilters(settings.filters, hubClass.filters, hubClass.name || 'the hub class');
+    this.#connected = connectedChain(filters);
+    this.#disconnected = disconnectedChain(filters);
+    for (const method of this.#methods.values()) {
+      const chain = invocationChain(filters, method.fn);
+      if (chain) this.#plans.set(method, { chain });
+    }
+  }
+
+  /** Runs the hub's `onConnected`, through the filters. */
+  async connected(connection: HubConnectionContext): Promise<void> {
+    const hub = this.hub(connection);
+    if (this.#connected) await this.#connected({ hub, context: hub.context }, undefined);
+    else await hub.onConnected();
+  }
+
+  /** Runs the hub's `onDisconnected`, through the filters. */
+  async disconnected(connection: HubConnectionContext, error: Error | undefined): Promise<void> {
+    const hub = this.hub(connection);
+    if (this.#disconnected) await this.#disconnected({ hub, context: hub.context }, error);
+    else await hub.onDisconnected(error);
   }
 
   /** A hub instance for one call or lifecycle event. */
@@ -215,6 +257,30 @@ export class HubDispatcher {
     return state.uploads.open(ids);
   }
 
+  /**
+   * Calls a method for `message` on a new hub instance, through the filters; returns what the method
+   * returned (a promise for an `async` method).
+   */
+  #call(
+    connection: HubConnectionContext,
+    method: HubMethod,
+    message: InvocationMessage | StreamInvocationMessage,
+    uploads: readonly ClientStream[],
+    signal?: AbortSignal,
+  ): unknown {
+    const hub = this.hub(connection);
+    const args = this.#arguments(method, message, uploads, signal);
+    const plan = this.#plans.get(method);
+    if (!plan) return method.fn.apply(hub, args);
+    const invocation: HubInvocationContext = {
+      hub,
+      context: hub.context,
+      methodName: method.name,
+      arguments: args,
+    };
+    return plan.chain ? plan.chain(invocation) : method.fn.apply(hub, args);
+  }
+
   /** The arguments a method is called with: the client's, then its streams, then the signal if it fits. */
   #arguments(
     method: HubMethod,
@@ -267,7 +333,7 @@ export class HubDispatcher {
     if (connection.closed) return;
     let result: unknown;
     try {
-      result = await method.fn.apply(this.hub(connection), this.#arguments(method, message, uploads));
+      result = await this.#call(connection, method, message, uploads);
     } catch (error) {
       this.log.debug('Hub method failed', { target, connectionId: connection.connectionId, error });
       if (invocationId)
@@ -350,10 +416,7 @@ export class HubDispatcher {
     try {
       let source: unknown;
       try {
-        source = await method.fn.apply(
-          this.hub(connection),
-          this.#arguments(method, message, uploads, signal),
-        );
+        source = await this.#call(connection, method, message, uploads, signal);
       } catch (e) {
         this.log.debug('Hub stream method failed', {
           target,

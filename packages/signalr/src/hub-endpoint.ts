@@ -372,7 +372,7 @@ export class HubEndpoint {
       await this.manager.onConnected(c);
       // Closed while registering: no onConnected (nor onDisconnected); #disconnected unregisters.
       if (c.closed) throw new Error('The connection closed during its handshake.');
-      await this.#dispatcher.hub(c).onConnected();
+      await this.#dispatcher.connected(c);
     },
     // Neither may throw into the connection: a failing message ends its connection, a failing cleanup is logged.
     // (try/catch rather than guard(): no closures per message on the delivery path)
@@ -426,7 +426,7 @@ export class HubEndpoint {
       if (!connection.ready) return; // the handshake never succeeded: nothing was registered
       const connected = await connection.ready;
       await this.manager.onDisconnected(connection);
-      if (connected) await this.#dispatcher.hub(connection).onDisconnected(error);
+      if (connected) await this.#dispatcher.disconnected(connection, error);
     } catch (e) {
       this.settings.log.warn('onDisconnected failed', { connectionId: connection.connectionId, error: e });
     } finally {

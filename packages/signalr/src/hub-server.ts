@@ -17,6 +17,7 @@ import { guard } from './guard.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
 import { type EndpointSettings, HubEndpoint, refuseUpgrade } from './hub-endpoint.js';
+import type { HubFilter } from './hub-filter.js';
 import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { parseRequestTarget } from './request-target.js';
@@ -122,6 +123,11 @@ export interface HubServerOptions {
   transportMaxBufferSize?: number;
   /** Put exception details in error completions and Close messages sent to clients. @default false */
   enableDetailedErrors?: boolean;
+  /**
+   * Filters around every hub's method calls and connection hooks (SignalR's global hub filters), run in
+   * this order, before each hub class's own `filters`. See {@link HubFilter}. @default [] (none)
+   */
+  filters?: readonly HubFilter[];
   /**
    * The hub protocols offered to clients, at most those each mapped hub's lifetime manager serializes for
    * (its `protocols`): a client speaking another would receive nothing sent from other servers, so
@@ -253,6 +259,7 @@ export class HubServer {
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
       streamBufferCapacity: o.streamBufferCapacity ?? 10,
       transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
+      filters: o.filters ?? [],
       stats: this.#stats,
       log,
     };

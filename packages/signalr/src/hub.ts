@@ -1,6 +1,7 @@
 import type { HubHttpContext } from './http-request.js';
 import type { GroupManager, HubCallerClients } from './hub-clients.js';
 import type { TransportKind } from './hub-connection-context.js';
+import type { HubFilter } from './hub-filter.js';
 import type { Claims } from './jwt.js';
 
 /** Who is calling, inside a hub method. */
@@ -56,5 +57,22 @@ export abstract class Hub {
   onDisconnected(_error?: Error): void | Promise<void> {}
 }
 
-/** A hub class, as given to `mapHub`. */
-export type HubClass = new () => Hub;
+/**
+ * A hub class, as given to `mapHub`, with what it may declare as static members (plain class fields: no
+ * decorators needed, in TypeScript or JavaScript).
+ *
+ * ```ts
+ * class ChatHub extends Hub {
+ *   static filters = [auditFilter];
+ *   async SendMessage(user: string, message: string) { ... }
+ * }
+ * ```
+ */
+export interface HubClass {
+  new (): Hub;
+  /**
+   * Filters of this hub, run after `HubServerOptions.filters`, in this order (see {@link HubFilter}).
+   * @default none
+   */
+  readonly filters?: readonly HubFilter[];
+}

@@ -5,6 +5,7 @@ export type { HubServerStats } from './hub-server-stats.js';
 
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';
+export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hub-filter.js';
 export type { HubHttpContext } from './http-request.js';
 export type { TransportKind } from './hub-connection-context.js';
 export { Hub } from './hub.js';
