@@ -15,6 +15,17 @@ export class UnauthorizedError extends BackplaneError {
 }
 
 /**
+ * An authenticated caller is not allowed to connect to a hub: its `authorize` rule refused the claims.
+ * Answered with 403 and an empty body, as ASP.NET Core's authorization middleware forbids (an anonymous
+ * caller gets {@link UnauthorizedError}'s 401 instead).
+ */
+export class ForbiddenError extends BackplaneError {
+  constructor(message = 'The user is not allowed to connect to this hub.', options?: ErrorOptions) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+/**
  * A transport request carried a connection token this node cannot open a connection with: forged,
  * expired, or already used for a connection that has ended. Answered with 404, as SignalR does.
  */

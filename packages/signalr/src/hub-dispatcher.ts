@@ -1,4 +1,4 @@
-import { HubError, type HubLifetimeManager, type Logger } from '@backplane/core';
+import { HubError, type HubLifetimeManager, InvalidArgumentError, type Logger } from '@backplane/core';
 import {
   type CompletionMessage,
   type HubMessage,
@@ -6,6 +6,7 @@ import {
   MessageType,
   type StreamInvocationMessage,
 } from '@backplane/hub-protocol';
+import { type AuthorizationRule, authorizationRule, isAuthorized } from './authorization.js';
 import { ClientStream, type StreamFlow } from './client-stream.js';
 import { ClientStreamError } from './errors.js';
 import { asError, guardPromise } from './guard.js';
@@ -44,13 +45,20 @@ export interface DispatcherSettings {
   readonly stats: HubServerStats;
   /** Filters of every hub (`HubServerOptions.filters`), before the hub class's own. */
   readonly filters: readonly HubFilter[];
+  /** Set when callers are authenticated (a verified JWT): what `true` in `methodAuthorization` asks. */
+  readonly jwtSecret: string | undefined;
 }
 
 /** What runs around a method beyond the call itself; methods without any have no plan. */
 interface MethodPlan {
+  /** Who may call it (`methodAuthorization`). */
+  readonly policy: AuthorizationRule | undefined;
   /** The filters around it. */
   readonly chain: InvocationChain | undefined;
 }
+
+/** A call refused before it ran: `message` is the whole error completion. */
+class Refusal extends Error {}
 
 /**
  * Per-connection dispatch state. The maps and the abort controller are made on first use: most connections
@@ -95,13 +103,34 @@ export class HubDispatcher {
   ) {
     this.#methods = discoverHubMethods(hubClass);
     this.#groups = groupManager(manager);
-    const filters = hubFilters(settings.filters, hubClass.filters, hubClass.name || 'the hub class');
+    const name = hubClass.name || 'the hub class';
+    const filters = hubFilters(settings.filters, hubClass.filters, name);
     this.#connected = connectedChain(filters);
     this.#disconnected = disconnectedChain(filters);
+    const policies = this.#byMethod(hubClass.methodAuthorization, `${name}.methodAuthorization`);
     for (const method of this.#methods.values()) {
+      const policy = authorizationRule(policies.get(method), `${name}.methodAuthorization.${method.name}`);
       const chain = invocationChain(filters, method.fn);
-      if (chain) this.#plans.set(method, { chain });
+      if (policy || chain) this.#plans.set(method, { policy, chain });
     }
+  }
+
+  /**
+   * A static declaration by method name (`methodAuthorization`) as a map by method; throws when a name is
+   * no method clients can call (a typo would otherwise leave the method open).
+   */
+  #byMethod(declared: unknown, where: string): Map<HubMethod, unknown> {
+    const byMethod = new Map<HubMethod, unknown>();
+    if (declared === undefined) return byMethod;
+    if (typeof declared !== 'object' || declared === null)
+      throw new InvalidArgumentError(`${where} must be an object keyed by method name.`);
+    for (const [key, value] of Object.entries(declared)) {
+      const method = this.#methods.get(key.toLowerCase());
+      if (!method)
+        throw new InvalidArgumentError(`${where} names '${key}', which is not a method clients can call.`);
+      byMethod.set(method, value);
+    }
+    return byMethod;
   }
 
   /** Runs the hub's `onConnected`, through the filters. */
@@ -272,12 +301,31 @@ export class HubDispatcher {
     const args = this.#arguments(method, message, uploads, signal);
     const plan = this.#plans.get(method);
     if (!plan) return method.fn.apply(hub, args);
-    const invocation: HubInvocationContext = {
-      hub,
-      context: hub.context,
-      methodName: method.name,
-      arguments: args,
-    };
+    return this.#guarded(plan, hub, method, message.target, args);
+  }
+
+  /** Authorizes a call, then runs it through the filters. Throws a {@link Refusal} when refused. */
+  async #guarded(
+    plan: MethodPlan,
+    hub: Hub,
+    method: HubMethod,
+    target: string,
+    args: unknown[],
+  ): Promise<unknown> {
+    const { context } = hub;
+    const invocation: HubInvocationContext = { hub, context, methodName: method.name, arguments: args };
+    if (plan.policy) {
+      const allowed = await isAuthorized(plan.policy, context.claims, {
+        userIdentifier: context.userIdentifier,
+        authenticated: this.settings.jwtSecret !== undefined,
+        http: context.http,
+        invocation,
+      });
+      if (!allowed) {
+        this.log.debug('Hub method not authorized', { target, connectionId: context.connectionId });
+        throw new Refusal(`Failed to invoke '${target}' because user is unauthorized`);
+      }
+    }
     return plan.chain ? plan.chain(invocation) : method.fn.apply(hub, args);
   }
 
@@ -335,12 +383,14 @@ export class HubDispatcher {
     try {
       result = await this.#call(connection, method, message, uploads);
     } catch (error) {
-      this.log.debug('Hub method failed', { target, connectionId: connection.connectionId, error });
+      const refused = error instanceof Refusal;
+      if (!refused)
+        this.log.debug('Hub method failed', { target, connectionId: connection.connectionId, error });
       if (invocationId)
         connection.send({
           type: MessageType.Completion,
           invocationId,
-          error: this.#invokeError(target, error),
+          error: refused ? error.message : this.#invokeError(target, error),
         });
       return;
     } finally {
@@ -418,6 +468,10 @@ export class HubDispatcher {
       try {
         source = await this.#call(connection, method, message, uploads, signal);
       } catch (e) {
+        if (e instanceof Refusal) {
+          error = e.message;
+          return;
+        }
         this.log.debug('Hub stream method failed', {
           target,
           connectionId: connection.connectionId,

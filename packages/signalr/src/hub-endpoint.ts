@@ -12,8 +12,9 @@ import {
   bearerChallenge,
   type Identity,
 } from './auth.js';
+import { type AuthorizationRule, authorizationRule, hubRefusal } from './authorization.js';
 import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
-import { ConnectionTokenError, ShuttingDownError, UnauthorizedError } from './errors.js';
+import { ConnectionTokenError, ForbiddenError, ShuttingDownError, UnauthorizedError } from './errors.js';
 import { asError, guard, recoverFrom } from './guard.js';
 import { TransportRequest } from './http-request.js';
 import type { HubClass } from './hub.js';
@@ -76,6 +77,8 @@ export class HubEndpoint {
    * request of this hub, since a listener closing over the request would live as long as an idle socket.
    */
   readonly onSocketError: (error: Error) => void;
+  /** Who may connect (the hub class's `authorize`). */
+  readonly #authorize: AuthorizationRule | undefined;
   #closing = false;
 
   constructor(
@@ -86,6 +89,7 @@ export class HubEndpoint {
     readonly settings: EndpointSettings,
   ) {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
+    this.#authorize = authorizationRule(hubClass.authorize, `${hubClass.name || 'the hub class'}.authorize`);
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
     this.#batcher = new WriteBatcher(settings.stats, settings.log);
     this.#socketListeners = createWebSocketListeners(settings.log, (ws) => this.#sockets.delete(ws));
@@ -134,7 +138,25 @@ export class HubEndpoint {
     return this.#longPoll(req, res, url, token, key);
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  /**
+   * A WebSocket upgrade. A socket without negotiate (`skipNegotiation`, no `id`) to a hub with `authorize`
+   * is authorized first: it has no connection token to show that negotiate admitted it.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void | Promise<void> {
+    if (!this.#authorize || url.searchParams.has('id') || this.#closing)
+      return this.#upgrade(req, socket, head, url);
+    let identity: Identity;
+    try {
+      identity = authenticate(req, url, this.settings);
+    } catch (error) {
+      return void refuseUpgradeFor(socket, error);
+    }
+    return this.#refusal(identity, req, url).then((refusal) =>
+      refusal ? refuseUpgradeFor(socket, refusal) : this.#upgrade(req, socket, head, url),
+    );
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const id = url.searchParams.get('id');
     // Only an upgrade without any id is a skipNegotiation socket; an empty one is a malformed request.
     if (id === '') return void refuseUpgrade(socket, '400 Bad Request');
@@ -213,6 +235,8 @@ export class HubEndpoint {
     } catch (error) {
       return void refuse(res, error);
     }
+    const refusal = await this.#refusal(identity, req, url);
+    if (refusal) return void refuse(res, refusal);
     const connectionId = this.manager.createConnectionId();
     const statefulReconnect =
       url.searchParams.get('useStatefulReconnect') === 'true' &&
@@ -434,6 +458,21 @@ export class HubEndpoint {
     }
   }
 
+  /** Why the hub's `authorize` refuses `identity` (negotiate, or a socket without it), if it does. */
+  async #refusal(
+    identity: Identity,
+    req: IncomingMessage,
+    url: URL,
+  ): Promise<UnauthorizedError | ForbiddenError | undefined> {
+    if (!this.#authorize) return undefined;
+    return hubRefusal(this.#authorize, identity.claims, {
+      userIdentifier: identity.userId,
+      authenticated: this.settings.jwtSecret !== undefined,
+      http: new TransportRequest(req, url, false),
+      invocation: undefined,
+    });
+  }
+
   /** A connection without negotiate (WebSockets with `skipNegotiation`): authenticated here. */
   #admitAnonymousSocket(req: IncomingMessage, url: URL): Identity & { statefulReconnect: false } {
     if (this.#closing) throw new ShuttingDownError();
@@ -502,14 +541,16 @@ export class HubEndpoint {
 
 function httpStatusCode(error: unknown): number {
   if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
   if (error instanceof ShuttingDownError) return 503;
   return 404;
 }
 
-/** Answers an upgrade refused by `error` (401 with a bearer challenge, 503 or 404) and ends the socket. */
+/** Answers an upgrade refused by `error` (401 with a bearer challenge, 403, 503 or 404) and ends the socket. */
 function refuseUpgradeFor(socket: Duplex, error: unknown): void {
   if (error instanceof UnauthorizedError)
     refuseUpgrade(socket, '401 Unauthorized', `WWW-Authenticate: ${bearerChallenge(error)}\r\n`);
+  else if (error instanceof ForbiddenError) refuseUpgrade(socket, '403 Forbidden');
   else refuseUpgrade(socket, httpStatusCode(error) === 503 ? '503 Service Unavailable' : '404 Not Found');
 }
 
@@ -520,11 +561,13 @@ export function refuseUpgrade(socket: Duplex, status: string, headers = ''): voi
 
 /**
  * Answers a request refused by `error`: 401 with an empty body and a bearer challenge (what ASP.NET Core's
- * JWT bearer handler sends, so clients report "Unauthorized"), else 503 or 404 with the reason.
+ * JWT bearer handler sends, so clients report "Unauthorized"), 403 with an empty body (its forbid), else 503
+ * or 404 with the reason.
  */
 function refuse(res: ServerResponse, error: unknown): void {
   if (error instanceof UnauthorizedError)
     return void res.writeHead(401, { 'WWW-Authenticate': bearerChallenge(error), 'Content-Length': 0 }).end();
+  if (error instanceof ForbiddenError) return void res.writeHead(403, { 'Content-Length': 0 }).end();
   text(res, httpStatusCode(error), (error as Error).message);
 }
 

@@ -1,3 +1,4 @@
+import type { AuthorizationRule, MethodAuthorization } from './authorization.js';
 import type { HubHttpContext } from './http-request.js';
 import type { GroupManager, HubCallerClients } from './hub-clients.js';
 import type { TransportKind } from './hub-connection-context.js';
@@ -64,6 +65,10 @@ export abstract class Hub {
  * ```ts
  * class ChatHub extends Hub {
  *   static filters = [auditFilter];
+ *   static authorize: AuthorizationRule = true;
+ *   static methodAuthorization = {
+ *     DeleteMessage: (claims) => claims.role === 'moderator',
+ *   } satisfies MethodAuthorization;
  *   async SendMessage(user: string, message: string) { ... }
  * }
  * ```
@@ -75,4 +80,18 @@ export interface HubClass {
    * @default none
    */
   readonly filters?: readonly HubFilter[];
+  /**
+   * Who may connect (ASP.NET Core's `[Authorize]` on a hub), checked at negotiate and at the WebSocket
+   * upgrade of a client that skips negotiation (a connection token is only issued once it passed): a refused
+   * anonymous caller gets 401, a refused authenticated one 403.
+   * @default undefined (anyone who passes authentication)
+   */
+  readonly authorize?: AuthorizationRule;
+  /**
+   * Who may call which method (ASP.NET Core's `[Authorize]` on a method), by method name, checked on every
+   * call, before the filters: a refused call answers `Failed to invoke 'X' because user is unauthorized`
+   * (a send gets nothing back) and runs nothing. Every name must be a method clients can call.
+   * @default undefined (every method open to every connection)
+   */
+  readonly methodAuthorization?: MethodAuthorization;
 }

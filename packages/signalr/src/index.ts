@@ -19,6 +19,12 @@ export type {
 } from './hub-clients.js';
 
 // Auth
+export type {
+  AuthorizationContext,
+  AuthorizationPolicy,
+  AuthorizationRule,
+  MethodAuthorization,
+} from './authorization.js';
 export type { Claims, JwtValidation } from './jwt.js';
 export { signJwt, verifyJwt } from './jwt.js';
 
@@ -26,6 +32,7 @@ export { signJwt, verifyJwt } from './jwt.js';
 export {
   ClientStreamError,
   ConnectionTokenError,
+  ForbiddenError,
   ShuttingDownError,
   SlowConsumerError,
   UnauthorizedError,
