@@ -122,6 +122,22 @@ describe('serve security', () => {
     await nothing(receiver);
   });
 
+  it("serve security - the chat hub refuses arguments that are not strings with SignalR's binding failure and broadcasts nothing", async () => {
+    const receiver = await connect(open.url, 'WebSockets', 'json', 'bob');
+    const sender = await connect(open.url, 'LongPolling', 'messagepack', 'alice');
+    await expect(sender.invoke('SendMessage', 123, { html: '<b>' })).rejects.toThrow(
+      /^Failed to invoke 'SendMessage' due to an error on the server\.$/,
+    );
+    await expect(sender.invoke('SendToGroup', 'g', 'alice', ['not', 'text'])).rejects.toThrow(
+      "Failed to invoke 'SendToGroup' due to an error on the server.",
+    );
+    await sender.send('SendToOthers', 'alice', 42);
+    await nothing(receiver);
+    const got = next(receiver);
+    await sender.invoke('SendMessage', 'alice', 'text');
+    expect(await got).toEqual(['alice', 'text']);
+  });
+
   it('serve security - behind a JWT secret the chat hub shows the authenticated user as sender, not the argument', async () => {
     const receiver = await connect(secured.url, 'WebSockets', 'json', 'x', jwt('bob'));
     const sender = await connect(secured.url, 'LongPolling', 'json', 'x', jwt('carol'));

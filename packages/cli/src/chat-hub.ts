@@ -1,7 +1,17 @@
-import { Hub } from '@backplane/signalr';
+import { Hub, type MethodSchemas, type StandardSchemaV1 } from '@backplane/signalr';
 
 /** How long `AskClient` waits for the asked client's answer, in ms. */
 const ASK_TIMEOUT_MS = 30_000;
+
+/** A string argument (a Standard Schema validator: the hub server refuses anything else before the call). */
+const text: StandardSchemaV1<string> = {
+  '~standard': {
+    version: 1,
+    vendor: 'backplane',
+    validate: (value) =>
+      typeof value === 'string' ? { value } : { issues: [{ message: 'Expected a string' }] },
+  },
+};
 
 /**
  * The `/chat` hub of `backplane serve` (the command-line contract). A demo hub: any client may join any
@@ -9,6 +19,20 @@ const ASK_TIMEOUT_MS = 30_000;
  * argument (see {@link AuthenticatedChatHub} for the name that cannot be forged).
  */
 export class ChatHub extends Hub {
+  /**
+   * Every parameter is a string: a call with anything else (`SendMessage(123, {...})`) gets SignalR's
+   * binding failure and is neither run nor broadcast.
+   */
+  static schemas = {
+    SendMessage: [text, text],
+    JoinGroup: [text],
+    LeaveGroup: [text],
+    SendToGroup: [text, text, text],
+    SendToUser: [text, text, text],
+    SendToConnection: [text, text, text],
+    SendToOthers: [text, text],
+    AskClient: [text, text],
+  } satisfies MethodSchemas;
   /** The name shown to receivers as the sender (`_`-prefixed: not callable by clients). */
   protected _sender(claimed: string): string {
     return claimed;

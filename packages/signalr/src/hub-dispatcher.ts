@@ -27,6 +27,7 @@ import {
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
+import { type ArgumentSchemas, argumentSchemas, bindArguments } from './standard-schema.js';
 
 const NO_UPLOADS: readonly ClientStream[] = [];
 
@@ -51,6 +52,8 @@ export interface DispatcherSettings {
 
 /** What runs around a method beyond the call itself; methods without any have no plan. */
 interface MethodPlan {
+  /** Validators of the client's arguments (`schemas`). */
+  readonly schemas: ArgumentSchemas | undefined;
   /** Who may call it (`methodAuthorization`). */
   readonly policy: AuthorizationRule | undefined;
   /** The filters around it. */
@@ -59,6 +62,9 @@ interface MethodPlan {
 
 /** A call refused before it ran: `message` is the whole error completion. */
 class Refusal extends Error {}
+
+/** What the log says about arguments that did not bind: the refused one and why, or the validator's error. */
+type BindingFailureLog = { argument: number; issues: string[] } | { error: unknown };
 
 /**
  * Per-connection dispatch state. The maps and the abort controller are made on first use: most connections
@@ -108,16 +114,22 @@ export class HubDispatcher {
     this.#connected = connectedChain(filters);
     this.#disconnected = disconnectedChain(filters);
     const policies = this.#byMethod(hubClass.methodAuthorization, `${name}.methodAuthorization`);
+    const declaredSchemas = this.#byMethod(hubClass.schemas, `${name}.schemas`);
     for (const method of this.#methods.values()) {
+      const schemas = argumentSchemas(
+        declaredSchemas.get(method),
+        method.streaming ? Math.max(0, method.arity - 1) : method.arity,
+        `${name}.schemas.${method.name}`,
+      );
       const policy = authorizationRule(policies.get(method), `${name}.methodAuthorization.${method.name}`);
       const chain = invocationChain(filters, method.fn);
-      if (policy || chain) this.#plans.set(method, { policy, chain });
+      if (schemas || policy || chain) this.#plans.set(method, { schemas, policy, chain });
     }
   }
 
   /**
-   * A static declaration by method name (`methodAuthorization`) as a map by method; throws when a name is
-   * no method clients can call (a typo would otherwise leave the method open).
+   * A static declaration by method name (`methodAuthorization`, `schemas`) as a map by method; throws when
+   * a name is no method clients can call (a typo would otherwise leave the method open or unchecked).
    */
   #byMethod(declared: unknown, where: string): Map<HubMethod, unknown> {
     const byMethod = new Map<HubMethod, unknown>();
@@ -301,18 +313,40 @@ export class HubDispatcher {
     const args = this.#arguments(method, message, uploads, signal);
     const plan = this.#plans.get(method);
     if (!plan) return method.fn.apply(hub, args);
-    return this.#guarded(plan, hub, method, message.target, args);
+    return this.#guarded(plan, hub, method, message, args);
   }
 
-  /** Authorizes a call, then runs it through the filters. Throws a {@link Refusal} when refused. */
+  /**
+   * Binds the client's arguments (its schemas), authorizes the call, then runs it through the filters, in
+   * SignalR's order. Throws a {@link Refusal} when refused.
+   */
   async #guarded(
     plan: MethodPlan,
     hub: Hub,
     method: HubMethod,
-    target: string,
+    message: InvocationMessage | StreamInvocationMessage,
     args: unknown[],
   ): Promise<unknown> {
     const { context } = hub;
+    const { target } = message;
+    if (plan.schemas) {
+      let failure: BindingFailureLog | undefined;
+      try {
+        const refused = await bindArguments(plan.schemas, args, message.arguments.length);
+        if (refused)
+          failure = { argument: refused.index, issues: refused.issues.map((issue) => issue.message) };
+      } catch (error) {
+        failure = { error };
+      }
+      if (failure) {
+        this.log.debug('Hub method arguments refused', {
+          target,
+          connectionId: context.connectionId,
+          ...failure,
+        });
+        throw new Refusal(this.#bindingError(target));
+      }
+    }
     const invocation: HubInvocationContext = { hub, context, methodName: method.name, arguments: args };
     if (plan.policy) {
       const allowed = await isAuthorized(plan.policy, context.claims, {
@@ -528,6 +562,14 @@ export class HubDispatcher {
     this.manager.setConnectionResult(connection.connectionId, message).catch((error: unknown) => {
       this.log.warn('Client result refused', { connectionId: connection.connectionId, error });
     });
+  }
+
+  /** SignalR's answer to arguments that do not bind (its binding failure, an `InvalidDataException`). */
+  #bindingError(target: string): string {
+    const failed = `Failed to invoke '${target}' due to an error on the server.`;
+    return this.settings.detailedErrors
+      ? `${failed} InvalidDataException: Error binding arguments. Make sure that the types of the provided values match the types of the hub method being invoked.`
+      : failed;
   }
 
   #invokeError(target: string, error: unknown): string {

@@ -4,6 +4,7 @@ import type { GroupManager, HubCallerClients } from './hub-clients.js';
 import type { TransportKind } from './hub-connection-context.js';
 import type { HubFilter } from './hub-filter.js';
 import type { Claims } from './jwt.js';
+import type { MethodSchemas } from './standard-schema.js';
 
 /** Who is calling, inside a hub method. */
 export interface HubCallerContext {
@@ -69,6 +70,7 @@ export abstract class Hub {
  *   static methodAuthorization = {
  *     DeleteMessage: (claims) => claims.role === 'moderator',
  *   } satisfies MethodAuthorization;
+ *   static schemas = { SendMessage: [z.string(), z.string().max(500)] };
  *   async SendMessage(user: string, message: string) { ... }
  * }
  * ```
@@ -94,4 +96,14 @@ export interface HubClass {
    * @default undefined (every method open to every connection)
    */
   readonly methodAuthorization?: MethodAuthorization;
+  /**
+   * Validators of the client's arguments, by method name, one per argument in order (Standard Schema v1:
+   * zod, valibot, arktype, or any object with a `~standard.validate`). A call whose arguments do not
+   * validate answers SignalR's binding failure (`Failed to invoke 'X' due to an error on the server.`, with
+   * `enableDetailedErrors` followed by `InvalidDataException: Error binding arguments. ...`; a send gets
+   * nothing back) and runs nothing; otherwise the method, and the filters, get the values the validators
+   * returned. Checked before authorization, as SignalR binds before it authorizes.
+   * @default undefined (arguments reach the method as the client sent them)
+   */
+  readonly schemas?: MethodSchemas;
 }

@@ -6,6 +6,13 @@ export type { HubServerStats } from './hub-server-stats.js';
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';
 export type { HubFilter, HubInvocationContext, HubLifetimeContext } from './hub-filter.js';
+export type {
+  ArgumentSchemas,
+  MethodSchemas,
+  StandardSchemaIssue,
+  StandardSchemaResult,
+  StandardSchemaV1,
+} from './standard-schema.js';
 export type { HubHttpContext } from './http-request.js';
 export type { TransportKind } from './hub-connection-context.js';
 export { Hub } from './hub.js';
