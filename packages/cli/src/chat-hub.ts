@@ -23,7 +23,7 @@ export class ChatHub extends Hub {
    * Every parameter is a string: a call with anything else (`SendMessage(123, {...})`) gets SignalR's
    * binding failure and is neither run nor broadcast.
    */
-  static schemas = {
+  static schemas: MethodSchemas = {
     SendMessage: [text, text],
     JoinGroup: [text],
     LeaveGroup: [text],
@@ -32,7 +32,7 @@ export class ChatHub extends Hub {
     SendToConnection: [text, text, text],
     SendToOthers: [text, text],
     AskClient: [text, text],
-  } satisfies MethodSchemas;
+  };
   /** The name shown to receivers as the sender (`_`-prefixed: not callable by clients). */
   protected _sender(claimed: string): string {
     return claimed;

@@ -20,6 +20,7 @@ export interface HubInvocationContext {
 export interface HubLifetimeContext {
   /** The hub instance whose `onConnected` or `onDisconnected` runs. */
   readonly hub: Hub;
+  /** Who connected or disconnected (the hub's `context`). */
   readonly context: HubCallerContext;
 }
 

@@ -76,6 +76,7 @@ export abstract class Hub {
  * ```
  */
 export interface HubClass {
+  /** A hub class has a constructor without parameters: a new instance serves each call. */
   new (): Hub;
   /**
    * Filters of this hub, run after `HubServerOptions.filters`, in this order (see {@link HubFilter}).

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '@backplane/core';
  * (possibly transformed) or the issues found, or a promise of either.
  */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  /** The standard's properties, under a name no library uses for anything else. */
   readonly '~standard': {
     readonly version: 1;
     readonly vendor: string;
@@ -23,7 +24,9 @@ export type StandardSchemaResult<Output> =
 
 /** One problem a validator found. */
 export interface StandardSchemaIssue {
+  /** What is wrong, in words. */
   readonly message: string;
+  /** Where in the value, when not at its top. */
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
 }
 
