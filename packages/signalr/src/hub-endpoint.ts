@@ -22,11 +22,17 @@ import {
   type ConnectionEvents,
   type ConnectionSettings,
   HubConnectionContext,
+  type TransportKind,
   type TransportSender,
 } from './hub-connection-context.js';
 import { type DispatcherSettings, HubDispatcher } from './hub-dispatcher.js';
 import { Heartbeat } from './keep-alive.js';
-import { negotiateResponse, negotiateVersion } from './negotiate.js';
+import {
+  AVAILABLE_TRANSPORTS,
+  type AvailableTransport,
+  negotiateResponse,
+  negotiateVersion,
+} from './negotiate.js';
 import { messageTooLarge } from './record-reader.js';
 import { LongPollingSender } from './transports/long-polling.js';
 import { ServerSentEventsSender } from './transports/server-sent-events.js';
@@ -43,6 +49,8 @@ export interface EndpointSettings extends AuthSettings, ConnectionSettings, Disp
   readonly tokens: ConnectionTokens;
   readonly redeemed: RedeemedTokens;
   readonly connectionTokenTtl: number;
+  /** The transports clients may use (negotiate lists only these; the others are refused with 404). */
+  readonly transports: ReadonlySet<TransportKind>;
   readonly pollTimeout: number;
   readonly log: Logger;
 }
@@ -59,6 +67,8 @@ export class HubEndpoint {
   readonly clients: HubContextClients;
   readonly #dispatcher: HubDispatcher;
   readonly #protocols: ReadonlyMap<string, HubProtocol>;
+  /** What negotiate lists: the allowed transports, in SignalR's order. */
+  readonly #availableTransports: readonly AvailableTransport[];
   readonly #heartbeat: Heartbeat;
   /** Connections by the key of their token (`ConnectionTokens.keyOf`; every transport addresses them by token). */
   readonly #byToken = new Map<string, HubConnectionContext>();
@@ -86,6 +96,7 @@ export class HubEndpoint {
     readonly settings: EndpointSettings,
   ) {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
+    this.#availableTransports = AVAILABLE_TRANSPORTS.filter((t) => settings.transports.has(t.transport));
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
     this.#batcher = new WriteBatcher(settings.stats, settings.log);
     this.#socketListeners = createWebSocketListeners(settings.log, (ws) => this.#sockets.delete(ws));
@@ -129,8 +140,11 @@ export class HubEndpoint {
     if (!key) return void text(res, 404, new ConnectionTokenError().message);
     if (method === 'POST') return this.#post(req, res, key);
     if (method === 'DELETE') return this.#delete(res, key);
-    if ((req.headers.accept ?? '').includes('text/event-stream'))
-      return this.#serverSentEvents(req, res, url, token, key);
+    const kind = (req.headers.accept ?? '').includes('text/event-stream')
+      ? 'ServerSentEvents'
+      : 'LongPolling';
+    if (!this.settings.transports.has(kind)) return void text(res, 404, transportNotSupported(kind));
+    if (kind === 'ServerSentEvents') return this.#serverSentEvents(req, res, url, token, key);
     return this.#longPoll(req, res, url, token, key);
   }
 
@@ -142,6 +156,8 @@ export class HubEndpoint {
     // Only an authentic token yields the key its connection is filed under.
     const key = token && this.settings.tokens.keyOf(token);
     if (token && !key) return void refuseUpgrade(socket, '404 Not Found');
+    if (!this.settings.transports.has('WebSockets'))
+      return void refuseUpgrade(socket, '404 Not Found', '', transportNotSupported('WebSockets'));
     const existing = key ? this.#byToken.get(key) : undefined;
     let admission: Admission | undefined;
     if (existing) {
@@ -229,7 +245,13 @@ export class HubEndpoint {
       ),
       statefulReconnect,
     });
-    const body = negotiateResponse(negotiateVersion(url), connectionId, connectionToken, statefulReconnect);
+    const body = negotiateResponse(
+      negotiateVersion(url),
+      connectionId,
+      connectionToken,
+      statefulReconnect,
+      this.#availableTransports,
+    );
     res
       .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
       .end(JSON.stringify(body));
@@ -513,9 +535,17 @@ function refuseUpgradeFor(socket: Duplex, error: unknown): void {
   else refuseUpgrade(socket, httpStatusCode(error) === 503 ? '503 Service Unavailable' : '404 Not Found');
 }
 
-/** Answers an upgrade with an HTTP error (and `headers`, whole lines) and ends the socket. */
-export function refuseUpgrade(socket: Duplex, status: string, headers = ''): void {
-  socket.end(`HTTP/1.1 ${status}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Answers an upgrade with an HTTP error (and `headers`, whole lines, and a text `body`) and ends the socket. */
+export function refuseUpgrade(socket: Duplex, status: string, headers = '', body = ''): void {
+  const content = body === '' ? '' : `Content-Type: text/plain\r\n`;
+  socket.end(
+    `HTTP/1.1 ${status}\r\n${headers}${content}Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** ASP.NET Core's answer (404) to a request on a transport the endpoint does not allow. */
+function transportNotSupported(kind: TransportKind): string {
+  return `${kind} transport not supported by this end point type`;
 }
 
 /**

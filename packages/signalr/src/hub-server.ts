@@ -16,7 +16,9 @@ import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import { guard } from './guard.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
+import type { TransportKind } from './hub-connection-context.js';
 import { type EndpointSettings, HubEndpoint, refuseUpgrade } from './hub-endpoint.js';
+import { type HubOptions, overlay, TRANSPORT_KINDS, validateHubOptions } from './hub-options.js';
 import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { parseRequestTarget } from './request-target.js';
@@ -72,6 +74,12 @@ export interface HubServerOptions {
   handshakeTimeout?: number;
   /** Largest message a client may send, in bytes. @default 32_768 */
   maximumReceiveMessageSize?: number;
+  /**
+   * The transports clients may use, for every hub that does not say otherwise (`mapHub`'s `transports`).
+   * Negotiate lists only these; a request on another gets 404, as in ASP.NET Core.
+   * @default ['WebSockets', 'ServerSentEvents', 'LongPolling']
+   */
+  transports?: readonly TransportKind[];
   /** Long polling: how long a poll waits for data, in ms. @default 90_000 */
   pollTimeout?: number;
   /**
@@ -165,32 +173,10 @@ export class HubServer {
   readonly #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
-    for (const key of [
-      'connectionTokenTtl',
-      'keepAliveInterval',
-      'clientTimeoutInterval',
-      'handshakeTimeout',
-      'maximumReceiveMessageSize',
-      'pollTimeout',
-      'disconnectTimeout',
-      'maximumParallelInvocationsPerClient',
-      'transportMaxBufferSize',
-    ] as const) {
-      const value = options[key];
-      if (value !== undefined && !(Number.isFinite(value) && value > 0))
-        throw new InvalidArgumentError(`HubServerOptions.${key} must be a positive number.`);
-    }
-    const queued = options.maximumQueuedInvocationsPerClient;
-    if (queued !== undefined && !(Number.isInteger(queued) && queued >= 0))
-      throw new InvalidArgumentError(
-        'HubServerOptions.maximumQueuedInvocationsPerClient must be an integer, 0 or more.',
-      );
-    const capacity = options.streamBufferCapacity;
-    if (capacity !== undefined && !(Number.isInteger(capacity) && capacity > 0))
-      throw new InvalidArgumentError('HubServerOptions.streamBufferCapacity must be a positive integer.');
-    const buffer = options.statefulReconnectBufferSize;
-    if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
-      throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
+    const ttl = options.connectionTokenTtl;
+    if (ttl !== undefined && !(Number.isFinite(ttl) && ttl > 0))
+      throw new InvalidArgumentError('HubServerOptions.connectionTokenTtl must be a positive number.');
+    validateHubOptions(options, 'HubServerOptions');
     if (options.tokenSecret !== undefined && options.tokenSecret.length === 0)
       throw new InvalidArgumentError('HubServerOptions.tokenSecret must not be empty.');
     if (options.jwtSecret !== undefined && Buffer.byteLength(options.jwtSecret) < MIN_HS256_SECRET_BYTES)
@@ -211,22 +197,25 @@ export class HubServer {
    * Serves `hubClass` at `path` (e.g. `/chat`: negotiate at `/chat/negotiate`, transports at `/chat`), its
    * clients reached through `manager` (started or not; the app closes it after `close()`). Paths match
    * case-insensitively, as in ASP.NET Core (`/Chat/negotiate` reaches `/chat`), so `/Chat` and `/chat` are
-   * the same path.
+   * the same path. `options` override the server's for this hub only (transports, timeouts, limits);
+   * invalid ones throw `InvalidArgumentError`, as the server's do.
    */
-  mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager): this {
+  mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager, options?: HubOptions): this {
     const normalized = normalizePath(path);
     const key = normalized.toLowerCase();
     if (this.#endpoints.has(key))
       throw new InvalidArgumentError(
         `A hub is already mapped at '${this.#endpoints.get(key)!.path}' (paths match case-insensitively).`,
       );
-    const o = this.#options;
+    if (options) validateHubOptions(options, 'HubOptions');
+    const o = overlay(this.#options, options);
     const protocols = o.protocols ?? manager.protocols;
     const serialized = new Set(manager.protocols.map((p) => p.name));
     const missing = protocols.filter((p) => !serialized.has(p.name)).map((p) => `'${p.name}'`);
+    const owner = options?.protocols ? 'HubOptions' : 'HubServerOptions';
     if (missing.length > 0)
       throw new InvalidArgumentError(
-        `HubServerOptions.protocols offers ${missing.join(', ')}, which the lifetime manager of '${normalized}' does not serialize for; its clients would receive nothing from other servers. Add it to the manager's protocols, or leave HubServerOptions.protocols out to offer the manager's.`,
+        `${owner}.protocols offers ${missing.join(', ')}, which the lifetime manager of '${normalized}' does not serialize for; its clients would receive nothing from other servers. Add it to the manager's protocols, or leave ${owner}.protocols out to offer the manager's.`,
       );
     const log = this.#log ?? createConsoleLogger(manager.nodeId, { limits: o.logLimits });
     const settings: EndpointSettings = {
@@ -241,6 +230,7 @@ export class HubServer {
       userIdProvider: o.userIdProvider ?? subjectUserId,
       userIdQueryParameter: o.userIdQueryParameter,
       connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
+      transports: new Set(o.transports ?? TRANSPORT_KINDS),
       keepAliveInterval: o.keepAliveInterval ?? 15_000,
       clientTimeoutInterval: o.clientTimeoutInterval ?? 30_000,
       handshakeTimeout: o.handshakeTimeout ?? 15_000,

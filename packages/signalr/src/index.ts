@@ -1,5 +1,6 @@
 // Server
 export type { HubServerOptions } from './hub-server.js';
+export type { HubOptions, TransportOptions } from './hub-options.js';
 export { HubServer } from './hub-server.js';
 export type { HubServerStats } from './hub-server-stats.js';
 
