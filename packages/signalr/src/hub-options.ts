@@ -41,6 +41,20 @@ export interface TransportOptions {
 }
 
 /**
+ * Options of one connection handler, given to `mapConnectionHandler` (ASP.NET Core's
+ * `MapConnectionHandler<T>(path, options => …)`). Each transport option left out is the `HubServer`'s.
+ */
+export interface ConnectionHandlerOptions extends TransportOptions {
+  /**
+   * Bytes of messages the handler has not read yet. Past that the server stops reading the client
+   * (WebSockets: the socket is paused; long polling and Server-Sent Events: its POST is answered later)
+   * until the handler has read half of them (ASP.NET Core's `ApplicationMaxBufferSize`). A single larger
+   * message is still delivered. @default 65_536 (bytes)
+   */
+  applicationMaxBufferSize?: number;
+}
+
+/**
  * Options of one hub, given to `mapHub` (ASP.NET Core's `MapHub<T>(path, options => …)` together with
  * `AddHubOptions<T>`). Each left out is the `HubServer`'s, so a hub states only how it differs.
  */
@@ -117,6 +131,23 @@ export function validateHubOptions(options: HubOptions, owner: string): void {
   const buffer = options.statefulReconnectBufferSize;
   if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
     throw new InvalidArgumentError(`${owner}.statefulReconnectBufferSize must be 0 or more.`);
+  validateTransports(options.transports, owner);
+}
+
+/** Checks a connection handler's options like the server's. Throws `InvalidArgumentError`. */
+export function validateConnectionHandlerOptions(options: ConnectionHandlerOptions): void {
+  const owner = 'ConnectionHandlerOptions';
+  for (const key of [
+    'pollTimeout',
+    'disconnectTimeout',
+    'maximumReceiveMessageSize',
+    'transportMaxBufferSize',
+    'applicationMaxBufferSize',
+  ] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isFinite(value) && value > 0))
+      throw new InvalidArgumentError(`${owner}.${key} must be a positive number.`);
+  }
   validateTransports(options.transports, owner);
 }
 

@@ -12,16 +12,26 @@ import {
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
+import { ConnectionHandlerEndpoint, type ConnectionHandlerSettings } from './connection-handler-endpoint.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import { guard } from './guard.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
 import type { TransportKind } from './hub-connection-context.js';
-import { type EndpointSettings, HubEndpoint, refuseUpgrade } from './hub-endpoint.js';
-import { type HubOptions, overlay, TRANSPORT_KINDS, validateHubOptions } from './hub-options.js';
+import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
+import {
+  type ConnectionHandlerOptions,
+  type HubOptions,
+  overlay,
+  TRANSPORT_KINDS,
+  validateConnectionHandlerOptions,
+  validateHubOptions,
+} from './hub-options.js';
 import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
+import type { ConnectionHandler, RawConnection } from './raw-connection.js';
 import { parseRequestTarget } from './request-target.js';
+import { refuseUpgrade, type TransportSettings } from './transport-endpoint.js';
 
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
 const MIN_HS256_SECRET_BYTES = 32;
@@ -145,7 +155,7 @@ export interface HubServerOptions {
   corsOrigins?: readonly string[] | true;
   /**
    * Where the server logs; every line it gets is bounded by `logLimits`.
-   * @default a console logger per hub, tagged with its manager's node id
+   * @default a console logger per hub, tagged with its manager's node id (per connection handler: with its path)
    */
   logger?: Logger;
   /**
@@ -165,7 +175,7 @@ export interface HubServerOptions {
 export class HubServer {
   readonly #options: HubServerOptions;
   /** By lower-cased path: hub paths match case-insensitively, as ASP.NET Core's routing does. */
-  readonly #endpoints = new Map<string, HubEndpoint>();
+  readonly #endpoints = new Map<string, Endpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
   readonly #stats = createHubServerStats();
@@ -201,12 +211,7 @@ export class HubServer {
    * invalid ones throw `InvalidArgumentError`, as the server's do.
    */
   mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager, options?: HubOptions): this {
-    const normalized = normalizePath(path);
-    const key = normalized.toLowerCase();
-    if (this.#endpoints.has(key))
-      throw new InvalidArgumentError(
-        `A hub is already mapped at '${this.#endpoints.get(key)!.path}' (paths match case-insensitively).`,
-      );
+    const { normalized, key } = this.#free(path);
     if (options) validateHubOptions(options, 'HubOptions');
     const o = overlay(this.#options, options);
     const protocols = o.protocols ?? manager.protocols;
@@ -219,34 +224,40 @@ export class HubServer {
       );
     const log = this.#log ?? createConsoleLogger(manager.nodeId, { limits: o.logLimits });
     const settings: EndpointSettings = {
-      tokens: this.#tokens,
-      redeemed: this.#redeemed,
-      jwtSecret: o.jwtSecret,
-      jwtIssuer: o.jwtIssuer,
-      jwtAudience: o.jwtAudience,
-      jwtClockSkew: o.jwtClockSkew ?? 30,
-      closeOnAuthenticationExpiration:
-        (o.closeOnAuthenticationExpiration ?? false) && o.jwtSecret !== undefined,
-      userIdProvider: o.userIdProvider ?? subjectUserId,
-      userIdQueryParameter: o.userIdQueryParameter,
-      connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
-      transports: new Set(o.transports ?? TRANSPORT_KINDS),
+      ...this.#transportSettings(o, log),
       keepAliveInterval: o.keepAliveInterval ?? 15_000,
       clientTimeoutInterval: o.clientTimeoutInterval ?? 30_000,
       handshakeTimeout: o.handshakeTimeout ?? 15_000,
-      maximumReceiveMessageSize: o.maximumReceiveMessageSize ?? 32_768,
-      pollTimeout: o.pollTimeout ?? 90_000,
-      disconnectTimeout: o.disconnectTimeout ?? 15_000,
       statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
       streamBufferCapacity: o.streamBufferCapacity ?? 10,
-      transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
-      stats: this.#stats,
-      log,
     };
     this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
+    return this;
+  }
+
+  /**
+   * Serves `handler` at `path` (ASP.NET Core's `MapConnectionHandler`): negotiate at `{path}/negotiate` and
+   * the transports at `path`, with connection tokens and authentication as for a hub, then raw messages
+   * both ways, without the hub protocol and without a handshake. `handler` is called once per connection
+   * with a {@link RawConnection}; the connection ends when its promise settles. `options` override the
+   * server's transport options for this path; invalid ones throw `InvalidArgumentError`. Paths are shared
+   * with hubs (matched case-insensitively; one path, one endpoint).
+   */
+  mapConnectionHandler(path: string, handler: ConnectionHandler, options?: ConnectionHandlerOptions): this {
+    const { normalized, key } = this.#free(path);
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError('mapConnectionHandler needs a handler function.');
+    if (options) validateConnectionHandlerOptions(options);
+    const o = overlay(this.#options, options);
+    const log = this.#log ?? createConsoleLogger(normalized, { limits: o.logLimits });
+    const settings: ConnectionHandlerSettings = {
+      ...this.#transportSettings(o, log),
+      applicationMaxBufferSize: options?.applicationMaxBufferSize ?? 65_536,
+    };
+    this.#endpoints.set(key, new ConnectionHandlerEndpoint(normalized, handler, settings));
     return this;
   }
 
@@ -256,7 +267,7 @@ export class HubServer {
    */
   hubContext(path: string): HubContextClients {
     const endpoint = this.#endpoints.get(normalizePath(path).toLowerCase());
-    if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
+    if (!(endpoint instanceof HubEndpoint)) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
   }
 
@@ -354,6 +365,42 @@ export class HubServer {
     await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close(timeoutMs)));
   }
 
+  /** `path` normalized, and its key; throws `InvalidArgumentError` if a hub or handler is mapped there. */
+  #free(path: string): { normalized: string; key: string } {
+    const normalized = normalizePath(path);
+    const key = normalized.toLowerCase();
+    const existing = this.#endpoints.get(key);
+    if (existing)
+      throw new InvalidArgumentError(
+        `${existing instanceof HubEndpoint ? 'A hub' : 'A connection handler'} is already mapped at '${existing.path}' (paths match case-insensitively).`,
+      );
+    return { normalized, key };
+  }
+
+  /** What every endpoint's transports need, from the server's options overlaid with the endpoint's (`o`). */
+  #transportSettings(o: HubServerOptions, log: Logger): TransportSettings & TransportLimits {
+    return {
+      tokens: this.#tokens,
+      redeemed: this.#redeemed,
+      jwtSecret: o.jwtSecret,
+      jwtIssuer: o.jwtIssuer,
+      jwtAudience: o.jwtAudience,
+      jwtClockSkew: o.jwtClockSkew ?? 30,
+      closeOnAuthenticationExpiration:
+        (o.closeOnAuthenticationExpiration ?? false) && o.jwtSecret !== undefined,
+      userIdProvider: o.userIdProvider ?? subjectUserId,
+      userIdQueryParameter: o.userIdQueryParameter,
+      connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
+      transports: new Set(o.transports ?? TRANSPORT_KINDS),
+      maximumReceiveMessageSize: o.maximumReceiveMessageSize ?? 32_768,
+      pollTimeout: o.pollTimeout ?? 90_000,
+      disconnectTimeout: o.disconnectTimeout ?? 15_000,
+      transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
+      stats: this.#stats,
+      log,
+    };
+  }
+
   /** Sets CORS headers for allowed origins; answers preflights. Returns whether the request is done. */
   #cors(req: IncomingMessage, res: ServerResponse): boolean {
     const origin = req.headers.origin;
@@ -379,9 +426,9 @@ export class HubServer {
    * lower-cased: compared case-insensitively (ASCII: a request path has nothing else), the longest mapped
    * path first (`/chat/admin/negotiate` is `/chat/admin`'s even when `/chat` is mapped too).
    */
-  #match(path: string): { endpoint: HubEndpoint; subpath: string } | undefined {
+  #match(path: string): { endpoint: Endpoint; subpath: string } | undefined {
     const lower = path.toLowerCase();
-    let found: { endpoint: HubEndpoint; subpath: string } | undefined;
+    let found: { endpoint: Endpoint; subpath: string } | undefined;
     for (const [hubPath, endpoint] of this.#endpoints) {
       if (found && found.endpoint.path.length >= hubPath.length) continue;
       if (lower === hubPath || lower.startsWith(`${hubPath}/`))
@@ -389,6 +436,15 @@ export class HubServer {
     }
     return found;
   }
+}
+
+/** A mapped path: a hub or a connection handler. */
+type Endpoint = HubEndpoint | ConnectionHandlerEndpoint;
+
+/** The limits every endpoint's connections share, besides the transports' own settings. */
+interface TransportLimits {
+  readonly transportMaxBufferSize: number;
+  readonly closeOnAuthenticationExpiration: boolean;
 }
 
 function normalizePath(path: string): string {

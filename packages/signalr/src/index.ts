@@ -1,6 +1,6 @@
 // Server
 export type { HubServerOptions } from './hub-server.js';
-export type { HubOptions, TransportOptions } from './hub-options.js';
+export type { ConnectionHandlerOptions, HubOptions, TransportOptions } from './hub-options.js';
 export { HubServer } from './hub-server.js';
 export type { HubServerStats } from './hub-server-stats.js';
 
@@ -17,6 +17,9 @@ export type {
   HubContextClients,
   SingleClientProxy,
 } from './hub-clients.js';
+
+// Connection handlers (raw connections)
+export type { ConnectionHandler, RawConnection, RawMessage } from './raw-connection.js';
 
 // Auth
 export type { Claims, JwtValidation } from './jwt.js';
