@@ -6,7 +6,7 @@ import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { Hub, type HubOptions, HubServer } from '../src/index.js';
+import { Hub, type HubOptions, HubServer, signJwt } from '../src/index.js';
 import { RawSocket, RS } from './raw-client.js';
 import { quiet, WAIT_MS } from './two-nodes.js';
 
@@ -279,6 +279,55 @@ describe('hub options', () => {
       const held = await fetch(target, { signal: AbortSignal.timeout(WAIT_MS) });
       expect(await held.text()).toBe(''); // the server's pollTimeout
       await fetch(target, { method: 'DELETE' });
+    } finally {
+      await server.close();
+      local.closeAllConnections();
+      await new Promise((resolve) => local.close(resolve));
+    }
+  });
+
+  it('hub options - closeOnAuthenticationExpiration applies to its hub (and connection handler) only', {
+    timeout: 3_000 + 2 * WAIT_MS,
+  }, async () => {
+    const secret = 'hub-options-secret-of-32-bytes-ok';
+    const local = createServer();
+    const raw: Array<{ aborted: Promise<void> }> = [];
+    const server = new HubServer({ logger: quiet, jwtSecret: secret, jwtClockSkew: 0 })
+      .mapHub('/expiring', EchoHub, managers[0]!, { closeOnAuthenticationExpiration: true })
+      .mapHub('/lasting', EchoHub, managers[1]!)
+      .mapConnectionHandler(
+        '/raw',
+        async (connection) => {
+          const aborted = new Promise<void>((resolve) =>
+            connection.connectionAborted.addEventListener('abort', () => resolve()),
+          );
+          raw.push({ aborted });
+          await aborted;
+        },
+        { closeOnAuthenticationExpiration: true },
+      )
+      .attach(local);
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+    // exp is whole seconds: the token expires 1 to 2 s from now.
+    const accessToken = signJwt({ sub: 'ada', exp: Math.floor(Date.now() / 1000) + 2 }, secret);
+    const start = (path: string) => {
+      const c = new signalR.HubConnectionBuilder()
+        .withUrl(`${base}${path}`, { accessTokenFactory: () => accessToken })
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      clients.push(c);
+      return c.start().then(() => c);
+    };
+    try {
+      const [expiring, lasting] = await Promise.all([start('/expiring'), start('/lasting')]);
+      const closed = new Promise<Error | undefined>((resolve) => expiring.onclose(resolve));
+      const socket = new WebSocket(`${base.replace('http', 'ws')}/raw?access_token=${accessToken}`);
+      const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      expect((await closed)?.message).toContain('Connection closed with an error.');
+      await socketClosed;
+      await raw[0]!.aborted;
+      expect(await lasting.invoke('Echo', 'alive')).toBe('alive');
     } finally {
       await server.close();
       local.closeAllConnections();
