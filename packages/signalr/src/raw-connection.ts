@@ -24,9 +24,11 @@ export type RawMessage = string | Uint8Array;
  * the previous poll, concatenated. Delimit your messages if they must survive every transport.
  */
 export interface RawConnection extends AsyncIterable<RawMessage> {
+  /** The connection's id: negotiate's (the official client's `connectionId`), or a new one without negotiate. */
   readonly connectionId: string;
   /** From the JWT (`sub` by default, see `userIdProvider`), or undefined when anonymous. */
   readonly userIdentifier: string | undefined;
+  /** The verified JWT's claims (none when anonymous). */
   readonly claims: Claims;
   /** The transport the connection runs on. */
   readonly transport: TransportKind;
