@@ -17,6 +17,7 @@ import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
 import { SequenceBuffer } from './sequence-buffer.js';
+import type { TransportConnection } from './transport-connection.js';
 
 /** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
 const ACK_INTERVAL_MS = 1_000;
@@ -40,7 +41,11 @@ export interface TransportSender {
   readonly kind: TransportKind;
   /** False for Server-Sent Events (text only). */
   readonly binary: boolean;
-  send(bytes: Uint8Array): void;
+  /**
+   * Queues bytes for the client. WebSockets: in a binary frame when `binary` says so, else as the
+   * connection's `binaryFrames` says; the other transports ignore it.
+   */
+  send(bytes: Uint8Array, binary?: boolean): void;
   /**
    * Bytes sent but not taken by the client yet: the socket's write buffer and what waits in front of it
    * (long polling: what no poll has taken).
@@ -100,7 +105,7 @@ type State = 'handshake' | 'open' | 'closed';
  * client timeout, stateful reconnect, close. It is the `LocalConnection` the lifetime manager writes to, so
  * frames that arrive over the backplane take exactly the same (counted, buffered) path as local ones.
  */
-export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
+export class HubConnectionContext implements LocalConnection, HeartbeatTarget, TransportConnection {
   readonly connectionId: string;
   /** What the endpoint files this connection under (derived from the token the client addresses it with). */
   readonly key: string;
@@ -178,6 +183,11 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget {
 
   get transport(): TransportSender {
     return this.#transport;
+  }
+
+  /** WebSockets: binary frames once a binary hub protocol is agreed (the handshake is text). */
+  get binaryFrames(): boolean {
+    return this.#state === 'open' && this.#protocol!.transferFormat === 'binary';
   }
 
   /** The handshake is done and the connection not closed. */

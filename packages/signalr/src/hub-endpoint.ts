@@ -1,21 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { HubLifetimeManager, Logger } from '@backplane/core';
+import type { IncomingMessage } from 'node:http';
+import type { HubLifetimeManager } from '@backplane/core';
 import { ownerOfConnection } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
-import { ProtocolError } from '@backplane/hub-protocol';
-import { type WebSocket, WebSocketServer } from 'ws';
-import {
-  type AuthSettings,
-  authenticate,
-  authenticationExpiry,
-  bearerChallenge,
-  type Identity,
-} from './auth.js';
+import type { Identity } from './auth.js';
 import { type AuthorizationRule, authorizationRule, hubRefusal } from './authorization.js';
-import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
-import { ConnectionTokenError, ForbiddenError, ShuttingDownError, UnauthorizedError } from './errors.js';
-import { asError, guard, recoverFrom } from './guard.js';
+import type { ForbiddenError, UnauthorizedError } from './errors.js';
+import { asError, recoverFrom } from './guard.js';
 import { TransportRequest } from './http-request.js';
 import type { HubClass } from './hub.js';
 import { type HubContextClients, hubContextClients } from './hub-clients.js';
@@ -26,75 +16,43 @@ import {
   type TransportSender,
 } from './hub-connection-context.js';
 import { type DispatcherSettings, HubDispatcher } from './hub-dispatcher.js';
-import { Heartbeat } from './keep-alive.js';
-import { negotiateResponse, negotiateVersion } from './negotiate.js';
-import { messageTooLarge } from './record-reader.js';
-import { LongPollingSender } from './transports/long-polling.js';
-import { ServerSentEventsSender } from './transports/server-sent-events.js';
-import { WebSocketSender } from './transports/websocket.js';
-import {
-  createWebSocketListeners,
-  listen,
-  type WebSocketListeners,
-} from './transports/websocket-listeners.js';
+import { Heartbeat, heartbeatPeriod } from './keep-alive.js';
+import { type Admission, TransportEndpoint, type TransportSettings } from './transport-endpoint.js';
 import { WriteBatcher } from './transports/write-batcher.js';
 
-/** Settings shared by every hub of a server (resolved defaults of `HubServerOptions`). */
-export interface EndpointSettings extends AuthSettings, ConnectionSettings, DispatcherSettings {
-  readonly tokens: ConnectionTokens;
-  readonly redeemed: RedeemedTokens;
-  readonly connectionTokenTtl: number;
-  readonly pollTimeout: number;
-  readonly log: Logger;
-}
+/** Settings of one hub (resolved defaults of `HubServerOptions` and its `HubOptions`). */
+export interface EndpointSettings extends TransportSettings, ConnectionSettings, DispatcherSettings {}
 
-/** A transport request's identity and the connection it opens. */
-interface Admission extends Identity {
-  readonly connectionId: string;
-  readonly statefulReconnect: boolean;
-  readonly ticket?: RedeemableTicket;
-}
-
-/** One mapped hub: negotiate, the three transports, and the connections this node holds. */
-export class HubEndpoint {
+/** One mapped hub: the transports of {@link TransportEndpoint}, the hub protocol and dispatch on top. */
+export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
   readonly clients: HubContextClients;
   readonly #dispatcher: HubDispatcher;
   readonly #protocols: ReadonlyMap<string, HubProtocol>;
   readonly #heartbeat: Heartbeat;
-  /** Connections by the key of their token (`ConnectionTokens.keyOf`; every transport addresses them by token). */
-  readonly #byToken = new Map<string, HubConnectionContext>();
-  /** Closed long-polling connections whose last bytes (the Close message) the client has not polled yet. */
-  readonly #drainingPolls = new Map<string, LongPollingSender>();
-  readonly #sockets = new Set<WebSocket>();
-  readonly #disconnecting = new Set<Promise<void>>();
-  readonly #wss: WebSocketServer;
-  /** One set of socket listeners for every socket of this hub (no closures per connection). */
-  readonly #socketListeners: WebSocketListeners;
-  /** Writes each connection's records of one event-loop iteration as one message. */
-  readonly #batcher: WriteBatcher;
-  /**
-   * Logs an error of a request's socket or response (a client that went away): one function for every
-   * request of this hub, since a listener closing over the request would live as long as an idle socket.
-   */
-  readonly onSocketError: (error: Error) => void;
   /** Who may connect (the hub class's `authorize`). */
   readonly #authorize: AuthorizationRule | undefined;
-  #closing = false;
 
   constructor(
-    readonly path: string,
+    path: string,
     hubClass: HubClass,
     readonly manager: HubLifetimeManager,
     protocols: readonly HubProtocol[],
-    readonly settings: EndpointSettings,
+    override readonly settings: EndpointSettings,
   ) {
+    super(path, settings, {
+      // Writes each connection's records of one event-loop iteration as one message.
+      writer: new WriteBatcher(settings.stats, settings.log),
+      // Whole frames up to this size are read; the record reader enforces the per-message limit inside them.
+      maxPayload: Math.max(settings.maximumReceiveMessageSize * 4, 1_048_576),
+      // A body may hold several messages; each is held to the limit by the connection's record reader.
+      maxPostBody: settings.maximumReceiveMessageSize * 4 + 4_096,
+      // A closed connection's last poll gets its Close message; after that, 404.
+      announcePollEnd: false,
+    });
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
     this.#authorize = authorizationRule(hubClass.authorize, `${hubClass.name || 'the hub class'}.authorize`);
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
-    this.#batcher = new WriteBatcher(settings.stats, settings.log);
-    this.#socketListeners = createWebSocketListeners(settings.log, (ws) => this.#sockets.delete(ws));
-    this.onSocketError = (error) => settings.log.debug('Socket error', { hub: path, error });
-    this.#heartbeat = new Heartbeat(settings, (error, target) => {
+    this.#heartbeat = new Heartbeat(heartbeatPeriod(settings), (error, target) => {
       const connection = target as HubConnectionContext;
       recoverFrom(
         settings.log,
@@ -105,267 +63,28 @@ export class HubEndpoint {
       );
     });
     this.clients = hubContextClients(manager);
-    // Whole frames up to this size are read; the record reader enforces the per-message limit inside them.
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false, // the endpoint tracks its sockets itself
-      maxPayload: Math.max(settings.maximumReceiveMessageSize * 4, 1_048_576),
-    });
   }
 
-  get connectionCount(): number {
-    return this.#byToken.size;
+  protected override get offersStatefulReconnect(): boolean {
+    return this.settings.statefulReconnectBufferSize > 0;
   }
 
-  async handleRequest(req: IncomingMessage, res: ServerResponse, subpath: string, url: URL): Promise<void> {
-    if (subpath === '/negotiate') {
-      if (req.method !== 'POST') return void res.writeHead(405, { Allow: 'POST' }).end();
-      return this.#negotiate(req, res, url);
-    }
-    if (subpath !== '') return void res.writeHead(404).end();
-    const method = req.method;
-    if (method !== 'GET' && method !== 'POST' && method !== 'DELETE')
-      return void res.writeHead(405, { Allow: 'GET, POST, DELETE' }).end();
-    const token = url.searchParams.get('id');
-    if (!token) return void text(res, 400, 'Connection ID required');
-    // Only an authentic token yields the key its connection is filed under.
-    const key = this.settings.tokens.keyOf(token);
-    if (!key) return void text(res, 404, new ConnectionTokenError().message);
-    if (method === 'POST') return this.#post(req, res, key);
-    if (method === 'DELETE') return this.#delete(res, key);
-    if ((req.headers.accept ?? '').includes('text/event-stream'))
-      return this.#serverSentEvents(req, res, url, token, key);
-    return this.#longPoll(req, res, url, token, key);
+  protected override createConnectionId(): string {
+    return this.manager.createConnectionId();
   }
 
-  /**
-   * A WebSocket upgrade. A socket without negotiate (`skipNegotiation`, no `id`) to a hub with `authorize`
-   * is authorized first: it has no connection token to show that negotiate admitted it.
-   */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void | Promise<void> {
-    if (!this.#authorize || url.searchParams.has('id') || this.#closing)
-      return this.#upgrade(req, socket, head, url);
-    let identity: Identity;
-    try {
-      identity = authenticate(req, url, this.settings);
-    } catch (error) {
-      return void refuseUpgradeFor(socket, error);
-    }
-    return this.#refusal(identity, req, url).then((refusal) =>
-      refusal ? refuseUpgradeFor(socket, refusal) : this.#upgrade(req, socket, head, url),
-    );
+  /** Hub connection ids name their owner: only an id this node minted is kept. */
+  protected override keepsConnectionId(connectionId: string): boolean {
+    return ownerOfConnection(connectionId) === this.manager.serverId;
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const id = url.searchParams.get('id');
-    // Only an upgrade without any id is a skipNegotiation socket; an empty one is a malformed request.
-    if (id === '') return void refuseUpgrade(socket, '400 Bad Request');
-    const token = id ?? undefined;
-    // Only an authentic token yields the key its connection is filed under.
-    const key = token && this.settings.tokens.keyOf(token);
-    if (token && !key) return void refuseUpgrade(socket, '404 Not Found');
-    const existing = key ? this.#byToken.get(key) : undefined;
-    let admission: Admission | undefined;
-    if (existing) {
-      try {
-        this.#checkResume(req, url, token!, existing);
-      } catch (error) {
-        return void refuseUpgradeFor(socket, error);
-      }
-      if (!existing.awaitingReconnect) return void refuseUpgrade(socket, '409 Conflict');
-      if (!existing.canResume) {
-        // Messages were dropped from the resend buffer: end the connection; the client starts afresh.
-        existing.close(
-          new ProtocolError('The stateful reconnect buffer overflowed; messages cannot be replayed.'),
-          { sendClose: false },
-        );
-        return void refuseUpgrade(socket, '404 Not Found');
-      }
-    } else {
-      try {
-        admission = token
-          ? this.#redeem(req, url, token)
-          : { ...this.#admitAnonymousSocket(req, url), connectionId: this.manager.createConnectionId() };
-      } catch (error) {
-        return void refuseUpgradeFor(socket, error);
-      }
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#sockets.add(ws);
-      const sender = new WebSocketSender(ws, this.#batcher);
-      if (existing) {
-        // Stateful reconnect: the same connection continues on the new socket.
-        sender.connection = existing;
-        if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
-      } else if (admission) {
-        const request = new TransportRequest(req, url, true);
-        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender, request);
-        admission = undefined; // the socket's listeners share this scope: do not keep the ticket alive
-      }
-      listen(ws, sender, this.#socketListeners);
-    });
-  }
-
-  /**
-   * Graceful shutdown: refuses new connections, sends every connection a Close allowing reconnect (the
-   * client reconnects, to another node), waits up to `timeoutMs` for sockets to close and `onDisconnected`
-   * hooks to finish, then drops what is left.
-   */
-  async close(timeoutMs: number): Promise<void> {
-    this.#closing = true;
-    for (const connection of [...this.#byToken.values()])
-      connection.close(undefined, { allowReconnect: true });
-    const deadline = sleep(timeoutMs);
-    const socketsClosed = Promise.all(
-      [...this.#sockets].map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve()))),
-    );
-    await Promise.race([socketsClosed, deadline.promise]);
-    for (const ws of this.#sockets) ws.terminate();
-    await Promise.race([Promise.allSettled([...this.#disconnecting]), deadline.promise]);
-    deadline.cancel();
-    this.#heartbeat.stop();
-    this.#wss.close();
-  }
-
-  async #negotiate(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (this.#closing) return void text(res, 503, new ShuttingDownError().message);
-    let identity: Identity;
-    try {
-      identity = authenticate(req, url, this.settings);
-    } catch (error) {
-      return void refuse(res, error);
-    }
-    const refusal = await this.#refusal(identity, req, url);
-    if (refusal) return void refuse(res, refusal);
-    const connectionId = this.manager.createConnectionId();
-    const statefulReconnect =
-      url.searchParams.get('useStatefulReconnect') === 'true' &&
-      this.settings.statefulReconnectBufferSize > 0;
-    const connectionToken = this.settings.tokens.issue({
-      hub: this.path,
-      connectionId,
-      userId: identity.userId,
-      claims: identity.claims,
-      // Never longer than the JWT it was negotiated with.
-      expiresAt: Math.min(
-        Date.now() + this.settings.connectionTokenTtl,
-        authenticationExpiry(identity.claims, this.settings.jwtClockSkew),
-      ),
-      statefulReconnect,
-    });
-    const body = negotiateResponse(negotiateVersion(url), connectionId, connectionToken, statefulReconnect);
-    res
-      .writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
-      .end(JSON.stringify(body));
-  }
-
-  #serverSentEvents(req: IncomingMessage, res: ServerResponse, url: URL, token: string, key: string): void {
-    if (this.#byToken.has(key)) return void text(res, 409, 'Connection already has a transport.');
-    let admission: Admission;
-    try {
-      admission = this.#redeem(req, url, token);
-    } catch (error) {
-      return void refuse(res, error);
-    }
-    const connection = this.#accept(
-      key,
-      admission,
-      new ServerSentEventsSender(res, this.#batcher),
-      new TransportRequest(req, url, true),
-    );
-    req.socket.setTimeout(0);
-    res.once(
-      'close',
-      guard(this.settings.log, 'Server-Sent Events close', () =>
-        connection.close(undefined, { sendClose: false }),
-      ),
-    );
-  }
-
-  #longPoll(req: IncomingMessage, res: ServerResponse, url: URL, token: string, key: string): void {
-    const draining = this.#drainingPolls.get(key);
-    if (draining) {
-      draining.poll(res);
-      if (!draining.draining) this.#drainingPolls.delete(key);
-      return;
-    }
-    const existing = this.#byToken.get(key);
-    if (existing) {
-      if (!(existing.transport instanceof LongPollingSender))
-        return void text(res, 400, 'Connection uses another transport.');
-      req.socket.setTimeout(0);
-      existing.transport.poll(res);
-      return;
-    }
-    let admission: Admission;
-    try {
-      admission = this.#redeem(req, url, token);
-    } catch (error) {
-      return void refuse(res, error);
-    }
-    let connection: HubConnectionContext | undefined;
-    const sender = new LongPollingSender(
-      { pollTimeout: this.settings.pollTimeout, disconnectTimeout: this.settings.disconnectTimeout },
-      this.#batcher,
-      guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
-    );
-    connection = this.#accept(key, admission, sender, new TransportRequest(req, url, false));
-    // The first poll answers at once: it tells the client the transport is up.
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
-  }
-
-  async #post(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
-    const connection = this.#byToken.get(key);
-    if (!connection || connection.closed) return void text(res, 404, 'No Connection with that ID');
-    if (connection.transport.kind === 'WebSockets')
-      return void text(res, 405, 'POST requests are not allowed for WebSocket connections.');
-    if (connection.posting) return void text(res, 409, 'Another send request is in progress.');
-    connection.posting = true;
-    try {
-      // A body may hold several messages; each is held to the limit by the connection's record reader.
-      const limit = this.settings.maximumReceiveMessageSize * 4 + 4_096;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).byteLength;
-        if (size > limit) {
-          connection.close(messageTooLarge(this.settings.maximumReceiveMessageSize));
-          return void text(res, 413, 'Payload too large.');
-        }
-        chunks.push(chunk as Buffer);
-      }
-      connection.receive(Buffer.concat(chunks));
-      // Backpressure: while the connection does not read (its invocation queue is full) this POST is not
-      // answered, and the client sends nothing more meanwhile (one POST at a time; another gets 409).
-      await connection.receiving();
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
-    } finally {
-      connection.posting = false;
-    }
-  }
-
-  #delete(res: ServerResponse, key: string): void {
-    const connection = this.#byToken.get(key);
-    if (!connection) {
-      if (this.#drainingPolls.delete(key)) return void text(res, 202, '');
-      return void text(res, 404, 'No Connection with that ID');
-    }
-    if (connection.transport.kind !== 'LongPolling')
-      return void text(res, 400, 'Cannot terminate this connection using the DELETE endpoint.');
-    connection.close(undefined, { sendClose: false });
-    this.#drainingPolls.delete(key);
-    text(res, 202, '');
-  }
-
-  /** Creates and registers a connection under `key` (`ConnectionTokens.keyOf` its token). */
-  #accept(
+  protected override connect(
     key: string,
     admission: Admission,
     transport: TransportSender,
     request: TransportRequest,
   ): HubConnectionContext {
-    if (admission.ticket) this.settings.redeemed.add(admission.ticket);
-    const connection = new HubConnectionContext(
+    return new HubConnectionContext(
       {
         key,
         connectionId: admission.connectionId,
@@ -381,20 +100,32 @@ export class HubEndpoint {
       this.#heartbeat,
       this.settings.log,
     );
-    this.#byToken.set(key, connection);
-    this.settings.log.debug('Connection accepted', {
-      connectionId: connection.connectionId,
-      transport: transport.kind,
-      userId: admission.userId,
+  }
+
+  /** Why the hub's `authorize` refuses `identity` (negotiate, or a socket without it), if it does. */
+  protected override refusal(
+    identity: Identity,
+    req: IncomingMessage,
+    url: URL,
+  ): Promise<UnauthorizedError | ForbiddenError | undefined> | undefined {
+    if (!this.#authorize) return undefined;
+    return hubRefusal(this.#authorize, identity.claims, {
+      userIdentifier: identity.userId,
+      authenticated: this.settings.jwtSecret !== undefined,
+      http: new TransportRequest(req, url, false),
+      invocation: undefined,
     });
-    return connection;
+  }
+
+  protected override stop(): void {
+    this.#heartbeat.stop();
   }
 
   /** What every connection of this hub reports back (one object for all of them). */
   readonly #events: ConnectionEvents = {
     handshaken: async (c) => {
       await this.manager.onConnected(c);
-      // Closed while registering: no onConnected (nor onDisconnected); #disconnected unregisters.
+      // Closed while registering: no onConnected (nor onDisconnected); #closed unregisters.
       if (c.closed) throw new Error('The connection closed during its handshake.');
       await this.#dispatcher.connected(c);
     },
@@ -425,24 +156,14 @@ export class HubEndpoint {
   };
 
   #closed(c: HubConnectionContext, error: Error | undefined): void {
-    const key = c.key;
-    if (this.#byToken.get(key) === c) this.#byToken.delete(key);
-    if (c.transport instanceof LongPollingSender && c.transport.draining) {
-      const sender = c.transport;
-      this.#drainingPolls.set(key, sender);
-      setTimeout(() => {
-        if (this.#drainingPolls.get(key) === sender) this.#drainingPolls.delete(key);
-      }, this.settings.disconnectTimeout).unref();
-    }
+    this.release(c);
     this.#dispatcher.connectionClosed(c);
     this.settings.log.debug('Connection closed', {
       connectionId: c.connectionId,
       transport: c.transport.kind,
       ...(error && { reason: error.message }),
     });
-    const done = this.#disconnected(c, error);
-    this.#disconnecting.add(done);
-    void done.finally(() => this.#disconnecting.delete(done));
+    this.track(this.#disconnected(c, error));
   }
 
   async #disconnected(connection: HubConnectionContext, error: Error | undefined): Promise<void> {
@@ -457,128 +178,4 @@ export class HubEndpoint {
       this.#dispatcher.forget(connection);
     }
   }
-
-  /** Why the hub's `authorize` refuses `identity` (negotiate, or a socket without it), if it does. */
-  async #refusal(
-    identity: Identity,
-    req: IncomingMessage,
-    url: URL,
-  ): Promise<UnauthorizedError | ForbiddenError | undefined> {
-    if (!this.#authorize) return undefined;
-    return hubRefusal(this.#authorize, identity.claims, {
-      userIdentifier: identity.userId,
-      authenticated: this.settings.jwtSecret !== undefined,
-      http: new TransportRequest(req, url, false),
-      invocation: undefined,
-    });
-  }
-
-  /** A connection without negotiate (WebSockets with `skipNegotiation`): authenticated here. */
-  #admitAnonymousSocket(req: IncomingMessage, url: URL): Identity & { statefulReconnect: false } {
-    if (this.#closing) throw new ShuttingDownError();
-    return { ...authenticate(req, url, this.settings), statefulReconnect: false };
-  }
-
-  /**
-   * Opens a connection with a token from negotiate (on any node). The connection keeps negotiate's id
-   * when this node minted it; a token negotiated on another node gets an id of this node (ids name their
-   * owner). A token opens one connection per node.
-   */
-  #redeem(req: IncomingMessage, url: URL, token: string): Admission {
-    if (this.#closing) throw new ShuttingDownError();
-    const ticket = this.settings.tokens.read(token);
-    if (
-      !ticket ||
-      ticket.hub !== this.path ||
-      ticket.expiresAt < Date.now() ||
-      this.settings.redeemed.has(ticket)
-    )
-      throw new ConnectionTokenError();
-    this.#checkBearer(req, url, ticket.userId);
-    const ours = ownerOfConnection(ticket.connectionId) === this.manager.serverId;
-    return {
-      userId: ticket.userId,
-      claims: ticket.claims,
-      statefulReconnect: ticket.statefulReconnect,
-      connectionId: ours ? ticket.connectionId : this.manager.createConnectionId(),
-      ticket,
-    };
-  }
-
-  /**
-   * A stateful reconnect: a new WebSocket for `existing`, found by its token's key. The whole token is
-   * checked again, except its expiry (a resume may come after the token could no longer open a connection,
-   * as in SignalR): it must be authentic and name this hub, this connection and its user. An access token
-   * sent with it must be valid and name the same user. Throws like {@link #redeem}.
-   */
-  #checkResume(req: IncomingMessage, url: URL, token: string, existing: HubConnectionContext): void {
-    const ticket = this.settings.tokens.read(token);
-    // A ticket negotiated on another node names that node's id; this node gave the connection its own.
-    const ours = ticket !== undefined && ownerOfConnection(ticket.connectionId) === this.manager.serverId;
-    if (
-      !ticket ||
-      ticket.hub !== this.path ||
-      ticket.userId !== existing.userIdentifier ||
-      (ours && ticket.connectionId !== existing.connectionId)
-    )
-      throw new ConnectionTokenError();
-    this.#checkBearer(req, url, existing.userIdentifier);
-  }
-
-  /**
-   * With JWT authentication, a request that opens or resumes a transport needs a valid access token naming
-   * `userId`, as every request to a hub that requires authorization does in ASP.NET Core (the connection
-   * token alone is not enough). Polls and sends of an open connection are authenticated by its connection
-   * token.
-   */
-  #checkBearer(req: IncomingMessage, url: URL, userId: string | undefined): void {
-    if (!this.settings.jwtSecret) return;
-    const identity = authenticate(req, url, this.settings);
-    if (identity.userId !== userId)
-      throw new UnauthorizedError('The access token does not match the connection.', { invalidToken: true });
-  }
-}
-
-function httpStatusCode(error: unknown): number {
-  if (error instanceof UnauthorizedError) return 401;
-  if (error instanceof ForbiddenError) return 403;
-  if (error instanceof ShuttingDownError) return 503;
-  return 404;
-}
-
-/** Answers an upgrade refused by `error` (401 with a bearer challenge, 403, 503 or 404) and ends the socket. */
-function refuseUpgradeFor(socket: Duplex, error: unknown): void {
-  if (error instanceof UnauthorizedError)
-    refuseUpgrade(socket, '401 Unauthorized', `WWW-Authenticate: ${bearerChallenge(error)}\r\n`);
-  else if (error instanceof ForbiddenError) refuseUpgrade(socket, '403 Forbidden');
-  else refuseUpgrade(socket, httpStatusCode(error) === 503 ? '503 Service Unavailable' : '404 Not Found');
-}
-
-/** Answers an upgrade with an HTTP error (and `headers`, whole lines) and ends the socket. */
-export function refuseUpgrade(socket: Duplex, status: string, headers = ''): void {
-  socket.end(`HTTP/1.1 ${status}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/**
- * Answers a request refused by `error`: 401 with an empty body and a bearer challenge (what ASP.NET Core's
- * JWT bearer handler sends, so clients report "Unauthorized"), 403 with an empty body (its forbid), else 503
- * or 404 with the reason.
- */
-function refuse(res: ServerResponse, error: unknown): void {
-  if (error instanceof UnauthorizedError)
-    return void res.writeHead(401, { 'WWW-Authenticate': bearerChallenge(error), 'Content-Length': 0 }).end();
-  if (error instanceof ForbiddenError) return void res.writeHead(403, { 'Content-Length': 0 }).end();
-  text(res, httpStatusCode(error), (error as Error).message);
-}
-
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain' }).end(body);
-}
-
-function sleep(ms: number): { promise: Promise<void>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
 }

@@ -8,12 +8,14 @@ export interface HubServerStats {
   /**
    * Times a connection stopped reading from its client because `maximumQueuedInvocationsPerClient` calls
    * were waiting (backpressure: it reads again once half of them have run) or a client-to-server stream
-   * held `streamBufferCapacity` items (it reads again once the method has read half of them).
+   * held `streamBufferCapacity` items (it reads again once the method has read half of them), or a
+   * connection handler had `applicationMaxBufferSize` bytes unread (it reads again once it has read half).
    */
   receivePauses: number;
   /**
-   * Messages written to clients: WebSocket messages, Server-Sent Events, long-poll answers. Hub messages
-   * queued for one connection during one event-loop iteration leave as one.
+   * Messages written to hub clients: WebSocket messages, Server-Sent Events, long-poll answers. Hub
+   * messages queued for one connection during one event-loop iteration leave as one. (Connection handlers'
+   * messages are not counted.)
    */
   framesSent: number;
   /** Hub messages (records) in those; `recordsSent / framesSent` is the batch factor. */

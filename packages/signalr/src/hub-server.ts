@@ -12,15 +12,27 @@ import {
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
+import { ConnectionHandlerEndpoint, type ConnectionHandlerSettings } from './connection-handler-endpoint.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import { guard } from './guard.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
-import { type EndpointSettings, HubEndpoint, refuseUpgrade } from './hub-endpoint.js';
+import type { TransportKind } from './hub-connection-context.js';
+import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
 import type { HubFilter } from './hub-filter.js';
+import {
+  type ConnectionHandlerOptions,
+  type HubOptions,
+  overlay,
+  TRANSPORT_KINDS,
+  validateConnectionHandlerOptions,
+  validateHubOptions,
+} from './hub-options.js';
 import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
+import type { ConnectionHandler, RawConnection } from './raw-connection.js';
 import { parseRequestTarget } from './request-target.js';
+import { refuseUpgrade, type TransportSettings } from './transport-endpoint.js';
 
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
 const MIN_HS256_SECRET_BYTES = 32;
@@ -73,6 +85,12 @@ export interface HubServerOptions {
   handshakeTimeout?: number;
   /** Largest message a client may send, in bytes. @default 32_768 */
   maximumReceiveMessageSize?: number;
+  /**
+   * The transports clients may use, for every hub that does not say otherwise (`mapHub`'s `transports`).
+   * Negotiate lists only these; a request on another gets 404, as in ASP.NET Core.
+   * @default ['WebSockets', 'ServerSentEvents', 'LongPolling']
+   */
+  transports?: readonly TransportKind[];
   /** Long polling: how long a poll waits for data, in ms. @default 90_000 */
   pollTimeout?: number;
   /**
@@ -143,7 +161,7 @@ export interface HubServerOptions {
   corsOrigins?: readonly string[] | true;
   /**
    * Where the server logs; every line it gets is bounded by `logLimits`.
-   * @default a console logger per hub, tagged with its manager's node id
+   * @default a console logger per hub, tagged with its manager's node id (per connection handler: with its path)
    */
   logger?: Logger;
   /**
@@ -163,7 +181,7 @@ export interface HubServerOptions {
 export class HubServer {
   readonly #options: HubServerOptions;
   /** By lower-cased path: hub paths match case-insensitively, as ASP.NET Core's routing does. */
-  readonly #endpoints = new Map<string, HubEndpoint>();
+  readonly #endpoints = new Map<string, Endpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
   readonly #stats = createHubServerStats();
@@ -171,32 +189,10 @@ export class HubServer {
   readonly #log: Logger | undefined;
 
   constructor(options: HubServerOptions = {}) {
-    for (const key of [
-      'connectionTokenTtl',
-      'keepAliveInterval',
-      'clientTimeoutInterval',
-      'handshakeTimeout',
-      'maximumReceiveMessageSize',
-      'pollTimeout',
-      'disconnectTimeout',
-      'maximumParallelInvocationsPerClient',
-      'transportMaxBufferSize',
-    ] as const) {
-      const value = options[key];
-      if (value !== undefined && !(Number.isFinite(value) && value > 0))
-        throw new InvalidArgumentError(`HubServerOptions.${key} must be a positive number.`);
-    }
-    const queued = options.maximumQueuedInvocationsPerClient;
-    if (queued !== undefined && !(Number.isInteger(queued) && queued >= 0))
-      throw new InvalidArgumentError(
-        'HubServerOptions.maximumQueuedInvocationsPerClient must be an integer, 0 or more.',
-      );
-    const capacity = options.streamBufferCapacity;
-    if (capacity !== undefined && !(Number.isInteger(capacity) && capacity > 0))
-      throw new InvalidArgumentError('HubServerOptions.streamBufferCapacity must be a positive integer.');
-    const buffer = options.statefulReconnectBufferSize;
-    if (buffer !== undefined && !(Number.isFinite(buffer) && buffer >= 0))
-      throw new InvalidArgumentError('HubServerOptions.statefulReconnectBufferSize must be 0 or more.');
+    const ttl = options.connectionTokenTtl;
+    if (ttl !== undefined && !(Number.isFinite(ttl) && ttl > 0))
+      throw new InvalidArgumentError('HubServerOptions.connectionTokenTtl must be a positive number.');
+    validateHubOptions(options, 'HubServerOptions');
     if (options.tokenSecret !== undefined && options.tokenSecret.length === 0)
       throw new InvalidArgumentError('HubServerOptions.tokenSecret must not be empty.');
     if (options.jwtSecret !== undefined && Buffer.byteLength(options.jwtSecret) < MIN_HS256_SECRET_BYTES)
@@ -217,53 +213,58 @@ export class HubServer {
    * Serves `hubClass` at `path` (e.g. `/chat`: negotiate at `/chat/negotiate`, transports at `/chat`), its
    * clients reached through `manager` (started or not; the app closes it after `close()`). Paths match
    * case-insensitively, as in ASP.NET Core (`/Chat/negotiate` reaches `/chat`), so `/Chat` and `/chat` are
-   * the same path.
+   * the same path. `options` override the server's for this hub only (transports, timeouts, limits);
+   * invalid ones throw `InvalidArgumentError`, as the server's do.
    */
-  mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager): this {
-    const normalized = normalizePath(path);
-    const key = normalized.toLowerCase();
-    if (this.#endpoints.has(key))
-      throw new InvalidArgumentError(
-        `A hub is already mapped at '${this.#endpoints.get(key)!.path}' (paths match case-insensitively).`,
-      );
-    const o = this.#options;
+  mapHub(path: string, hubClass: HubClass, manager: HubLifetimeManager, options?: HubOptions): this {
+    const { normalized, key } = this.#free(path);
+    if (options) validateHubOptions(options, 'HubOptions');
+    const o = overlay(this.#options, options);
     const protocols = o.protocols ?? manager.protocols;
     const serialized = new Set(manager.protocols.map((p) => p.name));
     const missing = protocols.filter((p) => !serialized.has(p.name)).map((p) => `'${p.name}'`);
+    const owner = options?.protocols ? 'HubOptions' : 'HubServerOptions';
     if (missing.length > 0)
       throw new InvalidArgumentError(
-        `HubServerOptions.protocols offers ${missing.join(', ')}, which the lifetime manager of '${normalized}' does not serialize for; its clients would receive nothing from other servers. Add it to the manager's protocols, or leave HubServerOptions.protocols out to offer the manager's.`,
+        `${owner}.protocols offers ${missing.join(', ')}, which the lifetime manager of '${normalized}' does not serialize for; its clients would receive nothing from other servers. Add it to the manager's protocols, or leave ${owner}.protocols out to offer the manager's.`,
       );
     const log = this.#log ?? createConsoleLogger(manager.nodeId, { limits: o.logLimits });
     const settings: EndpointSettings = {
-      tokens: this.#tokens,
-      redeemed: this.#redeemed,
-      jwtSecret: o.jwtSecret,
-      jwtIssuer: o.jwtIssuer,
-      jwtAudience: o.jwtAudience,
-      jwtClockSkew: o.jwtClockSkew ?? 30,
-      closeOnAuthenticationExpiration:
-        (o.closeOnAuthenticationExpiration ?? false) && o.jwtSecret !== undefined,
-      userIdProvider: o.userIdProvider ?? subjectUserId,
-      userIdQueryParameter: o.userIdQueryParameter,
-      connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
+      ...this.#transportSettings(o, log),
       keepAliveInterval: o.keepAliveInterval ?? 15_000,
       clientTimeoutInterval: o.clientTimeoutInterval ?? 30_000,
       handshakeTimeout: o.handshakeTimeout ?? 15_000,
-      maximumReceiveMessageSize: o.maximumReceiveMessageSize ?? 32_768,
-      pollTimeout: o.pollTimeout ?? 90_000,
-      disconnectTimeout: o.disconnectTimeout ?? 15_000,
       statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
       streamBufferCapacity: o.streamBufferCapacity ?? 10,
-      transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
       filters: o.filters ?? [],
-      stats: this.#stats,
-      log,
     };
     this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
+    return this;
+  }
+
+  /**
+   * Serves `handler` at `path` (ASP.NET Core's `MapConnectionHandler`): negotiate at `{path}/negotiate` and
+   * the transports at `path`, with connection tokens and authentication as for a hub, then raw messages
+   * both ways, without the hub protocol and without a handshake. `handler` is called once per connection
+   * with a {@link RawConnection}; the connection ends when its promise settles. `options` override the
+   * server's transport options for this path; invalid ones throw `InvalidArgumentError`. Paths are shared
+   * with hubs (matched case-insensitively; one path, one endpoint).
+   */
+  mapConnectionHandler(path: string, handler: ConnectionHandler, options?: ConnectionHandlerOptions): this {
+    const { normalized, key } = this.#free(path);
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError('mapConnectionHandler needs a handler function.');
+    if (options) validateConnectionHandlerOptions(options);
+    const o = overlay(this.#options, options);
+    const log = this.#log ?? createConsoleLogger(normalized, { limits: o.logLimits });
+    const settings: ConnectionHandlerSettings = {
+      ...this.#transportSettings(o, log),
+      applicationMaxBufferSize: options?.applicationMaxBufferSize ?? 65_536,
+    };
+    this.#endpoints.set(key, new ConnectionHandlerEndpoint(normalized, handler, settings));
     return this;
   }
 
@@ -273,7 +274,7 @@ export class HubServer {
    */
   hubContext(path: string): HubContextClients {
     const endpoint = this.#endpoints.get(normalizePath(path).toLowerCase());
-    if (!endpoint) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
+    if (!(endpoint instanceof HubEndpoint)) throw new InvalidArgumentError(`No hub is mapped at '${path}'.`);
     return endpoint.clients;
   }
 
@@ -371,6 +372,42 @@ export class HubServer {
     await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close(timeoutMs)));
   }
 
+  /** `path` normalized, and its key; throws `InvalidArgumentError` if a hub or handler is mapped there. */
+  #free(path: string): { normalized: string; key: string } {
+    const normalized = normalizePath(path);
+    const key = normalized.toLowerCase();
+    const existing = this.#endpoints.get(key);
+    if (existing)
+      throw new InvalidArgumentError(
+        `${existing instanceof HubEndpoint ? 'A hub' : 'A connection handler'} is already mapped at '${existing.path}' (paths match case-insensitively).`,
+      );
+    return { normalized, key };
+  }
+
+  /** What every endpoint's transports need, from the server's options overlaid with the endpoint's (`o`). */
+  #transportSettings(o: HubServerOptions, log: Logger): TransportSettings & TransportLimits {
+    return {
+      tokens: this.#tokens,
+      redeemed: this.#redeemed,
+      jwtSecret: o.jwtSecret,
+      jwtIssuer: o.jwtIssuer,
+      jwtAudience: o.jwtAudience,
+      jwtClockSkew: o.jwtClockSkew ?? 30,
+      closeOnAuthenticationExpiration:
+        (o.closeOnAuthenticationExpiration ?? false) && o.jwtSecret !== undefined,
+      userIdProvider: o.userIdProvider ?? subjectUserId,
+      userIdQueryParameter: o.userIdQueryParameter,
+      connectionTokenTtl: o.connectionTokenTtl ?? 300_000,
+      transports: new Set(o.transports ?? TRANSPORT_KINDS),
+      maximumReceiveMessageSize: o.maximumReceiveMessageSize ?? 32_768,
+      pollTimeout: o.pollTimeout ?? 90_000,
+      disconnectTimeout: o.disconnectTimeout ?? 15_000,
+      transportMaxBufferSize: o.transportMaxBufferSize ?? 1_048_576,
+      stats: this.#stats,
+      log,
+    };
+  }
+
   /** Sets CORS headers for allowed origins; answers preflights. Returns whether the request is done. */
   #cors(req: IncomingMessage, res: ServerResponse): boolean {
     const origin = req.headers.origin;
@@ -396,9 +433,9 @@ export class HubServer {
    * lower-cased: compared case-insensitively (ASCII: a request path has nothing else), the longest mapped
    * path first (`/chat/admin/negotiate` is `/chat/admin`'s even when `/chat` is mapped too).
    */
-  #match(path: string): { endpoint: HubEndpoint; subpath: string } | undefined {
+  #match(path: string): { endpoint: Endpoint; subpath: string } | undefined {
     const lower = path.toLowerCase();
-    let found: { endpoint: HubEndpoint; subpath: string } | undefined;
+    let found: { endpoint: Endpoint; subpath: string } | undefined;
     for (const [hubPath, endpoint] of this.#endpoints) {
       if (found && found.endpoint.path.length >= hubPath.length) continue;
       if (lower === hubPath || lower.startsWith(`${hubPath}/`))
@@ -406,6 +443,15 @@ export class HubServer {
     }
     return found;
   }
+}
+
+/** A mapped path: a hub or a connection handler. */
+type Endpoint = HubEndpoint | ConnectionHandlerEndpoint;
+
+/** The limits every endpoint's connections share, besides the transports' own settings. */
+interface TransportLimits {
+  readonly transportMaxBufferSize: number;
+  readonly closeOnAuthenticationExpiration: boolean;
 }
 
 function normalizePath(path: string): string {

@@ -1,5 +1,6 @@
 // Server
 export type { HubServerOptions } from './hub-server.js';
+export type { ConnectionHandlerOptions, HubOptions, TransportOptions } from './hub-options.js';
 export { HubServer } from './hub-server.js';
 export type { HubServerStats } from './hub-server-stats.js';
 
@@ -24,6 +25,9 @@ export type {
   HubContextClients,
   SingleClientProxy,
 } from './hub-clients.js';
+
+// Connection handlers (raw connections)
+export type { ConnectionHandler, RawConnection, RawMessage } from './raw-connection.js';
 
 // Auth
 export type {

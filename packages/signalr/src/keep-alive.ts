@@ -59,6 +59,19 @@ export class KeepAlive {
   }
 }
 
+/**
+ * The tick period of hub connections: once a second (as SignalR), or half the finest of their intervals
+ * when one is shorter than 2 s (10 ms at least), so short test timers still fire on time.
+ */
+export function heartbeatPeriod(settings: KeepAliveSettings): number {
+  const finest = Math.min(
+    settings.keepAliveInterval,
+    settings.clientTimeoutInterval,
+    settings.handshakeTimeout,
+  );
+  return Math.max(10, Math.min(1_000, Math.floor(finest / 2)));
+}
+
 /** Something ticked by a {@link Heartbeat}. */
 export interface HeartbeatTarget {
   tick(now: number): void;
@@ -73,17 +86,15 @@ export class Heartbeat {
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
 
-  /** @param onError told of a tick that threw (the other targets still tick). */
+  /**
+   * @param periodMs how often targets tick, in ms ({@link heartbeatPeriod} for hub connections).
+   * @param onError told of a tick that threw (the other targets still tick).
+   */
   constructor(
-    settings: KeepAliveSettings,
+    periodMs: number,
     readonly onError: (error: unknown, target: HeartbeatTarget) => void = () => {},
   ) {
-    const finest = Math.min(
-      settings.keepAliveInterval,
-      settings.clientTimeoutInterval,
-      settings.handshakeTimeout,
-    );
-    this.#periodMs = Math.max(10, Math.min(1_000, Math.floor(finest / 2)));
+    this.#periodMs = periodMs;
   }
 
   add(target: HeartbeatTarget): void {

@@ -1,12 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import type { TransportSender } from '../hub-connection-context.js';
-import type { BatchedSender, WriteBatcher } from './write-batcher.js';
+import type { BatchedSender, Writer } from './write-batcher.js';
 
 export interface LongPollingOptions {
   /** How long a poll waits for data before answering empty, in ms. @default 90_000 */
   pollTimeout: number;
   /** A connection with no poll for this long is closed, in ms. @default 15_000 */
   disconnectTimeout: number;
+  /**
+   * After a close, a poll still gets 204 when nothing was left for it, so the client learns of the end (raw
+   * connections: they have no Close message of their own). @default false
+   */
+  announceEnd?: boolean;
 }
 
 /**
@@ -23,12 +28,14 @@ export class LongPollingSender implements TransportSender, BatchedSender {
   #bytes = 0;
   #poll: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
   #closed = false;
+  /** A poll was answered 204 after the close. */
+  #endAnnounced = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #scheduled = false;
 
   constructor(
     readonly options: LongPollingOptions,
-    readonly batcher: WriteBatcher,
+    readonly batcher: Writer,
     readonly onIdle: () => void,
   ) {
     this.#armIdle();
@@ -76,18 +83,24 @@ export class LongPollingSender implements TransportSender, BatchedSender {
       clearTimeout(this.#poll.timer);
       this.#poll.res.writeHead(204).end();
       this.#poll = undefined;
+      this.#endAnnounced = true;
     }
   }
 
-  /** Closed, with bytes the client has not polled yet. */
+  /** Closed, with bytes the client has not polled yet (or, with `announceEnd`, the end not told yet). */
   get draining(): boolean {
-    return this.#closed && this.#buffer.length > 0;
+    return (
+      this.#closed && (this.#buffer.length > 0 || (this.options.announceEnd === true && !this.#endAnnounced))
+    );
   }
 
   /** A poll arrived: answer at once with what is buffered, or hold it. */
   poll(res: ServerResponse): void {
     if (this.#closed) {
-      if (this.#buffer.length === 0) return void res.writeHead(204).end();
+      if (this.#buffer.length === 0) {
+        this.#endAnnounced = true;
+        return void res.writeHead(204).end();
+      }
       const body = this.#take();
       res
         .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { TransportSender } from '../hub-connection-context.js';
-import type { BatchedSender, WriteBatcher } from './write-batcher.js';
+import type { BatchedSender, Writer } from './write-batcher.js';
 
 const decoder = new TextDecoder();
 const DATA = Buffer.from('data: ');
@@ -17,12 +17,12 @@ export class ServerSentEventsSender implements TransportSender, BatchedSender {
   readonly kind = 'ServerSentEvents';
   readonly binary = false;
   readonly #res: ServerResponse;
-  readonly #batcher: WriteBatcher;
+  readonly #batcher: Writer;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #scheduled = false;
 
-  constructor(res: ServerResponse, batcher: WriteBatcher) {
+  constructor(res: ServerResponse, batcher: Writer) {
     this.#res = res;
     this.#batcher = batcher;
     res.writeHead(200, {

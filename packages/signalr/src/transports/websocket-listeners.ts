@@ -7,9 +7,9 @@ import type { WebSocketSender } from './websocket.js';
 const SENDER = Symbol('backplane.websocket-sender');
 type SocketWithSender = WebSocket & { [SENDER]?: WebSocketSender };
 
-/** The three socket events a hub listens to. Called with the socket as `this` (EventEmitter's rule). */
+/** The three socket events an endpoint listens to. Called with the socket as `this` (EventEmitter's rule). */
 export interface WebSocketListeners {
-  message(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]): void;
+  message(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void;
   close(this: WebSocket, code: number): void;
   error(this: WebSocket, error: Error): void;
 }
@@ -37,12 +37,15 @@ export function createWebSocketListeners(log: Logger, forget: (ws: WebSocket) =>
     }
   };
   return {
-    message(data) {
+    message(data, isBinary) {
       const sender = (this as SocketWithSender)[SENDER];
       try {
         const connection = sender?.connection;
         if (!connection || connection.transport !== sender) return;
-        connection.receive(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
+        connection.receive(
+          Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer),
+          isBinary,
+        );
       } catch (error) {
         recoverFrom(log, 'WebSocket message', error, () => fail(this, sender, error), context(sender));
       }

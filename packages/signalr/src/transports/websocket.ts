@@ -1,13 +1,15 @@
 import type { WebSocket } from 'ws';
-import type { HubConnectionContext, TransportSender } from '../hub-connection-context.js';
-import type { BatchedSender, WriteBatcher } from './write-batcher.js';
+import type { TransportSender } from '../hub-connection-context.js';
+import type { TransportConnection } from '../transport-connection.js';
+import type { BatchedSender, Writer } from './write-batcher.js';
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
 /**
  * WebSockets: text frames for text protocols (and the handshake), binary frames for MessagePack once the
- * connection it serves (`connection`, set when the connection is made or resumed) has agreed on one.
+ * connection it serves (`connection`, set when the connection is made or resumed) has agreed on one; a raw
+ * connection says for each send.
  *
  * Hub messages written during one event-loop iteration (a burst from the backplane, the answers to many
  * invocations read at once) go out at the end of it as ONE WebSocket message holding all their records,
@@ -19,9 +21,9 @@ export class WebSocketSender implements TransportSender, BatchedSender {
   readonly kind = 'WebSockets';
   readonly binary = true;
   /** The connection this socket carries. */
-  connection: HubConnectionContext | undefined;
+  connection: TransportConnection | undefined;
   readonly #socket: WebSocket;
-  readonly #batcher: WriteBatcher;
+  readonly #batcher: Writer;
   /** Records waiting for the end of this iteration; made on first use, then reused. */
   #pending: Uint8Array[] | undefined;
   /** Bytes in `#pending`. */
@@ -29,16 +31,15 @@ export class WebSocketSender implements TransportSender, BatchedSender {
   #pendingBinary = false;
   #scheduled = false;
 
-  constructor(socket: WebSocket, batcher: WriteBatcher) {
+  constructor(socket: WebSocket, batcher: Writer) {
     this.#socket = socket;
     this.#batcher = batcher;
   }
 
-  send(bytes: Uint8Array): void {
+  send(bytes: Uint8Array, frameBinary?: boolean): void {
     const socket = this.#socket;
     if (socket.readyState !== socket.OPEN) return;
-    const c = this.connection;
-    const binary = c?.open === true && c.protocol.transferFormat === 'binary';
+    const binary = frameBinary ?? this.connection?.binaryFrames === true;
     this.#pending ??= [];
     const pending = this.#pending;
     if (pending.length > 0 && binary !== this.#pendingBinary) this.flush();

@@ -9,6 +9,25 @@ export interface BatchedSender {
   abort(): void;
 }
 
+/** Where a sender hands the records it queued: written at the end of the iteration, or at once. */
+export interface Writer {
+  /** Registers a sender that has records waiting; call once per iteration per sender. */
+  schedule(sender: BatchedSender): void;
+  /** Counts one message that left with `records` messages in it. */
+  sent(records: number): void;
+}
+
+/**
+ * Writes what a sender queued at once (raw connections: each send is its own WebSocket message or event,
+ * so its boundaries stay where the handler put them). Counts nothing: the server's counters are hub records.
+ */
+export const IMMEDIATE_WRITER: Writer = {
+  schedule(sender) {
+    sender.flush();
+  },
+  sent() {},
+};
+
 /**
  * One per hub server. A sender that queues its first record of an iteration registers here; once per
  * iteration, in the check phase (`setImmediate`, after that iteration's I/O callbacks ran), every
@@ -18,7 +37,7 @@ export interface BatchedSender {
  * of the records: a sender flushes before anything that must not overtake them (a close, a switch of frame
  * type).
  */
-export class WriteBatcher {
+export class WriteBatcher implements Writer {
   #queued: BatchedSender[] = [];
   #spare: BatchedSender[] = [];
   #scheduled = false;

@@ -1,0 +1,337 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HubLifetimeManager, InvalidArgumentError } from '@backplane/core';
+import { JsonHubProtocol, MessagePackHubProtocol } from '@backplane/hub-protocol';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
+import * as signalR from '@microsoft/signalr';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Hub, type HubOptions, HubServer, signJwt } from '../src/index.js';
+import { RawSocket, RS } from './raw-client.js';
+import { quiet, WAIT_MS } from './two-nodes.js';
+
+class EchoHub extends Hub {
+  Echo(value: unknown) {
+    return value;
+  }
+}
+
+/** Short timers, so per-hub keep-alive shows in milliseconds. */
+const KEEP_ALIVE_MS = 100;
+const HANDSHAKE_TIMEOUT_MS = 200;
+const POLL_TIMEOUT_MS = 200;
+const SMALL_LIMIT = 1_024;
+
+/** WebSockets only, small messages, fast keep-alive and handshake timeout, no stateful reconnect. */
+const STRICT: HubOptions = {
+  transports: ['WebSockets'],
+  maximumReceiveMessageSize: SMALL_LIMIT,
+  keepAliveInterval: KEEP_ALIVE_MS,
+  handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+  statefulReconnectBufferSize: 0,
+};
+/** The HTTP transports only, short polls. */
+const POLLING: HubOptions = { transports: ['ServerSentEvents', 'LongPolling'], pollTimeout: POLL_TIMEOUT_MS };
+
+let server: Server;
+let hubs: HubServer;
+let url: string;
+const managers: HubLifetimeManager[] = [];
+const clients: signalR.HubConnection[] = [];
+const sockets: RawSocket[] = [];
+
+async function manager(hub: string) {
+  const m = new HubLifetimeManager({
+    driver: new MemoryDriver({ bus: new MemoryBus() }),
+    nodeId: hub,
+    hub,
+    logger: quiet,
+  });
+  await m.start();
+  managers.push(m);
+  return m;
+}
+
+beforeAll(async () => {
+  server = createServer();
+  // The server's own options are the defaults: each hub differs only by what it says.
+  hubs = new HubServer({ logger: quiet })
+    .mapHub('/strict', EchoHub, await manager('strict'), STRICT)
+    .mapHub('/polling', EchoHub, await manager('polling'), POLLING)
+    .mapHub('/chat', EchoHub, await manager('chat'))
+    .attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await hubs?.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await Promise.all(managers.map((m) => m.close()));
+});
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.ws.terminate();
+  await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
+});
+
+async function connect(path: string, transport: 'WebSockets' | 'ServerSentEvents' | 'LongPolling') {
+  const c = new signalR.HubConnectionBuilder()
+    .withUrl(`${url}${path}`, { transport: signalR.HttpTransportType[transport] })
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  clients.push(c);
+  await c.start();
+  return c;
+}
+
+async function negotiate(path: string, query = '') {
+  const res = await fetch(`${url}${path}/negotiate?negotiateVersion=1${query}`, { method: 'POST' });
+  expect(res.status).toBe(200);
+  return (await res.json()) as {
+    connectionToken: string;
+    availableTransports: Array<{ transport: string }>;
+    useStatefulReconnect?: boolean;
+  };
+}
+
+async function openSocket(path: string, query = ''): Promise<RawSocket> {
+  const socket = await RawSocket.open(url, query, path);
+  sockets.push(socket);
+  return socket;
+}
+
+/** The status and body an upgrade is refused with. */
+function upgradeRefusal(target: string): Promise<{ status: number; body: string }> {
+  const ws = new WebSocket(target.replace('http', 'ws'));
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
+        ws.terminate();
+      });
+    });
+    ws.once('open', () => {
+      ws.close();
+      reject(new Error('the upgrade was accepted'));
+    });
+    ws.once('error', () => {});
+  });
+}
+
+describe('hub options', () => {
+  it('hub options - negotiate lists only the transports a hub allows', async () => {
+    const listed = async (path: string) =>
+      (await negotiate(path)).availableTransports.map((t) => t.transport);
+    expect(await listed('/strict')).toEqual(['WebSockets']);
+    expect(await listed('/polling')).toEqual(['ServerSentEvents', 'LongPolling']);
+    expect(await listed('/chat')).toEqual(['WebSockets', 'ServerSentEvents', 'LongPolling']);
+  });
+
+  it('hub options - the official client cannot connect over a transport the hub does not allow', async () => {
+    await expect(connect('/strict', 'LongPolling')).rejects.toThrow();
+    await expect(connect('/strict', 'ServerSentEvents')).rejects.toThrow();
+    await expect(connect('/polling', 'WebSockets')).rejects.toThrow();
+    expect(await (await connect('/strict', 'WebSockets')).invoke('Echo', 'ws')).toBe('ws');
+    expect(await (await connect('/polling', 'LongPolling')).invoke('Echo', 'lp')).toBe('lp');
+    expect(await (await connect('/polling', 'ServerSentEvents')).invoke('Echo', 'sse')).toBe('sse');
+  });
+
+  it('hub options - a request on a transport the hub does not allow gets 404 with ASP.NET Core text, and leaves the token usable', async () => {
+    const { connectionToken } = await negotiate('/strict');
+    const target = `${url}/strict?id=${encodeURIComponent(connectionToken)}`;
+    const poll = await fetch(target);
+    expect(poll.status).toBe(404);
+    expect(await poll.text()).toBe('LongPolling transport not supported by this end point type');
+    const events = await fetch(target, { headers: { Accept: 'text/event-stream' } });
+    expect(events.status).toBe(404);
+    expect(await events.text()).toBe('ServerSentEvents transport not supported by this end point type');
+    // Refused before the token was redeemed: it still opens its WebSocket.
+    const socket = await openSocket('/strict', `?id=${encodeURIComponent(connectionToken)}`);
+    socket.send(`{"protocol":"json","version":1}${RS}`);
+    expect(await socket.nextRecord()).toBe(`{}${RS}`);
+
+    const polling = await negotiate('/polling');
+    const refused = await upgradeRefusal(`${url}/polling?id=${encodeURIComponent(polling.connectionToken)}`);
+    expect(refused).toEqual({
+      status: 404,
+      body: 'WebSockets transport not supported by this end point type',
+    });
+    // skipNegotiation: a WebSocket without a token.
+    expect((await upgradeRefusal(`${url}/polling`)).status).toBe(404);
+  });
+
+  it('hub options - maximumReceiveMessageSize applies to its hub only', async () => {
+    const large = 'x'.repeat(SMALL_LIMIT * 2);
+    const strict = await connect('/strict', 'WebSockets');
+    const closed = new Promise<Error | undefined>((resolve) => strict.onclose(resolve));
+    await expect(strict.invoke('Echo', large)).rejects.toThrow();
+    expect((await closed)?.message).toContain('Connection closed with an error.');
+    const chat = await connect('/chat', 'WebSockets');
+    expect(await chat.invoke('Echo', large)).toBe(large);
+  });
+
+  it('hub options - keepAliveInterval applies to its hub only', async () => {
+    const handshaken = async (path: string) => {
+      const socket = await openSocket(path);
+      socket.send(`{"protocol":"json","version":1}${RS}`);
+      expect(await socket.nextRecord()).toBe(`{}${RS}`);
+      return socket;
+    };
+    const [strict, chat] = await Promise.all([handshaken('/strict'), handshaken('/chat')]);
+    expect(await strict.nextJson(KEEP_ALIVE_MS * 20)).toEqual({ type: 6 });
+    expect(await strict.nextJson(KEEP_ALIVE_MS * 20)).toEqual({ type: 6 });
+    // Two of /strict's intervals have passed: /chat (15 s by default) has not pinged.
+    expect(chat.frames).toHaveLength(1); // its handshake response
+  });
+
+  it('hub options - handshakeTimeout applies to its hub only', async () => {
+    const [strict, chat] = await Promise.all([openSocket('/strict'), openSocket('/chat')]);
+    expect(await strict.nextJson(HANDSHAKE_TIMEOUT_MS * 10)).toEqual({ error: 'Handshake was canceled.' });
+    await strict.closed;
+    // /chat's socket, opened at the same time, still takes its handshake.
+    expect(chat.frames).toEqual([]);
+    chat.send(`{"protocol":"json","version":1}${RS}`);
+    expect(await chat.nextRecord()).toBe(`{}${RS}`);
+  });
+
+  it('hub options - pollTimeout applies to its hub only', async () => {
+    const open = async (path: string) => {
+      const target = `${url}${path}?id=${encodeURIComponent((await negotiate(path)).connectionToken)}`;
+      expect((await fetch(target)).status).toBe(200); // the first poll answers at once
+      await fetch(target, { method: 'POST', body: `{"protocol":"json","version":1}${RS}` });
+      expect(await (await fetch(target)).text()).toBe(`{}${RS}`);
+      return target;
+    };
+    const [polling, chat] = await Promise.all([open('/polling'), open('/chat')]);
+    let chatPollDone = false;
+    const chatPoll = fetch(chat).then((res) => {
+      chatPollDone = true;
+      return res;
+    });
+    const pollingPoll = await fetch(polling);
+    expect(pollingPoll.status).toBe(200);
+    expect(await pollingPoll.text()).toBe(''); // timed out empty after /polling's 200 ms
+    expect(chatPollDone).toBe(false); // /chat's poll is held for 90 s by default
+    expect((await fetch(chat, { method: 'DELETE' })).status).toBe(202);
+    expect((await chatPoll).status).toBe(204);
+    await fetch(polling, { method: 'DELETE' });
+  });
+
+  it('hub options - statefulReconnectBufferSize 0 turns stateful reconnect off for its hub only', async () => {
+    expect((await negotiate('/strict', '&useStatefulReconnect=true')).useStatefulReconnect).toBeUndefined();
+    expect((await negotiate('/chat', '&useStatefulReconnect=true')).useStatefulReconnect).toBe(true);
+  });
+
+  it('hub options - invalid options are refused with InvalidArgumentError, as the server options are', async () => {
+    const m = managers[0]!;
+    const server = new HubServer({ logger: quiet });
+    const refused: Array<[HubOptions, string]> = [
+      [{ keepAliveInterval: 0 }, 'HubOptions.keepAliveInterval must be a positive number.'],
+      [{ pollTimeout: Number.NaN }, 'HubOptions.pollTimeout must be a positive number.'],
+      [{ streamBufferCapacity: 1.5 }, 'HubOptions.streamBufferCapacity must be a positive integer.'],
+      [{ statefulReconnectBufferSize: -1 }, 'HubOptions.statefulReconnectBufferSize must be 0 or more.'],
+      [{ transports: [] }, 'HubOptions.transports must list at least one transport.'],
+      [
+        { transports: ['Carrier pigeon' as 'WebSockets'] },
+        "HubOptions.transports: 'Carrier pigeon' is not a transport",
+      ],
+    ];
+    for (const [options, message] of refused) {
+      expect(() => server.mapHub('/x', EchoHub, m, options)).toThrow(InvalidArgumentError);
+      expect(() => server.mapHub('/x', EchoHub, m, options)).toThrow(message);
+    }
+    expect(() => new HubServer({ transports: [] })).toThrow(
+      'HubServerOptions.transports must list at least one transport.',
+    );
+    const jsonOnly = new HubLifetimeManager({
+      driver: new MemoryDriver({ bus: new MemoryBus() }),
+      hub: 'json-only',
+      logger: quiet,
+      protocols: [new JsonHubProtocol()],
+    });
+    expect(() =>
+      server.mapHub('/x', EchoHub, jsonOnly, { protocols: [new MessagePackHubProtocol()] }),
+    ).toThrow("HubOptions.protocols offers 'messagepack'");
+    // A hub that failed to map left nothing behind.
+    expect(() => server.mapHub('/x', EchoHub, m)).not.toThrow();
+  });
+
+  it('hub options - a hub inherits the server options it does not override', async () => {
+    const m = managers[0]!;
+    const local = createServer();
+    const server = new HubServer({ logger: quiet, transports: ['LongPolling'], pollTimeout: POLL_TIMEOUT_MS })
+      .mapHub('/inherit', EchoHub, m, { maximumReceiveMessageSize: SMALL_LIMIT })
+      .attach(local);
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+      const res = await fetch(`${base}/inherit/negotiate?negotiateVersion=1`, { method: 'POST' });
+      const body = (await res.json()) as { connectionToken: string; availableTransports: unknown[] };
+      expect(body.availableTransports).toEqual([
+        { transport: 'LongPolling', transferFormats: ['Text', 'Binary'] },
+      ]);
+      const target = `${base}/inherit?id=${encodeURIComponent(body.connectionToken)}`;
+      await fetch(target);
+      await fetch(target, { method: 'POST', body: `{"protocol":"json","version":1}${RS}` });
+      expect(await (await fetch(target)).text()).toBe(`{}${RS}`);
+      const held = await fetch(target, { signal: AbortSignal.timeout(WAIT_MS) });
+      expect(await held.text()).toBe(''); // the server's pollTimeout
+      await fetch(target, { method: 'DELETE' });
+    } finally {
+      await server.close();
+      local.closeAllConnections();
+      await new Promise((resolve) => local.close(resolve));
+    }
+  });
+
+  it('hub options - closeOnAuthenticationExpiration applies to its hub (and connection handler) only', {
+    timeout: 3_000 + 2 * WAIT_MS,
+  }, async () => {
+    const secret = 'hub-options-secret-of-32-bytes-ok';
+    const local = createServer();
+    const raw: Array<{ aborted: Promise<void> }> = [];
+    const server = new HubServer({ logger: quiet, jwtSecret: secret, jwtClockSkew: 0 })
+      .mapHub('/expiring', EchoHub, managers[0]!, { closeOnAuthenticationExpiration: true })
+      .mapHub('/lasting', EchoHub, managers[1]!)
+      .mapConnectionHandler(
+        '/raw',
+        async (connection) => {
+          const aborted = new Promise<void>((resolve) =>
+            connection.connectionAborted.addEventListener('abort', () => resolve()),
+          );
+          raw.push({ aborted });
+          await aborted;
+        },
+        { closeOnAuthenticationExpiration: true },
+      )
+      .attach(local);
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+    // exp is whole seconds: the token expires 1 to 2 s from now.
+    const accessToken = signJwt({ sub: 'ada', exp: Math.floor(Date.now() / 1000) + 2 }, secret);
+    const start = (path: string) => {
+      const c = new signalR.HubConnectionBuilder()
+        .withUrl(`${base}${path}`, { accessTokenFactory: () => accessToken })
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      clients.push(c);
+      return c.start().then(() => c);
+    };
+    try {
+      const [expiring, lasting] = await Promise.all([start('/expiring'), start('/lasting')]);
+      const closed = new Promise<Error | undefined>((resolve) => expiring.onclose(resolve));
+      const socket = new WebSocket(`${base.replace('http', 'ws')}/raw?access_token=${accessToken}`);
+      const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      expect((await closed)?.message).toContain('Connection closed with an error.');
+      await socketClosed;
+      await raw[0]!.aborted;
+      expect(await lasting.invoke('Echo', 'alive')).toBe('alive');
+    } finally {
+      await server.close();
+      local.closeAllConnections();
+      await new Promise((resolve) => local.close(resolve));
+    }
+  });
+});
