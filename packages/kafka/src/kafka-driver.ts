@@ -66,7 +66,8 @@ export interface KafkaDriverOptions {
  * the event loop leave together in one send at the end of the turn (`setImmediate`), and those published
  * while a send is in flight leave together in the next one, at most {@link MAX_RECORDS_PER_SEND} per send.
  * Each publish settles with its own promise once its send is acknowledged, or fails with its own
- * `BrokerError` (naming its channel) when the send fails.
+ * `BrokerError` (naming its channel) when the send fails; so do the publishes queued behind a failed send,
+ * unsent, so that nothing overtakes what failed.
  */
 export class KafkaDriver extends DriverBase {
   readonly name = 'kafka';
@@ -262,7 +263,11 @@ export class KafkaDriver extends DriverBase {
         try {
           await this.#client.produce(this.#topic, records);
         } catch (cause) {
-          for (const queued of batch)
+          // What was queued behind the failed send fails with it, unsent: sent now, it would overtake the
+          // failed records (which core's outbox retries, in call order, with everything after them).
+          const failed = [...batch, ...this.#queue];
+          this.#queue = [];
+          for (const queued of failed)
             queued.reject(
               new BrokerError(`Kafka produce to '${this.#topic}' failed (channel '${queued.record.key}').`, {
                 cause,

@@ -23,11 +23,13 @@ async function driver(topic: string) {
   return { t, received };
 }
 
-/** The real client, counting the sends the driver makes; `failNext` fails the next one before it leaves. */
+/**
+ * The real client, counting the sends the driver makes; `failNext` fails the next send, once `after`
+ * settles, without sending it.
+ */
 class CountingClient implements KafkaClient {
   readonly sends: KafkaRecord[][] = [];
-  failNext: Error | undefined;
-  refused: Error | undefined;
+  failNext: { error: Error; after: Promise<void> } | undefined;
   constructor(readonly inner: KafkaClient) {}
   clusterSize = () => this.inner.clusterSize();
   ensureTopic: KafkaClient['ensureTopic'] = (topic, spec) => this.inner.ensureTopic(topic, spec);
@@ -41,8 +43,8 @@ class CountingClient implements KafkaClient {
     const failure = this.failNext;
     this.failNext = undefined;
     if (failure) {
-      this.refused = failure;
-      throw failure;
+      await failure.after;
+      throw failure.error;
     }
     await this.inner.produce(topic, records);
   }
@@ -154,23 +156,24 @@ describe('kafka driver', () => {
     expect(b.received.map(([, p]) => p[0])).toEqual(all);
   });
 
-  it('kafka driver - a failed send rejects each of its publishes with its own BrokerError naming its channel; the next send goes out', async () => {
+  it('kafka driver - a failed send rejects each of its publishes, and those queued behind it unsent, each with its own BrokerError naming its channel; the next send goes out', async () => {
     const { t: a, client } = await countingDriver('t7');
     const b = await driver('t7');
     await b.t.subscribe('after');
-    client.failNext = new Error('broker refused (test)');
-    const outcomes = await Promise.allSettled([
-      a.publish('p', Uint8Array.of(1)),
-      a.publish('q', Uint8Array.of(2)),
-    ]);
+    let refuse!: () => void;
+    const refused = new Error('broker refused (test)');
+    client.failNext = { error: refused, after: new Promise<void>((resolve) => (refuse = resolve)) };
+    const inFlight = [a.publish('p', Uint8Array.of(1)), a.publish('q', Uint8Array.of(2))];
+    await new Promise((resolve) => setImmediate(resolve)); // the send of p and q is in flight
+    const behind = [a.publish('r', Uint8Array.of(3))];
+    refuse();
+    const outcomes = await Promise.allSettled([...inFlight, ...behind]);
     const errors = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as BrokerError) : undefined));
-    expect(errors[0]).toBeInstanceOf(BrokerError);
-    expect(errors[1]).toBeInstanceOf(BrokerError);
-    expect(errors[0]).not.toBe(errors[1]);
-    expect(errors[0]!.message).toContain("'p'");
-    expect(errors[1]!.message).toContain("'q'");
-    expect(errors.map((e) => e?.cause)).toEqual([client.refused, client.refused]);
-    await a.publish('after', Uint8Array.of(3));
+    for (const error of errors) expect(error).toBeInstanceOf(BrokerError);
+    expect(new Set(errors).size).toBe(3);
+    expect(errors.map((e) => /channel '(\w)'/.exec(e!.message)?.[1])).toEqual(['p', 'q', 'r']);
+    expect(errors.map((e) => e?.cause)).toEqual([refused, refused, refused]);
+    await a.publish('after', Uint8Array.of(4));
     await waitFor(() => b.received.length === 1, { name: 'the next publish' });
     expect(client.sends.map((s) => s.map((r) => r.key))).toEqual([['p', 'q'], ['after']]);
   });
