@@ -136,8 +136,7 @@ export class Inbound {
     switch (envelope.kind) {
       case 'invocation':
         if (channel === inbox) this.#receiveInboxInvocation(envelope);
-        else if (channel === channels.all)
-          connections.deliverTo(connections.ids(), envelope.payloads, envelope.exclude);
+        else if (channel === channels.all) connections.deliverToAll(envelope.payloads, envelope.exclude);
         else if (envelope.groups) this.#receiveGroupsBatch(envelope);
         else connections.deliverTo(connections.members(channel), envelope.payloads, envelope.exclude);
         return;

@@ -53,11 +53,6 @@ export class LocalConnections {
     return this.#connections.get(connectionId);
   }
 
-  /** The ids of every connection this server holds. */
-  ids(): IterableIterator<string> {
-    return this.#connections.keys();
-  }
-
   /**
    * Registers a connection; an id already held by another object is refused with
    * `DuplicateConnectionError`, the same object again is a no-op.
@@ -129,8 +124,15 @@ export class LocalConnections {
   }
 
   /** Delivers to every connection of this server but the excluded ones. */
-  deliverToAll(payloads: Payloads, exclude: readonly string[]): void {
-    this.deliverTo(this.#connections.keys(), payloads, exclude);
+  deliverToAll(payloads: Payloads, exclude?: readonly string[]): void {
+    // The entries themselves, not their ids: no lookup per connection.
+    if (!exclude?.length) {
+      for (const local of this.#connections.values()) this.deliver(local.connection, payloads);
+      return;
+    }
+    const excluded = new Set(exclude);
+    for (const [id, local] of this.#connections)
+      if (!excluded.has(id)) this.deliver(local.connection, payloads);
   }
 
   /** Delivers to the connections of this server among `ids` (each once); returns the others. */

@@ -69,11 +69,11 @@ export class Publisher {
   }
 
   all(payloads: Payloads, exclude?: readonly string[]): Promise<void> {
-    return this.#done(this.publish(this.#channels.all, invocation(payloads, { exclude })));
+    return this.publish(this.#channels.all, invocation(payloads, exclude)).then(settled);
   }
 
   group(name: string, payloads: Payloads, exclude?: readonly string[]): Promise<void> {
-    return this.#done(this.publish(this.#channels.group(name), invocation(payloads, { exclude })));
+    return this.publish(this.#channels.group(name), invocation(payloads, exclude)).then(settled);
   }
 
   /** One publish per group, each naming every group and one batch id so receivers de-duplicate. */
@@ -81,13 +81,15 @@ export class Publisher {
     const unique = [...new Set(names)];
     if (unique.length === 1) return this.group(unique[0]!, payloads);
     const batch = ++this.#batch;
-    const body = invocation(payloads, { groups: unique, batch });
-    return this.#done(...unique.map((name) => this.publish(this.#channels.group(name), body)));
+    const body: InvocationBody = { kind: 'invocation', payloads, groups: unique, batch };
+    return this.#done(unique.map((name) => this.publish(this.#channels.group(name), body)));
   }
 
   users(userIds: readonly string[], payloads: Payloads): Promise<void> {
-    const body = invocation(payloads, {});
-    return this.#done(...[...new Set(userIds)].map((id) => this.publish(this.#channels.user(id), body)));
+    const body = invocation(payloads);
+    const unique = new Set(userIds);
+    if (unique.size === 1) return this.publish(this.#channels.user(userIds[0]!), body).then(settled);
+    return this.#done([...unique].map((id) => this.publish(this.#channels.user(id), body)));
   }
 
   /** One publish per owning server, naming its target connections. Ids naming no server are skipped. */
@@ -101,8 +103,8 @@ export class Publisher {
       else byOwner.set(owner, [id]);
     }
     return this.#done(
-      ...[...byOwner].map(([owner, ids]) =>
-        this.publish(this.#channels.server(owner), invocation(payloads, { connectionIds: ids })),
+      [...byOwner].map(([owner, ids]) =>
+        this.publish(this.#channels.server(owner), { kind: 'invocation', payloads, connectionIds: ids }),
       ),
     );
   }
@@ -131,11 +133,14 @@ export class Publisher {
     });
   }
 
-  async #done(...publishes: Promise<unknown>[]): Promise<void> {
-    await Promise.all(publishes);
+  #done(publishes: Promise<unknown>[]): Promise<void> {
+    return Promise.all(publishes).then(settled);
   }
 }
 
-function invocation(payloads: Payloads, extra: Omit<InvocationBody, 'kind' | 'payloads'>): InvocationBody {
-  return { kind: 'invocation', payloads, ...extra };
+/** Maps a publish's outcome to a send's (`void`), rejections untouched. */
+function settled(): void {}
+
+function invocation(payloads: Payloads, exclude?: readonly string[]): InvocationBody {
+  return exclude?.length ? { kind: 'invocation', payloads, exclude } : { kind: 'invocation', payloads };
 }

@@ -33,6 +33,19 @@ describe('resilience outbox', () => {
     expect(outbox.size).toBe(0);
   });
 
+  it('outbox - take removes the oldest entries; restore puts those not sent back in call order', () => {
+    const outbox = new Outbox();
+    for (let order = 1; order <= 5; order++) outbox.push(`m${order}`, bytes(2), 0, false, { order });
+    const taken = outbox.take(3);
+    expect(taken.map((e) => e.channel)).toEqual(['m1', 'm2', 'm3']);
+    expect([outbox.size, outbox.bytes]).toEqual([2, 4]);
+    outbox.push('m6', bytes(2), 0, false, { order: 6 }); // called while the three were in flight
+    outbox.restore([taken[0]!, taken[2]!]); // m2 went out; m1 and m3 failed
+    expect([outbox.size, outbox.bytes]).toEqual([5, 10]);
+    expect(outbox.take(10).map((e) => e.channel)).toEqual(['m1', 'm3', 'm4', 'm5', 'm6']);
+    expect([outbox.size, outbox.bytes, outbox.peek()]).toEqual([0, 0, undefined]);
+  });
+
   it('outbox - stays correct over many cycles (compaction)', () => {
     const outbox = new Outbox({ maxMessages: 100_000 });
     for (let i = 0; i < 5000; i++) outbox.push(String(i), bytes(1), 0);

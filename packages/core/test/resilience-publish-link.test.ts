@@ -5,7 +5,8 @@ import { DriverBase } from '../src/driver-base.js';
 import { decodeEnvelope } from '../src/envelope-codec.js';
 import { BrokerError } from '../src/errors.js';
 import { Publisher } from '../src/publisher.js';
-import { PublishLink } from '../src/resilience/publish-link.js';
+import type { BackplaneEvent } from '../src/resilience/events.js';
+import { FLUSH_WINDOW, PublishLink } from '../src/resilience/publish-link.js';
 import { createStats } from '../src/stats.js';
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 
@@ -75,12 +76,12 @@ class ScriptedDriver extends DriverBase {
   protected async doUnsubscribe(): Promise<void> {}
 }
 
-function setup() {
+function setup(emit: (event: BackplaneEvent) => void = () => {}) {
   const driver = new ScriptedDriver();
   const link = new PublishLink(
     driver,
     { outbox: { flushDelay: 0 }, retry: { initialDelay: 1, maxDelay: 1 } },
-    () => {},
+    emit,
   );
   const publisher = new Publisher(
     link,
@@ -91,7 +92,12 @@ function setup() {
   );
   publisher.durable = true;
   const send = () => void publisher.publish('p:h:group:g', { kind: 'invocation', payloads: new Map() });
-  return { driver, link, send };
+  return { driver, link, send, publisher };
+}
+
+/** from, from + 1, …, to. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
 describe('resilience publish link', () => {
@@ -124,12 +130,55 @@ describe('resilience publish link', () => {
     await vi.waitFor(() => expect(link.buffered).toBe(1));
     send(); // 3: queued behind 2
     driver.settle(slow!, 'fail');
-    for (let expected = 1; expected <= 3; expected++) {
-      await vi.waitFor(() => expect(driver.pending()).toHaveLength(1));
-      driver.settle(driver.pending()[0]!, 'ok');
-    }
+    // The retry issues the three at once, in call order (a pipelining driver sends them in one write).
+    await vi.waitFor(() => expect(driver.pending()).toHaveLength(3));
+    expect(driver.pending().map((a) => a.seq)).toEqual([1, 2, 3]);
+    for (const attempt of driver.pending()) driver.settle(attempt, 'ok');
     await vi.waitFor(() => expect(driver.stored).toHaveLength(3));
     expect(driver.stored).toEqual([1, 2, 3]);
+    expect(link.buffered).toBe(0);
+    link.close();
+  });
+
+  it('publish link - many publishes in flight at once, issued in call order, each settling on its own', async () => {
+    const { driver, link, publisher } = setup();
+    const sent = Array.from({ length: 100 }, () =>
+      publisher.publish('p:h:group:g', { kind: 'invocation', payloads: new Map() }),
+    );
+    // Nothing waited for an earlier outcome: all 100 reached the driver, in call order.
+    expect(driver.pending().map((a) => a.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const outcomes = sent.map((p) => p.then(() => 'ok'));
+    for (const attempt of driver.pending().reverse()) driver.settle(attempt, 'ok');
+    expect(await Promise.all(outcomes)).toEqual(Array(100).fill('ok'));
+    expect(link.buffered).toBe(0);
+    link.close();
+  });
+
+  it('publish link - a flush issues a window of buffered messages at once, in order, and keeps only the failed ones', async () => {
+    const events: BackplaneEvent[] = [];
+    const { driver, link, send } = setup((event) => events.push(event));
+    link.setUp(false);
+    for (let i = 0; i < FLUSH_WINDOW + 5; i++) send();
+    expect(link.buffered).toBe(FLUSH_WINDOW + 5);
+    expect(driver.pending()).toHaveLength(0);
+    link.setUp(true);
+    await vi.waitFor(() => expect(driver.pending()).toHaveLength(FLUSH_WINDOW));
+    const first = driver.pending();
+    expect(first.map((a) => a.seq)).toEqual(Array.from({ length: FLUSH_WINDOW }, (_, i) => i + 1));
+    // 2 and 4 fail; the rest of the window is done.
+    for (const attempt of first)
+      driver.settle(attempt, attempt.seq === 2 || attempt.seq === 4 ? 'fail' : 'ok');
+    await vi.waitFor(() => expect(driver.pending()).toHaveLength(7));
+    expect(driver.pending().map((a) => a.seq)).toEqual([2, 4, ...range(FLUSH_WINDOW + 1, FLUSH_WINDOW + 5)]);
+    for (const attempt of driver.pending()) driver.settle(attempt, 'ok');
+    await vi.waitFor(() => expect(link.buffered).toBe(0));
+    await vi.waitFor(() =>
+      expect(events.filter((e) => e.type === 'flushed').map((e) => (e as { count: number }).count)).toEqual([
+        FLUSH_WINDOW - 2,
+        7,
+      ]),
+    );
+    expect(new Set(driver.stored).size).toBe(FLUSH_WINDOW + 5);
     link.close();
   });
 

@@ -3,6 +3,9 @@ import { backoffDelay } from '@backplane/core/internal';
 import type { KafkaClient, KafkaRecord } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 
+/** Most records handed to the client in one send. */
+const MAX_RECORDS_PER_SEND = 500;
+
 export interface KafkaDriverOptions {
   /**
    * Bootstrap brokers, `host:port` each: an array, or one comma-separated string
@@ -57,7 +60,14 @@ export interface KafkaDriverOptions {
 /**
  * The Kafka driver: one topic per app; every server reads every message from the current end (never the
  * history) and keeps the channels it subscribes to (receiver-side filtering, since Kafka has no cheap
- * per-channel subscriptions). Publishes are queued and sent in order, as batches while a send is in flight.
+ * per-channel subscriptions).
+ *
+ * Publishes are queued and sent in call order, one send at a time: the records published in one turn of
+ * the event loop leave together in one send at the end of the turn (`setImmediate`), and those published
+ * while a send is in flight leave together in the next one, at most {@link MAX_RECORDS_PER_SEND} per send.
+ * Each publish settles with its own promise once its send is acknowledged, or fails with its own
+ * `BrokerError` (naming its channel) when the send fails; so do the publishes queued behind a failed send,
+ * unsent, so that nothing overtakes what failed.
  */
 export class KafkaDriver extends DriverBase {
   readonly name = 'kafka';
@@ -69,8 +79,16 @@ export class KafkaDriver extends DriverBase {
   /** Set when the topic is refused (replicas): `connect()` fails with it at once, no retry. */
   #refused: BrokerError | undefined;
   #partitions = 1;
-  #queue: Array<{ record: KafkaRecord; resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Publishes waiting for a send, in call order. */
+  #queue: QueuedRecord[] = [];
+  /** A send is in flight (the drain loop runs). */
   #sending = false;
+  /** The drain is scheduled for the end of this turn. */
+  #scheduled = false;
+  readonly #drainNow = (): void => {
+    this.#scheduled = false;
+    void this.#drain();
+  };
 
   constructor(options: KafkaDriverOptions = {}) {
     super();
@@ -164,6 +182,8 @@ export class KafkaDriver extends DriverBase {
   }
 
   protected async doClose(): Promise<void> {
+    // What was published this turn (a goodbye, say) is handed to the client before it closes.
+    if (this.#scheduled) this.#drainNow();
     await this.#client.close();
   }
 
@@ -171,10 +191,13 @@ export class KafkaDriver extends DriverBase {
     return new Promise((resolve, reject) => {
       this.#queue.push({
         record: { key: channel, value: payload, partition: this.#partitionOf(channel) },
-        resolve: () => resolve(undefined),
+        resolve,
         reject,
       });
-      void this.#drain();
+      // While a send is in flight, the queue goes out when it returns; else at the end of this turn.
+      if (this.#sending || this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(this.#drainNow);
     });
   }
 
@@ -230,22 +253,41 @@ export class KafkaDriver extends DriverBase {
     this.#sending = true;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, 500);
+        const batch =
+          this.#queue.length <= MAX_RECORDS_PER_SEND
+            ? this.#queue
+            : this.#queue.splice(0, MAX_RECORDS_PER_SEND);
+        if (batch === this.#queue) this.#queue = [];
+        const records = new Array<KafkaRecord>(batch.length);
+        for (let i = 0; i < batch.length; i++) records[i] = batch[i]!.record;
         try {
-          await this.#client.produce(
-            this.#topic,
-            batch.map((b) => b.record),
-          );
-          for (const b of batch) b.resolve();
+          await this.#client.produce(this.#topic, records);
         } catch (cause) {
-          const error = new BrokerError(`Kafka produce to '${this.#topic}' failed.`, { cause });
-          for (const b of batch) b.reject(error);
+          // What was queued behind the failed send fails with it, unsent: sent now, it would overtake the
+          // failed records (which core's outbox retries, in call order, with everything after them).
+          const failed = [...batch, ...this.#queue];
+          this.#queue = [];
+          for (const queued of failed)
+            queued.reject(
+              new BrokerError(`Kafka produce to '${this.#topic}' failed (channel '${queued.record.key}').`, {
+                cause,
+              }),
+            );
+          continue;
         }
+        for (const queued of batch) queued.resolve(undefined);
       }
     } finally {
       this.#sending = false;
     }
   }
+}
+
+/** A publish waiting for its send, and how to settle its caller's promise. */
+interface QueuedRecord {
+  readonly record: KafkaRecord;
+  readonly resolve: (value: undefined) => void;
+  readonly reject: (error: Error) => void;
 }
 
 /** `brokers` as a list: a comma-separated string is split (blanks around entries are dropped). */

@@ -2,7 +2,7 @@ import { BrokerError, type DriverState } from '@backplane/core';
 import { type KafkaBrokerHandle, runDriverSuite, SETTLE_MS, startKafka, waitFor } from '@backplane/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaDriver } from '../src/index.js';
+import { type KafkaClient, KafkaDriver, KafkajsClient, type KafkaRecord } from '../src/index.js';
 
 let kafka: KafkaBrokerHandle;
 const open: KafkaDriver[] = [];
@@ -21,6 +21,41 @@ async function driver(topic: string) {
   t.setMessageHandler((channel, payload) => received.push([channel, Uint8Array.from(payload)]));
   await t.connect();
   return { t, received };
+}
+
+/**
+ * The real client, counting the sends the driver makes; `failNext` fails the next send, once `after`
+ * settles, without sending it.
+ */
+class CountingClient implements KafkaClient {
+  readonly sends: KafkaRecord[][] = [];
+  failNext: { error: Error; after: Promise<void> } | undefined;
+  constructor(readonly inner: KafkaClient) {}
+  clusterSize = () => this.inner.clusterSize();
+  ensureTopic: KafkaClient['ensureTopic'] = (topic, spec) => this.inner.ensureTopic(topic, spec);
+  consume: KafkaClient['consume'] = (topic, onRecord, onState) =>
+    this.inner.consume(topic, onRecord, onState);
+  position: KafkaClient['position'] = (partition) => this.inner.position(partition);
+  read: KafkaClient['read'] = (...args) => this.inner.read(...args);
+  close = () => this.inner.close();
+  async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+    this.sends.push([...records]);
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) {
+      await failure.after;
+      throw failure.error;
+    }
+    await this.inner.produce(topic, records);
+  }
+}
+
+async function countingDriver(topic: string) {
+  const client = new CountingClient(new KafkajsClient({ brokers: [kafka.bootstrap] }));
+  const t = new KafkaDriver({ client, topic });
+  open.push(t);
+  await t.connect();
+  return { t, client };
 }
 
 // One broker for the file: the suite runs on it before the cases that kill it.
@@ -102,6 +137,45 @@ describe('kafka driver', () => {
     await waitFor(() => b.received.length === 50 && c.received.length === 50, { name: 'deliveries' });
     expect(b.received.map(([, p]) => p[0])).toEqual(payloads.map((p) => p[0]));
     expect(c.received[7]).toEqual(['x', payloads[7]]);
+  });
+
+  it('kafka driver - the publishes of one turn leave in one send, those made while it is in flight in the next, in call order', async () => {
+    const { t: a, client } = await countingDriver('t6');
+    const b = await driver('t6');
+    await b.t.subscribe('x');
+    const first = Array.from({ length: 30 }, (_, i) => a.publish('x', Uint8Array.of(i)));
+    expect(client.sends).toHaveLength(0); // nothing leaves before the end of the turn
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.sends.map((s) => s.length)).toEqual([30]); // in flight now
+    const second = Array.from({ length: 20 }, (_, i) => a.publish('x', Uint8Array.of(30 + i)));
+    expect(await Promise.all([...first, ...second])).toEqual(Array(50).fill(undefined));
+    expect(client.sends.map((s) => s.length)).toEqual([30, 20]);
+    const all = Array.from({ length: 50 }, (_, i) => i);
+    expect(client.sends.flat().map((r) => r.value[0])).toEqual(all);
+    await waitFor(() => b.received.length === 50, { name: 'deliveries' });
+    expect(b.received.map(([, p]) => p[0])).toEqual(all);
+  });
+
+  it('kafka driver - a failed send rejects each of its publishes, and those queued behind it unsent, each with its own BrokerError naming its channel; the next send goes out', async () => {
+    const { t: a, client } = await countingDriver('t7');
+    const b = await driver('t7');
+    await b.t.subscribe('after');
+    let refuse!: () => void;
+    const refused = new Error('broker refused (test)');
+    client.failNext = { error: refused, after: new Promise<void>((resolve) => (refuse = resolve)) };
+    const inFlight = [a.publish('p', Uint8Array.of(1)), a.publish('q', Uint8Array.of(2))];
+    await new Promise((resolve) => setImmediate(resolve)); // the send of p and q is in flight
+    const behind = [a.publish('r', Uint8Array.of(3))];
+    refuse();
+    const outcomes = await Promise.allSettled([...inFlight, ...behind]);
+    const errors = outcomes.map((o) => (o.status === 'rejected' ? (o.reason as BrokerError) : undefined));
+    for (const error of errors) expect(error).toBeInstanceOf(BrokerError);
+    expect(new Set(errors).size).toBe(3);
+    expect(errors.map((e) => /channel '(\w)'/.exec(e!.message)?.[1])).toEqual(['p', 'q', 'r']);
+    expect(errors.map((e) => e?.cause)).toEqual([refused, refused, refused]);
+    await a.publish('after', Uint8Array.of(4));
+    await waitFor(() => b.received.length === 1, { name: 'the next publish' });
+    expect(client.sends.map((s) => s.map((r) => r.key))).toEqual([['p', 'q'], ['after']]);
   });
 
   it('kafka driver - a server that starts later never re-reads history', async () => {

@@ -101,6 +101,38 @@ describe('nats driver', () => {
     await expect(new NatsDriver({ connection: nc }).connect()).rejects.toBeInstanceOf(BrokerError);
   });
 
+  it('nats driver - durable: many publishes in flight at once (none waits for an earlier ack), logged and delivered in call order', async () => {
+    const nc = await connect({ servers: nats.url });
+    try {
+      // Count the JetStream publish requests as they leave (each waits for its own ack).
+      let requests = 0;
+      const request = nc.request.bind(nc);
+      nc.request = (...args: Parameters<typeof nc.request>) => {
+        requests++;
+        return request(...args);
+      };
+      const t = new NatsDriver({ connection: nc, subjectRoot: 'inflight', durable: { storage: 'memory' } });
+      open.push(t);
+      const received: Array<[number, string | undefined]> = [];
+      t.setMessageHandler((_channel, payload, position) => received.push([payload[0]!, position]));
+      await t.connect();
+      await t.subscribe('c');
+      const start = await t.logPosition('c');
+      const before = requests;
+      const sent = Array.from({ length: 200 }, (_, i) => t.publishDurable('c', Uint8Array.of(i % 256)));
+      expect(requests - before).toBe(200); // all issued before any ack came back
+      await Promise.all(sent);
+      const order = Array.from({ length: 200 }, (_, i) => i % 256);
+      const log = await t.readLog('c', start, 500);
+      expect(log.entries.map((e) => e.payload[0])).toEqual(order);
+      await waitFor(() => received.length === 200, { name: 'live deliveries' });
+      expect(received.map(([value]) => value)).toEqual(order);
+      expect(received.map(([, position]) => position)).toEqual(log.entries.map((e) => e.position));
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('nats driver - a subject root with wildcards, spaces or empty tokens is refused', () => {
     for (const root of ['', 'a..b', '*', 'a.>', 'with space', 'a.'])
       expect(() => new NatsDriver({ subjectRoot: root })).toThrow(InvalidArgumentError);

@@ -61,6 +61,31 @@ describe('redis driver', () => {
     expect(client.status).toBe('ready');
   });
 
+  it('redis driver - the publishes of one turn leave in one socket write, each with its own receiver count, in call order', async () => {
+    const client = new Redis(redis.url);
+    open.push({ close: () => client.quit() });
+    const a = await driver({ client });
+    const b = await driver();
+    await b.t.subscribe('one');
+    // Count what reaches the publisher's socket (a writev of many commands is one write).
+    const socket = client.stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+    let writes = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = socket[name];
+      socket[name] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        original.apply(this, args);
+      };
+    }
+    const channels = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 'nobody' : 'one'));
+    const counts = await Promise.all(channels.map((c, i) => a.t.publish(c, Uint8Array.of(i))));
+    expect(writes).toBe(1);
+    expect(counts).toEqual(channels.map((c) => (c === 'one' ? 1 : 0)));
+    const expected = channels.flatMap((c, i) => (c === 'one' ? [i] : []));
+    await waitFor(() => b.received.length === expected.length, { name: 'deliveries' });
+    expect(b.received.map(([, p]) => p[0])).toEqual(expected);
+  });
+
   it('redis driver - a password in the URL or in ioredis options passes through; a wrong one rejects without echoing it', async () => {
     const locked = await startRedis({ password: 's3cret' });
     try {

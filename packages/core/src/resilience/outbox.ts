@@ -140,15 +140,53 @@ export class Outbox {
     return this.#shift();
   }
 
+  /** Removes and returns the oldest `max` entries, oldest first (all of them when there are fewer). */
+  take(max: number): OutboxEntry[] {
+    const end = Math.min(this.#entries.length, this.#head + max);
+    const taken = this.#entries.slice(this.#head, end);
+    for (const entry of taken) this.#bytes -= entry.payload.byteLength;
+    this.#head = end;
+    this.#compact();
+    return taken;
+  }
+
+  /**
+   * Puts back entries taken and not sent (a failed flush), each in its call order among the entries
+   * buffered since. They count against the bounds again from the next `push`.
+   */
+  restore(entries: readonly OutboxEntry[]): void {
+    if (entries.length === 0) return;
+    const rest = this.#entries.slice(this.#head);
+    const merged: OutboxEntry[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < entries.length || j < rest.length) {
+      if (j >= rest.length || (i < entries.length && entries[i]!.order <= rest[j]!.order))
+        merged.push(entries[i++]!);
+      else merged.push(rest[j++]!);
+    }
+    for (const entry of entries) this.#bytes += entry.payload.byteLength;
+    this.#entries = merged;
+    this.#head = 0;
+  }
+
   #shift(): OutboxEntry | undefined {
     const entry = this.#entries[this.#head];
     if (!entry) return undefined;
     this.#head++;
     this.#bytes -= entry.payload.byteLength;
-    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+    this.#compact();
+    return entry;
+  }
+
+  /** Drops the consumed front of the array once it is all or most of it. */
+  #compact(): void {
+    if (this.#head === this.#entries.length) {
+      this.#entries = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head);
       this.#head = 0;
     }
-    return entry;
   }
 }

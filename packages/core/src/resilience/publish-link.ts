@@ -12,6 +12,9 @@ interface Message {
   readonly key?: string;
 }
 
+/** Buffered messages a flush issues at once (see {@link PublishLink}). */
+export const FLUSH_WINDOW = 1_000;
+
 export interface PublishLinkOptions {
   /** Buffer publishes while the link is down, or `false` for plain at-most-once. @default {} (on, defaults) */
   outbox?: OutboxOptions | false;
@@ -29,6 +32,11 @@ export interface PublishLinkOptions {
  * already failed fast): every publish is numbered when called, the outbox is kept in that order, and a
  * flush first waits for the direct publishes still in flight (drivers bound them), so a late failure is
  * retried before everything called after it. A durable retry carries the key it was first called with.
+ *
+ * Nothing waits for an earlier publish's outcome before the next one is issued: direct publishes go to the
+ * driver at once, however many are in flight, and a flush issues up to {@link FLUSH_WINDOW} buffered
+ * messages at once, in order, so a driver that pipelines (one socket write per turn) sends them together.
+ * Those of a window that fail stay buffered, in order, for the next attempt; the others are done.
  */
 export class PublishLink {
   readonly #driver: Driver;
@@ -48,7 +56,9 @@ export class PublishLink {
   /** Call order of the last publish. */
   #order = 0;
   /** Direct publishes not settled yet: a flush waits for them (one may fail and must go first). */
-  readonly #inflight = new Set<Promise<unknown>>();
+  #inflight = 0;
+  /** The flush waiting for the direct publishes in flight to settle. */
+  #whenSettled: (() => void) | undefined;
   /** Messages given up (dropped or refused) by the outbox since start. */
   dropped = 0;
 
@@ -118,16 +128,15 @@ export class PublishLink {
       const at = this.#now();
       if (this.#up && outbox.size === 0 && !this.#flushing) {
         const sent = this.#send(message);
-        this.#inflight.add(sent);
-        return sent
-          .catch(() => {
-            // The broker did not take it: keep it (in call order, ahead of anything called later) and
-            // retry, instead of losing it.
-            this.#buffer(message, order, at);
-            this.#scheduleRetry();
-            return undefined;
-          })
-          .finally(() => this.#inflight.delete(sent));
+        this.#inflight++;
+        return sent.then(this.#sentDirect, () => {
+          this.#settledDirect();
+          // The broker did not take it: keep it (in call order, ahead of anything called later) and
+          // retry, instead of losing it.
+          this.#buffer(message, order, at);
+          this.#scheduleRetry();
+          return undefined;
+        });
       }
       this.#buffer(message, order, at);
       return Promise.resolve(undefined);
@@ -136,10 +145,31 @@ export class PublishLink {
     }
   }
 
+  readonly #sentDirect = (receivers: number | undefined): number | undefined => {
+    this.#settledDirect();
+    return receivers;
+  };
+
+  #settledDirect(): void {
+    if (--this.#inflight > 0 || !this.#whenSettled) return;
+    const resume = this.#whenSettled;
+    this.#whenSettled = undefined;
+    resume();
+  }
+
   #send({ channel, payload, durable, key }: Message): Promise<number | undefined> {
     if (!durable) return this.#driver.publish(channel, payload);
     if (!this.#log) return Promise.reject(this.#noLog());
     return this.#log.publishDurable(channel, payload, key);
+  }
+
+  /** `#send`, with a synchronous throw as a rejection. */
+  #trySend(message: Message): Promise<number | undefined> {
+    try {
+      return this.#send(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #noLog(): BrokerError {
@@ -186,23 +216,25 @@ export class PublishLink {
     let count = 0;
     try {
       // A direct publish still in flight may yet fail: it must be retried before what is buffered.
-      while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+      while (this.#inflight > 0)
+        await new Promise<void>((resolve) => {
+          this.#whenSettled = resolve;
+        });
       const expired = outbox.expire(this.#now());
       if (expired > 0) {
         this.dropped += expired;
         this.#emit({ type: 'overflow', dropped: expired, policy: outbox.policy, reason: 'age' });
       }
-      while (this.#up && !this.#closed) {
-        const entry = outbox.peek();
-        if (!entry) break;
-        try {
-          await this.#send(entry);
-        } catch {
-          this.#scheduleRetry();
-          break;
-        }
-        outbox.shift();
-        count++;
+      while (this.#up && !this.#closed && outbox.size > 0) {
+        // A window at once, in order; publishes called meanwhile are buffered behind it.
+        const window = outbox.take(FLUSH_WINDOW);
+        const outcomes = await Promise.allSettled(window.map((entry) => this.#trySend(entry)));
+        const failed = window.filter((_, i) => outcomes[i]!.status === 'rejected');
+        count += window.length - failed.length;
+        if (failed.length === 0) continue;
+        outbox.restore(failed);
+        this.#scheduleRetry();
+        break;
       }
     } finally {
       this.#flushing = false;
