@@ -102,6 +102,10 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
     );
   }
 
+  protected override get authorizes(): boolean {
+    return this.#authorize !== undefined;
+  }
+
   /** Why the hub's `authorize` refuses `identity` (negotiate, or a socket without it), if it does. */
   protected override refusal(
     identity: Identity,

@@ -138,6 +138,11 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
   /** Stops what the subclass runs for all its connections (after `close` let them go). */
   protected stop(): void {}
 
+  /** Whether {@link refusal} may refuse anyone (a hub with an `authorize` rule). */
+  protected get authorizes(): boolean {
+    return false;
+  }
+
   /**
    * Why this endpoint refuses an authenticated `identity` at negotiate (or on a socket without negotiate),
    * if it does: a hub's `authorize` rule. None by default.
@@ -179,7 +184,8 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
    * authorizes is checked first: it has no connection token to show that negotiate admitted it.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void | Promise<void> {
-    if (url.searchParams.has('id') || this.#closing) return this.#upgrade(req, socket, head, url);
+    if (!this.authorizes || url.searchParams.has('id') || this.#closing)
+      return this.#upgrade(req, socket, head, url);
     let identity: Identity;
     try {
       identity = authenticate(req, url, this.settings);
