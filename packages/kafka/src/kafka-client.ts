@@ -1,6 +1,7 @@
 /**
- * The small slice of a Kafka client that the driver needs. kafkajs implements it (`kafkajs-client.ts`);
- * a maintained client such as `@platformatic/kafka` can implement it too, without touching the driver.
+ * The small slice of a Kafka client that the driver needs. Two implementations ship:
+ * `@platformatic/kafka` (`platformatic-client.ts`) and kafkajs (`kafkajs-client.ts`); any other client can
+ * implement it too, without touching the driver (see the package README, "Another client").
  */
 export interface KafkaRecord {
   /** The backplane channel. */
@@ -42,6 +43,51 @@ export interface TopicDescription {
   readonly created: boolean;
 }
 
+/** SASL authentication to every broker (over TLS with `tls`, else in clear: `SASL_PLAINTEXT`). */
+export interface KafkaSaslOptions {
+  /** `plain` sends the password as is (use TLS); the SCRAM mechanisms never send it. */
+  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * TLS to every broker. Certificates and keys are PEM text (read the files yourself), as Node's
+ * `tls.connect` takes them.
+ */
+export interface KafkaTlsOptions {
+  /** CA certificates the brokers' certificates must chain to. @default Node's bundled root CAs */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** Client certificate chain, for brokers that require mutual TLS (`ssl.client.auth=required`). */
+  readonly cert?: string | Buffer;
+  /** The client certificate's private key. */
+  readonly key?: string | Buffer;
+  /** Passphrase of an encrypted `key`. */
+  readonly passphrase?: string;
+  /**
+   * Refuse a broker whose certificate does not verify (unknown CA, wrong host name). `false` accepts any
+   * certificate, which gives encryption without knowing who answers: for tests only.
+   * @default true
+   */
+  readonly rejectUnauthorized?: boolean;
+  /** The name the brokers' certificates are checked against (and sent as SNI). @default each broker's host */
+  readonly servername?: string;
+}
+
+/** What a client is built from: the driver resolves it from its own options (see `KafkaDriverOptions`). */
+export interface KafkaClientConfig {
+  /** Bootstrap brokers, `host:port` each. */
+  readonly brokers: readonly string[];
+  /** Producer acknowledgement: `1` the partition leader, `-1` every in-sync replica. */
+  readonly acks: 1 | -1;
+  readonly sasl?: KafkaSaslOptions;
+  /** TLS to the brokers; absent: plain TCP. */
+  readonly tls?: KafkaTlsOptions;
+}
+
+/** Builds a client from the driver's resolved settings: how another Kafka client is plugged in. */
+export type KafkaClientFactory = (config: KafkaClientConfig) => KafkaClient;
+
 export interface KafkaClient {
   /** How many brokers the cluster has now (from cluster metadata). */
   clusterSize(): Promise<number>;
@@ -65,6 +111,10 @@ export interface KafkaClient {
    * end when the call started, at most `max` of them.
    */
   read(topic: string, partition: number, offset: string, key: string, max: number): Promise<KafkaReadResult>;
-  /** Stops reading, cleans up (a consumer group made for this instance is deleted) and disconnects. */
+  /**
+   * Stops reading, cleans up (a consumer group made for this instance is deleted) and disconnects.
+   * Credentials the brokers refuse (SASL) and broker certificates that do not verify (TLS) must reject the
+   * calls above with `KafkaAuthenticationError`, which the driver does not retry.
+   */
   close(): Promise<void>;
 }

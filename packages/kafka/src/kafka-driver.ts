@@ -1,7 +1,28 @@
-import { BrokerError, DriverBase, type DriverCapabilities, type LogEntry } from '@backplane/core';
+import {
+  BrokerError,
+  DriverBase,
+  type DriverCapabilities,
+  InvalidArgumentError,
+  type LogEntry,
+} from '@backplane/core';
 import { backoffDelay } from '@backplane/core/internal';
-import type { KafkaClient, KafkaRecord } from './kafka-client.js';
+import { KafkaAuthenticationError } from './errors.js';
+import type {
+  KafkaClient,
+  KafkaClientConfig,
+  KafkaClientFactory,
+  KafkaRecord,
+  KafkaSaslOptions,
+  KafkaTlsOptions,
+} from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
+import { PlatformaticClient } from './platformatic-client.js';
+
+/** The clients that ship with the driver. */
+export type KafkaClientName = 'platformatic' | 'kafkajs';
+
+/** The client used when `client` is not set. */
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'kafkajs';
 
 /** Most records handed to the client in one send. */
 const MAX_RECORDS_PER_SEND = 500;
@@ -14,10 +35,27 @@ export interface KafkaDriverOptions {
    * @default ['127.0.0.1:9092']
    */
   brokers?: readonly string[] | string;
-  /** kafkajs settings (SASL, SSL, clientId, …) for the default client. */
+  /**
+   * SASL authentication to the brokers: `plain`, `scram-sha-256` or `scram-sha-512`, with a user and a
+   * password (sent over TLS when `tls` is set, else in clear, as Kafka's `SASL_PLAINTEXT`).
+   * @default none
+   */
+  sasl?: KafkaSaslOptions;
+  /**
+   * TLS to the brokers: `true` checks their certificates against Node's bundled root CAs; an object sets
+   * the CA, a client certificate and key (mutual TLS), `rejectUnauthorized` and `servername`.
+   * @default false (plain TCP)
+   */
+  tls?: boolean | KafkaTlsOptions;
+  /**
+   * The Kafka client: `'platformatic'` (`@platformatic/kafka`), `'kafkajs'`, a {@link KafkaClientFactory}
+   * (called once with the resolved `brokers`, `acks`, `sasl` and `tls`: how another client is plugged in),
+   * or a client instance (which then owns its brokers, credentials and acks).
+   * @default 'kafkajs'
+   */
+  client?: KafkaClientName | KafkaClientFactory | KafkaClient;
+  /** Extra kafkajs settings (clientId, retry, …) when `client` is `'kafkajs'`. */
   kafkajs?: KafkajsClientOptions['config'];
-  /** Another client behind the {@link KafkaClient} interface; replaces kafkajs. */
-  client?: KafkaClient;
   /**
    * The topic every server of one app reads and writes: one per app and hub (e.g. `myapp.chat`).
    * @default 'backplane'
@@ -41,7 +79,7 @@ export interface KafkaDriverOptions {
    */
   minInsyncReplicas?: number;
   /**
-   * Producer acknowledgement for the default kafkajs client: `-1` waits for every in-sync replica (at least
+   * Producer acknowledgement for the built-in clients: `-1` waits for every in-sync replica (at least
    * `minInsyncReplicas`), so an acknowledged record survives its leader's death; `1` waits for the leader
    * alone. With -1 the producer is also idempotent (a retried send is stored once).
    * @default -1 in durable mode, else 1
@@ -101,13 +139,12 @@ export class KafkaDriver extends DriverBase {
     };
     this.#topic = options.topic ?? 'backplane';
     this.#brokers = brokerList(options.brokers);
-    this.#client =
-      options.client ??
-      new KafkajsClient({
-        brokers: this.#brokers,
-        acks: options.acks ?? (options.durable === true ? -1 : 1),
-        ...(options.kafkajs && { config: options.kafkajs }),
-      });
+    this.#client = createClient(options, {
+      brokers: this.#brokers,
+      acks: options.acks ?? (options.durable === true ? -1 : 1),
+      ...(options.sasl && { sasl: options.sasl }),
+      ...(options.tls && { tls: options.tls === true ? {} : options.tls }),
+    });
   }
 
   protected async doConnect(): Promise<void> {
@@ -127,14 +164,16 @@ export class KafkaDriver extends DriverBase {
           break;
         } catch (error) {
           const wait = backoffDelay(attempt, { initialDelay: 200, maxDelay: 2_000 });
-          const final = error === expired || error === this.#refused;
+          // Refused credentials or certificates do not get better by waiting.
+          const final =
+            error === expired || error === this.#refused || error instanceof KafkaAuthenticationError;
           if (final || this.closed || Date.now() + wait >= deadline) throw error;
           await new Promise((resolve) => setTimeout(resolve, wait));
         }
       }
     } catch (cause) {
       await this.#client.close().catch(() => {});
-      if (cause === this.#refused) throw cause;
+      if (cause === this.#refused || cause instanceof KafkaAuthenticationError) throw cause;
       throw new BrokerError(`Could not connect to Kafka (${this.#brokers.join(',')}) within ${timeout} ms.`, {
         cause,
       });
@@ -288,6 +327,23 @@ interface QueuedRecord {
   readonly record: KafkaRecord;
   readonly resolve: (value: undefined) => void;
   readonly reject: (error: Error) => void;
+}
+
+/** The client `options.client` asks for, built from the resolved settings. */
+function createClient(options: KafkaDriverOptions, config: KafkaClientConfig): KafkaClient {
+  const client = options.client ?? DEFAULT_KAFKA_CLIENT;
+  if (typeof client === 'function') return client(config);
+  if (typeof client === 'object') return client;
+  if (client === 'platformatic') return new PlatformaticClient(config);
+  if (client === 'kafkajs')
+    return new KafkajsClient({
+      ...config,
+      brokers: [...config.brokers],
+      ...(options.kafkajs && { config: options.kafkajs }),
+    });
+  throw new InvalidArgumentError(
+    `Unknown Kafka client '${String(client)}' (expected platformatic or kafkajs).`,
+  );
 }
 
 /** `brokers` as a list: a comma-separated string is split (blanks around entries are dropped). */

@@ -8,20 +8,29 @@ import {
   logLevel,
   type Producer,
   type ProducerConfig,
+  type SASLOptions,
 } from 'kafkajs';
+import { findInChain, isCertificateError, KafkaAuthenticationError } from './errors.js';
 import type {
   ConsumedRecord,
   KafkaClient,
   KafkaReadResult,
   KafkaRecord,
+  KafkaSaslOptions,
+  KafkaTlsOptions,
   TopicDescription,
   TopicSpec,
 } from './kafka-client.js';
+import { isWellFormed, KEY_ENCODING_HEADER } from './record-key.js';
 
 export interface KafkajsClientOptions {
   /** @default ['127.0.0.1:9092'] */
   brokers: string[];
-  /** Extra kafkajs settings (SASL, SSL, clientId, retry, …). */
+  /** SASL credentials (kafkajs's own `config.sasl` wins over this). */
+  sasl?: KafkaSaslOptions;
+  /** TLS to the brokers (kafkajs's own `config.ssl` wins over this); absent: plain TCP. */
+  tls?: KafkaTlsOptions;
+  /** Extra kafkajs settings (clientId, retry, …). */
   config?: Omit<KafkaConfig, 'brokers'>;
   /** Consumer overrides (the group id and the restart policy stay the client's own). */
   consumer?: Omit<ConsumerConfig, 'groupId'>;
@@ -50,8 +59,6 @@ export interface KafkajsClientOptions {
   restartAfterSilenceMs?: number;
 }
 
-/** Header set on a record whose key is UTF-16LE: a channel name with lone surrogates, which UTF-8 cannot carry. */
-const KEY_ENCODING_HEADER = 'bp-key-encoding';
 /** The consumer's longest silent wait on the broker; data is returned as soon as it arrives (`minBytes: 1`). */
 const DEFAULT_MAX_WAIT_MS = 500;
 /** How long a durable read may take, group join included, in ms. */
@@ -97,16 +104,52 @@ export class KafkajsClient implements KafkaClient {
 
   constructor(options: KafkajsClientOptions) {
     this.#options = options;
+    const { sasl, tls } = options;
     this.#kafka = new Kafka({
       clientId: 'backplane',
       logLevel: logLevel.NOTHING,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+      ...(sasl && {
+        sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions,
+      }),
+      ...(tls && { ssl: { ...tls, ca: tls.ca as string | Buffer | Array<string | Buffer> | undefined } }),
       ...options.config,
       brokers: options.brokers,
     });
   }
 
-  async clusterSize(): Promise<number> {
+  /** Refused credentials or certificates as {@link KafkaAuthenticationError}; anything else as it is. */
+  #translate(error: unknown): unknown {
+    if (findInChain(error, (e) => e.name === 'KafkaJSSASLAuthenticationError')) {
+      const sasl = this.#options.config?.sasl ?? this.#options.sasl;
+      return new KafkaAuthenticationError(
+        sasl && 'username' in sasl
+          ? `Kafka refused the SASL credentials (${sasl.mechanism.toUpperCase()} as '${sasl.username}').`
+          : 'Kafka refused the SASL credentials.',
+        { cause: error },
+      );
+    }
+    if (isCertificateError(error))
+      return new KafkaAuthenticationError(
+        "TLS could not verify the Kafka broker's certificate (set tls.ca to the CA that signed it).",
+        { cause: error },
+      );
+    return error;
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  clusterSize(): Promise<number> {
+    return this.#call(() => this.#clusterSize());
+  }
+
+  async #clusterSize(): Promise<number> {
     const admin = this.#kafka.admin();
     await admin.connect();
     try {
@@ -116,7 +159,11 @@ export class KafkajsClient implements KafkaClient {
     }
   }
 
-  async ensureTopic(topic: string, spec: TopicSpec): Promise<TopicDescription> {
+  ensureTopic(topic: string, spec: TopicSpec): Promise<TopicDescription> {
+    return this.#call(() => this.#ensureTopic(topic, spec));
+  }
+
+  async #ensureTopic(topic: string, spec: TopicSpec): Promise<TopicDescription> {
     const admin = this.#kafka.admin();
     await admin.connect();
     try {
@@ -159,7 +206,11 @@ export class KafkajsClient implements KafkaClient {
    * A consumer of its own (kafkajs reads only through consumer groups): a fresh group, positioned at
    * `offset` on join, reading until the end offset taken before it started; the group is deleted after.
    */
-  async read(
+  read(topic: string, partition: number, offset: string, key: string, max: number): Promise<KafkaReadResult> {
+    return this.#call(() => this.#read(topic, partition, offset, key, max));
+  }
+
+  async #read(
     topic: string,
     partition: number,
     offset: string,
@@ -226,7 +277,11 @@ export class KafkajsClient implements KafkaClient {
     return { records: records.slice(0, max), startOffset: low.toString() };
   }
 
-  async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+  produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+    return this.#call(() => this.#produce(topic, records));
+  }
+
+  async #produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
     const acks = this.#options.acks ?? 1;
     this.#producer ??= this.#kafka.producer({
       allowAutoTopicCreation: false,
@@ -251,7 +306,15 @@ export class KafkajsClient implements KafkaClient {
     });
   }
 
-  async consume(
+  consume(
+    topic: string,
+    onRecord: (record: ConsumedRecord) => void,
+    onState: (up: boolean, error?: Error) => void,
+  ): Promise<void> {
+    return this.#call(() => this.#consume(topic, onRecord, onState));
+  }
+
+  async #consume(
     topic: string,
     onRecord: (record: ConsumedRecord) => void,
     onState: (up: boolean, error?: Error) => void,
@@ -451,9 +514,4 @@ function recordKey(key: Buffer, headers: IHeaders | undefined): string {
   return headers?.[KEY_ENCODING_HEADER]?.toString() === 'utf16le'
     ? key.toString('utf16le')
     : key.toString('utf8');
-}
-
-/** True when `s` has no lone surrogate (String.prototype.isWellFormed, spelled out for the ES2023 lib). */
-function isWellFormed(s: string): boolean {
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }

@@ -1,10 +1,12 @@
 import { type KafkaBrokerHandle, runConformanceSuite, startKafka } from '@backplane/testkit';
 import { KafkaDriver } from '../src/index.js';
+import { CLIENTS } from './clients.js';
 
-runConformanceSuite('kafka', async () => {
-  const kafka: KafkaBrokerHandle = await startKafka();
-  return {
-    createDriver: () => new KafkaDriver({ brokers: [kafka.bootstrap], topic: 'conformance' }),
-    teardown: () => kafka.stop(),
-  };
-});
+for (const client of CLIENTS)
+  runConformanceSuite(`kafka, ${client}`, async () => {
+    const kafka: KafkaBrokerHandle = await startKafka();
+    return {
+      createDriver: () => new KafkaDriver({ brokers: [kafka.bootstrap], topic: 'conformance', client }),
+      teardown: () => kafka.stop(),
+    };
+  });
