@@ -9,7 +9,8 @@ import {
 } from '@backplane/testkit';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaDriver } from '../src/index.js';
+import { type KafkaClientName, KafkaDriver } from '../src/index.js';
+import { CLIENTS } from './clients.js';
 
 /** One message every this many ms from the sender, in ms. */
 const SEND_EVERY_MS = 20;
@@ -55,9 +56,10 @@ async function topicSettings(topic: string) {
 }
 
 /** Two servers on the cluster, a group member on the receiver, a numbered stream from the sender. */
-async function stream(topic: string, durable: boolean) {
+async function stream(topic: string, durable: boolean, kafkaClient: KafkaClientName) {
   const options = { logger: quiet, prefix: `${topic}:`, durable };
-  const driver = () => new KafkaDriver({ brokers: cluster.bootstrap.split(','), topic, durable });
+  const driver = () =>
+    new KafkaDriver({ brokers: cluster.bootstrap.split(','), topic, durable, client: kafkaClient });
   const sender = new HubLifetimeManager({ ...options, driver: driver() });
   const receiver = new HubLifetimeManager({ ...options, driver: driver() });
   await Promise.all([sender.start(), receiver.start()]);
@@ -111,9 +113,9 @@ function tally(sent: number, received: readonly number[]) {
  * Steady stream, SIGKILL of the topic's partition leader for good at a random point, then: both links up
  * again, messages sent after that arrive, the load goes on, the last one arrives.
  */
-async function killLeaderUnderLoad(durable: boolean) {
+async function killLeaderUnderLoad(durable: boolean, client: KafkaClientName) {
   const topic = freshTopic();
-  const s = await stream(topic, durable);
+  const s = await stream(topic, durable, client);
   try {
     await waitFor(() => s.received().length > 10, { name: 'traffic before the kill' });
     await new Promise((resolve) => setTimeout(resolve, LOAD_BEFORE_MS + Math.random() * 1_000));
@@ -159,79 +161,91 @@ async function killLeaderUnderLoad(durable: boolean) {
       recoveredMs,
       missing: missing.length > 0 ? `${missing[0]}..${missing.at(-1)}` : 'none',
     };
-    console.info(`kafka cluster ${durable ? 'durable' : 'outbox'}, leader SIGKILL:`, JSON.stringify(report));
+    console.info(
+      `kafka cluster (${client}) ${durable ? 'durable' : 'outbox'}, leader SIGKILL:`,
+      JSON.stringify(report),
+    );
     return report;
   } finally {
     await s.stop();
   }
 }
 
-describe('kafka cluster', () => {
-  it('kafka cluster - a durable topic gets replication factor 3 and min.insync.replicas 2 from the cluster size', async () => {
-    const topic = freshTopic();
-    // `brokers` as one comma-separated string, as `backplane serve --url` passes it
-    const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true });
-    try {
-      await t.connect();
-      expect(await topicSettings(topic)).toEqual({ replicas: 3, minInsync: '2' });
-    } finally {
-      await t.close();
-    }
-  }, 60_000);
+for (const client of CLIENTS) {
+  describe(`kafka cluster (${client})`, () => {
+    it('kafka cluster - a durable topic gets replication factor 3 and min.insync.replicas 2 from the cluster size', async () => {
+      const topic = freshTopic();
+      // `brokers` as one comma-separated string, as `backplane serve --url` passes it
+      const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true, client });
+      try {
+        await t.connect();
+        expect(await topicSettings(topic)).toEqual({ replicas: 3, minInsync: '2' });
+      } finally {
+        await t.close();
+      }
+    }, 60_000);
 
-  it('kafka cluster - replicationFactor overrides the automatic one (min.insync.replicas follows)', async () => {
-    const topic = freshTopic();
-    const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true, replicationFactor: 2 });
-    try {
-      await t.connect();
-      expect(await topicSettings(topic)).toEqual({ replicas: 2, minInsync: '1' });
-    } finally {
-      await t.close();
-    }
-  }, 60_000);
+    it('kafka cluster - replicationFactor overrides the automatic one (min.insync.replicas follows)', async () => {
+      const topic = freshTopic();
+      const t = new KafkaDriver({
+        brokers: cluster.bootstrap,
+        topic,
+        durable: true,
+        replicationFactor: 2,
+        client,
+      });
+      try {
+        await t.connect();
+        expect(await topicSettings(topic)).toEqual({ replicas: 2, minInsync: '1' });
+      } finally {
+        await t.close();
+      }
+    }, 60_000);
 
-  it('kafka cluster - durable: an existing topic with fewer replicas than wanted is refused at connect, naming both', async () => {
-    const topic = freshTopic();
-    await cluster.withAdmin((admin) =>
-      admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
-      }),
-    );
-    const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true });
-    try {
-      const refused = await t.connect().then(
-        () => undefined,
-        (error: unknown) => error,
+    it('kafka cluster - durable: an existing topic with fewer replicas than wanted is refused at connect, naming both', async () => {
+      const topic = freshTopic();
+      await cluster.withAdmin((admin) =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],
+        }),
       );
-      expect(refused).toBeInstanceOf(BrokerError);
-      expect((refused as Error).message).toMatch(/has 1 replica\(s\).*fewer than the 3 wanted/);
-    } finally {
-      await t.close();
-    }
-    // Accepted as it is once asked for explicitly.
-    const accepting = new KafkaDriver({
-      brokers: cluster.bootstrap,
-      topic,
-      durable: true,
-      replicationFactor: 1,
-    });
-    try {
-      await accepting.connect();
-    } finally {
-      await accepting.close();
-    }
-  }, 60_000);
+      const t = new KafkaDriver({ brokers: cluster.bootstrap, topic, durable: true, client });
+      try {
+        const refused = await t.connect().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(BrokerError);
+        expect((refused as Error).message).toMatch(/has 1 replica\(s\).*fewer than the 3 wanted/);
+      } finally {
+        await t.close();
+      }
+      // Accepted as it is once asked for explicitly.
+      const accepting = new KafkaDriver({
+        brokers: cluster.bootstrap,
+        topic,
+        durable: true,
+        replicationFactor: 1,
+        client,
+      });
+      try {
+        await accepting.connect();
+      } finally {
+        await accepting.close();
+      }
+    }, 60_000);
 
-  it('kafka cluster - durable, partition leader SIGKILLed for good: link back up, 0 lost, 0 duplicated, 0 reordered', async () => {
-    const r = await killLeaderUnderLoad(true);
-    expect(r).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
-  }, 120_000);
+    it('kafka cluster - durable, partition leader SIGKILLed for good: link back up, 0 lost, 0 duplicated, 0 reordered', async () => {
+      const r = await killLeaderUnderLoad(true, client);
+      expect(r).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+    }, 120_000);
 
-  it('kafka cluster - outbox mode, partition leader SIGKILLed for good: link back up, every loss reported', async () => {
-    const r = await killLeaderUnderLoad(false);
-    expect(r.duplicated).toBe(0);
-    expect(r.reordered).toBe(0);
-    expect(r.gaps + r.dropped).toBeGreaterThanOrEqual(r.lost);
-  }, 120_000);
-});
+    it('kafka cluster - outbox mode, partition leader SIGKILLed for good: link back up, every loss reported', async () => {
+      const r = await killLeaderUnderLoad(false, client);
+      expect(r.duplicated).toBe(0);
+      expect(r.reordered).toBe(0);
+      expect(r.gaps + r.dropped).toBeGreaterThanOrEqual(r.lost);
+    }, 120_000);
+  });
+}
