@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -23,9 +23,21 @@ export const KAFKA_DIR = ((): string => {
 
 /** A real single-node Apache Kafka broker (KRaft, broker + controller) on random ports. */
 export interface KafkaBrokerHandle extends ServerProcessHandle {
+  /** The PLAINTEXT listener (always there: no credentials, no TLS). */
   readonly port: number;
   /** `127.0.0.1:port`, for `brokers`. */
   readonly bootstrap: string;
+  /** With `sasl`: `127.0.0.1:port` of the SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+  readonly saslBootstrap?: string;
+  /** With `tls`: `127.0.0.1:port` of the SSL listener. */
+  readonly tlsBootstrap?: string;
+  /** With `tls` and `sasl`: `127.0.0.1:port` of the SASL_SSL listener. */
+  readonly saslTlsBootstrap?: string;
+  /**
+   * With `tls`: the broker's self-signed certificate (PEM), to trust as the CA, and the file holding it. It
+   * is valid for `127.0.0.1` and `localhost`.
+   */
+  readonly tlsCa?: { readonly pem: string; readonly file: string };
 }
 
 export interface StartKafkaOptions {
@@ -36,6 +48,81 @@ export interface StartKafkaOptions {
   version?: string;
   /** @default 60_000 ms */
   startTimeoutMs?: number;
+  /**
+   * Adds a SASL_PLAINTEXT listener (`saslBootstrap`) where these users (name → password, both of letters,
+   * digits, `_`, `.` and `-`) log in with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the SCRAM credentials are
+   * written when the storage is formatted).
+   * @default none
+   */
+  sasl?: { readonly users: Readonly<Record<string, string>> };
+  /**
+   * Adds an SSL listener (`tlsBootstrap`, and a SASL_SSL one with `sasl`) with a self-signed certificate for
+   * 127.0.0.1, made once with the JDK's `keytool` and cached next to the broker jars.
+   * @default false
+   */
+  tls?: boolean;
+}
+
+/** The keystore's password (a test certificate, cached on disk: nothing to protect). */
+const KEYSTORE_PASSWORD = 'backplane-test';
+
+/**
+ * A PKCS12 keystore with a self-signed certificate for 127.0.0.1 and localhost, made with `keytool` on
+ * first use and cached in `~/.cache/backplane/kafka-tls` (`$BACKPLANE_CACHE` moves it).
+ */
+export async function kafkaTestKeystore(): Promise<{ keystore: string; ca: { pem: string; file: string } }> {
+  requireBinary('keytool', 'apt-get install openjdk-17-jdk-headless');
+  const cache = join(process.env.BACKPLANE_CACHE ?? join(homedir(), '.cache', 'backplane'), 'kafka-tls');
+  const keystore = join(cache, 'broker.p12');
+  const file = join(cache, 'ca.pem');
+  if (!existsSync(keystore) || !existsSync(file)) {
+    mkdirSync(dirname(cache), { recursive: true });
+    const tmp = mkdtempSync(`${cache}.tmp.`);
+    try {
+      const store = [
+        '-keystore',
+        join(tmp, 'broker.p12'),
+        '-storetype',
+        'PKCS12',
+        '-storepass',
+        KEYSTORE_PASSWORD,
+      ];
+      await run('keytool', [
+        '-genkeypair',
+        '-alias',
+        'broker',
+        '-keyalg',
+        'RSA',
+        '-keysize',
+        '2048',
+        '-validity',
+        '3650',
+        '-dname',
+        'CN=localhost',
+        '-ext',
+        'SAN=ip:127.0.0.1,dns:localhost',
+        '-ext',
+        'BC:c=ca:true',
+        ...store,
+        '-keypass',
+        KEYSTORE_PASSWORD,
+      ]);
+      await run('keytool', [
+        '-exportcert',
+        '-rfc',
+        '-alias',
+        'broker',
+        ...store,
+        '-file',
+        join(tmp, 'ca.pem'),
+      ]);
+      // Another process may have made it meanwhile; either copy is complete, keep the first.
+      if (!existsSync(cache)) renameSync(tmp, cache);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return { keystore, ca: { pem: readFileSync(file, 'utf8'), file } };
 }
 
 /**
@@ -71,7 +158,45 @@ export function clusterId(): string {
  */
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBrokerHandle> {
   const jars = await kafkaJars(options.version);
-  const [port, controllerPort] = (await freePorts(2)) as [number, number];
+  const tls = options.tls ? await kafkaTestKeystore() : undefined;
+  const users = Object.entries(options.sasl?.users ?? {});
+  // They go into server.properties, a JAAS config and the storage tool's SCRAM syntax unescaped.
+  for (const [name, password] of users)
+    if (!/^[\w.-]+$/.test(name) || !/^[\w.-]+$/.test(password))
+      throw new Error(`startKafka: SASL user names and passwords are letters, digits, '_', '.' and '-' here`);
+  const sasl = options.sasl !== undefined;
+  const [port, controllerPort, saslPort, tlsPort, saslTlsPort] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  // Listener name -> port; each listener is named after its security protocol.
+  const listeners: Array<[string, number]> = [['PLAINTEXT', port]];
+  if (sasl) listeners.push(['SASL_PLAINTEXT', saslPort]);
+  if (tls) listeners.push(['SSL', tlsPort]);
+  if (sasl && tls) listeners.push(['SASL_SSL', saslTlsPort]);
+  const advertised = listeners.map(([name, p]) => `${name}://127.0.0.1:${p}`).join(',');
+  const security = [];
+  if (sasl) {
+    security.push('sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512');
+    for (const listener of ['sasl_plaintext', ...(tls ? ['sasl_ssl'] : [])]) {
+      const plainUsers = users.map(([name, password]) => `user_${name}="${password}"`).join(' ');
+      security.push(
+        `listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+        `listener.name.${listener}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+        `listener.name.${listener}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+      );
+    }
+  }
+  if (tls)
+    security.push(
+      `ssl.keystore.location=${tls.keystore}`,
+      'ssl.keystore.type=PKCS12',
+      `ssl.keystore.password=${KEYSTORE_PASSWORD}`,
+      `ssl.key.password=${KEYSTORE_PASSWORD}`,
+    );
   const dir = mkdtempSync(join(tmpdir(), 'backplane-kafka-'));
   const config = join(dir, 'server.properties');
   writeFileSync(
@@ -80,11 +205,12 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=${advertised},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=${advertised}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listener.security.protocol.map=${listeners.map(([name]) => `${name}:${name}`).join(',')},CONTROLLER:PLAINTEXT`,
+      ...security,
       `log.dirs=${join(dir, 'data')}`,
       'num.partitions=1',
       'offsets.topic.replication.factor=1',
@@ -107,9 +233,20 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     '-cp',
     classpath,
   ];
-  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config], {
-    maxBuffer: 1 << 22,
-  });
+  // SCRAM credentials live in the cluster metadata: written when the storage is formatted.
+  const scram = users.flatMap(([name, password]) =>
+    ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+      '--add-scram',
+      `${m}=[name=${name},password=${password}]`,
+    ]),
+  );
+  await run(
+    'java',
+    [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config, ...scram],
+    {
+      maxBuffer: 1 << 22,
+    },
+  );
 
   const server = await startServerProcess({
     command: 'java',
@@ -120,5 +257,12 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     stopGraceMs: 10_000,
     dir,
   });
-  return { ...server, port, bootstrap: `127.0.0.1:${port}` };
+  return {
+    ...server,
+    port,
+    bootstrap: `127.0.0.1:${port}`,
+    ...(sasl && { saslBootstrap: `127.0.0.1:${saslPort}` }),
+    ...(tls && { tlsBootstrap: `127.0.0.1:${tlsPort}`, tlsCa: tls.ca }),
+    ...(sasl && tls && { saslTlsBootstrap: `127.0.0.1:${saslTlsPort}` }),
+  };
 }
