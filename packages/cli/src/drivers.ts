@@ -1,5 +1,5 @@
 import type { Driver } from '@backplane/core';
-import { createKafkaDriver } from '@backplane/kafka';
+import { createKafkaDriver, kafkaOptionsFromUrl } from '@backplane/kafka';
 import { MemoryDriver } from '@backplane/memory';
 import { createNatsDriver } from '@backplane/nats';
 import { createRedisDriver } from '@backplane/redis';
@@ -29,8 +29,9 @@ export function createDriver(
         ...(durable && { durable: replicas === undefined ? {} : { replicas } }),
       });
     case 'kafka':
+      // kafka://[user:pass@]host:port,…[?sasl=…], kafkas://… (TLS) or host:port,…: see parseKafkaUrl
       return createKafkaDriver({
-        brokers: (url ?? '127.0.0.1:9092').replace(/^kafka:\/\//, '').split(','),
+        ...kafkaOptionsFromUrl(url ?? '127.0.0.1:9092'),
         topic: `${prefix}chat`.replace(/[^a-zA-Z0-9._-]/g, '-'),
         durable,
         ...(replicas !== undefined && { replicationFactor: replicas }),

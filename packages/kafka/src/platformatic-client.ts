@@ -59,8 +59,11 @@ const READ_TIMEOUT_MS = 15_000;
 /** Fetch limits: per partition, and per response, in bytes (a larger record batch is still returned). */
 const PARTITION_MAX_BYTES = 10 * 1024 * 1024;
 const FETCH_MAX_BYTES = 50 * 1024 * 1024;
-/** Retries of one produce before it fails (100 ms doubling to 2 s between them: ~10 s in all). */
-const PRODUCE_RETRIES = 8;
+/**
+ * Attempts of one produce before it fails, 100 ms doubling to 2 s apart, each on fresh metadata (~10 s in
+ * all); within an attempt the client retries twice on the same leader.
+ */
+const PRODUCE_ATTEMPTS = 8;
 /** How long a freshly created topic may take to have a leader for every partition, in ms. */
 const LEADERS_TIMEOUT_MS = 15_000;
 const LATEST = -1n;
@@ -85,8 +88,9 @@ function backoff(attempt: number): number {
  *   for 3 × `maxWaitMs`, at least 2 s.
  * - A durable read is fetches from the partition's leader, from the requested offset to the partition's end
  *   as it was when the read began: no group, no join.
- * - Producer: `acks` 1 or -1 (idempotent with -1), bounded retries (8, ~10 s), then the send fails; the
- *   metadata is refreshed after a failure, so the next send finds a partition's new leader.
+ * - Producer: `acks` 1 or -1 (idempotent with -1). A failed send is retried (8 attempts, ~10 s), each
+ *   attempt on fresh metadata so that it finds a partition's new leader as soon as it is elected; then it
+ *   fails. A retried send keeps its sequence numbers, so an idempotent producer's retry is stored once.
  */
 export class PlatformaticClient implements KafkaClient {
   readonly #options: PlatformaticClientOptions;
@@ -151,7 +155,8 @@ export class PlatformaticClient implements KafkaClient {
   #producerClient(): Producer {
     const acks = this.#options.acks ?? 1;
     this.#producer ??= new Producer({
-      ...this.#base(PRODUCE_RETRIES),
+      // 2, not fewer: the idempotent producer would turn 0 or 1 into "retry forever".
+      ...this.#base(2),
       acks,
       idempotent: this.#options.idempotent ?? acks === -1,
     });
@@ -234,25 +239,32 @@ export class PlatformaticClient implements KafkaClient {
 
   async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
     const producer = this.#producerClient();
-    try {
-      await producer.send({
-        messages: records.map((r) => {
-          const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-          const message = isWellFormed(r.key)
-            ? { topic, key: Buffer.from(r.key, 'utf8'), value }
-            : {
-                topic,
-                key: Buffer.from(r.key, 'utf16le'),
-                value,
-                headers: new Map([[Buffer.from(KEY_ENCODING_HEADER), Buffer.from('utf16le')]]),
-              };
-          return r.partition === undefined ? message : { ...message, partition: r.partition };
-        }),
-      });
-    } catch (error) {
-      // The next send asks where the partitions' leaders are now (one may have died).
-      producer.clearMetadata();
-      throw this.#translate(error);
+    const messages = records.map((r) => {
+      const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+      const message = isWellFormed(r.key)
+        ? { topic, key: Buffer.from(r.key, 'utf8'), value }
+        : {
+            topic,
+            key: Buffer.from(r.key, 'utf16le'),
+            value,
+            headers: new Map([[Buffer.from(KEY_ENCODING_HEADER), Buffer.from('utf16le')]]),
+          };
+      return r.partition === undefined ? message : { ...message, partition: r.partition };
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await producer.send({ messages });
+        return;
+      } catch (error) {
+        // Each attempt asks where the partitions' leaders are now (one may have died and been replaced).
+        producer.clearMetadata();
+        const translated = this.#translate(error);
+        const final =
+          translated instanceof KafkaAuthenticationError ||
+          findInChain(error, (e) => (e as { canRetry?: unknown }).canRetry === false) !== undefined;
+        if (final || attempt >= PRODUCE_ATTEMPTS || this.#closed) throw translated;
+        await this.#sleep(backoff(attempt));
+      }
     }
   }
 
