@@ -1,15 +1,16 @@
 import { parseArgs } from 'node:util';
-import { DRIVERS, type DriverName } from './brokers.js';
+import { type DriverName, KNOWN_DRIVERS } from './brokers.js';
 import { type Mode, SCENARIOS, type ScenarioName } from './presets.js';
 
-export const HELP = `Usage: backplane bench [--quick | --smoke] [--drivers memory,redis,nats,kafka]
+export const HELP = `Usage: backplane bench [--quick | --smoke] [--drivers memory,redis,nats,kafka,kafka-kafkajs,…]
                        [--only efficiency,broadcast,latency,groups,connections,recovery,cost]
                        [--results <dir>] [--docs <file.md> | --no-docs]
 
 Runs the benchmark suite against brokers it starts itself (redis-server, nats-server, Kafka), writes the
 JSON results to --results (default benchmarks/results) and regenerates --docs (default docs/benchmarks.md)
 with its SVG charts. --quick: every scenario, smaller (under 10 minutes). --smoke: a few seconds, proves
-the suite runs.`;
+the suite runs. Drivers: memory, redis, nats, kafka (its default client), kafka-platformatic and
+kafka-kafkajs (the Kafka driver on that client); by default every driver and Kafka on both clients.`;
 
 export interface BenchArgs {
   mode: Mode;
@@ -40,7 +41,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if (values.quick && values.smoke) throw new Error('--quick and --smoke exclude each other');
   return {
     mode: values.smoke ? 'smoke' : values.quick ? 'quick' : 'full',
-    drivers: list(values.drivers, DRIVERS, '--drivers'),
+    drivers: list(values.drivers, KNOWN_DRIVERS, '--drivers'),
     scenarios: list(values.only, SCENARIOS, '--only'),
     resultsDir: values.results,
     docsFile: values['no-docs'] ? false : values.docs,

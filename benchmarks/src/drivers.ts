@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Driver } from '@backplane/core';
-import { type KafkaClient, KafkaDriver, KafkajsClient } from '@backplane/kafka';
+import {
+  type KafkaClient,
+  type KafkaClientName,
+  KafkaDriver,
+  KafkajsClient,
+  PlatformaticClient,
+} from '@backplane/kafka';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { NatsDriver } from '@backplane/nats';
 import { RedisDriver } from '@backplane/redis';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import type { Brokers, DriverName } from './brokers.js';
+import { type Brokers, type DriverName, kafkaClientOf } from './brokers.js';
 
 /** One isolated namespace per measurement, so rounds never see each other's traffic. */
 export function uniqueName(prefix: string): string {
@@ -44,18 +50,28 @@ function createDriver(
     case 'nats':
       return new NatsDriver({ servers: brokers.nats!.url });
     case 'kafka':
+    case 'kafka-platformatic':
+    case 'kafka-kafkajs':
       return new KafkaDriver({
         brokers: [brokers.kafka!.bootstrap],
         topic,
-        ...(options.kafkaClient && { client: options.kafkaClient(i) }),
+        client: options.kafkaClient?.(i) ?? kafkaClientOf(driver),
       });
   }
 }
 
+/** A Kafka client by name, on `bootstrap` (the raw contender, and counting wrappers, use it). */
+export function kafkaClient(name: KafkaClientName, bootstrap: string): KafkaClient {
+  return name === 'kafkajs'
+    ? new KafkajsClient({ brokers: [bootstrap] })
+    : new PlatformaticClient({ brokers: [bootstrap] });
+}
+
 /**
  * The raw broker client, doing the same fan-out without backplane: what each scenario's ratio is measured
- * against. Redis = ioredis, NATS = nats.js, Kafka = kafkajs (through the driver's thin `KafkajsClient`, so
- * producer and consumer settings are the same), memory = the bus itself.
+ * against. Redis = ioredis, NATS = nats.js, Kafka = the variant's own client (through the driver's thin
+ * `KafkajsClient` or `PlatformaticClient`, so producer and consumer settings are the same), memory = the bus.
+
  */
 export interface RawClient {
   publish(channel: string, payload: Uint8Array): Promise<unknown> | undefined;
@@ -76,7 +92,9 @@ export async function createRawClient(
     case 'nats':
       return rawNats(brokers.nats!.url);
     case 'kafka':
-      return rawKafka(brokers.kafka!.bootstrap, topic);
+    case 'kafka-platformatic':
+    case 'kafka-kafkajs':
+      return rawKafka(kafkaClient(kafkaClientOf(driver), brokers.kafka!.bootstrap), topic);
   }
 }
 
@@ -150,8 +168,7 @@ async function rawNats(url: string): Promise<RawClient> {
   };
 }
 
-async function rawKafka(bootstrap: string, topic: string): Promise<RawClient> {
-  const client = new KafkajsClient({ brokers: [bootstrap] });
+async function rawKafka(client: KafkaClient, topic: string): Promise<RawClient> {
   await client.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
   let queue: Array<{ key: string; value: Uint8Array }> = [];
   let flushing: Promise<void> | undefined;

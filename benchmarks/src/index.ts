@@ -2,7 +2,7 @@
 export type { BenchArgs } from './args.js';
 export { HELP, parseBenchArgs } from './args.js';
 export { runBenchCommand } from './bench-command.js';
-export type { BrokerDriver, DriverName } from './brokers.js';
+export type { BrokerDriver, DriverName, KafkaVariant } from './brokers.js';
 export type { Mode, ScenarioName, Sizes } from './presets.js';
 export { PRESETS, SCENARIOS } from './presets.js';
 // Results and the report

@@ -1,3 +1,4 @@
+import { isKafka, kafkaClientOf } from '../brokers.js';
 import type { BenchResults } from '../run.js';
 import { ratio } from '../util/stats.js';
 import { barChart, format } from './svg.js';
@@ -352,7 +353,7 @@ function shortfalls(r: BenchResults): string[] {
     if (Number.isFinite(v) && v > TARGETS.p99OverheadMs)
       notes.push(
         `- **p99 overhead on ${x.driver} at 5k msg/s, ${f2(v)} ms (target 1 ms).** ` +
-          (x.driver === 'kafka'
+          (isKafka(x.driver) && kafkaClientOf(x.driver) === 'kafkajs'
             ? "The raw kafkajs consumer's own p99 is 10–20 ms (its fetch loop), and the difference swings by " +
               'several ms either way between runs: at this scale the overhead is inside the noise.'
             : `The raw client's own p99 / p99.9 at this rate were ${f2(x.raw.p99)} / ${f2(x.raw.p999)} ms in this ` +

@@ -19,6 +19,7 @@ const PACKAGES = [
   'ioredis',
   '@nats-io/transport-node',
   'kafkajs',
+  '@platformatic/kafka',
   'msgpackr',
   'ws',
   '@microsoft/signalr',

@@ -1,6 +1,6 @@
 import * as signalR from '@microsoft/signalr';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { type BrokerDriver, type Brokers, brokerUrl } from '../brokers.js';
+import { type BrokerDriver, type Brokers, brokerOf, brokerUrl } from '../brokers.js';
 import { uniqueName } from '../drivers.js';
 import { type ServerProcess, startServe, startSocketIoNode } from '../servers.js';
 import type { Progress } from '../util/progress.js';
@@ -153,7 +153,7 @@ async function startRig(
     const driver = contender.slice('backplane-'.length) as BrokerDriver;
     const prefix = uniqueName('bench-e2e-');
     for (let i = 0; i < SERVERS; i++)
-      servers.push(await startServe(driver, brokerUrl(brokers, driver), `${prefix}:`));
+      servers.push(await startServe(brokerOf(driver), brokerUrl(brokers, driver), `${prefix}:`));
     const open = async (url: string) => {
       const connection = new signalR.HubConnectionBuilder()
         .withUrl(`${url}/chat`, { transport: signalR.HttpTransportType.WebSockets })

@@ -1,4 +1,4 @@
-import { type BrokerDriver, type Brokers, brokerUrl, type DriverName } from '../brokers.js';
+import { type BrokerDriver, type Brokers, brokerOf, brokerUrl, type DriverName } from '../brokers.js';
 import { uniqueName } from '../drivers.js';
 import { type ServerProcess, startBareWsNode, startServe, startSocketIoNode } from '../servers.js';
 import { cpuTimeMs, totalCpuTimeMs } from '../util/cpu-time.js';
@@ -292,10 +292,12 @@ async function startRig(contender: CostContender, brokers: Brokers): Promise<Rig
     } else {
       broker = contender.slice('backplane-'.length) as BrokerDriver;
       const prefix = `${uniqueName('bench-cost-')}:`;
-      servers.push(...(await startAll(3, () => startServe(broker!, brokerUrl(brokers, broker!), prefix))));
+      servers.push(
+        ...(await startAll(3, () => startServe(brokerOf(broker!), brokerUrl(brokers, broker!), prefix))),
+      );
     }
     const send = await clients.sender(servers[0]!.url, MESSAGE);
-    const brokerPid = broker && brokers.pids[broker];
+    const brokerPid = broker && brokers.pids[brokerOf(broker)];
     let perNode = 0;
     const addReceivers = async (target: number) => {
       for (const server of servers) await clients.open(server.url, target - perNode);

@@ -1,13 +1,14 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubLifetimeManager } from '@backplane/core';
-import { type KafkaClient, KafkajsClient } from '@backplane/kafka';
+import type { KafkaClient, KafkaClientName } from '@backplane/kafka';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import type { Brokers, DriverName } from '../brokers.js';
+import { type Brokers, type DriverName, isKafka, kafkaClientOf } from '../brokers.js';
 import { connect, startCluster, stopCluster } from '../cluster.js';
+import { kafkaClient } from '../drivers.js';
 import type { Progress } from '../util/progress.js';
 import { Counter, pump } from '../util/wait.js';
 
@@ -53,8 +54,9 @@ export async function runGroupScaling(
     const kafkaCounts = new Array<number>(options.servers).fill(0);
     try {
       managers = await startCluster(driver, brokers, options.servers, {
-        ...(driver === 'kafka' && {
-          kafkaClient: (i: number) => countingKafkaClient(brokers.kafka!.bootstrap, () => kafkaCounts[i]!++),
+        ...(isKafka(driver) && {
+          kafkaClient: (i: number) =>
+            countingKafkaClient(kafkaClientOf(driver), brokers.kafka!.bootstrap, () => kafkaCounts[i]!++),
         }),
       });
       const counter = new Counter();
@@ -63,11 +65,11 @@ export async function runGroupScaling(
         const connection = await connect(target, () => counter.add());
         await target.addToGroup(connection.connectionId, 'g');
       }
-      const before = managers.map((m, i) => (driver === 'kafka' ? kafkaCounts[i]! : m.stats.received));
+      const before = managers.map((m, i) => (isKafka(driver) ? kafkaCounts[i]! : m.stats.received));
       await pump(options.messages, 500, (i) => managers[0]!.sendGroup('g', 'm', [i, TEXT]));
       await counter.until(options.messages * options.members, 120_000, `${driver} group deliveries`);
       const received = () =>
-        managers.map((m, i) => (driver === 'kafka' ? kafkaCounts[i]! : m.stats.received) - before[i]!);
+        managers.map((m, i) => (isKafka(driver) ? kafkaCounts[i]! : m.stats.received) - before[i]!);
       // Servers without members may still be reading (Kafka: every server reads the whole topic).
       await settled(received);
       const receivedPerServer = received();
@@ -126,9 +128,9 @@ function summary(
   };
 }
 
-/** kafkajs counting every record its consumer delivers (before the driver filters by channel). */
-function countingKafkaClient(bootstrap: string, onRecord: () => void): KafkaClient {
-  const inner = new KafkajsClient({ brokers: [bootstrap] });
+/** A Kafka client counting every record its consumer delivers (before the driver filters by channel). */
+function countingKafkaClient(name: KafkaClientName, bootstrap: string, onRecord: () => void): KafkaClient {
+  const inner = kafkaClient(name, bootstrap);
   const consume: KafkaClient['consume'] = (topic, handle, ...rest) =>
     inner.consume(
       topic,
@@ -138,7 +140,7 @@ function countingKafkaClient(bootstrap: string, onRecord: () => void): KafkaClie
       },
       ...rest,
     );
-  // Everything else goes straight to kafkajs (whatever the interface grows).
+  // Everything else goes straight to the client (whatever the interface grows).
   return new Proxy(inner, {
     get(target, property) {
       if (property === 'consume') return consume;

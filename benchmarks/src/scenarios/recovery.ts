@@ -4,7 +4,7 @@ import { NatsDriver } from '@backplane/nats';
 import { RedisDriver } from '@backplane/redis';
 import { startTcpProxy } from '@backplane/testkit';
 import { filter, firstValueFrom, timeout } from 'rxjs';
-import type { Brokers, DriverName } from '../brokers.js';
+import { type Brokers, type DriverName, kafkaClientOf } from '../brokers.js';
 import { connect, firstArgument, quietLogger } from '../cluster.js';
 import { uniqueName } from '../drivers.js';
 import type { Progress } from '../util/progress.js';
@@ -115,12 +115,15 @@ function durableDriver(driver: DriverName, brokers: Brokers, gap: number): Durab
             options: { reconnectTimeWait: 50 },
           }),
       };
-    case 'kafka': {
+    case 'kafka':
+    case 'kafka-platformatic':
+    case 'kafka-kafkajs': {
       const topic = uniqueName('bench-rec-');
+      const client = kafkaClientOf(driver);
       return {
         brokerPort: 0,
         swallow: true,
-        make: () => new KafkaDriver({ brokers: [brokers.kafka!.bootstrap], topic, durable: true }),
+        make: () => new KafkaDriver({ brokers: [brokers.kafka!.bootstrap], topic, durable: true, client }),
       };
     }
     case 'memory':
