@@ -1,4 +1,4 @@
-import { type Brokers, DRIVERS, type DriverName, startBrokers } from './brokers.js';
+import { type Brokers, brokerOf, DRIVERS, type DriverName, startBrokers } from './brokers.js';
 import { resetRawMemoryBus } from './drivers.js';
 import { brokerDrivers, type Mode, PRESETS, SCENARIOS, type ScenarioName, type Sizes } from './presets.js';
 import { describeEnvironment, type Environment } from './report/versions.js';
@@ -56,7 +56,7 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
   const progress = new Progress(steps, { silent: options.silent ?? false });
   const started = Date.now();
   progress.step(
-    `starting brokers: ${['redis', ...brokerDrivers(drivers).filter((d) => d !== 'redis')].join(', ')}`,
+    `starting brokers: ${[...new Set(['redis', ...brokerDrivers(drivers).map(brokerOf)])].join(', ')}`,
   );
   const brokers: Brokers = await startBrokers(drivers);
   resetRawMemoryBus();

@@ -22,7 +22,7 @@ import { PlatformaticClient } from './platformatic-client.js';
 export type KafkaClientName = 'platformatic' | 'kafkajs';
 
 /** The client used when `client` is not set. */
-export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'kafkajs';
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'platformatic';
 
 /** Most records handed to the client in one send. */
 const MAX_RECORDS_PER_SEND = 500;
@@ -50,8 +50,9 @@ export interface KafkaDriverOptions {
   /**
    * The Kafka client: `'platformatic'` (`@platformatic/kafka`), `'kafkajs'`, a {@link KafkaClientFactory}
    * (called once with the resolved `brokers`, `acks`, `sasl` and `tls`: how another client is plugged in),
-   * or a client instance (which then owns its brokers, credentials and acks).
-   * @default 'kafkajs'
+   * or a client instance (which then owns its brokers, credentials and acks). `@platformatic/kafka` reads
+   * without consumer groups (no group join at connect or per durable read); kafkajs is no longer maintained.
+   * @default 'platformatic'
    */
   client?: KafkaClientName | KafkaClientFactory | KafkaClient;
   /** Extra kafkajs settings (clientId, retry, …) when `client` is `'kafkajs'`. */
