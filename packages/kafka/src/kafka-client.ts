@@ -80,6 +80,7 @@ export interface KafkaClientConfig {
   readonly brokers: readonly string[];
   /** Producer acknowledgement: `1` the partition leader, `-1` every in-sync replica. */
   readonly acks: 1 | -1;
+  /** SASL credentials; absent: none. */
   readonly sasl?: KafkaSaslOptions;
   /** TLS to the brokers; absent: plain TCP. */
   readonly tls?: KafkaTlsOptions;
