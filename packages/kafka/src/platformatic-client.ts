@@ -69,10 +69,13 @@ const LEADERS_TIMEOUT_MS = 15_000;
 const LATEST = -1n;
 const EARLIEST = -2n;
 
-/** The exponential backoff every retry here uses: 100 ms doubling to 2 s. */
-function backoff(attempt: number): number {
-  return Math.min(2_000, 100 * 2 ** Math.max(0, attempt - 1));
+/** The exponential backoff the retries here use: 100 ms doubling to `max` (2 s by default). */
+function backoff(attempt: number, max = 2_000): number {
+  return Math.min(max, 100 * 2 ** Math.max(0, attempt - 1));
 }
+
+/** The longest wait between two fetch attempts of a partition, in ms: reading resumes within it. */
+const FETCH_RETRY_MAX_MS = 1_000;
 
 /**
  * `@platformatic/kafka` behind {@link KafkaClient}.
@@ -83,7 +86,7 @@ function backoff(attempt: number): number {
  *   connect costs no group join (3 s on a production broker) and there is no group to delete on close.
  * - The first positions are the end offsets read at `consume()`: history is never re-read. A fetch that
  *   fails (broker gone, leader moved) refreshes the cluster metadata and is retried with backoff (100 ms
- *   doubling to 2 s) from the same position, forever, so nothing not yet delivered is skipped.
+ *   doubling to 1 s) from the same position, forever, so nothing not yet delivered is skipped.
  * - Link state: up while fetches complete; down after two failed fetches in a row or when no fetch completed
  *   for 3 × `maxWaitMs`, at least 2 s.
  * - A durable read is fetches from the partition's leader, from the requested offset to the partition's end
@@ -365,7 +368,7 @@ export class PlatformaticClient implements KafkaClient {
           }
           failures++;
           if (failures >= 2) report.failed(this.#translate(error) as Error);
-          await this.#sleep(backoff(failures));
+          await this.#sleep(backoff(failures, FETCH_RETRY_MAX_MS));
         }
       }
     } finally {
