@@ -105,9 +105,11 @@ beforeAll(async () => {
   );
 }, INSTALL_TIMEOUT_MS);
 
+// The installed project holds every dependency of every package (tens of thousands of files): removing it
+// takes longer than a hook's default 10 s on a loaded machine.
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 describe('pack', () => {
   it('pack - every published package packs, with its entry points, README and LICENSE, and no tests or sources', () => {
