@@ -7,6 +7,7 @@ import { ownerOfConnection } from './ids.js';
 import type { LocalConnections } from './local-connections.js';
 import type { Logger } from './logger.js';
 import { type LocalAnswer, PresenceAnswerer, sendUnsequenced } from './presence-answerer.js';
+import { type Combine, complete, Gather, groupsOfConnection, list, online, sum } from './presence-gather.js';
 import type { HubPresence, PresenceQueryOptions, PresenceResult } from './presence-result.js';
 import type { BackplaneStats } from './stats.js';
 import { limitOption, requireGroupName, requireName, requireUserId } from './validate.js';
@@ -14,6 +15,7 @@ import { limitOption, requireGroupName, requireName, requireUserId } from './val
 /** Defaults of the presence limits (`HubLifetimeManagerOptions`, `HubContextOptions`). */
 export const DEFAULT_PRESENCE_TIMEOUT_MS = 1_000;
 export const DEFAULT_MAX_PRESENCE_RESULTS = 1_000;
+
 /** Resolves and checks the presence options of a manager or a context (positive integers, or the defaults). */
 export function presenceLimits(options: { presenceTimeout?: number; maxPresenceResults?: number }): {
   presenceTimeout: number;
@@ -63,26 +65,6 @@ export interface PresenceQueriesOptions {
   readonly isClosed: () => boolean;
 }
 
-/** What a query combines its answers into. */
-type Combine<T> = (
-  answers: ReadonlyMap<string, LocalAnswer>,
-  limit: number,
-) => { value: T; truncated: boolean };
-
-interface Pending {
-  /** Answers by server id, this server's own included. */
-  readonly answers: Map<string, LocalAnswer>;
-  /** Set when one server only is asked (the owner of a connection): nobody else's answer counts. */
-  readonly only: string | undefined;
-  /** Whom to wait for: a number of other servers (receiver counts), a set of ids (heartbeats), or unknown. */
-  expected: number | Set<string> | undefined;
-  /** Where servers announce themselves: whether some source (this server, an answer) knows them all. */
-  warm: boolean;
-  /** Settles the query: with the missing servers computed, or early because the answer is already sure. */
-  check(final: boolean): void;
-  fail(error: Error): void;
-}
-
 /**
  * Presence queries (the asking side): scatter-gather on `internal:presence-query` with a deadline. Which
  * servers to wait for comes from the driver's receiver count of the query's publish (Redis, memory), or
@@ -91,7 +73,10 @@ interface Pending {
  */
 export class PresenceQueries implements HubPresence {
   readonly #options: PresenceQueriesOptions;
-  readonly #pending = new Map<number, Pending>();
+  /** Queries waiting for answers, by id. */
+  readonly #pending = new Map<number, Pick<Gather<unknown>, 'add'>>();
+  /** How to fail each of them (on close). */
+  readonly #failers = new Map<number, (error: Error) => void>();
   #nextId = 0;
 
   constructor(options: PresenceQueriesOptions) {
@@ -110,28 +95,18 @@ export class PresenceQueries implements HubPresence {
   }
 
   userConnectionCount(userId: string, options?: PresenceQueryOptions): Promise<PresenceResult<number>> {
-    return (
-      this.#guard(() => requireUserId(userId, this.#options.maxUserIdLength)) ??
-      this.#scatter('user', userId, options, sum)
-    );
+    return this.#guard(this.#requireUser(userId)) ?? this.#scatter('user', userId, options, sum);
   }
 
   isUserOnline(userId: string, options?: PresenceQueryOptions): Promise<PresenceResult<boolean>> {
-    const online: Combine<boolean> = (answers) => ({
-      value: [...answers.values()].some((a) => a.count > 0),
-      truncated: false,
-    });
     return (
-      this.#guard(() => requireUserId(userId, this.#options.maxUserIdLength)) ??
+      this.#guard(this.#requireUser(userId)) ??
       this.#scatter('user', userId, options, online, (answer) => answer.count > 0)
     );
   }
 
   userConnections(userId: string, options?: PresenceQueryOptions): Promise<PresenceResult<string[]>> {
-    return (
-      this.#guard(() => requireUserId(userId, this.#options.maxUserIdLength)) ??
-      this.#scatter('user-connections', userId, options, list)
-    );
+    return this.#guard(this.#requireUser(userId)) ?? this.#scatter('user-connections', userId, options, list);
   }
 
   async connectionGroups(
@@ -140,40 +115,17 @@ export class PresenceQueries implements HubPresence {
   ): Promise<PresenceResult<string[] | undefined>> {
     requireName(connectionId, 'Connection id');
     const timeout = this.#timeout(options);
-    const owner = ownerOfConnection(connectionId);
-    const { serverId, local, roster, channels } = this.#options;
     await this.#ready();
-    const groups: Combine<string[] | undefined> = (answers, limit) => {
-      const answer = answers.values().next().value;
-      if (answer?.ids === undefined) return { value: undefined, truncated: false };
-      return {
-        value: answer.ids.slice(0, limit),
-        truncated: answer.count > Math.min(answer.ids.length, limit),
-      };
-    };
-    const none = () => complete(groups(new Map(), 0), local ? 1 : 0);
-    // A foreign id names no server; a gone server holds nothing.
-    if (owner === undefined || (owner !== serverId && roster?.isGone(owner))) return none();
-    if (owner === serverId) {
-      if (!local) return none();
-      return complete(
-        groups(
-          new Map([[serverId, local.answer('connection-groups', connectionId, this.#options.maxResults)]]),
-          this.#options.maxResults,
-        ),
-        1,
-      );
+    const { serverId, local, roster, maxResults } = this.#options;
+    const owner = ownerOfConnection(connectionId);
+    if (owner === serverId && local) {
+      const own = new Map([[serverId, local.answer('connection-groups', connectionId, maxResults)]]);
+      return complete(groupsOfConnection(own, maxResults), 1);
     }
-    return this.#ask(
-      'connection-groups',
-      connectionId,
-      channels.server(owner),
-      timeout,
-      options?.signal,
-      groups,
-      undefined,
-      owner,
-    );
+    // A foreign id names no server; this server does not hold it; a gone server holds nothing.
+    if (owner === undefined || owner === serverId || roster?.isGone(owner))
+      return complete(groupsOfConnection(new Map(), maxResults), local ? 1 : 0);
+    return this.#ask('connection-groups', connectionId, timeout, options?.signal, groupsOfConnection, owner);
   }
 
   /**
@@ -208,28 +160,20 @@ export class PresenceQueries implements HubPresence {
 
   /** An answer on this server's inbox. Answers to queries that are over (or never were) are dropped. */
   receiveAnswer(answer: Envelope & PresenceAnswerBody): void {
-    const pending = this.#pending.get(answer.id);
-    if (!pending || pending.answers.has(answer.origin)) return;
-    if (pending.only !== undefined && answer.origin !== pending.only) return;
-    const ids =
-      answer.ids && answer.ids.length > this.#options.maxResults
-        ? answer.ids.slice(0, this.#options.maxResults)
-        : answer.ids;
-    pending.answers.set(
+    const gather = this.#pending.get(answer.id);
+    if (!gather) return;
+    const max = this.#options.maxResults;
+    const ids = answer.ids && answer.ids.length > max ? answer.ids.slice(0, max) : answer.ids;
+    gather.add(
       answer.origin,
       ids === undefined ? { count: answer.count } : { count: answer.count, ids },
+      answer.peers,
     );
-    if (answer.peers && pending.only === undefined && pending.expected instanceof Set) {
-      pending.warm = true;
-      for (const peer of answer.peers) if (peer !== this.#options.serverId) pending.expected.add(peer);
-    }
-    pending.check(false);
   }
 
   /** Fails every query still waiting (the manager or context closed). */
   close(): void {
-    for (const pending of this.#pending.values()) pending.fail(new ClosedError('The presence query'));
-    this.#pending.clear();
+    for (const fail of this.#failers.values()) fail(new ClosedError('The presence query'));
   }
 
   /** Runs a synchronous check; its error becomes a rejection (a query never throws synchronously). */
@@ -240,6 +184,10 @@ export class PresenceQueries implements HubPresence {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #requireUser(userId: string): () => void {
+    return () => requireUserId(userId, this.#options.maxUserIdLength);
   }
 
   #timeout(options: PresenceQueryOptions | undefined): number {
@@ -267,159 +215,104 @@ export class PresenceQueries implements HubPresence {
   ): Promise<PresenceResult<T>> {
     const timeout = this.#timeout(options);
     await this.#ready();
-    return this.#ask(
-      query,
-      name,
-      this.#options.channels.presenceQuery,
-      timeout,
-      options?.signal,
-      combine,
-      sure,
-    );
+    return this.#ask(query, name, timeout, options?.signal, combine, undefined, sure);
   }
 
   /**
-   * Publishes one query and collects the answers: this server's own at once, the others' as they arrive.
-   * @param owner set when one server only is asked (its inbox), and only its answer counts.
+   * Publishes one query and gathers the answers: this server's own at once, the others' as they arrive.
+   * @param owner set when only a connection's owner is asked (on its inbox), and only its answer counts.
    */
   #ask<T>(
     query: PresenceQueryKind,
     name: string | undefined,
-    channel: string,
     timeout: number,
     signal: AbortSignal | undefined,
     combine: Combine<T>,
-    sure: ((answer: LocalAnswer) => boolean) | undefined,
     owner?: string,
+    sure?: (answer: LocalAnswer) => boolean,
   ): Promise<PresenceResult<T>> {
     signal?.throwIfAborted();
-    const { serverId, local, roster, driver, maxResults } = this.#options;
-    const id = ++this.#nextId;
-    const answers = new Map<string, LocalAnswer>();
-    if (local && owner === undefined) {
-      const own = local.answer(query, name, maxResults);
-      answers.set(serverId, own);
-      // This server's answer settles it already (a user online here): nobody else need be asked.
-      if (sure?.(own)) return Promise.resolve(complete(combine(answers, maxResults), 1));
-    }
+    const { serverId, local, roster, driver, maxResults, channels } = this.#options;
+    const own = local && owner === undefined ? local.answer(query, name, maxResults) : undefined;
+    // This server's answer may settle it already (a user online here): nobody else need be asked.
+    if (own && sure?.(own))
+      return Promise.resolve(complete(combine(new Map([[serverId, own]]), maxResults), 1));
     const counted = driver.capabilities.receiverCount;
-    const live = counted ? undefined : roster?.liveServers();
+    const live = counted || owner !== undefined ? undefined : roster?.liveServers();
+    const id = ++this.#nextId;
     return new Promise<PresenceResult<T>>((resolve, reject) => {
-      let published = false;
       const timers: NodeJS.Timeout[] = [];
       const done = () => {
         this.#pending.delete(id);
+        this.#failers.delete(id);
         for (const timer of timers) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      const onAbort = () => {
-        done();
-        reject(signal?.reason);
-      };
-      const pending: Pending = {
-        answers,
+      const gather = new Gather<T>({
+        self: serverId,
         only: owner,
+        // The owner alone; else counted on publish, or the live servers this one and the answers know.
         expected: owner !== undefined ? new Set([owner]) : counted ? undefined : new Set(live),
         warm: owner !== undefined || live !== undefined,
-        check: (final) => {
-          const missing = published ? missingServers(pending, serverId) : undefined;
-          const isSure = sure !== undefined && [...answers.values()].some(sure);
-          if (!final && !isSure && missing?.count !== 0) return;
-          done();
-          const { value, truncated } = combine(answers, maxResults);
-          resolve({
-            value,
-            partial: !isSure && missing?.count !== 0,
-            servers: answers.size,
-            missing: isSure ? 0 : missing?.count,
-            missingServers: isSure ? [] : (missing?.ids ?? []),
-            truncated,
-          });
-        },
-        fail: (error) => {
-          done();
-          reject(error);
-        },
+        combine,
+        sure,
+        limit: maxResults,
+        resolve,
+        done,
+      });
+      const fail = (error: unknown) => {
+        done();
+        reject(error);
       };
-      this.#pending.set(id, pending);
+      const onAbort = () => fail(signal?.reason);
+      if (own) gather.answers.set(serverId, own);
+      this.#pending.set(id, gather);
+      this.#failers.set(id, fail);
       signal?.addEventListener('abort', onAbort, { once: true });
-      timers.push(setTimeout(() => pending.check(true), timeout));
-      // A server that has not listened long enough may learn every live server before the deadline.
-      if (!pending.warm && roster && roster.warmAt > Date.now())
+      timers.push(setTimeout(() => gather.check(true), timeout));
+      // A server that has not listened long enough yet may, before the deadline.
+      const warmIn = roster && !gather.warm ? roster.warmAt - Date.now() : -1;
+      if (warmIn >= 0 && warmIn < timeout)
         timers.push(
           setTimeout(() => {
-            const known = roster.liveServers();
-            if (!known || !(pending.expected instanceof Set)) return;
-            pending.warm = true;
-            for (const server of known) pending.expected.add(server);
-            pending.check(false);
-          }, roster.warmAt - Date.now()),
+            const known = roster?.liveServers();
+            if (known) gather.learn(known);
+            gather.check(false);
+          }, warmIn),
         );
       for (const timer of timers) timer.unref();
-      sendUnsequenced(this.#options, channel, {
+      const body = {
         kind: 'presence-query',
         id,
         query,
         ...(name !== undefined && { name }),
         limit: maxResults,
-      }).then(
+      } as const;
+      sendUnsequenced(
+        this.#options,
+        owner === undefined ? channels.presenceQuery : channels.server(owner),
+        body,
+      ).then(
         (receivers) => {
-          if (!this.#pending.has(id)) return;
+          if (gather.settled) return;
           if (owner !== undefined) {
-            if (counted && receivers === 0) pending.expected = new Set(); // its server is gone
+            if (counted && receivers === 0) gather.expect(new Set()); // its server is gone
           } else if (counted) {
             // Everyone subscribed answers; this server (subscribed too) answered already.
-            pending.expected =
-              typeof receivers === 'number' ? Math.max(0, receivers - (local ? 1 : 0)) : undefined;
+            gather.expect(
+              typeof receivers === 'number' ? Math.max(0, receivers - (local ? 1 : 0)) : undefined,
+            );
           }
-          published = true;
-          pending.check(false);
+          gather.published();
         },
         (error: unknown) => {
           this.#options.log.debug('Could not publish a presence query', { query, error });
-          if (this.#pending.has(id)) pending.check(true);
+          gather.check(true);
         },
       );
     });
   }
 }
-
-/** Who has not answered yet, and how many: `undefined` count when it cannot be told. */
-function missingServers(
-  pending: Pending,
-  self: string,
-): { count: number | undefined; ids: readonly string[] } {
-  const { expected, answers } = pending;
-  if (expected === undefined) return { count: undefined, ids: [] };
-  if (typeof expected === 'number') {
-    const others = answers.size - (answers.has(self) ? 1 : 0);
-    return { count: Math.max(0, expected - others), ids: [] };
-  }
-  if (!pending.warm) return { count: undefined, ids: [] };
-  const ids = [...expected].filter((server) => server !== self && !answers.has(server));
-  return { count: ids.length, ids };
-}
-
-function complete<T>(combined: { value: T; truncated: boolean }, servers: number): PresenceResult<T> {
-  return { ...combined, partial: false, servers, missing: 0, missingServers: [] };
-}
-
-const sum: Combine<number> = (answers) => {
-  let total = 0;
-  for (const answer of answers.values()) total += answer.count;
-  return { value: total, truncated: false };
-};
-
-const list: Combine<string[]> = (answers, limit) => {
-  const ids: string[] = [];
-  let truncated = false;
-  for (const answer of answers.values()) {
-    const got = answer.ids ?? [];
-    ids.push(...got.slice(0, limit));
-    if (answer.count > Math.min(got.length, limit)) truncated = true;
-  }
-  return { value: ids, truncated };
-};
 
 /**
  * A hub context's receive path, for presence answers only (it subscribes to its inbox for them and to
