@@ -20,6 +20,7 @@ export type { CostContender, CostResult, CostRound } from './scenarios/cost.js';
 export type { EfficiencyResult } from './scenarios/efficiency.js';
 export type { GroupScalingResult } from './scenarios/group-scaling.js';
 export type { LatencyPoint } from './scenarios/latency.js';
+export type { PresenceBenchResult, PresenceQueryCost } from './scenarios/presence.js';
 export type { RecoveryResult } from './scenarios/recovery.js';
 export type { WriteOptions } from './write-results.js';
 export { writeResults } from './write-results.js';

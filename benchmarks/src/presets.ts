@@ -5,6 +5,7 @@ import type { CostOptions } from './scenarios/cost.js';
 import type { EfficiencyOptions } from './scenarios/efficiency.js';
 import type { GroupScalingOptions } from './scenarios/group-scaling.js';
 import type { LatencyOptions } from './scenarios/latency.js';
+import type { PresenceOptions } from './scenarios/presence.js';
 import type { RecoveryOptions } from './scenarios/recovery.js';
 
 export const SCENARIOS = [
@@ -15,6 +16,7 @@ export const SCENARIOS = [
   'connections',
   'recovery',
   'cost',
+  'presence',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type Mode = 'full' | 'quick' | 'smoke';
@@ -28,6 +30,7 @@ export interface Sizes {
   connections: ConnectionsOptions;
   recovery: Omit<RecoveryOptions, 'drivers'>;
   cost: Omit<CostOptions, 'drivers'>;
+  presence: Omit<PresenceOptions, 'drivers'>;
 }
 
 /**
@@ -52,6 +55,14 @@ export const PRESETS: Record<Mode, Sizes> = {
       window: 100,
       minCpuMs: 1_500,
     },
+    presence: {
+      servers: 8,
+      connectionsPerServer: 10_000,
+      groups: 100,
+      queries: 1_000,
+      concurrency: 32,
+      changes: 20_000,
+    },
   },
   quick: {
     efficiency: { messages: 20_000, rounds: 3, window: 1_000 },
@@ -68,6 +79,14 @@ export const PRESETS: Record<Mode, Sizes> = {
       window: 100,
       minCpuMs: 500,
     },
+    presence: {
+      servers: 8,
+      connectionsPerServer: 10_000,
+      groups: 100,
+      queries: 300,
+      concurrency: 32,
+      changes: 10_000,
+    },
   },
   smoke: {
     efficiency: { messages: 200, rounds: 1, window: 100 },
@@ -77,6 +96,7 @@ export const PRESETS: Record<Mode, Sizes> = {
     connections: { connections: 40, clientProcesses: 1 },
     recovery: { gap: 50, rounds: 1 },
     cost: { fanOut: [1, 10], deliveries: 200, minMessages: 10, rounds: 1, window: 10, minCpuMs: 0 },
+    presence: { servers: 3, connectionsPerServer: 50, groups: 5, queries: 10, concurrency: 4, changes: 50 },
   },
 };
 

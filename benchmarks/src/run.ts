@@ -8,6 +8,7 @@ import { type CostResult, costContenders, runCost } from './scenarios/cost.js';
 import { type EfficiencyResult, runEfficiency } from './scenarios/efficiency.js';
 import { type GroupScalingResult, runGroupScaling } from './scenarios/group-scaling.js';
 import { type LatencyPoint, runLatency } from './scenarios/latency.js';
+import { type PresenceBenchResult, runPresence } from './scenarios/presence.js';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery.js';
 import { Progress } from './util/progress.js';
 
@@ -36,6 +37,7 @@ export interface BenchResults {
   readonly connections?: ConnectionsResult;
   readonly recovery?: RecoveryResult[];
   readonly cost?: CostResult[];
+  readonly presence?: PresenceBenchResult[];
 }
 
 /** Runs the suite: starts the brokers it needs, runs the scenarios in order, stops everything. */
@@ -52,6 +54,7 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
     (scenarios.includes('connections') ? 1 : 0) +
     (scenarios.includes('recovery') ? brokerDrivers(drivers).length : 0) +
     (scenarios.includes('cost') ? costContenders(drivers).length : 0) +
+    (scenarios.includes('presence') ? drivers.length : 0) +
     1;
   const progress = new Progress(steps, { silent: options.silent ?? false });
   const started = Date.now();
@@ -90,6 +93,8 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
       );
     if (scenarios.includes('cost'))
       results.cost = await runCost(brokers, { ...sizes.cost, drivers }, progress);
+    if (scenarios.includes('presence'))
+      results.presence = await runPresence(brokers, { ...sizes.presence, drivers }, progress);
   } finally {
     await brokers.stop();
   }

@@ -21,6 +21,7 @@ describe('bench', () => {
       ...(results.recovery ?? []),
       ...(results.connections ? [results.connections] : []),
       ...(results.cost ?? []),
+      ...(results.presence ?? []),
     ].flatMap((r) => (r.error ? [r.error] : []));
     expect(errors).toEqual([]);
     expect(results.efficiency?.map((r) => r.driver)).toEqual(['memory', 'redis']);
@@ -56,6 +57,13 @@ describe('bench', () => {
       for (const round of c.rounds) expect(round.deliveries).toBe(round.messages * c.clients);
       expect(c.recordsPerFrame).toBeGreaterThanOrEqual(1);
     }
+    // Presence: every query complete and right, on both drivers; a membership change publishes nothing.
+    expect(results.presence?.map((p) => p.driver)).toEqual(['memory', 'redis']);
+    for (const p of results.presence ?? []) {
+      expect(p.queries.length).toBe(5);
+      for (const q of p.queries) expect(q.partial).toBe(0);
+      expect(p.change.published).toBeLessThan(1);
+    }
   }, 120_000);
 
   it('bench - results are written as JSON and a markdown page with SVG charts', () => {
@@ -74,6 +82,7 @@ describe('bench', () => {
       '## 6. Recovery',
       '## 7. Server cost per delivery',
       '### 10 receivers per node',
+      '## 8. Presence',
     ])
       expect(markdown).toContain(heading);
     const charts = written.filter((p) => p.endsWith('.svg'));
