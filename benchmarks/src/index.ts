@@ -20,6 +20,7 @@ export type { CostContender, CostProfile, CostResult, CostRound } from './scenar
 export type { EfficiencyResult } from './scenarios/efficiency.js';
 export type { GroupScalingResult } from './scenarios/group-scaling.js';
 export type { LatencyPoint } from './scenarios/latency.js';
+export type { PresenceBenchResult, PresenceQueryCost } from './scenarios/presence.js';
 export type { RecoveryResult } from './scenarios/recovery.js';
 export type { ProfileShare, ProfileSummary } from './util/cpu-profile.js';
 export { componentOf, summarizeCpuProfile } from './util/cpu-profile.js';

@@ -8,6 +8,7 @@ import { type CostProfile, type CostResult, costContenders, profileCost, runCost
 import { type EfficiencyResult, runEfficiency } from './scenarios/efficiency.js';
 import { type GroupScalingResult, runGroupScaling } from './scenarios/group-scaling.js';
 import { type LatencyPoint, runLatency } from './scenarios/latency.js';
+import { type PresenceBenchResult, runPresence } from './scenarios/presence.js';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery.js';
 import { Progress } from './util/progress.js';
 
@@ -38,6 +39,7 @@ export interface BenchResults {
   readonly cost?: CostResult[];
   /** Where the time of one node goes in the cost scenario (`node --cpu-prof`). */
   readonly costProfile?: CostProfile;
+  readonly presence?: PresenceBenchResult[];
 }
 
 /** Runs the suite: starts the brokers it needs, runs the scenarios in order, stops everything. */
@@ -54,6 +56,7 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
     (scenarios.includes('connections') ? 1 : 0) +
     (scenarios.includes('recovery') ? brokerDrivers(drivers).length : 0) +
     (scenarios.includes('cost') ? costContenders(drivers).length + (sizes.cost.profile ? 1 : 0) : 0) +
+    (scenarios.includes('presence') ? drivers.length : 0) +
     1;
   const progress = new Progress(steps, { silent: options.silent ?? false });
   const started = Date.now();
@@ -96,6 +99,8 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
       if (profile)
         results.costProfile = await profileCost(brokers, { ...sizes.cost, drivers, profile }, progress);
     }
+    if (scenarios.includes('presence'))
+      results.presence = await runPresence(brokers, { ...sizes.presence, drivers }, progress);
   } finally {
     await brokers.stop();
   }

@@ -28,6 +28,7 @@ describe('bench', () => {
       ...(results.recovery ?? []),
       ...(results.connections ? [results.connections] : []),
       ...(results.cost ?? []),
+      ...(results.presence ?? []),
     ].flatMap((r) => (r.error ? [r.error] : []));
     expect(errors).toEqual([]);
     expect(results.efficiency?.map((r) => r.driver)).toEqual(['memory', 'redis']);
@@ -71,6 +72,13 @@ describe('bench', () => {
     expect(components).toContain('backplane: signalr');
     expect(components).toContain('backplane: core');
     expect(profile?.microsPerDelivery).toBeGreaterThan(0);
+    // Presence: every query complete and right, on both drivers; a membership change publishes nothing.
+    expect(results.presence?.map((p) => p.driver)).toEqual(['memory', 'redis']);
+    for (const p of results.presence ?? []) {
+      expect(p.queries.length).toBe(5);
+      for (const q of p.queries) expect(q.partial).toBe(0);
+      expect(p.change.published).toBeLessThan(1);
+    }
   }, 120_000);
 
   it('bench - results are written as JSON and a markdown page with SVG charts', () => {
@@ -90,6 +98,7 @@ describe('bench', () => {
       '## 7. Server cost per delivery',
       '### 10 receivers per node',
       '### Where the time goes',
+      '## 8. Presence',
     ])
       expect(markdown).toContain(heading);
     const charts = written.filter((p) => p.endsWith('.svg'));

@@ -314,6 +314,7 @@ export function renderReport(r: BenchResults, chartDir: string): Rendered {
     );
   }
   if (r.costProfile) out.push(...profileSection(r.costProfile));
+  if (r.presence) out.push(...presenceSection(r));
   out.push(...shortfalls(r));
   return { markdown: `${out.join('\n').trimEnd()}\n`, charts };
 }
@@ -458,3 +459,41 @@ const kb = (v: number) => (Number.isFinite(v) ? `${(v / 1024).toFixed(2)} KB` : 
 const mb = (v: number) => `${(v / 2 ** 20).toFixed(0)} MB`;
 const lat = (s: { p50: number; p99: number; p999: number }) => `${f2(s.p50)} / ${f2(s.p99)} / ${f2(s.p999)}`;
 const oneLine = (s: string) => s.split('\n')[0]!.replace(/\|/g, '\\|').slice(0, 160);
+
+/** Section 8: what a presence query and a membership change cost at the scenario's scale. */
+function presenceSection(r: BenchResults): string[] {
+  const s = r.sizes.presence;
+  const out = [
+    '## 8. Presence',
+    '',
+    `${s.servers} servers (in-process lifetime managers, one driver each) × ${s.connectionsPerServer.toLocaleString('en-US')} ` +
+      `fake connections, each with a user (every user on 2 servers) and in one of ${s.groups} groups. The first ` +
+      'server asks each query (`manager.presence`): scatter-gather, every server answers from its own ' +
+      `connections. Latency and CPU: ${s.queries} queries one at a time; CPU is this process (all servers, ` +
+      'their broker clients and the asker) plus the broker process; envelopes are what all servers published ' +
+      `and received per query. Queries/s: ${s.queries} queries, ${s.concurrency} in flight. A membership ` +
+      'change is a join or leave of a group that has other local members: it publishes nothing for presence ' +
+      '(what it publishes is liveness probes and heartbeats of the same seconds).',
+    '',
+    '| Driver | Query | p50 ms | p99 ms | CPU µs / query | Broker µs / query | Published / query | Received / query | Queries/s | Partial |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const x of r.presence ?? []) {
+    if (x.error) out.push(`| ${x.driver} | error: ${oneLine(x.error)} | | | | | | | | |`);
+    for (const q of x.queries)
+      out.push(
+        `| ${x.driver} | ${q.query} | ${f2(q.latency.p50)} | ${f2(q.latency.p99)} | ${n(q.cpuMicros)} | ${q.brokerCpuMicros === undefined ? '—' : n(q.brokerCpuMicros)} | ${f2(q.published)} | ${f2(q.received)} | ${n(q.queriesPerSecond)} | ${q.partial} |`,
+      );
+  }
+  out.push(
+    '',
+    '| Driver | Connections | Set-up (s) | CPU µs / membership change | Broker µs / change | Published / change |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...(r.presence ?? []).map(
+      (x) =>
+        `| ${x.driver} | ${x.connections.toLocaleString('en-US')} | ${f2(x.setupSeconds)} | ${f2(x.change.cpuMicros)} | ${x.change.brokerCpuMicros === undefined ? '—' : f2(x.change.brokerCpuMicros)} | ${f2(x.change.published)} |`,
+    ),
+    '',
+  );
+  return out;
+}

@@ -19,6 +19,8 @@ import {
   resolveManagerOptions,
 } from './manager-options.js';
 import { Presence } from './presence.js';
+import { PresenceQueries } from './presence-query.js';
+import type { HubPresence } from './presence-result.js';
 import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';
@@ -69,6 +71,7 @@ export class HubLifetimeManager {
   readonly #monitor: LinkMonitor;
   /** Presence of the other servers: only where the driver cannot count receivers. */
   readonly #presence: Presence | undefined;
+  readonly #queries: PresenceQueries;
   readonly #reconciler: ReconcileBatcher | undefined;
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
@@ -159,6 +162,15 @@ export class HubLifetimeManager {
     });
     this.#connections = connections;
     const ensureStarted = () => (this.#ready ? undefined : this.start());
+    this.#queries = PresenceQueries.forServer({
+      ...common,
+      ...resolved,
+      epoch: this.epoch,
+      driver: t,
+      connections,
+      roster: this.#presence,
+      ready: ensureStarted,
+    });
     // Gone servers are only known from presence; otherwise the publish's receiver count tells.
     const isGone = (serverId: string) => this.#presence?.isGone(serverId) ?? false;
     const shared = { ...common, connections, publisher, isGone, ensureStarted };
@@ -181,6 +193,8 @@ export class HubLifetimeManager {
       onActivity: () => this.#monitor.activity(),
       onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
       onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
+      onPresenceQuery: (query) => this.#queries.receiveQuery(query),
+      onPresenceAnswer: (answer) => this.#queries.receiveAnswer(answer),
     });
   }
 
@@ -229,12 +243,19 @@ export class HubLifetimeManager {
     return this.#connections.size;
   }
 
-  /** Connects the driver and subscribes to `all` and this server's inbox. Idempotent. */
+  /** Who is online on every server of the hub, asked of each server (see {@link HubPresence}). */
+  get presence(): HubPresence {
+    return this.#queries;
+  }
+
+  /** Connects the driver and subscribes to `all`, this server's inbox and presence queries. Idempotent. */
   start(): Promise<void> {
     this.#started ??= (async () => {
       this.#driver.setMessageHandler(this.#inbound.receive);
       await this.#driver.connect();
-      await Promise.all([this.#driver.subscribe(this.channels.all), this.#driver.subscribe(this.#inbox)]);
+      await Promise.all(
+        [this.channels.all, this.#inbox, this.channels.presenceQuery].map((c) => this.#driver.subscribe(c)),
+      );
       const startedAt = Date.now();
       const replay = this.#replay;
       if (replay) await Promise.all([replay.baseline(this.channels.all), replay.baseline(this.#inbox)]);
@@ -398,6 +419,7 @@ export class HubLifetimeManager {
     this.#link.close();
     this.#acks.closeAll();
     this.#results.closeAll();
+    this.#queries.close();
     this.#connections.clear();
     await this.#driver.close();
     this.#events.complete();
