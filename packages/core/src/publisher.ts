@@ -121,6 +121,7 @@ export class Publisher {
     const { serverId, epoch } = this.#identity;
     const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, origin: serverId, epoch, seq, ...body });
     this.#stats.published++;
+    this.#stats.publishedByKind[this.#channels.kind(channel)]++;
     const sent =
       this.durable && body.kind === 'invocation' && sink.publishDurable
         ? sink.publishDurable(channel, bytes, `${epoch}:${++this.#durableCount}`)
