@@ -6,6 +6,7 @@ import type { ChannelKind } from './channels.js';
  * Liveness probes are not measured.
  */
 export interface PublishMeasurement {
+  /** What was measured: a publish. */
   readonly type: 'publish';
   /** The kind of channel it went to (never its name). */
   readonly kind: ChannelKind;

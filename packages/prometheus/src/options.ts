@@ -22,6 +22,7 @@ export interface BackplaneMetricsSources {
   hubServer?: HubServer;
 }
 
+/** How {@link registerBackplaneMetrics} names and measures; every option has a default. */
 export interface BackplaneMetricsOptions {
   /**
    * Put before every metric name: Prometheus's naming rules apply (letters, digits, `_` and `:`, not

@@ -31,6 +31,7 @@ export interface HubServerStats {
 
 /** Hub connections of one transport and one hub protocol (a row of `HubServerStats.connections`). */
 export interface ConnectionStats {
+  /** The transport, named as in negotiate. */
   readonly transport: TransportKind;
   /** The hub protocol's name, as in the handshake (`json`, `messagepack`). */
   readonly protocol: string;

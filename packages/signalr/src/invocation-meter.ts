@@ -15,6 +15,7 @@ export type InvocationOutcome = 'ok' | 'error' | 'unauthorized' | 'invalid' | 'c
 
 /** One hub method call a client made (`invoke`, `send` or `stream`), once it has ended. */
 export interface InvocationMeasurement {
+  /** What was measured: a hub method call. */
   readonly type: 'invocation';
   /** The hub's path (`/chat`), as mapped. */
   readonly hub: string;
@@ -25,6 +26,7 @@ export interface InvocationMeasurement {
   readonly method: string | undefined;
   /** A stream invocation (`stream` on the client, an `async *` method). */
   readonly streaming: boolean;
+  /** How the call ended (see {@link InvocationOutcome}). */
   readonly outcome: InvocationOutcome;
   /**
    * From when the call started to run (after waiting for its slot, see
