@@ -157,7 +157,7 @@ describe('pack', () => {
       const { Registry } = await import('prom-client');
       const registry = new Registry();
       registerBackplaneMetrics(registry, { manager: b });
-      const published = (await registry.metrics()).split('\n').find((l) => l.startsWith('backplane_published_total{kind="all"}'));
+      const published = (await registry.metrics()).split('\\n').find((l) => l.startsWith('backplane_published_total{kind="all"}'));
       await Promise.all([a.close(), b.close()]);
       console.log(JSON.stringify({ counts, received: [target, ...args], published }));
     `;
