@@ -566,10 +566,11 @@ export class HubDispatcher {
       }
       return signal.aborted || connection.closed ? 'canceled' : 'ok';
     } catch (e) {
-      if (signal.aborted) return 'canceled';
-      this.log.debug('Hub stream failed', { target, connectionId: connection.connectionId, error: e });
-      error = this.#errorText('An error occurred on the server while streaming results.', e);
-      return 'error';
+      if (!signal.aborted) {
+        this.log.debug('Hub stream failed', { target, connectionId: connection.connectionId, error: e });
+        error = this.#errorText('An error occurred on the server while streaming results.', e);
+      }
+      return signal.aborted ? 'canceled' : 'error';
     } finally {
       if (signal.aborted || connection.closed) {
         // Stop the source without waiting: it may be blocked on something that never comes.
