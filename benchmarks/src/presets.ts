@@ -51,6 +51,7 @@ export const PRESETS: Record<Mode, Sizes> = {
       rounds: 3,
       window: 100,
       minCpuMs: 1_500,
+      profile: { receiversPerNode: 100, messages: 3_000 },
     },
   },
   quick: {
@@ -67,6 +68,7 @@ export const PRESETS: Record<Mode, Sizes> = {
       rounds: 2,
       window: 100,
       minCpuMs: 500,
+      profile: { receiversPerNode: 100, messages: 1_000 },
     },
   },
   smoke: {
@@ -76,7 +78,15 @@ export const PRESETS: Record<Mode, Sizes> = {
     groups: { servers: 3, members: 2, messages: 50 },
     connections: { connections: 40, clientProcesses: 1 },
     recovery: { gap: 50, rounds: 1 },
-    cost: { fanOut: [1, 10], deliveries: 200, minMessages: 10, rounds: 1, window: 10, minCpuMs: 0 },
+    cost: {
+      fanOut: [1, 10],
+      deliveries: 200,
+      minMessages: 10,
+      rounds: 1,
+      window: 10,
+      minCpuMs: 0,
+      profile: { receiversPerNode: 10, messages: 50 },
+    },
   },
 };
 
