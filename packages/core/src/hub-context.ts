@@ -13,7 +13,7 @@ import type { BackplaneEvent } from './resilience/events.js';
 import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
-import { type BackplaneStats, createStats } from './stats.js';
+import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
 export interface HubContextOptions {
@@ -100,7 +100,7 @@ export class HubContext {
         `Durable mode needs a durable driver; '${this.#driver.name}' keeps no log.`,
       );
     this.#link = new PublishLink(this.#driver, { outbox: options.outbox ?? {} }, (event) =>
-      this.#events.next(event),
+      this.#emit(event),
     );
     this.#publisher = new Publisher(
       this.#link,
@@ -143,7 +143,12 @@ export class HubContext {
   }
 
   get stats(): Readonly<BackplaneStats> {
-    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+    return { ...snapshotStats(this.#stats), buffered: this.#link.buffered, dropped: this.#link.dropped };
+  }
+
+  #emit(event: BackplaneEvent): void {
+    if (event.type === 'outage-started') this.#stats.outages++;
+    this.#events.next(event);
   }
 
   /** Outages of the driver's link, outbox overflows and flushes. */
@@ -157,7 +162,7 @@ export class HubContext {
       await this.#driver.connect();
       // The driver's state alone (no probe: a context subscribes to nothing) opens and shuts the link.
       const link$ = linkState(this.#driver.state$, of(true)).pipe(tap((link) => this.#link.setUp(link.up)));
-      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#events.next(event));
+      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#emit(event));
     })();
     return this.#started;
   }
