@@ -5,12 +5,15 @@ import { Channels } from './channels.js';
 import { type Driver, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { createEpoch, createNodeId } from './ids.js';
+import { createConsoleLogger } from './logger.js';
+import { PresenceQueries, presenceAnswerHandler, presenceLimits } from './presence-query.js';
+import type { HubPresence } from './presence-result.js';
 import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
-import { type BackplaneStats, createStats } from './stats.js';
+import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
 export interface HubContextOptions {
@@ -48,6 +51,14 @@ export interface HubContextOptions {
    * @default false
    */
   durable?: boolean;
+  /**
+   * How long a presence query (`context.presence`) waits for the servers' answers by default, in ms
+   * (see `HubLifetimeManagerOptions.presenceTimeout`).
+   * @default 1_000
+   */
+  presenceTimeout?: number;
+  /** The most ids read from one server's presence answer. @default 1_000 ids */
+  maxPresenceResults?: number;
 }
 
 /**
@@ -55,7 +66,8 @@ export interface HubContextOptions {
  * SignalR's `IHubContext`, socket.io's emitter. It subscribes to nothing. Its sends take the lifetime
  * manager's send path: the same publisher and publish link, so the outbox and durable mode apply alike.
  * Without a subscription there is no liveness probe: the driver's state alone says whether the broker is
- * reachable.
+ * reachable. Its first presence query (`presence`) subscribes it to its own inbox, where the servers'
+ * answers arrive.
  */
 export class HubContext {
   readonly nodeId: string;
@@ -70,6 +82,9 @@ export class HubContext {
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
   #started: Promise<void> | undefined;
+  readonly #presence: PresenceQueries;
+  #listening: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: HubContextOptions) {
     this.#driver = options.driver;
@@ -85,7 +100,7 @@ export class HubContext {
         `Durable mode needs a durable driver; '${this.#driver.name}' keeps no log.`,
       );
     this.#link = new PublishLink(this.#driver, { outbox: options.outbox ?? {} }, (event) =>
-      this.#events.next(event),
+      this.#emit(event),
     );
     this.#publisher = new Publisher(
       this.#link,
@@ -95,10 +110,45 @@ export class HubContext {
       this.#stats,
     );
     this.#publisher.durable = durable;
+    const { presenceTimeout, maxPresenceResults } = presenceLimits(options);
+    this.#presence = new PresenceQueries({
+      serverId: this.serverId,
+      epoch: this.epoch,
+      channels,
+      driver: this.#driver,
+      stats: this.#stats,
+      log: createConsoleLogger(this.nodeId),
+      timeout: presenceTimeout,
+      maxResults: maxPresenceResults,
+      maxGroupNameLength: this.#maxGroupNameLength,
+      maxUserIdLength: this.#maxUserIdLength,
+      ready: () => (this.#listening ??= this.#listen(channels.server(this.serverId))),
+      isClosed: () => this.#closed,
+    });
+  }
+
+  /**
+   * Who is online, asked of every server of the hub (see {@link HubPresence}). A context is no server: it
+   * holds no connections, answers nothing and is never waited for.
+   */
+  get presence(): HubPresence {
+    return this.#presence;
+  }
+
+  /** Starts and subscribes to this context's inbox, where presence answers arrive. */
+  async #listen(inbox: string): Promise<void> {
+    await this.start();
+    this.#driver.setMessageHandler(presenceAnswerHandler(inbox, this.#presence, this.#stats));
+    await this.#driver.subscribe(inbox);
   }
 
   get stats(): Readonly<BackplaneStats> {
-    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+    return { ...snapshotStats(this.#stats), buffered: this.#link.buffered, dropped: this.#link.dropped };
+  }
+
+  #emit(event: BackplaneEvent): void {
+    if (event.type === 'outage-started') this.#stats.outages++;
+    this.#events.next(event);
   }
 
   /** Outages of the driver's link, outbox overflows and flushes. */
@@ -112,7 +162,7 @@ export class HubContext {
       await this.#driver.connect();
       // The driver's state alone (no probe: a context subscribes to nothing) opens and shuts the link.
       const link$ = linkState(this.#driver.state$, of(true)).pipe(tap((link) => this.#link.setUp(link.up)));
-      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#events.next(event));
+      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#emit(event));
     })();
     return this.#started;
   }
@@ -179,6 +229,8 @@ export class HubContext {
 
   /** Stops the link (what the outbox still holds is dropped) and closes the driver. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#presence.close();
     this.#pipeline?.unsubscribe();
     this.#link.close();
     await this.#driver.close();

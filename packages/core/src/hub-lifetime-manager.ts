@@ -18,16 +18,20 @@ import {
   type InvokeOptions,
   resolveManagerOptions,
 } from './manager-options.js';
+import type { BackplaneMeasurement } from './measurements.js';
 import { Presence } from './presence.js';
+import { PresenceQueries } from './presence-query.js';
+import type { HubPresence } from './presence-result.js';
 import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';
 import { LinkMonitor } from './resilience/link-monitor.js';
 import type { LinkState } from './resilience/link-state.js';
 import { PublishLink } from './resilience/publish-link.js';
+import { PublishMeter } from './resilience/publish-meter.js';
 import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
-import { type BackplaneStats, createStats } from './stats.js';
+import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import { requireGroupName, requireName, requireUserId, requireUserIdentifier } from './validate.js';
 
@@ -63,12 +67,14 @@ export class HubLifetimeManager {
   readonly #invocations: ClientInvocations;
   readonly #inbound: Inbound;
   readonly #events = new Subject<BackplaneEvent>();
+  readonly #measurements = new Subject<BackplaneMeasurement>();
   /** Per-origin ordering state: sequence numbers per channel and recent `sendGroups` batches. */
   readonly #gaps: GapDetector;
   readonly #link: PublishLink;
   readonly #monitor: LinkMonitor;
   /** Presence of the other servers: only where the driver cannot count receivers. */
   readonly #presence: Presence | undefined;
+  readonly #queries: PresenceQueries;
   readonly #reconciler: ReconcileBatcher | undefined;
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
@@ -104,7 +110,8 @@ export class HubLifetimeManager {
     this.#reconciler = reconcile
       ? new ReconcileBatcher({ ...common, reconcile, window: resolved.reconcileWindow })
       : undefined;
-    this.#link = new PublishLink(t, { outbox: resolved.outbox }, emit);
+    const meter = new PublishMeter(channels, this.#measurements);
+    this.#link = new PublishLink(t, { outbox: resolved.outbox, meter }, emit);
     const publisher = new Publisher(this.#link, channels, this, this.#protocols, stats);
     this.#publisher = publisher;
     publisher.durable = durable;
@@ -159,6 +166,15 @@ export class HubLifetimeManager {
     });
     this.#connections = connections;
     const ensureStarted = () => (this.#ready ? undefined : this.start());
+    this.#queries = PresenceQueries.forServer({
+      ...common,
+      ...resolved,
+      epoch: this.epoch,
+      driver: t,
+      connections,
+      roster: this.#presence,
+      ready: ensureStarted,
+    });
     // Gone servers are only known from presence; otherwise the publish's receiver count tells.
     const isGone = (serverId: string) => this.#presence?.isGone(serverId) ?? false;
     const shared = { ...common, connections, publisher, isGone, ensureStarted };
@@ -181,6 +197,8 @@ export class HubLifetimeManager {
       onActivity: () => this.#monitor.activity(),
       onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
       onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
+      onPresenceQuery: (query) => this.#queries.receiveQuery(query),
+      onPresenceAnswer: (answer) => this.#queries.receiveAnswer(answer),
     });
   }
 
@@ -190,6 +208,15 @@ export class HubLifetimeManager {
    */
   get events$(): Observable<BackplaneEvent> {
     return this.#events.asObservable();
+  }
+
+  /**
+   * One value per publish to the broker (its channel kind, outcome and duration), for latency
+   * histograms. Opt-in: publishes are timed only while something subscribes, so an app that does not
+   * pays nothing for it. The counters are in `stats`.
+   */
+  get measurements$(): Observable<BackplaneMeasurement> {
+    return this.#measurements.asObservable();
   }
 
   /** Whether the broker is usable now (driver state and liveness probe combined). */
@@ -209,7 +236,7 @@ export class HubLifetimeManager {
   /** A snapshot of the counters. */
   get stats(): Readonly<BackplaneStats> {
     return {
-      ...this.#stats,
+      ...snapshotStats(this.#stats),
       buffered: this.#link.buffered,
       dropped: this.#link.dropped,
       trackedOrigins: this.#gaps.origins,
@@ -229,12 +256,19 @@ export class HubLifetimeManager {
     return this.#connections.size;
   }
 
-  /** Connects the driver and subscribes to `all` and this server's inbox. Idempotent. */
+  /** Who is online on every server of the hub, asked of each server (see {@link HubPresence}). */
+  get presence(): HubPresence {
+    return this.#queries;
+  }
+
+  /** Connects the driver and subscribes to `all`, this server's inbox and presence queries. Idempotent. */
   start(): Promise<void> {
     this.#started ??= (async () => {
       this.#driver.setMessageHandler(this.#inbound.receive);
       await this.#driver.connect();
-      await Promise.all([this.#driver.subscribe(this.channels.all), this.#driver.subscribe(this.#inbox)]);
+      await Promise.all(
+        [this.channels.all, this.#inbox, this.channels.presenceQuery].map((c) => this.#driver.subscribe(c)),
+      );
       const startedAt = Date.now();
       const replay = this.#replay;
       if (replay) await Promise.all([replay.baseline(this.channels.all), replay.baseline(this.#inbox)]);
@@ -247,6 +281,7 @@ export class HubLifetimeManager {
   }
 
   #emit(event: BackplaneEvent): void {
+    if (event.type === 'outage-started') this.#stats.outages++;
     if (event.type === 'gap') {
       this.#stats.gaps += event.to - event.from + 1;
       this.#reconciler?.note(event.target);
@@ -398,8 +433,10 @@ export class HubLifetimeManager {
     this.#link.close();
     this.#acks.closeAll();
     this.#results.closeAll();
+    this.#queries.close();
     this.#connections.clear();
     await this.#driver.close();
     this.#events.complete();
+    this.#measurements.complete();
   }
 }

@@ -1,7 +1,7 @@
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
 import type { LogPosition, MessageHandler } from './driver.js';
-import type { Envelope, InvocationBody } from './envelope.js';
+import type { Envelope, InvocationBody, PresenceAnswerBody, PresenceQueryBody } from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import type { GroupCommands } from './group-commands.js';
@@ -36,13 +36,25 @@ export interface InboundOptions {
   readonly onProbeAnswer: (id: number) => void;
   /** A server's heartbeat on the presence channel (interval 0: its goodbye). */
   readonly onHeartbeat: (serverId: string, interval: number) => void;
+  /** A presence query to answer (on the query channel, or on the inbox when asked of this server only). */
+  readonly onPresenceQuery: (query: Envelope & PresenceQueryBody) => void;
+  /** A server's answer to one of this server's presence queries. */
+  readonly onPresenceAnswer: (answer: Envelope & PresenceAnswerBody) => void;
 }
+
+/** Kinds that take no part in gap detection: nobody misses a heartbeat, a presence query or its answer. */
+const UNSEQUENCED: ReadonlySet<Envelope['kind']> = new Set([
+  'heartbeat',
+  'presence-query',
+  'presence-answer',
+]);
 
 /**
  * The inbound path: every message from the broker is decoded (our own echoes dropped undecoded),
  * checked for order (gaps reported, or filled from the log in durable mode, duplicates dropped) and
  * dispatched by kind: deliveries to local connections, group commands and their acks, client results,
- * probes and heartbeats. Malformed messages are counted and logged at a bounded rate.
+ * probes, heartbeats, presence queries and answers. Malformed messages are counted and logged at a bounded
+ * rate.
  */
 export class Inbound {
   readonly #options: InboundOptions;
@@ -59,6 +71,7 @@ export class Inbound {
   /** The driver's message handler: typed as one, so the log position cannot be left behind. */
   readonly receive: MessageHandler = (channel, payload, position) => {
     this.#options.stats.received++;
+    this.#options.stats.receivedByKind[this.#options.channels.kind(channel)]++;
     this.#options.onActivity();
     if (!this.#options.replay?.hold(channel, { payload, position }))
       this.process(channel, payload, position, 'live');
@@ -98,11 +111,9 @@ export class Inbound {
       replay?.advance(channel, position);
       return 'skipped';
     }
-    // Heartbeats are not messages anyone misses: they take no part in gap detection.
-    const seen =
-      envelope.kind === 'heartbeat'
-        ? 'ok'
-        : gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
+    const seen = UNSEQUENCED.has(envelope.kind)
+      ? 'ok'
+      : gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
     if (seen === 'duplicate') {
       stats.duplicates++;
       return 'skipped';
@@ -153,6 +164,12 @@ export class Inbound {
         return;
       case 'heartbeat':
         if (channel === channels.presence) this.#options.onHeartbeat(envelope.origin, envelope.interval);
+        return;
+      case 'presence-query':
+        if (channel === channels.presenceQuery || channel === inbox) this.#options.onPresenceQuery(envelope);
+        return;
+      case 'presence-answer':
+        if (channel === inbox) this.#options.onPresenceAnswer(envelope);
         return;
     }
   }

@@ -3,6 +3,7 @@ import { BrokerError, OutboxFullError } from '../errors.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { BackplaneEvent } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
+import type { PublishMeter } from './publish-meter.js';
 
 /** One publish: its bytes, whether it goes to the durable log, and its idempotency key there. */
 interface Message {
@@ -12,6 +13,10 @@ interface Message {
   readonly key?: string;
 }
 
+/** The outcome of an accepted publish (see `PublishLink.accept`). */
+const ACCEPTED: Promise<void> = Promise.resolve();
+function accepted(): void {}
+
 /** Buffered messages a flush issues at once (see {@link PublishLink}). */
 export const FLUSH_WINDOW = 1_000;
 
@@ -20,6 +25,8 @@ export interface PublishLinkOptions {
   outbox?: OutboxOptions | false;
   /** Retry delays for flushing after a failed publish. */
   retry?: BackoffOptions;
+  /** Times the driver calls (`manager.measurements$`). @default undefined (not timed) */
+  meter?: PublishMeter;
 }
 
 /**
@@ -44,6 +51,7 @@ export class PublishLink {
   readonly #log: DurableDriver | undefined;
   readonly #outbox: Outbox | undefined;
   readonly #retry: BackoffOptions;
+  readonly #meter: PublishMeter | undefined;
   readonly #emit: (event: BackplaneEvent) => void;
   readonly #now: () => number;
   #up = true;
@@ -73,6 +81,7 @@ export class PublishLink {
     this.#outbox = options.outbox === false ? undefined : new Outbox(options.outbox);
     this.#flushDelay = options.outbox === false ? 0 : (options.outbox?.flushDelay ?? 1_000);
     this.#retry = options.retry ?? {};
+    this.#meter = options.meter;
     this.#emit = emit;
     this.#now = now;
   }
@@ -120,7 +129,39 @@ export class PublishLink {
     return this.#publishOrBuffer({ channel, payload, durable: true, ...(key !== undefined && { key }) });
   }
 
-  #publishOrBuffer(message: Message): Promise<number | undefined> {
+  /**
+   * Takes a publish whose receiver count nobody needs (a hub send): resolves as soon as the message is
+   * accepted, that is issued to the driver in call order or buffered, without waiting for the broker's
+   * reply. With an outbox, a failure after that is the outbox's: the message is buffered and retried in
+   * order, and if the outbox has to give it up, an `overflow` event and `dropped` say so. Rejects only when
+   * the message is refused now (an outbox full under the `reject` policy). Without an outbox nothing would
+   * take a late failure, so this waits for the broker like `publish` and its errors reach the caller. On a
+   * sharded driver (Redis Cluster), too: each channel is on its own shard there, so only waiting for the
+   * reply keeps an awaited send ahead of the next one on another channel.
+   *
+   * This is what lets one sender's successive invocations leave in one socket write: the next one runs in
+   * the same event-loop turn instead of one broker round trip later.
+   */
+  accept(channel: string, payload: Uint8Array, durable = false, key?: string): Promise<void> {
+    if (durable && !this.#log) return Promise.reject(this.#noLog());
+    const message: Message = { channel, payload, durable, ...(key !== undefined && { key }) };
+    if (!this.#outbox || this.#driver.capabilities.sharded)
+      return this.#publishOrBuffer(message).then(accepted);
+    try {
+      const direct = this.#publishOrBuffer(message, false);
+      // A late refusal has been counted and reported as an overflow event already.
+      direct.catch(accepted);
+      return ACCEPTED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * With `confirm` (the default), the promise settles with the broker's reply; without it, a direct
+   * publish's outcome is left to the returned promise while a refusal by the outbox throws synchronously.
+   */
+  #publishOrBuffer(message: Message, confirm = true): Promise<number | undefined> {
     try {
       const outbox = this.#outbox;
       if (!outbox) return this.#send(message);
@@ -141,6 +182,7 @@ export class PublishLink {
       this.#buffer(message, order, at);
       return Promise.resolve(undefined);
     } catch (error) {
+      if (!confirm) throw error;
       return Promise.reject(error);
     }
   }
@@ -157,7 +199,13 @@ export class PublishLink {
     resume();
   }
 
-  #send({ channel, payload, durable, key }: Message): Promise<number | undefined> {
+  #send(message: Message): Promise<number | undefined> {
+    const started = this.#meter?.start();
+    const sent = this.#callDriver(message);
+    return started === undefined ? sent : this.#meter!.end(started, message.channel, message.durable, sent);
+  }
+
+  #callDriver({ channel, payload, durable, key }: Message): Promise<number | undefined> {
     if (!durable) return this.#driver.publish(channel, payload);
     if (!this.#log) return Promise.reject(this.#noLog());
     return this.#log.publishDurable(channel, payload, key);
