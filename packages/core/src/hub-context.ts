@@ -1,16 +1,19 @@
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { defaultProtocols } from '@backplane/hub-protocol';
 import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
+import { BackplaneSpans, createPublisher } from './backplane-tracing.js';
 import { Channels } from './channels.js';
 import { type Driver, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { createEpoch, createNodeId } from './ids.js';
-import { Publisher } from './publisher.js';
+import type { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats } from './stats.js';
+import { CORE_TRACER, resolveTracing } from './tracing.js';
+import type { TracingOptions } from './tracing-options.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
 export interface HubContextOptions {
@@ -48,6 +51,13 @@ export interface HubContextOptions {
    * @default false
    */
   durable?: boolean;
+  /**
+   * OpenTelemetry tracing, as the lifetime manager's `tracing` (docs/operations.md#tracing): a producer
+   * span per send, a child of the active span (an HTTP request's, a job's), whose trace context the
+   * envelope carries to the hub servers.
+   * @default {} (on when `@opentelemetry/api` is installed, to its global tracer provider)
+   */
+  tracing?: TracingOptions | false;
 }
 
 /**
@@ -87,7 +97,17 @@ export class HubContext {
     this.#link = new PublishLink(this.#driver, { outbox: options.outbox ?? {} }, (event) =>
       this.#events.next(event),
     );
-    this.#publisher = new Publisher(
+    const tracing = resolveTracing(options.tracing, CORE_TRACER);
+    const spans =
+      tracing &&
+      new BackplaneSpans(tracing, {
+        system: this.#driver.name,
+        channels,
+        serverId: this.serverId,
+        stats: this.#stats,
+      });
+    this.#publisher = createPublisher(
+      spans,
       this.#link,
       channels,
       this,

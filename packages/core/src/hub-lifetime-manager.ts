@@ -1,6 +1,7 @@
 import type { CompletionMessage, HubProtocol } from '@backplane/hub-protocol';
 import { type Observable, Subject } from 'rxjs';
 import { AckTracker } from './ack-tracker.js';
+import { BackplaneSpans, createPublisher } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
 import { ClientResults } from './client-results.js';
@@ -19,7 +20,7 @@ import {
   resolveManagerOptions,
 } from './manager-options.js';
 import { Presence } from './presence.js';
-import { Publisher } from './publisher.js';
+import type { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';
 import { LinkMonitor } from './resilience/link-monitor.js';
@@ -29,6 +30,7 @@ import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
 import { type BackplaneStats, createStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
+import { CORE_TRACER, resolveTracing } from './tracing.js';
 import { requireGroupName, requireName, requireUserId, requireUserIdentifier } from './validate.js';
 
 /**
@@ -105,7 +107,10 @@ export class HubLifetimeManager {
       ? new ReconcileBatcher({ ...common, reconcile, window: resolved.reconcileWindow })
       : undefined;
     this.#link = new PublishLink(t, { outbox: resolved.outbox }, emit);
-    const publisher = new Publisher(this.#link, channels, this, this.#protocols, stats);
+    const tracing = resolveTracing(options.tracing, CORE_TRACER);
+    const spans =
+      tracing && new BackplaneSpans(tracing, { system: t.name, channels, serverId: this.serverId, stats });
+    const publisher = createPublisher(spans, this.#link, channels, this, this.#protocols, stats);
     this.#publisher = publisher;
     publisher.durable = durable;
     this.#monitor = new LinkMonitor({
@@ -181,6 +186,7 @@ export class HubLifetimeManager {
       onActivity: () => this.#monitor.activity(),
       onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
       onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
+      spans,
     });
   }
 

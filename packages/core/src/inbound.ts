@@ -1,3 +1,4 @@
+import type { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
 import type { LogPosition, MessageHandler } from './driver.js';
@@ -36,6 +37,8 @@ export interface InboundOptions {
   readonly onProbeAnswer: (id: number) => void;
   /** A server's heartbeat on the presence channel (interval 0: its goodbye). */
   readonly onHeartbeat: (serverId: string, interval: number) => void;
+  /** Where tracing is on: a consumer span around each received invocation's delivery. */
+  readonly spans: BackplaneSpans | undefined;
 }
 
 /**
@@ -50,6 +53,10 @@ export class Inbound {
   readonly #ownKind: (bytes: Uint8Array) => Envelope['kind'] | undefined;
   #lastMalformedLog = 0;
   #malformedSinceLog = 0;
+  /** An invocation's trace context was malformed: it is delivered without it, and counted. */
+  readonly #malformedTrace = () => {
+    this.#options.stats.malformedTraceContexts++;
+  };
 
   constructor(options: InboundOptions) {
     this.#options = options;
@@ -86,7 +93,7 @@ export class Inbound {
     }
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(payload, channel);
+      envelope = decodeEnvelope(payload, channel, this.#malformedTrace);
     } catch (error) {
       this.#reportMalformed(channel, error);
       replay?.advance(channel, position);
@@ -124,7 +131,10 @@ export class Inbound {
     replay?.advance(channel, position);
     if (position !== undefined && replay) gaps.setPosition(channel, envelope.origin, position);
     try {
-      this.#dispatch(channel, envelope);
+      const spans = this.#options.spans;
+      if (spans && envelope.kind === 'invocation')
+        spans.process(channel, envelope, source === 'log', () => this.#dispatch(channel, envelope));
+      else this.#dispatch(channel, envelope);
     } catch (error) {
       log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
     }

@@ -10,6 +10,11 @@ export interface BackplaneStats {
   delivered: number;
   /** Received payloads that were not valid envelopes: dropped. */
   malformed: number;
+  /**
+   * Received invocations whose trace context was malformed: delivered all the same, the trace context
+   * ignored (see docs/protocol.md).
+   */
+  malformedTraceContexts: number;
   /** Writes to a local connection that threw or rejected. */
   writeErrors: number;
   /** Received invocations lacking the payload for a local connection's hub protocol. */
@@ -40,6 +45,7 @@ export function createStats(): BackplaneStats {
     received: 0,
     delivered: 0,
     malformed: 0,
+    malformedTraceContexts: 0,
     writeErrors: 0,
     protocolMismatches: 0,
     ackTimeouts: 0,

@@ -26,6 +26,7 @@ import {
 } from './hub-filter.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
+import type { InvocationTracing } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import { type ArgumentSchemas, argumentSchemas, bindArguments } from './standard-schema.js';
 
@@ -48,6 +49,8 @@ export interface DispatcherSettings {
   readonly filters: readonly HubFilter[];
   /** Set when callers are authenticated (a verified JWT): what `true` in `methodAuthorization` asks. */
   readonly jwtSecret: string | undefined;
+  /** Where tracing is on: a span around each method call. */
+  readonly tracing?: InvocationTracing | undefined;
 }
 
 /** What runs around a method beyond the call itself; methods without any have no plan. */
@@ -303,6 +306,21 @@ export class HubDispatcher {
    * returned (a promise for an `async` method).
    */
   #call(
+    connection: HubConnectionContext,
+    method: HubMethod,
+    message: InvocationMessage | StreamInvocationMessage,
+    uploads: readonly ClientStream[],
+    signal?: AbortSignal,
+  ): unknown {
+    const tracing = this.settings.tracing;
+    if (tracing)
+      return tracing.invoke(connection, method, message, () =>
+        this.#run(connection, method, message, uploads, signal),
+      );
+    return this.#run(connection, method, message, uploads, signal);
+  }
+
+  #run(
     connection: HubConnectionContext,
     method: HubMethod,
     message: InvocationMessage | StreamInvocationMessage,

@@ -8,7 +8,9 @@ import {
   InvalidArgumentError,
   type Logger,
   type LogLimits,
+  type TracingOptions,
 } from '@backplane/core';
+import { resolveTracing, type Tracing } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
@@ -29,6 +31,7 @@ import {
   validateHubOptions,
 } from './hub-options.js';
 import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
+import { InvocationTracing, SIGNALR_TRACER } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import type { ConnectionHandler, RawConnection } from './raw-connection.js';
 import { parseRequestTarget } from './request-target.js';
@@ -172,6 +175,15 @@ export interface HubServerOptions {
    * @default DEFAULT_LOG_LIMITS of `@backplane/core`
    */
   logLimits?: LogLimits;
+  /**
+   * OpenTelemetry tracing (docs/operations.md#tracing): a server span per hub method call, named
+   * `{hub class}/{method}` with `rpc.system` "signalr", active while the method runs, so its sends across
+   * the backplane join its trace (the lifetime manager's own `tracing` option covers those). Through
+   * `@opentelemetry/api`, an optional peer dependency loaded once here: when it is not installed, or with
+   * `false`, nothing is traced and no call does any tracing work.
+   * @default {} (on when `@opentelemetry/api` is installed, to its global tracer provider)
+   */
+  tracing?: TracingOptions | false;
 }
 
 /**
@@ -187,6 +199,8 @@ export class HubServer {
   readonly #stats = createHubServerStats();
   /** The app's logger, bounded (one wrapper, so its rate limits hold across hubs). */
   readonly #log: Logger | undefined;
+  /** What method calls are traced with; `undefined`: tracing off. */
+  readonly #tracing: Tracing | undefined;
 
   constructor(options: HubServerOptions = {}) {
     const ttl = options.connectionTokenTtl;
@@ -207,6 +221,7 @@ export class HubServer {
     this.#options = options;
     this.#log = options.logger && boundedLogger(options.logger, options.logLimits);
     this.#tokens = new ConnectionTokens(options.tokenSecret ?? randomBytes(32).toString('base64url'));
+    this.#tracing = resolveTracing(options.tracing, SIGNALR_TRACER);
   }
 
   /**
@@ -240,6 +255,7 @@ export class HubServer {
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
       streamBufferCapacity: o.streamBufferCapacity ?? 10,
       filters: o.filters ?? [],
+      tracing: this.#tracing && new InvocationTracing(this.#tracing, hubClass.name || normalized),
     };
     this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
     return this;

@@ -1,0 +1,177 @@
+import type * as otel from '@opentelemetry/api';
+import type { Channels } from './channels.js';
+import type { Envelope, EnvelopeBody, InvocationBody } from './envelope.js';
+import { Publisher, type PublishSink } from './publisher.js';
+import type { BackplaneStats } from './stats.js';
+import type { TraceContext } from './trace-context.js';
+import { recordFailure, remoteContext, type Tracing, traceContextOf } from './tracing.js';
+
+/** What a channel serves, in span names: low cardinality (the group, user or server is an attribute). */
+type DestinationKind = 'all' | 'group' | 'user' | 'server';
+
+export interface BackplaneSpansOptions {
+  /** `messaging.system`: the driver's name. */
+  readonly system: string;
+  readonly channels: Channels;
+  /** This server's id (`messaging.client.id`). */
+  readonly serverId: string;
+  /** Read for the number of deliveries of a received message. */
+  readonly stats: BackplaneStats;
+}
+
+/**
+ * The backplane's spans (docs/operations.md#tracing): a producer span per published invocation, whose
+ * context the envelope carries, and a consumer span per received invocation, its child on the receiving
+ * server. Only invocations are traced: group commands, acks, completions, probes and heartbeats are not.
+ */
+export class BackplaneSpans {
+  readonly #api: Tracing['api'];
+  readonly #tracer: otel.Tracer;
+  readonly #system: string;
+  readonly #serverId: string;
+  readonly #stats: BackplaneStats;
+  readonly #all: string;
+  readonly #prefixes: ReadonlyArray<readonly [DestinationKind, string, string]>;
+
+  constructor(tracing: Tracing, options: BackplaneSpansOptions) {
+    this.#api = tracing.api;
+    this.#tracer = tracing.tracer;
+    this.#system = options.system;
+    this.#serverId = options.serverId;
+    this.#stats = options.stats;
+    const { channels } = options;
+    this.#all = channels.all;
+    // [kind, channel name prefix, destination template]
+    this.#prefixes = [
+      ['group', channels.group(''), channels.group('{group}')],
+      ['user', channels.user(''), channels.user('{user}')],
+      ['server', channels.server(''), channels.server('{server}')],
+    ];
+  }
+
+  /** Starts the producer span of a publish on `channel`, a child of the active context. */
+  startPublish(channel: string): otel.Span {
+    const api = this.#api;
+    const [kind, template] = this.#destination(channel);
+    return this.#tracer.startSpan(
+      `publish ${kind}`,
+      {
+        kind: api.SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': this.#system,
+          'messaging.operation.type': 'send',
+          'messaging.operation.name': 'publish',
+          'messaging.destination.name': channel,
+          'messaging.destination.template': template,
+          'messaging.client.id': this.#serverId,
+        },
+      },
+      api.context.active(),
+    );
+  }
+
+  /** Ends a producer span when its publish settles (failed: status ERROR). */
+  endPublish(span: otel.Span, sent: Promise<unknown>): void {
+    sent.then(
+      () => span.end(),
+      (error: unknown) => this.failPublish(span, error),
+    );
+  }
+
+  /** Ends a producer span whose publish failed. */
+  failPublish(span: otel.Span, error: unknown): void {
+    recordFailure(this.#api, span, error);
+    span.end();
+  }
+
+  /** The trace context to carry for a producer span (`undefined`: none to carry, e.g. no tracing SDK). */
+  traceContext(span: otel.Span): TraceContext | undefined {
+    return traceContextOf(this.#api, span);
+  }
+
+  /**
+   * Runs `dispatch` (the local delivery of a received invocation) inside its consumer span: a child of the
+   * sender's publish span when the envelope carries its context, else a new trace.
+   * @param replayed read back from the durable log (a message missed live)
+   */
+  process(
+    channel: string,
+    envelope: Envelope & InvocationBody,
+    replayed: boolean,
+    dispatch: () => void,
+  ): void {
+    const api = this.#api;
+    const [kind, template] = this.#destination(channel);
+    const parent = envelope.trace ? remoteContext(api, envelope.trace) : api.ROOT_CONTEXT;
+    const attributes: otel.Attributes = {
+      'messaging.system': this.#system,
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': channel,
+      'messaging.destination.template': template,
+      'messaging.client.id': this.#serverId,
+      'backplane.origin': envelope.origin,
+    };
+    if (replayed) attributes['backplane.replayed'] = true;
+    const span = this.#tracer.startSpan(
+      `process ${kind}`,
+      { kind: api.SpanKind.CONSUMER, attributes },
+      parent,
+    );
+    const before = this.#stats.delivered;
+    try {
+      dispatch();
+    } catch (error) {
+      recordFailure(api, span, error);
+      throw error;
+    } finally {
+      if (span.isRecording()) span.setAttribute('backplane.deliveries', this.#stats.delivered - before);
+      span.end();
+    }
+  }
+
+  #destination(channel: string): readonly [DestinationKind | 'other', string] {
+    if (channel === this.#all) return ['all', channel];
+    for (const [kind, prefix, template] of this.#prefixes)
+      if (channel.startsWith(prefix)) return [kind, template];
+    return ['other', channel];
+  }
+}
+
+/**
+ * The publisher, with a producer span around every invocation it publishes and the span's trace context
+ * in the envelope. Made instead of a plain {@link Publisher} only where tracing is on, so an untraced
+ * server's sends do no tracing work at all.
+ */
+export class TracedPublisher extends Publisher {
+  readonly #spans: BackplaneSpans;
+
+  constructor(spans: BackplaneSpans, ...args: ConstructorParameters<typeof Publisher>) {
+    super(...args);
+    this.#spans = spans;
+  }
+
+  override publish(channel: string, body: EnvelopeBody, sink?: PublishSink): Promise<number | undefined> {
+    if (body.kind !== 'invocation') return super.publish(channel, body, sink);
+    const spans = this.#spans;
+    const span = spans.startPublish(channel);
+    const trace = spans.traceContext(span);
+    let sent: Promise<number | undefined>;
+    try {
+      sent = super.publish(channel, trace ? { ...body, trace } : body, sink);
+    } catch (error) {
+      spans.failPublish(span, error);
+      throw error;
+    }
+    spans.endPublish(span, sent);
+    return sent;
+  }
+}
+
+/** A {@link TracedPublisher} where tracing is on (`spans`), else a plain {@link Publisher}. */
+export function createPublisher(
+  spans: BackplaneSpans | undefined,
+  ...args: ConstructorParameters<typeof Publisher>
+): Publisher {
+  return spans ? new TracedPublisher(spans, ...args) : new Publisher(...args);
+}
