@@ -6,7 +6,7 @@ import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { RedisDriver } from '@backplane/redis';
 import { type RedisServerHandle, startRedis } from '@backplane/testkit';
 import type * as signalR from '@microsoft/signalr';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
