@@ -1,6 +1,6 @@
-import type * as otel from '@opentelemetry/api';
 import type { Channels } from './channels.js';
 import type { Envelope, EnvelopeBody, InvocationBody } from './envelope.js';
+import type { OtelAttributes, OtelSpan, OtelTracer } from './otel-api.js';
 import { Publisher, type PublishSink } from './publisher.js';
 import type { BackplaneStats } from './stats.js';
 import type { TraceContext } from './trace-context.js';
@@ -26,7 +26,7 @@ export interface BackplaneSpansOptions {
  */
 export class BackplaneSpans {
   readonly #api: Tracing['api'];
-  readonly #tracer: otel.Tracer;
+  readonly #tracer: OtelTracer;
   readonly #system: string;
   readonly #serverId: string;
   readonly #stats: BackplaneStats;
@@ -50,7 +50,7 @@ export class BackplaneSpans {
   }
 
   /** Starts the producer span of a publish on `channel`, a child of the active context. */
-  startPublish(channel: string): otel.Span {
+  startPublish(channel: string): OtelSpan {
     const api = this.#api;
     const [kind, template] = this.#destination(channel);
     return this.#tracer.startSpan(
@@ -71,7 +71,7 @@ export class BackplaneSpans {
   }
 
   /** Ends a producer span when its publish settles (failed: status ERROR). */
-  endPublish(span: otel.Span, sent: Promise<unknown>): void {
+  endPublish(span: OtelSpan, sent: Promise<unknown>): void {
     sent.then(
       () => span.end(),
       (error: unknown) => this.failPublish(span, error),
@@ -79,13 +79,13 @@ export class BackplaneSpans {
   }
 
   /** Ends a producer span whose publish failed. */
-  failPublish(span: otel.Span, error: unknown): void {
+  failPublish(span: OtelSpan, error: unknown): void {
     recordFailure(this.#api, span, error);
     span.end();
   }
 
   /** The trace context to carry for a producer span (`undefined`: none to carry, e.g. no tracing SDK). */
-  traceContext(span: otel.Span): TraceContext | undefined {
+  traceContext(span: OtelSpan): TraceContext | undefined {
     return traceContextOf(this.#api, span);
   }
 
@@ -103,7 +103,7 @@ export class BackplaneSpans {
     const api = this.#api;
     const [kind, template] = this.#destination(channel);
     const parent = envelope.trace ? remoteContext(api, envelope.trace) : api.ROOT_CONTEXT;
-    const attributes: otel.Attributes = {
+    const attributes: OtelAttributes = {
       'messaging.system': this.#system,
       'messaging.operation.type': 'process',
       'messaging.operation.name': 'process',

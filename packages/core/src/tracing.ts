@@ -1,20 +1,23 @@
 import { createRequire } from 'node:module';
-// Types only: the module itself is loaded at run time, when the app has it (an optional peer dependency).
-import type * as otel from '@opentelemetry/api';
 import { InvalidArgumentError } from './errors.js';
+import type {
+  OpenTelemetryApi,
+  OtelContext,
+  OtelSpan,
+  OtelSpanContext,
+  OtelTracer,
+  OtelTracerProvider,
+} from './otel-api.js';
 import { isTraceparent, isTracestate, type TraceContext } from './trace-context.js';
 import type { TracingOptions } from './tracing-options.js';
 
 /** The instrumentation scope of core's spans (publish and process). */
 export const CORE_TRACER = '@backplane/core';
 
-/** The `@opentelemetry/api` module. */
-export type OpenTelemetryApi = typeof otel;
-
 /** The API and the tracer one component traces with; `undefined` where tracing is off. */
 export interface Tracing {
   readonly api: OpenTelemetryApi;
-  readonly tracer: otel.Tracer;
+  readonly tracer: OtelTracer;
 }
 
 /** `null`: looked for and not there. */
@@ -55,7 +58,7 @@ export function resolveTracing(
     return undefined;
   }
   const provider =
-    (option?.tracerProvider as otel.TracerProvider | undefined) ?? api.trace.getTracerProvider();
+    (option?.tracerProvider as OtelTracerProvider | undefined) ?? api.trace.getTracerProvider();
   return { api, tracer: provider.getTracer(scope) };
 }
 
@@ -64,7 +67,7 @@ export function resolveTracing(
  * so nothing is written then. A span that is not recorded (sampled out) still has a valid context, which
  * is carried with its flags so the receiver follows the same sampling decision.
  */
-export function traceContextOf(api: OpenTelemetryApi, span: otel.Span): TraceContext | undefined {
+export function traceContextOf(api: OpenTelemetryApi, span: OtelSpan): TraceContext | undefined {
   const context = span.spanContext();
   if (!api.isSpanContextValid(context)) return undefined;
   const flags = context.traceFlags === 1 ? '01' : (0x100 | (context.traceFlags & 0xff)).toString(16).slice(1);
@@ -74,16 +77,15 @@ export function traceContextOf(api: OpenTelemetryApi, span: otel.Span): TraceCon
 }
 
 /** A context whose span is the remote one `trace` names (its parent for a span started in it). */
-export function remoteContext(api: OpenTelemetryApi, trace: TraceContext): otel.Context {
+export function remoteContext(api: OpenTelemetryApi, trace: TraceContext): OtelContext {
   const { traceparent, tracestate } = trace;
-  const spanContext: otel.SpanContext = {
+  const spanContext: OtelSpanContext = {
     traceId: traceparent.slice(3, 35),
     spanId: traceparent.slice(36, 52),
     traceFlags: Number.parseInt(traceparent.slice(53, 55), 16),
     isRemote: true,
   };
-  if (tracestate !== undefined && api.createTraceState)
-    spanContext.traceState = api.createTraceState(tracestate);
+  if (tracestate !== undefined) spanContext.traceState = api.createTraceState(tracestate);
   return api.trace.setSpanContext(api.ROOT_CONTEXT, spanContext);
 }
 
@@ -101,7 +103,7 @@ export function headerTraceContext(
 }
 
 /** Marks `span` failed with `error`: status ERROR, `error.type`, and the exception as an event. */
-export function recordFailure(api: OpenTelemetryApi, span: otel.Span, error: unknown): void {
+export function recordFailure(api: OpenTelemetryApi, span: OtelSpan, error: unknown): void {
   if (!span.isRecording()) return;
   const type = error instanceof Error ? error.constructor.name || error.name : '_OTHER';
   span.setAttribute('error.type', type);

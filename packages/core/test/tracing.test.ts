@@ -1,3 +1,4 @@
+import * as otelApi from '@opentelemetry/api';
 import { context, createTraceState, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -19,7 +20,12 @@ import {
   type HubLifetimeManagerOptions,
   InvalidArgumentError,
 } from '../src/index.js';
+import type { OpenTelemetryApi } from '../src/otel-api.js';
 import { resolveTracing } from '../src/tracing.js';
+
+// The real module fits the part of it that core declares instead of importing (a compile-time check).
+const realApi: OpenTelemetryApi = otelApi;
+
 import { ControllableDriver, TestBus } from './controllable-driver.js';
 import { json, quiet, recordingConnection, settle, until } from './recording-connection.js';
 
@@ -362,5 +368,6 @@ describe('tracing', () => {
     expect(() => resolveTracing({ tracerProvider: provider }, 'x', absent)).toThrow(InvalidArgumentError);
     expect(resolveTracing(false, 'x')).toBeUndefined();
     expect(resolveTracing(undefined, 'x')).toBeDefined();
+    expect(resolveTracing({}, 'x', () => realApi)?.api).toBe(realApi);
   });
 });

@@ -1,6 +1,14 @@
-import { headerTraceContext, recordFailure, remoteContext, type Tracing } from '@backplane/core/internal';
+import {
+  headerTraceContext,
+  type OtelContext,
+  type OtelSpan,
+  type OtelSpanOptions,
+  type OtelTracer,
+  recordFailure,
+  remoteContext,
+  type Tracing,
+} from '@backplane/core/internal';
 import { type InvocationMessage, MessageType, type StreamInvocationMessage } from '@backplane/hub-protocol';
-import type * as otel from '@opentelemetry/api';
 import type { HubConnectionContext, TransportKind } from './hub-connection-context.js';
 import { type HubMethod, isAsyncIterable } from './hub-methods.js';
 
@@ -25,7 +33,7 @@ const TRANSPORT: Record<TransportKind, string> = {
  */
 export class InvocationTracing {
   readonly #api: Tracing['api'];
-  readonly #tracer: otel.Tracer;
+  readonly #tracer: OtelTracer;
   readonly #hub: string;
 
   /** @param hub `rpc.service`: the hub class's name */
@@ -48,7 +56,7 @@ export class InvocationTracing {
     const api = this.#api;
     const remote = headerTraceContext(message.headers);
     const parent = remote ? remoteContext(api, remote) : api.ROOT_CONTEXT;
-    const options: otel.SpanOptions = {
+    const options: OtelSpanOptions = {
       kind: api.SpanKind.SERVER,
       attributes: {
         'rpc.system': 'signalr',
@@ -87,13 +95,13 @@ export class InvocationTracing {
     );
   }
 
-  #returned(span: otel.Span, context: otel.Context, value: unknown, streaming: boolean): unknown {
+  #returned(span: OtelSpan, context: OtelContext, value: unknown, streaming: boolean): unknown {
     if (streaming && isAsyncIterable(value)) return this.#traced(span, context, value);
     span.end();
     return value;
   }
 
-  #fail(span: otel.Span, error: unknown): void {
+  #fail(span: OtelSpan, error: unknown): void {
     recordFailure(this.#api, span, error);
     span.end();
   }
@@ -102,7 +110,7 @@ export class InvocationTracing {
    * `source`, read inside the span's context (a generator's body runs as `next()` is called), the span
    * ending when the stream does: done, failed, or stopped by the dispatcher (`return`, on cancel or close).
    */
-  #traced(span: otel.Span, context: otel.Context, source: AsyncIterable<unknown>): AsyncIterable<unknown> {
+  #traced(span: OtelSpan, context: OtelContext, source: AsyncIterable<unknown>): AsyncIterable<unknown> {
     const api = this.#api;
     let open = true;
     const end = (failed: boolean, error?: unknown) => {
