@@ -16,7 +16,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { Packr } from 'msgpackr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HubServer } from '../src/index.js';
+import { type HubClass, HubServer } from '../src/index.js';
 import { RawSocket, RS } from './raw-client.js';
 import { connectClient, type Node, nextCall, quiet, stopNode, TestHub, WAIT_MS } from './two-nodes.js';
 
@@ -40,8 +40,18 @@ afterEach(async () => {
   exporter.reset();
 });
 
+/** The test hub, its `Echo` refused to everyone. */
+class GuardedHub extends TestHub {
+  static methodAuthorization = { Echo: () => false };
+}
+
 /** A hub server with its lifetime manager, both traced with `tracing` (the default: the global provider). */
-async function node(driver: Driver, nodeId: string, tracing?: TracingOptions): Promise<Node> {
+async function node(
+  driver: Driver,
+  nodeId: string,
+  tracing?: TracingOptions,
+  hubClass: HubClass = TestHub,
+): Promise<Node> {
   const manager = new HubLifetimeManager({
     driver,
     nodeId,
@@ -56,7 +66,7 @@ async function node(driver: Driver, nodeId: string, tracing?: TracingOptions): P
     logger: quiet,
     ...(tracing && { tracing }),
   })
-    .mapHub('/chat', TestHub, manager)
+    .mapHub('/chat', hubClass, manager)
     .attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const created = {
@@ -187,6 +197,15 @@ describe('tracing', () => {
 
     await alice.invoke('Echo', 1);
     expect((await spanEnded('TestHub/Echo')).status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('tracing - a refused call marks its span as an error of type Refusal', async () => {
+    const a = await node(new MemoryDriver({ bus: new MemoryBus() }), 'a', traced, GuardedHub);
+    const alice = await client(a);
+    await expect(alice.invoke('Echo', 1)).rejects.toThrow(/unauthorized/);
+    const span = await spanEnded('GuardedHub/Echo');
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span.attributes['error.type']).toBe('Refusal');
   });
 
   it('tracing - a stream method is one span that ends with its stream', async () => {
