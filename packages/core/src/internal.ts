@@ -39,6 +39,7 @@ export { isTraceparent, isTracestate, MAX_TRACE_FIELD_LENGTH } from './trace-con
 export type { Tracing } from './tracing.js';
 export {
   headerTraceContext,
+  isValidSpanContext,
   loadOpenTelemetry,
   recordFailure,
   remoteContext,

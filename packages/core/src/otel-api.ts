@@ -66,6 +66,8 @@ export interface OpenTelemetryApi {
     with<F extends () => ReturnType<F>>(context: OtelContext, fn: F): ReturnType<F>;
   };
   readonly ROOT_CONTEXT: OtelContext;
+  /** The span context of every span started without a tracing SDK and without a valid parent. */
+  readonly INVALID_SPAN_CONTEXT: OtelSpanContext;
   readonly SpanKind: { readonly SERVER: number; readonly PRODUCER: number; readonly CONSUMER: number };
   readonly SpanStatusCode: { readonly ERROR: number };
   isSpanContextValid(spanContext: OtelSpanContext): boolean;

@@ -69,11 +69,19 @@ export function resolveTracing(
  */
 export function traceContextOf(api: OpenTelemetryApi, span: OtelSpan): TraceContext | undefined {
   const context = span.spanContext();
-  if (!api.isSpanContextValid(context)) return undefined;
+  if (!isValidSpanContext(api, context)) return undefined;
   const flags = context.traceFlags === 1 ? '01' : (0x100 | (context.traceFlags & 0xff)).toString(16).slice(1);
   const traceparent = `00-${context.traceId}-${context.spanId}-${flags}`;
   const tracestate = context.traceState?.serialize();
   return isTracestate(tracestate) ? { traceparent, tracestate } : { traceparent };
+}
+
+/**
+ * Whether a span context is valid, the no-SDK case first: a span started without an SDK or a valid parent
+ * has the API's invalid span context itself, told apart without the API's id checks.
+ */
+export function isValidSpanContext(api: OpenTelemetryApi, context: OtelSpanContext): boolean {
+  return context !== api.INVALID_SPAN_CONTEXT && api.isSpanContextValid(context);
 }
 
 /** A context whose span is the remote one `trace` names (its parent for a span started in it). */

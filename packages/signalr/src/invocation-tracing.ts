@@ -1,5 +1,6 @@
 import {
   headerTraceContext,
+  isValidSpanContext,
   type OtelContext,
   type OtelSpan,
   type OtelSpanOptions,
@@ -68,11 +69,11 @@ export class InvocationTracing {
     };
     if (!remote) {
       const ambient = api.trace.getSpan(api.context.active())?.spanContext();
-      if (ambient && api.isSpanContextValid(ambient)) options.links = [{ context: ambient }];
+      if (ambient && isValidSpanContext(api, ambient)) options.links = [{ context: ambient }];
     }
     const span = this.#tracer.startSpan(`${this.#hub}/${method.name}`, options, parent);
     // No tracing SDK: nothing to record and no context worth making active.
-    if (!api.isSpanContextValid(span.spanContext())) {
+    if (!isValidSpanContext(api, span.spanContext())) {
       span.end();
       return call();
     }
