@@ -3,7 +3,7 @@ import { DRIVERS, type DriverName } from './brokers.js';
 import { type Mode, SCENARIOS, type ScenarioName } from './presets.js';
 
 export const HELP = `Usage: backplane bench [--quick | --smoke] [--drivers memory,redis,nats,kafka]
-                       [--only efficiency,broadcast,latency,groups,connections,recovery,cost]
+                       [--only efficiency,broadcast,latency,groups,connections,recovery,cost,presence]
                        [--results <dir>] [--docs <file.md> | --no-docs]
 
 Runs the benchmark suite against brokers it starts itself (redis-server, nats-server, Kafka), writes the

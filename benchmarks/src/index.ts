@@ -16,10 +16,13 @@ export { runBenchmarks } from './run.js';
 // Scenario results
 export type { BroadcastResult } from './scenarios/broadcast.js';
 export type { ConnectionsResult } from './scenarios/connections.js';
-export type { CostContender, CostResult, CostRound } from './scenarios/cost.js';
+export type { CostContender, CostProfile, CostResult, CostRound } from './scenarios/cost.js';
 export type { EfficiencyResult } from './scenarios/efficiency.js';
 export type { GroupScalingResult } from './scenarios/group-scaling.js';
 export type { LatencyPoint } from './scenarios/latency.js';
+export type { PresenceBenchResult, PresenceQueryCost } from './scenarios/presence.js';
 export type { RecoveryResult } from './scenarios/recovery.js';
+export type { ProfileShare, ProfileSummary } from './util/cpu-profile.js';
+export { componentOf, summarizeCpuProfile } from './util/cpu-profile.js';
 export type { WriteOptions } from './write-results.js';
 export { writeResults } from './write-results.js';

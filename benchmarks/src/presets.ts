@@ -5,6 +5,7 @@ import type { CostOptions } from './scenarios/cost.js';
 import type { EfficiencyOptions } from './scenarios/efficiency.js';
 import type { GroupScalingOptions } from './scenarios/group-scaling.js';
 import type { LatencyOptions } from './scenarios/latency.js';
+import type { PresenceOptions } from './scenarios/presence.js';
 import type { RecoveryOptions } from './scenarios/recovery.js';
 
 export const SCENARIOS = [
@@ -15,6 +16,7 @@ export const SCENARIOS = [
   'connections',
   'recovery',
   'cost',
+  'presence',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export type Mode = 'full' | 'quick' | 'smoke';
@@ -28,13 +30,14 @@ export interface Sizes {
   connections: ConnectionsOptions;
   recovery: Omit<RecoveryOptions, 'drivers'>;
   cost: Omit<CostOptions, 'drivers'>;
+  presence: Omit<PresenceOptions, 'drivers'>;
 }
 
 /**
  * `full` is the published run (about 12 minutes here before scenario 7), `quick` keeps every scenario and
  * shape with fewer messages and rounds (under 10 minutes before scenario 7, which takes about 2½ minutes on
- * memory and Redis, about 45 s of it per broker driver), `smoke` only proves the suite works (the
- * `npm test` check).
+ * memory and Redis, about 45 s of it per broker driver; scenario 8 keeps its 8 × 10 000 connections and
+ * takes about 1¼ minutes on all four drivers), `smoke` only proves the suite works (the `npm test` check).
  */
 export const PRESETS: Record<Mode, Sizes> = {
   full: {
@@ -51,6 +54,15 @@ export const PRESETS: Record<Mode, Sizes> = {
       rounds: 3,
       window: 100,
       minCpuMs: 1_500,
+      profile: { receiversPerNode: 100, messages: 3_000 },
+    },
+    presence: {
+      servers: 8,
+      connectionsPerServer: 10_000,
+      groups: 100,
+      queries: 1_000,
+      concurrency: 32,
+      changes: 20_000,
     },
   },
   quick: {
@@ -67,6 +79,15 @@ export const PRESETS: Record<Mode, Sizes> = {
       rounds: 2,
       window: 100,
       minCpuMs: 500,
+      profile: { receiversPerNode: 100, messages: 1_000 },
+    },
+    presence: {
+      servers: 8,
+      connectionsPerServer: 10_000,
+      groups: 100,
+      queries: 300,
+      concurrency: 32,
+      changes: 10_000,
     },
   },
   smoke: {
@@ -76,7 +97,16 @@ export const PRESETS: Record<Mode, Sizes> = {
     groups: { servers: 3, members: 2, messages: 50 },
     connections: { connections: 40, clientProcesses: 1 },
     recovery: { gap: 50, rounds: 1 },
-    cost: { fanOut: [1, 10], deliveries: 200, minMessages: 10, rounds: 1, window: 10, minCpuMs: 0 },
+    cost: {
+      fanOut: [1, 10],
+      deliveries: 200,
+      minMessages: 10,
+      rounds: 1,
+      window: 10,
+      minCpuMs: 0,
+      profile: { receiversPerNode: 10, messages: 50 },
+    },
+    presence: { servers: 3, connectionsPerServer: 50, groups: 5, queries: 10, concurrency: 4, changes: 50 },
   },
 };
 

@@ -4,10 +4,11 @@ import { brokerDrivers, type Mode, PRESETS, SCENARIOS, type ScenarioName, type S
 import { describeEnvironment, type Environment } from './report/versions.js';
 import { type BroadcastResult, runBroadcast } from './scenarios/broadcast.js';
 import { type ConnectionsResult, runConnections } from './scenarios/connections.js';
-import { type CostResult, costContenders, runCost } from './scenarios/cost.js';
+import { type CostProfile, type CostResult, costContenders, profileCost, runCost } from './scenarios/cost.js';
 import { type EfficiencyResult, runEfficiency } from './scenarios/efficiency.js';
 import { type GroupScalingResult, runGroupScaling } from './scenarios/group-scaling.js';
 import { type LatencyPoint, runLatency } from './scenarios/latency.js';
+import { type PresenceBenchResult, runPresence } from './scenarios/presence.js';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery.js';
 import { Progress } from './util/progress.js';
 
@@ -36,6 +37,9 @@ export interface BenchResults {
   readonly connections?: ConnectionsResult;
   readonly recovery?: RecoveryResult[];
   readonly cost?: CostResult[];
+  /** Where the time of one node goes in the cost scenario (`node --cpu-prof`). */
+  readonly costProfile?: CostProfile;
+  readonly presence?: PresenceBenchResult[];
 }
 
 /** Runs the suite: starts the brokers it needs, runs the scenarios in order, stops everything. */
@@ -51,7 +55,8 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
     (scenarios.includes('groups') ? 1 : 0) +
     (scenarios.includes('connections') ? 1 : 0) +
     (scenarios.includes('recovery') ? brokerDrivers(drivers).length : 0) +
-    (scenarios.includes('cost') ? costContenders(drivers).length : 0) +
+    (scenarios.includes('cost') ? costContenders(drivers).length + (sizes.cost.profile ? 1 : 0) : 0) +
+    (scenarios.includes('presence') ? drivers.length : 0) +
     1;
   const progress = new Progress(steps, { silent: options.silent ?? false });
   const started = Date.now();
@@ -88,8 +93,14 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
         { ...sizes.recovery, drivers: brokerDrivers(drivers) },
         progress,
       );
-    if (scenarios.includes('cost'))
+    if (scenarios.includes('cost')) {
       results.cost = await runCost(brokers, { ...sizes.cost, drivers }, progress);
+      const { profile } = sizes.cost;
+      if (profile)
+        results.costProfile = await profileCost(brokers, { ...sizes.cost, drivers, profile }, progress);
+    }
+    if (scenarios.includes('presence'))
+      results.presence = await runPresence(brokers, { ...sizes.presence, drivers }, progress);
   } finally {
     await brokers.stop();
   }

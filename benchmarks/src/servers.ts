@@ -35,7 +35,8 @@ export async function startListening(
   await pollUntil(
     () => {
       if (exited) throw new Error(`${args.join(' ')} exited:\n${proc.output}`);
-      url = /listening on (\S+)/.exec(proc.output)?.[1] ?? '';
+      // Not the inspector's 'Debugger listening on ws://…' (a profiled node prints both).
+      url = /(?:^|\n)listening on (\S+)/.exec(proc.output)?.[1] ?? '';
       return url !== '';
     },
     30_000,
@@ -50,19 +51,23 @@ export function startServe(
   url: string | undefined,
   prefix: string,
   extra: readonly string[] = [],
+  nodeFlags: readonly string[] = [],
 ) {
-  return startListening([
-    CLI,
-    'serve',
-    '--port',
-    '0',
-    '--driver',
-    driver,
-    ...(url === undefined ? [] : ['--url', url]),
-    '--prefix',
-    prefix,
-    ...extra,
-  ]);
+  return startListening(
+    [
+      CLI,
+      'serve',
+      '--port',
+      '0',
+      '--driver',
+      driver,
+      ...(url === undefined ? [] : ['--url', url]),
+      '--prefix',
+      prefix,
+      ...extra,
+    ],
+    nodeFlags,
+  );
 }
 
 /** The socket.io + redis-adapter peer on a free port; `'none'`: one node on the in-memory adapter. */

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // The built suite: scenarios start helper processes from dist/ (turbo builds it before this test).
-import { type BenchResults, parseBenchArgs, runBenchmarks, writeResults } from '../dist/index.js';
+import {
+  type BenchResults,
+  componentOf,
+  parseBenchArgs,
+  runBenchmarks,
+  summarizeCpuProfile,
+  writeResults,
+} from '../dist/index.js';
 
 const out = mkdtempSync(join(tmpdir(), 'backplane-bench-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -21,6 +28,7 @@ describe('bench', () => {
       ...(results.recovery ?? []),
       ...(results.connections ? [results.connections] : []),
       ...(results.cost ?? []),
+      ...(results.presence ?? []),
     ].flatMap((r) => (r.error ? [r.error] : []));
     expect(errors).toEqual([]);
     expect(results.efficiency?.map((r) => r.driver)).toEqual(['memory', 'redis']);
@@ -56,6 +64,21 @@ describe('bench', () => {
       for (const round of c.rounds) expect(round.deliveries).toBe(round.messages * c.clients);
       expect(c.recordsPerFrame).toBeGreaterThanOrEqual(1);
     }
+    // The profiling pass: a profile of the first Redis node, most of its busy time in named components.
+    const profile = results.costProfile;
+    expect(profile?.error).toBeUndefined();
+    expect(profile).toMatchObject({ contender: 'backplane-redis', nodes: 3, receiversPerNode: 10 });
+    const components = profile?.summary?.components.map((c) => c.name) ?? [];
+    expect(components).toContain('backplane: signalr');
+    expect(components).toContain('backplane: core');
+    expect(profile?.microsPerDelivery).toBeGreaterThan(0);
+    // Presence: every query complete and right, on both drivers; a membership change publishes nothing.
+    expect(results.presence?.map((p) => p.driver)).toEqual(['memory', 'redis']);
+    for (const p of results.presence ?? []) {
+      expect(p.queries.length).toBe(5);
+      for (const q of p.queries) expect(q.partial).toBe(0);
+      expect(p.change.published).toBeLessThan(1);
+    }
   }, 120_000);
 
   it('bench - results are written as JSON and a markdown page with SVG charts', () => {
@@ -74,6 +97,8 @@ describe('bench', () => {
       '## 6. Recovery',
       '## 7. Server cost per delivery',
       '### 10 receivers per node',
+      '### Where the time goes',
+      '## 8. Presence',
     ])
       expect(markdown).toContain(heading);
     const charts = written.filter((p) => p.endsWith('.svg'));
@@ -96,5 +121,34 @@ describe('bench', () => {
     expect(() => parseBenchArgs(['--drivers', 'rabbitmq'])).toThrow(/unknown 'rabbitmq'/);
     expect(() => parseBenchArgs(['--quick', '--smoke'])).toThrow(/exclude/);
     expect(() => parseBenchArgs(['--fast'])).toThrow();
+  });
+});
+
+describe('bench - cpu profile summary', () => {
+  it('bench - a profile is summarized by component and function, idle left out', () => {
+    const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 9 });
+    const summary = summarizeCpuProfile({
+      nodes: [
+        { id: 1, callFrame: frame('(idle)', '') },
+        { id: 2, callFrame: frame('deliver', 'file:///repo/packages/signalr/dist/index.js') },
+        { id: 3, callFrame: frame('unpack', 'file:///repo/node_modules/msgpackr/unpack.js') },
+        { id: 4, callFrame: frame('writev', '') },
+        { id: 5, callFrame: frame('(garbage collector)', '') },
+      ],
+      samples: [1, 2, 2, 3, 4, 5, 1],
+      timeDeltas: [500, 100, 100, 100, 100, 100, 500],
+    });
+    expect(summary.busyMs).toBeCloseTo(0.5);
+    expect(summary.components).toEqual([
+      { name: 'backplane: signalr', share: 0.4 },
+      { name: 'msgpackr', share: 0.2 },
+      { name: 'native (system calls, V8 builtins)', share: 0.2 },
+      { name: 'garbage collection', share: 0.2 },
+    ]);
+    expect(summary.top[0]).toEqual({ name: 'deliver (packages/signalr/dist/index.js:10)', share: 0.4 });
+    expect(componentOf('x', 'node:internal/stream_base_commons')).toMatch(/^Node\.js core/);
+    expect(componentOf('x', 'file:///r/node_modules/@nats-io/nats-core/lib/parser.js')).toBe(
+      '@nats-io/nats-core',
+    );
   });
 });

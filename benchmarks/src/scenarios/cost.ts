@@ -1,8 +1,10 @@
 import { type BrokerDriver, type Brokers, brokerUrl, type DriverName } from '../brokers.js';
 import { uniqueName } from '../drivers.js';
 import { type ServerProcess, startBareWsNode, startServe, startSocketIoNode } from '../servers.js';
+import { type ProfileSummary, summarizeCpuProfile } from '../util/cpu-profile.js';
 import { cpuTimeMs, totalCpuTimeMs } from '../util/cpu-time.js';
 import type { Progress } from '../util/progress.js';
+import { RemoteProfiler } from '../util/remote-profiler.js';
 import { median } from '../util/stats.js';
 import { type ClientKind, LightClients } from './cost-clients.js';
 
@@ -29,6 +31,30 @@ export interface CostOptions {
    * reading (in 10 ms clock ticks) is precise even for the cheapest contender.
    */
   minCpuMs: number;
+  /**
+   * After the measured contenders, one more pass with the first node of the first broker driver (memory
+   * when there is none) profiled through its inspector: `receiversPerNode` receivers per node, `messages` sent.
+   * Its figures are not compared (the profiler slows the node down); it says where the time goes.
+   */
+  profile?: { readonly receiversPerNode: number; readonly messages: number };
+}
+
+/** Where the first node's CPU went in the profiling pass (see {@link CostOptions.profile}). */
+export interface CostProfile {
+  readonly contender: CostContender;
+  readonly nodes: number;
+  readonly receiversPerNode: number;
+  /** Messages sent while profiled (after a warm-up). */
+  readonly messages: number;
+  /** Records written to the profiled node's clients (its receivers and the sender): messages × (R + 1). */
+  readonly deliveries: number;
+  /**
+   * The profiled node's CPU time (from `/proc`) per record written to its clients while profiled, µs: the
+   * profiler's own cost included, so above the measured figures.
+   */
+  readonly microsPerDelivery: number;
+  readonly summary?: ProfileSummary;
+  readonly error?: string;
 }
 
 /**
@@ -202,6 +228,57 @@ async function measureContender(
   return results;
 }
 
+/**
+ * The profiling pass: the first node of `backplane-<first broker driver>` (or memory) runs with its
+ * inspector open; after a warm-up, a {@link RemoteProfiler} samples it while `messages` are sent, so the
+ * profile holds the steady state only (no start-up, connecting or warm-up). Summarized by component and
+ * by function.
+ */
+export async function profileCost(
+  brokers: Brokers,
+  options: CostOptions & { profile: NonNullable<CostOptions['profile']> },
+  progress: Progress,
+): Promise<CostProfile> {
+  const broker = options.drivers.find((d) => d !== 'memory');
+  const contender: CostContender = `backplane-${broker ?? 'memory'}`;
+  const nodes = nodesOf(contender);
+  const { receiversPerNode, messages } = options.profile;
+  progress.step(`server cost: profiling ${contender} ×${nodes}, ${receiversPerNode}/node`);
+  let sent = 0;
+  const result = (extra: Partial<CostProfile>): CostProfile => ({
+    contender,
+    nodes,
+    receiversPerNode,
+    messages: sent,
+    deliveries: sent * (receiversPerNode + 1),
+    microsPerDelivery: Number.NaN,
+    ...extra,
+  });
+  let rig: Rig | undefined;
+  let profiler: RemoteProfiler | undefined;
+  try {
+    rig = await startRig(contender, brokers, ['--inspect=127.0.0.1:0']);
+    const first = rig.servers[0]!.process;
+    profiler = await RemoteProfiler.attach(() => first.output);
+    await rig.addReceivers(receiversPerNode);
+    await burst(rig, Math.max(options.window, Math.ceil(messages / 4)), options.window, 0);
+    await profiler.start();
+    const cpuBefore = cpuTimeMs(first.pid!);
+    const round = await burst(rig, messages, options.window, 0);
+    const cpuMs = cpuTimeMs(first.pid!) - cpuBefore;
+    const summary = summarizeCpuProfile(await profiler.stop());
+    sent = round.messages;
+    if (round.deliveries < round.expected)
+      throw new Error(`${round.deliveries} of ${round.expected} deliveries arrived`);
+    return result({ summary, microsPerDelivery: (cpuMs * 1000) / (sent * (receiversPerNode + 1)) });
+  } catch (error) {
+    return result({ error: String(error) });
+  } finally {
+    profiler?.close();
+    await rig?.close();
+  }
+}
+
 function summarize(
   base: Pick<CostResult, 'contender' | 'nodes' | 'receiversPerNode' | 'clients' | 'messages'>,
   broker: BrokerDriver | undefined,
@@ -270,7 +347,11 @@ async function burst(rig: Rig, messages: number, window: number, minCpuMs: numbe
 }
 
 /** Starts the contender's servers with the sender on the first one; receivers come with `addReceivers`. */
-async function startRig(contender: CostContender, brokers: Brokers): Promise<Rig> {
+async function startRig(
+  contender: CostContender,
+  brokers: Brokers,
+  firstNodeFlags: readonly string[] = [],
+): Promise<Rig> {
   const servers: ServerProcess[] = [];
   const kind: ClientKind = contender.startsWith('socket.io') ? 'socket.io' : 'signalr';
   const clients = new LightClients(kind);
@@ -288,11 +369,15 @@ async function startRig(contender: CostContender, brokers: Brokers): Promise<Rig
     } else if (contender === 'ws-floor' || contender === 'ws-floor-batched') {
       servers.push(await startBareWsNode(contender === 'ws-floor' ? 'forward' : 'batched'));
     } else if (contender === 'backplane-memory') {
-      servers.push(await startServe('memory', undefined, `${uniqueName('bench-cost-')}:`));
+      servers.push(
+        await startServe('memory', undefined, `${uniqueName('bench-cost-')}:`, [], firstNodeFlags),
+      );
     } else {
       broker = contender.slice('backplane-'.length) as BrokerDriver;
       const prefix = `${uniqueName('bench-cost-')}:`;
-      servers.push(...(await startAll(3, () => startServe(broker!, brokerUrl(brokers, broker!), prefix))));
+      const url = brokerUrl(brokers, broker);
+      servers.push(await startServe(broker, url, prefix, [], firstNodeFlags));
+      servers.push(...(await startAll(2, () => startServe(broker!, url, prefix))));
     }
     const send = await clients.sender(servers[0]!.url, MESSAGE);
     const brokerPid = broker && brokers.pids[broker];

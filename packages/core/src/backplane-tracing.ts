@@ -1,5 +1,5 @@
 import type { Channels } from './channels.js';
-import type { Envelope, EnvelopeBody, InvocationBody } from './envelope.js';
+import type { Envelope, InvocationBody } from './envelope.js';
 import type { OtelAttributes, OtelSpan, OtelTracer } from './otel-api.js';
 import { Publisher, type PublishSink } from './publisher.js';
 import type { BackplaneStats } from './stats.js';
@@ -47,6 +47,28 @@ export class BackplaneSpans {
       ['user', channels.user(''), channels.user('{user}')],
       ['server', channels.server(''), channels.server('{server}')],
     ];
+  }
+
+  /**
+   * Publishes an invocation with `send` inside its producer span, a child of the active context: the
+   * envelope carries the span's trace context, and the span ends when the publish settles.
+   */
+  publish<T>(
+    channel: string,
+    body: InvocationBody,
+    send: (traced: InvocationBody) => Promise<T>,
+  ): Promise<T> {
+    const span = this.startPublish(channel);
+    const trace = this.traceContext(span);
+    let sent: Promise<T>;
+    try {
+      sent = send(trace ? { ...body, trace } : body);
+    } catch (error) {
+      this.failPublish(span, error);
+      throw error;
+    }
+    this.endPublish(span, sent);
+    return sent;
   }
 
   /** Starts the producer span of a publish on `channel`, a child of the active context. */
@@ -136,42 +158,4 @@ export class BackplaneSpans {
       if (channel.startsWith(prefix)) return [kind, template];
     return ['other', channel];
   }
-}
-
-/**
- * The publisher, with a producer span around every invocation it publishes and the span's trace context
- * in the envelope. Made instead of a plain {@link Publisher} only where tracing is on, so an untraced
- * server's sends do no tracing work at all.
- */
-export class TracedPublisher extends Publisher {
-  readonly #spans: BackplaneSpans;
-
-  constructor(spans: BackplaneSpans, ...args: ConstructorParameters<typeof Publisher>) {
-    super(...args);
-    this.#spans = spans;
-  }
-
-  override publish(channel: string, body: EnvelopeBody, sink?: PublishSink): Promise<number | undefined> {
-    if (body.kind !== 'invocation') return super.publish(channel, body, sink);
-    const spans = this.#spans;
-    const span = spans.startPublish(channel);
-    const trace = spans.traceContext(span);
-    let sent: Promise<number | undefined>;
-    try {
-      sent = super.publish(channel, trace ? { ...body, trace } : body, sink);
-    } catch (error) {
-      spans.failPublish(span, error);
-      throw error;
-    }
-    spans.endPublish(span, sent);
-    return sent;
-  }
-}
-
-/** A {@link TracedPublisher} where tracing is on (`spans`), else a plain {@link Publisher}. */
-export function createPublisher(
-  spans: BackplaneSpans | undefined,
-  ...args: ConstructorParameters<typeof Publisher>
-): Publisher {
-  return spans ? new TracedPublisher(spans, ...args) : new Publisher(...args);
 }

@@ -21,6 +21,8 @@ export class Channels {
   readonly all: string;
   /** Heartbeats of the servers, where the driver cannot count receivers. */
   readonly presence: string;
+  /** Presence queries every server answers (connection, group and user counts and lists). */
+  readonly presenceQuery: string;
 
   constructor(prefix: string, hub: string) {
     requireChannelPrefix(prefix);
@@ -28,6 +30,7 @@ export class Channels {
     this.#base = `${prefix}${hub}:`;
     this.all = `${this.#base}all`;
     this.presence = `${this.#base}internal:presence`;
+    this.presenceQuery = `${this.#base}internal:presence-query`;
   }
 
   group(name: string): string {
@@ -38,7 +41,10 @@ export class Channels {
     return `${this.#base}user:${userId}`;
   }
 
-  /** A server's inbox: connection-targeted sends, group commands and their acks, client results, probes. */
+  /**
+   * A server's inbox: connection-targeted sends, group commands and their acks, client results, probes,
+   * presence answers.
+   */
   server(serverId: string): string {
     return `${this.#base}server:${serverId}`;
   }

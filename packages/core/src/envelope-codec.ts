@@ -5,6 +5,7 @@ import {
   type Envelope,
   type EnvelopeHeader,
   type InvocationBody,
+  type PresenceQueryKind,
 } from './envelope.js';
 import { EnvelopeError, type LimitName } from './errors.js';
 import { readTraceContext } from './trace-context.js';
@@ -20,7 +21,16 @@ const KIND_CODE = {
   completion: 4,
   probe: 5,
   heartbeat: 6,
+  'presence-query': 7,
+  'presence-answer': 8,
 } as const;
+const PRESENCE_QUERIES: readonly PresenceQueryKind[] = [
+  'connections',
+  'group',
+  'user',
+  'user-connections',
+  'connection-groups',
+];
 const OUTCOMES: readonly CompletionOutcome[] = ['error', 'void', 'result', 'disconnected', 'not-found'];
 const LIMIT_NAMES: readonly string[] = [
   'maxGroupNameLength',
@@ -72,6 +82,17 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
       break;
     case 'heartbeat':
       head.push(envelope.interval);
+      break;
+    case 'presence-query':
+      head.push(
+        envelope.id,
+        PRESENCE_QUERIES.indexOf(envelope.query) + 1,
+        envelope.name ?? null,
+        envelope.limit,
+      );
+      break;
+    case 'presence-answer':
+      head.push(envelope.id, envelope.count, envelope.ids ?? null, envelope.peers ?? null);
       break;
     case 'completion':
       head.push(envelope.invocationId, envelope.connectionId, OUTCOMES.indexOf(envelope.outcome) + 1);
@@ -155,6 +176,40 @@ export function decodeEnvelope(
       const interval = f[5];
       if (!isCount(interval)) return malformed('heartbeat interval must be a non-negative integer', channel);
       return { v, origin, epoch, seq, kind: 'heartbeat', interval };
+    }
+    case KIND_CODE['presence-query']: {
+      const id = f[5];
+      const query = typeof f[6] === 'number' ? PRESENCE_QUERIES[f[6] - 1] : undefined;
+      const name = f[7];
+      const limit = f[8];
+      if (!isCount(id)) return malformed('presence query id must be a non-negative integer', channel);
+      if (!query) return malformed('unknown presence query', channel);
+      if (!isCount(limit)) return malformed('presence query limit must be a non-negative integer', channel);
+      if (query === 'connections') {
+        if (name != null) return malformed('a connections query names nothing', channel);
+        return { v, origin, epoch, seq, kind: 'presence-query', id, query, limit };
+      }
+      if (typeof name !== 'string') return malformed('presence query name must be a string', channel);
+      return { v, origin, epoch, seq, kind: 'presence-query', id, query, name, limit };
+    }
+    case KIND_CODE['presence-answer']: {
+      const id = f[5];
+      const count = f[6];
+      const ids = f[7];
+      const peers = f[8];
+      if (!isCount(id)) return malformed('presence answer id must be a non-negative integer', channel);
+      if (!isCount(count)) return malformed('presence answer count must be a non-negative integer', channel);
+      return {
+        v,
+        origin,
+        epoch,
+        seq,
+        kind: 'presence-answer',
+        id,
+        count,
+        ...(ids != null && { ids: stringArray(ids, 'presence answer ids', channel) }),
+        ...(peers != null && { peers: stringArray(peers, 'presence answer peers', channel) }),
+      };
     }
     case KIND_CODE.completion: {
       const invocationId = f[5];

@@ -8,7 +8,8 @@ export const ENVELOPE_VERSION = 1;
  * Every envelope starts with this header.
  * - `origin`: the sending server's id (its inbox is `server:{origin}`).
  * - `epoch`: that server instance's random start id; a restart is a new epoch.
- * - `seq`: a counter per (origin, epoch, channel), starting at 1, for gap detection.
+ * - `seq`: a counter per (origin, epoch, channel), starting at 1, for gap detection; 0 for the kinds that
+ *   take no part in it (presence queries and answers).
  */
 export interface EnvelopeHeader {
   readonly v: number;
@@ -87,13 +88,57 @@ export interface HeartbeatBody {
   readonly interval: number;
 }
 
+/**
+ * What a presence query asks each server about its own connections: how many it holds (`connections`),
+ * how many are in a group (`group`) or belong to a user (`user`), which belong to a user
+ * (`user-connections`), or, asked of the connection's owner only, which groups a connection is in
+ * (`connection-groups`).
+ */
+export type PresenceQueryKind = 'connections' | 'group' | 'user' | 'user-connections' | 'connection-groups';
+
+/**
+ * A presence query (on `internal:presence-query`, or on the owner's inbox for `connection-groups`). Every
+ * server that receives it answers to `origin`'s inbox with its local state. Not sequenced (`seq` 0) and
+ * never buffered: an answer that comes late is worth nothing.
+ */
+export interface PresenceQueryBody {
+  readonly kind: 'presence-query';
+  /** A per-origin counter; the answer carries it back. */
+  readonly id: number;
+  readonly query: PresenceQueryKind;
+  /** The group, user or connection asked about; absent for `connections`. */
+  readonly name?: string;
+  /** The most ids the asker wants in one answer (the answering server applies its own bound too). */
+  readonly limit: number;
+}
+
+/** One server's answer to a presence query, on the asker's inbox. */
+export interface PresenceAnswerBody {
+  readonly kind: 'presence-answer';
+  readonly id: number;
+  /** How many connections (or, for `connection-groups`, groups) this server counts, before any cut. */
+  readonly count: number;
+  /**
+   * The connection ids (`user-connections`) or group names (`connection-groups`), at most the limit;
+   * absent for counts, and for `connection-groups` when the server does not hold the connection.
+   */
+  readonly ids?: readonly string[];
+  /**
+   * Where the driver cannot count receivers: the other servers this one knows to be alive (it has
+   * listened to heartbeats long enough to have heard each of them), so the asker knows whom to wait for.
+   */
+  readonly peers?: readonly string[];
+}
+
 export type EnvelopeBody =
   | InvocationBody
   | GroupCommandBody
   | AckBody
   | CompletionBody
   | ProbeBody
-  | HeartbeatBody;
+  | HeartbeatBody
+  | PresenceQueryBody
+  | PresenceAnswerBody;
 export type EnvelopeKind = EnvelopeBody['kind'];
 
 export type Envelope = EnvelopeHeader & EnvelopeBody;

@@ -1,12 +1,15 @@
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { defaultProtocols } from '@backplane/hub-protocol';
 import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
-import { BackplaneSpans, createPublisher } from './backplane-tracing.js';
+import { BackplaneSpans } from './backplane-tracing.js';
 import { Channels } from './channels.js';
 import { type Driver, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { createEpoch, createNodeId } from './ids.js';
-import type { Publisher } from './publisher.js';
+import { createConsoleLogger } from './logger.js';
+import { PresenceQueries, presenceAnswerHandler, presenceLimits } from './presence-query.js';
+import type { HubPresence } from './presence-result.js';
+import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
@@ -52,6 +55,14 @@ export interface HubContextOptions {
    */
   durable?: boolean;
   /**
+   * How long a presence query (`context.presence`) waits for the servers' answers by default, in ms
+   * (see `HubLifetimeManagerOptions.presenceTimeout`).
+   * @default 1_000
+   */
+  presenceTimeout?: number;
+  /** The most ids read from one server's presence answer. @default 1_000 ids */
+  maxPresenceResults?: number;
+  /**
    * OpenTelemetry tracing, as the lifetime manager's `tracing` (docs/operations.md#tracing): a producer
    * span per send, a child of the active span (an HTTP request's, a job's), whose trace context the
    * envelope carries to the hub servers.
@@ -65,7 +76,8 @@ export interface HubContextOptions {
  * SignalR's `IHubContext`, socket.io's emitter. It subscribes to nothing. Its sends take the lifetime
  * manager's send path: the same publisher and publish link, so the outbox and durable mode apply alike.
  * Without a subscription there is no liveness probe: the driver's state alone says whether the broker is
- * reachable.
+ * reachable. Its first presence query (`presence`) subscribes it to its own inbox, where the servers'
+ * answers arrive.
  */
 export class HubContext {
   readonly nodeId: string;
@@ -80,6 +92,9 @@ export class HubContext {
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
   #started: Promise<void> | undefined;
+  readonly #presence: PresenceQueries;
+  #listening: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: HubContextOptions) {
     this.#driver = options.driver;
@@ -106,8 +121,7 @@ export class HubContext {
         serverId: this.serverId,
         stats: this.#stats,
       });
-    this.#publisher = createPublisher(
-      spans,
+    this.#publisher = new Publisher(
       this.#link,
       channels,
       this,
@@ -115,6 +129,37 @@ export class HubContext {
       this.#stats,
     );
     this.#publisher.durable = durable;
+    this.#publisher.spans = spans;
+    const { presenceTimeout, maxPresenceResults } = presenceLimits(options);
+    this.#presence = new PresenceQueries({
+      serverId: this.serverId,
+      epoch: this.epoch,
+      channels,
+      driver: this.#driver,
+      stats: this.#stats,
+      log: createConsoleLogger(this.nodeId),
+      timeout: presenceTimeout,
+      maxResults: maxPresenceResults,
+      maxGroupNameLength: this.#maxGroupNameLength,
+      maxUserIdLength: this.#maxUserIdLength,
+      ready: () => (this.#listening ??= this.#listen(channels.server(this.serverId))),
+      isClosed: () => this.#closed,
+    });
+  }
+
+  /**
+   * Who is online, asked of every server of the hub (see {@link HubPresence}). A context is no server: it
+   * holds no connections, answers nothing and is never waited for.
+   */
+  get presence(): HubPresence {
+    return this.#presence;
+  }
+
+  /** Starts and subscribes to this context's inbox, where presence answers arrive. */
+  async #listen(inbox: string): Promise<void> {
+    await this.start();
+    this.#driver.setMessageHandler(presenceAnswerHandler(inbox, this.#presence, this.#stats));
+    await this.#driver.subscribe(inbox);
   }
 
   get stats(): Readonly<BackplaneStats> {
@@ -199,6 +244,8 @@ export class HubContext {
 
   /** Stops the link (what the outbox still holds is dropped) and closes the driver. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#presence.close();
     this.#pipeline?.unsubscribe();
     this.#link.close();
     await this.#driver.close();

@@ -1,7 +1,7 @@
 import type { CompletionMessage, HubProtocol } from '@backplane/hub-protocol';
 import { type Observable, Subject } from 'rxjs';
 import { AckTracker } from './ack-tracker.js';
-import { BackplaneSpans, createPublisher } from './backplane-tracing.js';
+import { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
 import { ClientResults } from './client-results.js';
@@ -20,7 +20,9 @@ import {
   resolveManagerOptions,
 } from './manager-options.js';
 import { Presence } from './presence.js';
-import type { Publisher } from './publisher.js';
+import { PresenceQueries } from './presence-query.js';
+import type { HubPresence } from './presence-result.js';
+import { Publisher } from './publisher.js';
 import type { BackplaneEvent } from './resilience/events.js';
 import { GapDetector } from './resilience/gap-detector.js';
 import { LinkMonitor } from './resilience/link-monitor.js';
@@ -71,6 +73,7 @@ export class HubLifetimeManager {
   readonly #monitor: LinkMonitor;
   /** Presence of the other servers: only where the driver cannot count receivers. */
   readonly #presence: Presence | undefined;
+  readonly #queries: PresenceQueries;
   readonly #reconciler: ReconcileBatcher | undefined;
   readonly #maxGroupNameLength: number;
   readonly #maxUserIdLength: number;
@@ -110,9 +113,10 @@ export class HubLifetimeManager {
     const tracing = resolveTracing(options.tracing, CORE_TRACER);
     const spans =
       tracing && new BackplaneSpans(tracing, { system: t.name, channels, serverId: this.serverId, stats });
-    const publisher = createPublisher(spans, this.#link, channels, this, this.#protocols, stats);
+    const publisher = new Publisher(this.#link, channels, this, this.#protocols, stats);
     this.#publisher = publisher;
     publisher.durable = durable;
+    publisher.spans = spans;
     this.#monitor = new LinkMonitor({
       ...common,
       driver: t,
@@ -164,6 +168,15 @@ export class HubLifetimeManager {
     });
     this.#connections = connections;
     const ensureStarted = () => (this.#ready ? undefined : this.start());
+    this.#queries = PresenceQueries.forServer({
+      ...common,
+      ...resolved,
+      epoch: this.epoch,
+      driver: t,
+      connections,
+      roster: this.#presence,
+      ready: ensureStarted,
+    });
     // Gone servers are only known from presence; otherwise the publish's receiver count tells.
     const isGone = (serverId: string) => this.#presence?.isGone(serverId) ?? false;
     const shared = { ...common, connections, publisher, isGone, ensureStarted };
@@ -186,6 +199,8 @@ export class HubLifetimeManager {
       onActivity: () => this.#monitor.activity(),
       onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
       onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
+      onPresenceQuery: (query) => this.#queries.receiveQuery(query),
+      onPresenceAnswer: (answer) => this.#queries.receiveAnswer(answer),
       spans,
     });
   }
@@ -235,12 +250,19 @@ export class HubLifetimeManager {
     return this.#connections.size;
   }
 
-  /** Connects the driver and subscribes to `all` and this server's inbox. Idempotent. */
+  /** Who is online on every server of the hub, asked of each server (see {@link HubPresence}). */
+  get presence(): HubPresence {
+    return this.#queries;
+  }
+
+  /** Connects the driver and subscribes to `all`, this server's inbox and presence queries. Idempotent. */
   start(): Promise<void> {
     this.#started ??= (async () => {
       this.#driver.setMessageHandler(this.#inbound.receive);
       await this.#driver.connect();
-      await Promise.all([this.#driver.subscribe(this.channels.all), this.#driver.subscribe(this.#inbox)]);
+      await Promise.all(
+        [this.channels.all, this.#inbox, this.channels.presenceQuery].map((c) => this.#driver.subscribe(c)),
+      );
       const startedAt = Date.now();
       const replay = this.#replay;
       if (replay) await Promise.all([replay.baseline(this.channels.all), replay.baseline(this.#inbox)]);
@@ -404,6 +426,7 @@ export class HubLifetimeManager {
     this.#link.close();
     this.#acks.closeAll();
     this.#results.closeAll();
+    this.#queries.close();
     this.#connections.clear();
     await this.#driver.close();
     this.#events.complete();

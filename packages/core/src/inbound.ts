@@ -2,7 +2,7 @@ import type { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
 import type { LogPosition, MessageHandler } from './driver.js';
-import type { Envelope, InvocationBody } from './envelope.js';
+import type { Envelope, InvocationBody, PresenceAnswerBody, PresenceQueryBody } from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
 import { EnvelopeError } from './errors.js';
 import type { GroupCommands } from './group-commands.js';
@@ -37,15 +37,27 @@ export interface InboundOptions {
   readonly onProbeAnswer: (id: number) => void;
   /** A server's heartbeat on the presence channel (interval 0: its goodbye). */
   readonly onHeartbeat: (serverId: string, interval: number) => void;
+  /** A presence query to answer (on the query channel, or on the inbox when asked of this server only). */
+  readonly onPresenceQuery: (query: Envelope & PresenceQueryBody) => void;
+  /** A server's answer to one of this server's presence queries. */
+  readonly onPresenceAnswer: (answer: Envelope & PresenceAnswerBody) => void;
   /** Where tracing is on: a consumer span around each received invocation's delivery. */
   readonly spans: BackplaneSpans | undefined;
 }
+
+/** Kinds that take no part in gap detection: nobody misses a heartbeat, a presence query or its answer. */
+const UNSEQUENCED: ReadonlySet<Envelope['kind']> = new Set([
+  'heartbeat',
+  'presence-query',
+  'presence-answer',
+]);
 
 /**
  * The inbound path: every message from the broker is decoded (our own echoes dropped undecoded),
  * checked for order (gaps reported, or filled from the log in durable mode, duplicates dropped) and
  * dispatched by kind: deliveries to local connections, group commands and their acks, client results,
- * probes and heartbeats. Malformed messages are counted and logged at a bounded rate.
+ * probes, heartbeats, presence queries and answers. Malformed messages are counted and logged at a bounded
+ * rate.
  */
 export class Inbound {
   readonly #options: InboundOptions;
@@ -105,11 +117,9 @@ export class Inbound {
       replay?.advance(channel, position);
       return 'skipped';
     }
-    // Heartbeats are not messages anyone misses: they take no part in gap detection.
-    const seen =
-      envelope.kind === 'heartbeat'
-        ? 'ok'
-        : gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
+    const seen = UNSEQUENCED.has(envelope.kind)
+      ? 'ok'
+      : gaps.observe(channel, envelope.origin, envelope.epoch, envelope.seq);
     if (seen === 'duplicate') {
       stats.duplicates++;
       return 'skipped';
@@ -163,6 +173,12 @@ export class Inbound {
         return;
       case 'heartbeat':
         if (channel === channels.presence) this.#options.onHeartbeat(envelope.origin, envelope.interval);
+        return;
+      case 'presence-query':
+        if (channel === channels.presenceQuery || channel === inbox) this.#options.onPresenceQuery(envelope);
+        return;
+      case 'presence-answer':
+        if (channel === inbox) this.#options.onPresenceAnswer(envelope);
         return;
     }
   }

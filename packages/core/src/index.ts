@@ -13,6 +13,7 @@ export type { LocalConnection } from './local-connection.js';
 export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
+export type { HubPresence, PresenceQueryOptions, PresenceResult } from './presence-result.js';
 export type { BackplaneStats } from './stats.js';
 
 // Driver contract (what drivers implement)

@@ -17,6 +17,9 @@ export type {
   GroupAction,
   GroupCommandBody,
   InvocationBody,
+  PresenceAnswerBody,
+  PresenceQueryBody,
+  PresenceQueryKind,
   ProbeBody,
 } from './envelope.js';
 export { ENVELOPE_VERSION } from './envelope.js';

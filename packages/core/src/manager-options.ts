@@ -5,6 +5,7 @@ import type { ResultType } from './client-results.js';
 import type { Driver } from './driver.js';
 import { createNodeId } from './ids.js';
 import { createConsoleLogger, type Logger } from './logger.js';
+import { presenceLimits } from './presence-query.js';
 import type { LivenessOptions } from './resilience/liveness.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import type { TracingOptions } from './tracing-options.js';
@@ -62,6 +63,20 @@ export interface HubLifetimeManagerOptions {
    * @default 2_000
    */
   presenceInterval?: number;
+  /**
+   * How long a presence query (`manager.presence`) waits for the other servers' answers by default, in
+   * ms; past it the query resolves with what arrived, marked `partial`. A query resolves as soon as every
+   * expected server answered; the deadline only matters when one does not.
+   * @default 1_000
+   */
+  presenceTimeout?: number;
+  /**
+   * The most ids one server puts in one presence answer (`userConnections`, `connectionGroups`), whoever
+   * asks; a longer list is cut and the result says `truncated`. It also bounds what this server reads from
+   * each answer to its own queries.
+   * @default 1_000 ids
+   */
+  maxPresenceResults?: number;
   /**
    * Durable mode: invocations also land in the driver's bounded log, and after an outage or a gap this
    * server replays what its connections missed, in order and without duplicates; when the log no longer
@@ -153,6 +168,8 @@ export interface ResolvedManagerOptions {
   readonly outbox: OutboxOptions | false;
   readonly liveness: LivenessOptions | false;
   readonly presenceInterval: number;
+  readonly presenceTimeout: number;
+  readonly maxPresenceResults: number;
   readonly durable: boolean;
   readonly reconcile: HubLifetimeManagerOptions['reconcile'];
   readonly reconcileWindow: number;
@@ -183,6 +200,7 @@ export function resolveManagerOptions(options: HubLifetimeManagerOptions): Resol
     outbox: options.outbox ?? {},
     liveness: options.liveness ?? {},
     presenceInterval: options.presenceInterval ?? 2_000,
+    ...presenceLimits(options),
     durable: options.durable ?? false,
     reconcile: options.reconcile,
     reconcileWindow: options.reconcileWindow ?? 100,

@@ -13,6 +13,12 @@ import type { GapDetector } from './resilience/gap-detector.js';
  */
 const GONE_SERVER_MEMORY_MS = 600_000;
 
+/**
+ * How many presence intervals a server listens before it trusts its list of live servers: every live
+ * server announces itself once per interval; the extra half covers delivery and timer drift.
+ */
+const WARM_INTERVALS = 1.5;
+
 /** How long `close()` waits for the goodbye to be published, in ms. */
 const GOODBYE_DEADLINE_MS = 3_000;
 
@@ -110,6 +116,25 @@ export class Presence {
     const expires = this.#presence.get(serverId);
     if (expires !== undefined) return expires <= now;
     return now - this.#startedAt > 3 * this.#options.interval;
+  }
+
+  /**
+   * The other servers alive now (heard within their last 3 intervals, no goodbye since), or `undefined`
+   * until this server has listened for {@link WARM_INTERVALS} intervals: before that, a live server may
+   * not have been heard yet. Presence queries wait for the servers listed here.
+   */
+  liveServers(): string[] | undefined {
+    if (this.#timer === undefined) return undefined;
+    const now = Date.now();
+    if (now - this.#startedAt < WARM_INTERVALS * this.#options.interval) return undefined;
+    const live: string[] = [];
+    for (const [server, expires] of this.#presence) if (expires > now) live.push(server);
+    return live;
+  }
+
+  /** When {@link liveServers} starts answering (epoch ms; 0 before `start()`). */
+  get warmAt(): number {
+    return this.#timer === undefined ? 0 : this.#startedAt + WARM_INTERVALS * this.#options.interval;
   }
 
   /** Client results waiting on a server that is gone will never be answered: fail them now. */

@@ -1,5 +1,6 @@
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { type InvocationMessage, MessageType } from '@backplane/hub-protocol';
+import type { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import { ENVELOPE_VERSION, type EnvelopeBody, type InvocationBody } from './envelope.js';
 import { encodeEnvelope } from './envelope-codec.js';
@@ -12,6 +13,12 @@ export interface PublishSink {
   publish(channel: string, payload: Uint8Array): Promise<number | undefined>;
   /** Durable mode: publish and append to the channel's log; `key` as in `Driver.publishDurable`. */
   publishDurable?(channel: string, payload: Uint8Array, key?: string): Promise<number | undefined>;
+  /**
+   * A publish whose receiver count nobody needs (hub sends): resolves once accepted, that is issued in
+   * order or taken by the outbox, which owns any later failure (see `PublishLink.accept`). Sinks without
+   * it are waited on with `publish`.
+   */
+  accept?(channel: string, payload: Uint8Array, durable?: boolean, key?: string): Promise<void>;
 }
 
 /** Framed bytes of one invocation, per hub protocol name. */
@@ -40,6 +47,8 @@ export class Publisher {
   #durableCount = 0;
   /** Invocations also go to the durable log. */
   durable = false;
+  /** Where tracing is on: a producer span around each published invocation (`backplane-tracing.ts`). */
+  spans: BackplaneSpans | undefined;
 
   constructor(
     sink: PublishSink,
@@ -69,11 +78,11 @@ export class Publisher {
   }
 
   all(payloads: Payloads, exclude?: readonly string[]): Promise<void> {
-    return this.publish(this.#channels.all, invocation(payloads, exclude)).then(settled);
+    return this.#send(this.#channels.all, invocation(payloads, exclude));
   }
 
   group(name: string, payloads: Payloads, exclude?: readonly string[]): Promise<void> {
-    return this.publish(this.#channels.group(name), invocation(payloads, exclude)).then(settled);
+    return this.#send(this.#channels.group(name), invocation(payloads, exclude));
   }
 
   /** One publish per group, each naming every group and one batch id so receivers de-duplicate. */
@@ -82,14 +91,14 @@ export class Publisher {
     if (unique.length === 1) return this.group(unique[0]!, payloads);
     const batch = ++this.#batch;
     const body: InvocationBody = { kind: 'invocation', payloads, groups: unique, batch };
-    return this.#done(unique.map((name) => this.publish(this.#channels.group(name), body)));
+    return this.#done(unique.map((name) => this.#send(this.#channels.group(name), body)));
   }
 
   users(userIds: readonly string[], payloads: Payloads): Promise<void> {
     const body = invocation(payloads);
     const unique = new Set(userIds);
-    if (unique.size === 1) return this.publish(this.#channels.user(userIds[0]!), body).then(settled);
-    return this.#done([...unique].map((id) => this.publish(this.#channels.user(id), body)));
+    if (unique.size === 1) return this.#send(this.#channels.user(userIds[0]!), body);
+    return this.#done([...unique].map((id) => this.#send(this.#channels.user(id), body)));
   }
 
   /** One publish per owning server, naming its target connections. Ids naming no server are skipped. */
@@ -104,7 +113,7 @@ export class Publisher {
     }
     return this.#done(
       [...byOwner].map(([owner, ids]) =>
-        this.publish(this.#channels.server(owner), { kind: 'invocation', payloads, connectionIds: ids }),
+        this.#send(this.#channels.server(owner), { kind: 'invocation', payloads, connectionIds: ids }),
       ),
     );
   }
@@ -116,21 +125,58 @@ export class Publisher {
    * it; rejects with a {@link BrokerError}.
    */
   publish(channel: string, body: EnvelopeBody, sink: PublishSink = this.#sink): Promise<number | undefined> {
+    if (this.spans && body.kind === 'invocation')
+      return this.spans.publish(channel, body, (traced) => this.#publish(channel, traced, sink));
+    return this.#publish(channel, body, sink);
+  }
+
+  #publish(channel: string, body: EnvelopeBody, sink: PublishSink): Promise<number | undefined> {
+    const { bytes, key } = this.#stamp(channel, body);
+    const sent =
+      key !== undefined && sink.publishDurable
+        ? sink.publishDurable(channel, bytes, key)
+        : sink.publish(channel, bytes);
+    return sent.catch((cause: unknown) => this.#failed(channel, cause));
+  }
+
+  /**
+   * Publishes a hub send: like {@link publish}, but done once the sink accepted it (see
+   * `PublishSink.accept`), so a sender's next invocation need not wait a broker round trip.
+   */
+  #send(channel: string, body: EnvelopeBody): Promise<void> {
+    if (this.spans && body.kind === 'invocation')
+      return this.spans.publish(channel, body, (traced) => this.#accept(channel, traced));
+    return this.#accept(channel, body);
+  }
+
+  #accept(channel: string, body: EnvelopeBody): Promise<void> {
+    const sink = this.#sink;
+    if (!sink.accept) return this.publish(channel, body).then(settled);
+    const { bytes, key } = this.#stamp(channel, body);
+    return sink
+      .accept(channel, bytes, key !== undefined, key)
+      .catch((cause: unknown) => this.#failed(channel, cause));
+  }
+
+  /**
+   * The envelope's bytes, with the next seq of the channel; `key` is set when the body goes to the durable
+   * log (durable mode, invocations only).
+   */
+  #stamp(channel: string, body: EnvelopeBody): { bytes: Uint8Array; key?: string } {
     const seq = (this.#seq.get(channel) ?? 0) + 1;
     this.#seq.set(channel, seq);
     const { serverId, epoch } = this.#identity;
     const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, origin: serverId, epoch, seq, ...body });
     this.#stats.published++;
-    const sent =
-      this.durable && body.kind === 'invocation' && sink.publishDurable
-        ? sink.publishDurable(channel, bytes, `${epoch}:${++this.#durableCount}`)
-        : sink.publish(channel, bytes);
-    return sent.catch((cause: unknown) => {
-      this.#stats.publishFailures++;
-      throw cause instanceof BackplaneError
-        ? cause
-        : new BrokerError(`Publishing to '${channel}' failed.`, { cause });
-    });
+    if (!this.durable || body.kind !== 'invocation') return { bytes };
+    return { bytes, key: `${epoch}:${++this.#durableCount}` };
+  }
+
+  #failed(channel: string, cause: unknown): never {
+    this.#stats.publishFailures++;
+    throw cause instanceof BackplaneError
+      ? cause
+      : new BrokerError(`Publishing to '${channel}' failed.`, { cause });
   }
 
   #done(publishes: Promise<unknown>[]): Promise<void> {

@@ -41,6 +41,15 @@ describe('envelope codec', () => {
     { ...header, kind: 'completion', invocationId: 'i', connectionId: 'c', outcome: 'void' },
     { ...header, kind: 'completion', invocationId: 'i', connectionId: 'c', outcome: 'disconnected' },
     { ...header, kind: 'completion', invocationId: 'i', connectionId: 'c', outcome: 'not-found' },
+    { ...header, seq: 0, kind: 'presence-query', id: 1, query: 'connections', limit: 1000 },
+    { ...header, seq: 0, kind: 'presence-query', id: 2, query: 'group', name: 'G', limit: 5 },
+    { ...header, seq: 0, kind: 'presence-query', id: 3, query: 'user', name: 'U', limit: 0 },
+    { ...header, seq: 0, kind: 'presence-query', id: 4, query: 'user-connections', name: 'U', limit: 9 },
+    { ...header, seq: 0, kind: 'presence-query', id: 5, query: 'connection-groups', name: 'C', limit: 9 },
+    { ...header, seq: 0, kind: 'presence-answer', id: 1, count: 70000 },
+    { ...header, seq: 0, kind: 'presence-answer', id: 2, count: 3, ids: ['a', 'b'], peers: ['S2', 'S3'] },
+    { ...header, seq: 0, kind: 'presence-answer', id: 3, count: 0, ids: [] },
+    { ...header, seq: 0, kind: 'presence-answer', id: 4, count: 0, peers: [] },
   ];
 
   for (const envelope of cases) {
@@ -79,6 +88,34 @@ describe('envelope codec', () => {
         }),
       ),
     ).toBe('96 01 a1 53 a1 65 07 01 81 a4 6a 73 6f 6e c4 01 2a');
+    expect(
+      hex(
+        encodeEnvelope({
+          ...header,
+          seq: 0,
+          kind: 'presence-query',
+          id: 9,
+          query: 'group',
+          name: 'G',
+          limit: 100,
+        }),
+      ),
+    ).toBe('99 01 a1 53 a1 65 00 07 09 02 a1 47 64');
+    expect(
+      hex(
+        encodeEnvelope({
+          ...header,
+          seq: 0,
+          kind: 'presence-query',
+          id: 9,
+          query: 'connections',
+          limit: 100,
+        }),
+      ),
+    ).toBe('99 01 a1 53 a1 65 00 07 09 01 c0 64');
+    expect(
+      hex(encodeEnvelope({ ...header, seq: 0, kind: 'presence-answer', id: 9, count: 2, ids: ['A', 'B'] })),
+    ).toBe('98 01 a1 53 a1 65 00 08 09 02 92 a1 41 a1 42');
   });
 
   it('envelope codec - ignores unknown trailing fields (forward compatibility)', () => {
@@ -117,6 +154,14 @@ describe('envelope codec', () => {
     ['ack without id', packr.pack([1, 'S', 'e', 1, 3])],
     ['unknown outcome', packr.pack([1, 'S', 'e', 1, 4, 'i', 'c', 9])],
     ['error outcome without message', packr.pack([1, 'S', 'e', 1, 4, 'i', 'c', 1, 5])],
+    ['presence query without id', packr.pack([1, 'S', 'e', 0, 7])],
+    ['unknown presence query', packr.pack([1, 'S', 'e', 0, 7, 1, 6, 'G', 5])],
+    ['presence query without limit', packr.pack([1, 'S', 'e', 0, 7, 1, 2, 'G'])],
+    ['presence query naming a number', packr.pack([1, 'S', 'e', 0, 7, 1, 2, 5, 5])],
+    ['connections query naming something', packr.pack([1, 'S', 'e', 0, 7, 1, 1, 'G', 5])],
+    ['presence answer with a negative count', packr.pack([1, 'S', 'e', 0, 8, 1, -1])],
+    ['presence answer ids not strings', packr.pack([1, 'S', 'e', 0, 8, 1, 1, [1]])],
+    ['presence answer peers not an array', packr.pack([1, 'S', 'e', 0, 8, 1, 1, null, 'S2'])],
   ];
   for (const [what, bytes] of bad) {
     it(`envelope codec - rejects ${what} with EnvelopeError`, () => {

@@ -83,6 +83,13 @@ function setup(emit: (event: BackplaneEvent) => void = () => {}) {
     { outbox: { flushDelay: 0 }, retry: { initialDelay: 1, maxDelay: 1 } },
     emit,
   );
+  const publisher = durablePublisher(link);
+  const send = () => void publisher.publish('p:h:group:g', { kind: 'invocation', payloads: new Map() });
+  return { driver, link, send, publisher };
+}
+
+/** A publisher in durable mode on `link`. */
+function durablePublisher(link: PublishLink): Publisher {
   const publisher = new Publisher(
     link,
     new Channels('p:', 'h'),
@@ -91,8 +98,7 @@ function setup(emit: (event: BackplaneEvent) => void = () => {}) {
     createStats(),
   );
   publisher.durable = true;
-  const send = () => void publisher.publish('p:h:group:g', { kind: 'invocation', payloads: new Map() });
-  return { driver, link, send, publisher };
+  return publisher;
 }
 
 /** from, from + 1, …, to. */
@@ -190,6 +196,95 @@ describe('resilience publish link', () => {
     expect(driver.pending().map((a) => a.seq)).toEqual([1, 2]);
     expect(link.buffered).toBe(0);
     for (const attempt of driver.pending()) driver.settle(attempt, 'ok');
+    link.close();
+  });
+});
+
+describe('resilience publish link - hub sends complete on acceptance', () => {
+  it('publish link - a hub send resolves once issued, before the broker answers; successive sends of one turn all reach the driver', async () => {
+    const { driver, link, publisher } = setup();
+    const done: number[] = [];
+    const sends = [1, 2, 3].map((n) => publisher.all(new Map()).then(() => done.push(n)));
+    await Promise.all(sends);
+    // All three resolved while the broker has answered none of them.
+    expect(done).toEqual([1, 2, 3]);
+    expect(driver.pending().map((a) => a.seq)).toEqual([1, 2, 3]);
+    for (const attempt of driver.pending()) driver.settle(attempt, 'ok');
+    await vi.waitFor(() => expect(driver.stored).toEqual([1, 2, 3]));
+    link.close();
+  });
+
+  it('publish link - an accepted send the broker then refuses is retried from the outbox, in order, with its idempotency key', async () => {
+    const { driver, link, publisher } = setup();
+    await publisher.all(new Map());
+    await publisher.all(new Map());
+    const [first, second] = driver.pending();
+    driver.settle(first!, 'fail');
+    driver.settle(second!, 'ok');
+    await vi.waitFor(() => expect(driver.pending()).toHaveLength(1));
+    const retry = driver.pending()[0]!;
+    expect(retry.seq).toBe(1);
+    expect(retry.key).toBe(first!.key);
+    driver.settle(retry, 'ok');
+    await vi.waitFor(() => expect(link.buffered).toBe(0));
+    expect(driver.stored).toEqual([2, 1]);
+    link.close();
+  });
+
+  it('publish link - a send refused now (outbox full, reject policy) rejects; one the outbox gives up later is reported as an overflow event', async () => {
+    const events: BackplaneEvent[] = [];
+    const driver = new ScriptedDriver();
+    const link = new PublishLink(
+      driver,
+      {
+        outbox: { flushDelay: 0, maxMessages: 1, policy: 'reject' },
+        retry: { initialDelay: 1, maxDelay: 1 },
+      },
+      (event) => events.push(event),
+    );
+    const publisher = durablePublisher(link);
+    await publisher.all(new Map()); // A: issued, in flight
+    link.setUp(false);
+    await publisher.all(new Map()); // B: buffered, the outbox is full
+    await expect(publisher.all(new Map())).rejects.toMatchObject({ code: 'ERR_OUTBOX_FULL' }); // C: refused now
+    expect(events.filter((e) => e.type === 'overflow')).toHaveLength(1);
+    // A fails late: the full outbox cannot take it back; its caller is long gone, so the event says it.
+    driver.settle(driver.pending()[0]!, 'fail');
+    await vi.waitFor(() => expect(events.filter((e) => e.type === 'overflow')).toHaveLength(2));
+    expect(link.dropped).toBe(2);
+    link.close();
+  });
+
+  it('publish link - on a sharded driver a hub send waits for the broker, so an awaited send stays ahead of the next on another shard', async () => {
+    const driver = new ScriptedDriver();
+    Object.assign(driver, { capabilities: { ...driver.capabilities, sharded: true } });
+    const link = new PublishLink(driver, { outbox: { flushDelay: 0 } }, () => {});
+    const publisher = durablePublisher(link);
+    let settled = false;
+    const sent = publisher.all(new Map()).then(() => {
+      settled = true;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    driver.settle(driver.pending()[0]!, 'ok');
+    await sent;
+    expect(settled).toBe(true);
+    link.close();
+  });
+
+  it('publish link - without an outbox a hub send waits for the broker and its failure reaches the caller', async () => {
+    const driver = new ScriptedDriver();
+    const link = new PublishLink(driver, { outbox: false }, () => {});
+    const publisher = durablePublisher(link);
+    let settled = false;
+    const sent = publisher.all(new Map()).finally(() => {
+      settled = true;
+    });
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    driver.settle(driver.pending()[0]!, 'fail');
+    await expect(sent).rejects.toBeInstanceOf(BrokerError);
     link.close();
   });
 });

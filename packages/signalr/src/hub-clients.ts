@@ -1,4 +1,4 @@
-import type { HubLifetimeManager, InvokeOptions } from '@backplane/core';
+import type { HubLifetimeManager, HubPresence, InvokeOptions } from '@backplane/core';
 
 /** Sends a method invocation to one or more clients. */
 export interface ClientProxy {
@@ -33,10 +33,12 @@ export interface HubCallerClients extends HubClients {
 
 /**
  * A hub's clients and group membership from outside a hub method (an HTTP handler, a job): SignalR's
- * `IHubContext`. `groupManager` is its `Groups`.
+ * `IHubContext`. `groupManager` is its `Groups`; `presence` says who is online.
  */
 export interface HubContextClients extends HubClients {
   readonly groupManager: GroupManager;
+  /** Who is online on every node of the hub (the lifetime manager's `presence`). */
+  readonly presence: HubPresence;
 }
 
 /** Group membership of any connection, on any server. */
@@ -149,6 +151,9 @@ export function groupManager(manager: HubLifetimeManager): GroupManager {
 
 class ContextClients extends ManagerClients implements HubContextClients {
   readonly groupManager: GroupManager = new ManagerGroups(this.manager);
+  get presence(): HubPresence {
+    return this.manager.presence;
+  }
 }
 
 /** The hub context's clients: every way to address clients, and group membership. */

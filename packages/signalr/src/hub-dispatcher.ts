@@ -168,6 +168,7 @@ export class HubDispatcher {
     const hub = new this.hubClass();
     hub.clients = hubCallerClients(this.manager, connection.connectionId);
     hub.groups = this.#groups;
+    hub.presence = this.manager.presence;
     hub.context = new CallerContext(connection, state);
     return hub;
   }

@@ -1,3 +1,4 @@
+import type { HubPresence } from '@backplane/core';
 import type { AuthorizationRule, MethodAuthorization } from './authorization.js';
 import type { HubHttpContext } from './http-request.js';
 import type { GroupManager, HubCallerClients } from './hub-clients.js';
@@ -28,11 +29,11 @@ export interface HubCallerContext {
 }
 
 /**
- * Base class of hubs. A new instance serves each call (like SignalR), with `clients`, `groups` and
- * `context` set. Public methods are callable by clients (names match case-insensitively, `_`-prefixed
- * ones are not); a method may return a value or a promise of one. An `async *` method (or one returning
- * an async iterable) streams to the client and gets an `AbortSignal` after the client's arguments,
- * aborted when the client cancels the stream or leaves. A client must pass exactly as many arguments as
+ * Base class of hubs. A new instance serves each call (like SignalR), with `clients`, `groups`,
+ * `context` and `presence` set. Public methods are callable by clients (names match case-insensitively,
+ * `_`-prefixed ones are not); a method may return a value or a promise of one. An `async *` method (or
+ * one returning an async iterable) streams to the client and gets an `AbortSignal` after the client's
+ * arguments, aborted when the client cancels the stream or leaves. A client must pass exactly as many arguments as
  * the method declares (`Function.length`: default and rest parameters are not counted), client-to-server
  * streams included.
  *
@@ -51,6 +52,11 @@ export abstract class Hub {
   clients!: HubCallerClients;
   groups!: GroupManager;
   context!: HubCallerContext;
+  /**
+   * Who is online on every node of this hub: connection counts of the hub, a group or a user, whether a
+   * user is online, a user's connections, a connection's groups (the lifetime manager's `presence`).
+   */
+  presence!: HubPresence;
 
   /** Called once the connection is established (after the handshake). */
   onConnected(): void | Promise<void> {}

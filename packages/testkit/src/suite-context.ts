@@ -19,6 +19,8 @@ export interface SuiteContext {
   manager(options?: Partial<HubLifetimeManagerOptions>): Promise<HubLifetimeManager>;
   /** A connected driver for raw broker access, closed after the test. */
   rawDriver(): Promise<Driver>;
+  /** Closes `closable` after the test (a hub context, a driver the test made). */
+  closeLater(closable: { close(): Promise<void> }): void;
   /** A test client connected to `manager` with an id minted by `manager`. */
   connect(manager: HubLifetimeManager, options?: Partial<TestClientOptions>): Promise<TestClient>;
 }
@@ -50,6 +52,10 @@ export class SuiteState implements SuiteContext {
     this.#closables.push(manager);
     await manager.start();
     return manager;
+  }
+
+  closeLater(closable: { close(): Promise<void> }): void {
+    this.#closables.push(closable);
   }
 
   async rawDriver(): Promise<Driver> {

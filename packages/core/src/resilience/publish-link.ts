@@ -12,6 +12,10 @@ interface Message {
   readonly key?: string;
 }
 
+/** The outcome of an accepted publish (see `PublishLink.accept`). */
+const ACCEPTED: Promise<void> = Promise.resolve();
+function accepted(): void {}
+
 /** Buffered messages a flush issues at once (see {@link PublishLink}). */
 export const FLUSH_WINDOW = 1_000;
 
@@ -120,7 +124,39 @@ export class PublishLink {
     return this.#publishOrBuffer({ channel, payload, durable: true, ...(key !== undefined && { key }) });
   }
 
-  #publishOrBuffer(message: Message): Promise<number | undefined> {
+  /**
+   * Takes a publish whose receiver count nobody needs (a hub send): resolves as soon as the message is
+   * accepted, that is issued to the driver in call order or buffered, without waiting for the broker's
+   * reply. With an outbox, a failure after that is the outbox's: the message is buffered and retried in
+   * order, and if the outbox has to give it up, an `overflow` event and `dropped` say so. Rejects only when
+   * the message is refused now (an outbox full under the `reject` policy). Without an outbox nothing would
+   * take a late failure, so this waits for the broker like `publish` and its errors reach the caller. On a
+   * sharded driver (Redis Cluster), too: each channel is on its own shard there, so only waiting for the
+   * reply keeps an awaited send ahead of the next one on another channel.
+   *
+   * This is what lets one sender's successive invocations leave in one socket write: the next one runs in
+   * the same event-loop turn instead of one broker round trip later.
+   */
+  accept(channel: string, payload: Uint8Array, durable = false, key?: string): Promise<void> {
+    if (durable && !this.#log) return Promise.reject(this.#noLog());
+    const message: Message = { channel, payload, durable, ...(key !== undefined && { key }) };
+    if (!this.#outbox || this.#driver.capabilities.sharded)
+      return this.#publishOrBuffer(message).then(accepted);
+    try {
+      const direct = this.#publishOrBuffer(message, false);
+      // A late refusal has been counted and reported as an overflow event already.
+      direct.catch(accepted);
+      return ACCEPTED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * With `confirm` (the default), the promise settles with the broker's reply; without it, a direct
+   * publish's outcome is left to the returned promise while a refusal by the outbox throws synchronously.
+   */
+  #publishOrBuffer(message: Message, confirm = true): Promise<number | undefined> {
     try {
       const outbox = this.#outbox;
       if (!outbox) return this.#send(message);
@@ -141,6 +177,7 @@ export class PublishLink {
       this.#buffer(message, order, at);
       return Promise.resolve(undefined);
     } catch (error) {
+      if (!confirm) throw error;
       return Promise.reject(error);
     }
   }
