@@ -1,7 +1,6 @@
 import type { Channels } from './channels.js';
 import type { Envelope, InvocationBody } from './envelope.js';
 import type { OtelAttributes, OtelSpan, OtelTracer } from './otel-api.js';
-import { Publisher, type PublishSink } from './publisher.js';
 import type { BackplaneStats } from './stats.js';
 import type { TraceContext } from './trace-context.js';
 import { recordFailure, remoteContext, type Tracing, traceContextOf } from './tracing.js';
