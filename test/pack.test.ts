@@ -26,7 +26,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PUBLISHED = readdirSync(join(ROOT, 'packages')).filter((name) =>
   existsSync(join(ROOT, 'packages', name, 'package.json')),
 );
-/** Packing and installing nine packages and their dependencies (a warm npm cache: ~25 s), in ms. */
+/** Packing and installing ten packages and their dependencies (a warm npm cache: ~25 s), in ms. */
 const INSTALL_TIMEOUT_MS = 150_000;
 /** One tsc run over the installed declarations (and those of their dependencies), in ms. */
 const TYPECHECK_TIMEOUT_MS = 60_000;
@@ -152,20 +152,28 @@ describe('pack', () => {
       await a.onConnected(client);
       await b.sendAll('ReceiveMessage', ['pack', 'crossed']);
       const { target, arguments: args } = await client.readInvocation();
+      // Its metrics in a registry of the consumer's own prom-client.
+      const { registerBackplaneMetrics } = await import('@backplane/prometheus');
+      const { Registry } = await import('prom-client');
+      const registry = new Registry();
+      registerBackplaneMetrics(registry, { manager: b });
+      const published = (await registry.metrics()).split('\\n').find((l) => l.startsWith('backplane_published_total{kind="all"}'));
       await Promise.all([a.close(), b.close()]);
-      console.log(JSON.stringify({ counts, received: [target, ...args] }));
+      console.log(JSON.stringify({ counts, received: [target, ...args], published }));
     `;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: project,
       timeout: 30_000,
     });
-    const { counts, received } = JSON.parse(stdout) as {
+    const { counts, received, published } = JSON.parse(stdout) as {
       counts: Record<string, number>;
       received: unknown[];
+      published: string;
     };
     expect(Object.keys(counts).sort()).toEqual([...specifiers].sort());
     for (const [specifier, count] of Object.entries(counts)) expect(count, specifier).toBeGreaterThan(0);
     expect(received).toEqual(['ReceiveMessage', 'pack', 'crossed']);
+    expect(published).toBe('backplane_published_total{kind="all"} 1');
   });
 
   it(
@@ -188,7 +196,9 @@ import { createMemoryDriver } from '@backplane/memory';
 import { createRedisDriver } from '@backplane/redis';
 import { createNatsDriver } from '@backplane/nats';
 import { createKafkaDriver } from '@backplane/kafka';
+import { registerBackplaneMetrics } from '@backplane/prometheus';
 import { Hub, HubServer } from '@backplane/signalr';
+import { Registry } from 'prom-client';
 import { startRedis, TestClient } from '@backplane/testkit';
 import { parseCommand, type RunningNode } from '@backplane/cli';
 
@@ -201,7 +211,8 @@ const drivers: Driver[] = [createMemoryDriver(), createRedisDriver(), createNats
 const manager = new HubLifetimeManager({ driver: drivers[0]!, hub: 'chat' });
 const hubs: HubServer = new HubServer().mapHub('/chat', ChatHub, manager).attach(createServer());
 const node: RunningNode | undefined = undefined;
-export const used = [hubs, node, new JsonHubProtocol(), Channels, startRedis, TestClient, parseCommand];
+const metrics = registerBackplaneMetrics(new Registry(), { manager, hubServer: hubs });
+export const used = [hubs, node, metrics, new JsonHubProtocol(), Channels, startRedis, TestClient, parseCommand];
 `,
       );
       writeFileSync(

@@ -91,7 +91,7 @@ for (const driver of drivers) {
       });
     }
 
-    it(`serve ${driver.name} - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link, /metrics the connections`, async () => {
+    it(`serve ${driver.name} - POST /api/broadcast reaches all, a group and a user on every node; /health reports the link; /metrics connections, invocations, publishes and receives`, async () => {
       const [east, west] = nodes as [ServeProcess, ServeProcess];
       const b = await connect(west.url, 'WebSockets', 'json', 'bob');
       await b.invoke('JoinGroup', 'news');
@@ -113,7 +113,58 @@ for (const driver of drivers) {
       expect(bad.status).toBe(400);
       const health = (await (await fetch(`${west.url}/health`)).json()) as Record<string, unknown>;
       expect(health).toEqual({ status: 'ok', backplane: 'connected', link: 'up' });
-      expect(await scrapeMetrics(west.url)).toMatchObject({ backplane_connections: 1, backplane_link_up: 1 });
+      await expect(b.invoke('NoSuchMethod')).rejects.toThrow(/Method does not exist/);
+      const polling = await connect(west.url, 'LongPolling', 'messagepack', 'carol');
+      expect(await polling.invoke('Echo', 'polled')).toBe('polled');
+      const gauge = (transport: string, protocol: string) =>
+        `backplane_connections{protocol="${protocol}",transport="${transport}"}`;
+      // Clients of other cases are gone once their server has seen them close.
+      let west$ = await waitFor(
+        async () => {
+          const metrics = await scrapeMetrics(west.url);
+          return metrics.backplane_connections === 2 ? metrics : undefined;
+        },
+        { name: 'two connections on west', timeoutMs: 10_000 },
+      );
+      expect(west$).toMatchObject({
+        [gauge('websockets', 'json')]: 1,
+        [gauge('longpolling', 'messagepack')]: 1,
+        backplane_link_up: 1,
+        backplane_outages_total: 0,
+        'backplane_hub_invocations_total{hub="/chat",method="(unknown)",outcome="invalid"}': 1,
+      });
+      await polling.stop();
+      west$ = await waitFor(
+        async () => {
+          const metrics = await scrapeMetrics(west.url);
+          return metrics[gauge('longpolling', 'messagepack')] === 0 ? metrics : undefined;
+        },
+        { name: 'the long-polling connection closed', timeoutMs: 10_000 },
+      );
+      const polled = '{protocol="messagepack",transport="longpolling"}';
+      expect(west$[`backplane_connections_opened_total${polled}`]).toBeGreaterThanOrEqual(1);
+      expect(west$[`backplane_connections_closed_total${polled}`]).toBeGreaterThanOrEqual(1);
+      const calls = (method: string) => `{hub="/chat",method="${method}",outcome="ok"}`;
+      for (const method of ['JoinGroup', 'Echo']) {
+        expect(west$[`backplane_hub_invocations_total${calls(method)}`], method).toBeGreaterThanOrEqual(1);
+        expect(
+          west$[`backplane_hub_invocation_duration_seconds_count${calls(method)}`],
+          method,
+        ).toBeGreaterThanOrEqual(1);
+      }
+      for (const kind of ['all', 'group', 'user'])
+        expect(west$[`backplane_received_total{kind="${kind}"}`], kind).toBeGreaterThanOrEqual(1);
+      const east$ = await scrapeMetrics(east.url);
+      for (const kind of ['all', 'group', 'user']) {
+        expect(east$[`backplane_published_total{kind="${kind}"}`], kind).toBeGreaterThanOrEqual(1);
+        expect(
+          east$[`backplane_publish_duration_seconds_count{kind="${kind}"}`],
+          kind,
+        ).toBeGreaterThanOrEqual(1);
+      }
+      // No connection id, group or user name is a label.
+      const text = await (await fetch(`${west.url}/metrics`)).text();
+      expect(text).not.toMatch(/news|bob|\.west-/);
     });
   });
 }

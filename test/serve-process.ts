@@ -45,13 +45,23 @@ export async function runCli(
   return { code, output: proc.output };
 }
 
-/** A node's `/metrics`, as metric name -> value (unlabelled samples). */
+/**
+ * A node's `/metrics`: each series as `name{label="value",...}` (labels sorted by name), and each metric name
+ * alone as the sum of its series (the value itself for a metric without labels).
+ */
 export async function scrapeMetrics(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const values: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/.exec(line);
-    if (match) values[match[1]!] = Number(match[2]);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) continue;
+    const [, name, labels, value] = match as unknown as [string, string, string | undefined, string];
+    values[name] = (values[name] ?? 0) + Number(value);
+    if (labels === undefined) continue;
+    const sorted = [...labels.matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)]
+      .map(([, key, text]) => `${key}="${text}"`)
+      .sort();
+    values[`${name}{${sorted.join(',')}}`] = Number(value);
   }
   return values;
 }

@@ -8,11 +8,12 @@ import {
   InvalidArgumentError,
   type Logger,
 } from '@backplane/core';
+import { registerBackplaneMetrics } from '@backplane/prometheus';
 import { HubServer, UnauthorizedError, verifyJwt } from '@backplane/signalr';
+import { Registry } from 'prom-client';
 import type { ServeOptions } from './args.js';
 import { ANONYMOUS, AuthenticatedChatHub, ChatHub } from './chat-hub.js';
 import { createDriver } from './drivers.js';
-import { serveMetrics } from './metrics.js';
 
 /** Largest `POST /api/broadcast` body, in bytes. */
 const MAX_BROADCAST_BYTES = 64 * 1024;
@@ -77,7 +78,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     logger: log,
   }).mapHub('/chat', jwtSecret ? AuthenticatedChatHub : ChatHub, manager);
   const chat = hubs.hubContext('/chat');
-  const metrics = serveMetrics(manager, hubs);
+  // The metrics of @backplane/prometheus (docs/operations.md lists them), in a registry of this node's own.
+  const metrics = new Registry();
+  registerBackplaneMetrics(metrics, { manager, hubServer: hubs });
 
   const server = createServer((req, res) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);

@@ -6,6 +6,14 @@ export type ChannelTarget =
   | { readonly kind: 'group' | 'user' | 'server'; readonly name: string };
 
 /**
+ * The kind of a backplane channel, for counting without naming it: `all`, a `group`, a `user`, a
+ * `server`'s inbox (connection sends, group commands and their acks, client results, probes), the
+ * servers' `presence` heartbeats and presence queries, or `other` (no channel of this prefix and hub: the manager never
+ * publishes or subscribes to one).
+ */
+export type ChannelKind = 'all' | 'group' | 'user' | 'server' | 'presence' | 'other';
+
+/**
  * The one owner of backplane channel names: `{prefix}{hub}:{kind}[:{name}]`.
  * Names are literal everywhere (drivers never use pattern subscriptions), so a group called `*` is a group
  * called `*`. The `group:`, `user:` and `server:` infixes keep a group and a user of the same name apart.
@@ -17,6 +25,9 @@ export type ChannelTarget =
  */
 export class Channels {
   readonly #base: string;
+  readonly #group: string;
+  readonly #user: string;
+  readonly #server: string;
   /** Every server subscribes; `sendAll` and `sendAllExcept`. */
   readonly all: string;
   /** Heartbeats of the servers, where the driver cannot count receivers. */
@@ -31,6 +42,9 @@ export class Channels {
     this.all = `${this.#base}all`;
     this.presence = `${this.#base}internal:presence`;
     this.presenceQuery = `${this.#base}internal:presence-query`;
+    this.#group = `${this.#base}group:`;
+    this.#user = `${this.#base}user:`;
+    this.#server = `${this.#base}server:`;
   }
 
   group(name: string): string {
@@ -47,6 +61,16 @@ export class Channels {
    */
   server(serverId: string): string {
     return `${this.#base}server:${serverId}`;
+  }
+
+  /** The kind of a channel, for counts by kind (a few string comparisons, nothing allocated). */
+  kind(channel: string): ChannelKind {
+    if (channel === this.all) return 'all';
+    if (channel.startsWith(this.#group)) return 'group';
+    if (channel.startsWith(this.#server)) return 'server';
+    if (channel.startsWith(this.#user)) return 'user';
+    if (channel === this.presence || channel === this.presenceQuery) return 'presence';
+    return 'other';
   }
 
   /** What a channel of this prefix and hub serves, for reconciliation; `undefined` for foreign channels. */

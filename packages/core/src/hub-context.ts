@@ -14,7 +14,7 @@ import type { BackplaneEvent } from './resilience/events.js';
 import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
-import { type BackplaneStats, createStats } from './stats.js';
+import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { CORE_TRACER, resolveTracing } from './tracing.js';
 import type { TracingOptions } from './tracing-options.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
@@ -110,7 +110,7 @@ export class HubContext {
         `Durable mode needs a durable driver; '${this.#driver.name}' keeps no log.`,
       );
     this.#link = new PublishLink(this.#driver, { outbox: options.outbox ?? {} }, (event) =>
-      this.#events.next(event),
+      this.#emit(event),
     );
     const tracing = resolveTracing(options.tracing, CORE_TRACER);
     const spans =
@@ -163,7 +163,12 @@ export class HubContext {
   }
 
   get stats(): Readonly<BackplaneStats> {
-    return { ...this.#stats, buffered: this.#link.buffered, dropped: this.#link.dropped };
+    return { ...snapshotStats(this.#stats), buffered: this.#link.buffered, dropped: this.#link.dropped };
+  }
+
+  #emit(event: BackplaneEvent): void {
+    if (event.type === 'outage-started') this.#stats.outages++;
+    this.#events.next(event);
   }
 
   /** Outages of the driver's link, outbox overflows and flushes. */
@@ -177,7 +182,7 @@ export class HubContext {
       await this.#driver.connect();
       // The driver's state alone (no probe: a context subscribes to nothing) opens and shuts the link.
       const link$ = linkState(this.#driver.state$, of(true)).pipe(tap((link) => this.#link.setUp(link.up)));
-      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#events.next(event));
+      this.#pipeline = outageEvents(link$, Date.now).subscribe((event) => this.#emit(event));
     })();
     return this.#started;
   }

@@ -19,6 +19,7 @@ import {
   type InvokeOptions,
   resolveManagerOptions,
 } from './manager-options.js';
+import type { BackplaneMeasurement } from './measurements.js';
 import { Presence } from './presence.js';
 import { PresenceQueries } from './presence-query.js';
 import type { HubPresence } from './presence-result.js';
@@ -28,9 +29,10 @@ import { GapDetector } from './resilience/gap-detector.js';
 import { LinkMonitor } from './resilience/link-monitor.js';
 import type { LinkState } from './resilience/link-state.js';
 import { PublishLink } from './resilience/publish-link.js';
+import { PublishMeter } from './resilience/publish-meter.js';
 import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
-import { type BackplaneStats, createStats } from './stats.js';
+import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import { CORE_TRACER, resolveTracing } from './tracing.js';
 import { requireGroupName, requireName, requireUserId, requireUserIdentifier } from './validate.js';
@@ -67,6 +69,7 @@ export class HubLifetimeManager {
   readonly #invocations: ClientInvocations;
   readonly #inbound: Inbound;
   readonly #events = new Subject<BackplaneEvent>();
+  readonly #measurements = new Subject<BackplaneMeasurement>();
   /** Per-origin ordering state: sequence numbers per channel and recent `sendGroups` batches. */
   readonly #gaps: GapDetector;
   readonly #link: PublishLink;
@@ -109,7 +112,8 @@ export class HubLifetimeManager {
     this.#reconciler = reconcile
       ? new ReconcileBatcher({ ...common, reconcile, window: resolved.reconcileWindow })
       : undefined;
-    this.#link = new PublishLink(t, { outbox: resolved.outbox }, emit);
+    const meter = new PublishMeter(channels, this.#measurements);
+    this.#link = new PublishLink(t, { outbox: resolved.outbox, meter }, emit);
     const tracing = resolveTracing(options.tracing, CORE_TRACER);
     const spans =
       tracing && new BackplaneSpans(tracing, { system: t.name, channels, serverId: this.serverId, stats });
@@ -213,6 +217,15 @@ export class HubLifetimeManager {
     return this.#events.asObservable();
   }
 
+  /**
+   * One value per publish to the broker (its channel kind, outcome and duration), for latency
+   * histograms. Opt-in: publishes are timed only while something subscribes, so an app that does not
+   * pays nothing for it. The counters are in `stats`.
+   */
+  get measurements$(): Observable<BackplaneMeasurement> {
+    return this.#measurements.asObservable();
+  }
+
   /** Whether the broker is usable now (driver state and liveness probe combined). */
   get link(): LinkState {
     return this.#monitor.state;
@@ -230,7 +243,7 @@ export class HubLifetimeManager {
   /** A snapshot of the counters. */
   get stats(): Readonly<BackplaneStats> {
     return {
-      ...this.#stats,
+      ...snapshotStats(this.#stats),
       buffered: this.#link.buffered,
       dropped: this.#link.dropped,
       trackedOrigins: this.#gaps.origins,
@@ -275,6 +288,7 @@ export class HubLifetimeManager {
   }
 
   #emit(event: BackplaneEvent): void {
+    if (event.type === 'outage-started') this.#stats.outages++;
     if (event.type === 'gap') {
       this.#stats.gaps += event.to - event.from + 1;
       this.#reconciler?.note(event.target);
@@ -430,5 +444,6 @@ export class HubLifetimeManager {
     this.#connections.clear();
     await this.#driver.close();
     this.#events.complete();
+    this.#measurements.complete();
   }
 }

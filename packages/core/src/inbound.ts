@@ -78,6 +78,7 @@ export class Inbound {
   /** The driver's message handler: typed as one, so the log position cannot be left behind. */
   readonly receive: MessageHandler = (channel, payload, position) => {
     this.#options.stats.received++;
+    this.#options.stats.receivedByKind[this.#options.channels.kind(channel)]++;
     this.#options.onActivity();
     if (!this.#options.replay?.hold(channel, { payload, position }))
       this.process(channel, payload, position, 'live');

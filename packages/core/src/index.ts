@@ -14,7 +14,8 @@ export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
 export type { HubPresence, PresenceQueryOptions, PresenceResult } from './presence-result.js';
-export type { BackplaneStats } from './stats.js';
+export type { BackplaneStats, ChannelKindCounts } from './stats.js';
+export type { BackplaneMeasurement, PublishMeasurement } from './measurements.js';
 
 // Driver contract (what drivers implement)
 export type {
@@ -31,7 +32,7 @@ export { isDurableDriver, LOG_START } from './driver.js';
 export { DriverBase } from './driver-base.js';
 
 // Channel names (`manager.channels`; built by the manager)
-export type { Channels, ChannelTarget } from './channels.js';
+export type { ChannelKind, Channels, ChannelTarget } from './channels.js';
 
 // Resilience (outage detection, outbox, gaps, reconnect backoff options)
 export type {

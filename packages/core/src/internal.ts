@@ -3,7 +3,7 @@
 // together. Applications use the main entry.
 
 // Channels (docs/protocol.md#channels)
-export type { ChannelTarget } from './channels.js';
+export type { ChannelKind, ChannelTarget } from './channels.js';
 export { Channels } from './channels.js';
 // The envelope and its codec (docs/protocol.md)
 export type {

@@ -168,6 +168,7 @@ export class Publisher {
     const { serverId, epoch } = this.#identity;
     const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, origin: serverId, epoch, seq, ...body });
     this.#stats.published++;
+    this.#stats.publishedByKind[this.#channels.kind(channel)]++;
     if (!this.durable || body.kind !== 'invocation') return { bytes };
     return { bytes, key: `${epoch}:${++this.#durableCount}` };
   }

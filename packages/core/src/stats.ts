@@ -1,11 +1,20 @@
+import type { ChannelKind } from './channels.js';
+
+/** A count per kind of channel. */
+export type ChannelKindCounts = Record<ChannelKind, number>;
+
 /** Counters a manager keeps since it started. All are message counts unless named otherwise. */
 export interface BackplaneStats {
   /** Envelopes handed to the driver. */
   published: number;
+  /** `published`, by the kind of channel each went to. */
+  publishedByKind: ChannelKindCounts;
   /** Publishes the driver rejected. */
   publishFailures: number;
   /** Envelopes received from the driver (valid or not). */
   received: number;
+  /** `received`, by the kind of channel each came on. */
+  receivedByKind: ChannelKindCounts;
   /** Frames written to local connections (one per connection per message). */
   delivered: number;
   /** Received payloads that were not valid envelopes: dropped. */
@@ -25,6 +34,11 @@ export interface BackplaneStats {
   gaps: number;
   /** Messages received twice (same origin, epoch, channel, seq) and dropped. */
   duplicates: number;
+  /**
+   * Times the link to the broker went down (driver state, or a liveness probe that did not come back): the
+   * `outage-started` events of `events$`.
+   */
+  outages: number;
   /** Publishes waiting in the outbox now (a gauge). */
   buffered: number;
   /** Publishes the outbox dropped or refused (never published). */
@@ -41,8 +55,10 @@ export interface BackplaneStats {
 export function createStats(): BackplaneStats {
   return {
     published: 0,
+    publishedByKind: kindCounts(),
     publishFailures: 0,
     received: 0,
+    receivedByKind: kindCounts(),
     delivered: 0,
     malformed: 0,
     malformedTraceContexts: 0,
@@ -51,9 +67,23 @@ export function createStats(): BackplaneStats {
     ackTimeouts: 0,
     gaps: 0,
     duplicates: 0,
+    outages: 0,
     buffered: 0,
     dropped: 0,
     replayed: 0,
     trackedOrigins: 0,
+  };
+}
+
+function kindCounts(): ChannelKindCounts {
+  return { all: 0, group: 0, user: 0, server: 0, presence: 0, other: 0 };
+}
+
+/** A snapshot of `stats`: the counts by kind copied, so the snapshot does not move with the counters. */
+export function snapshotStats(stats: BackplaneStats): BackplaneStats {
+  return {
+    ...stats,
+    publishedByKind: { ...stats.publishedByKind },
+    receivedByKind: { ...stats.receivedByKind },
   };
 }

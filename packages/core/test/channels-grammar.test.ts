@@ -128,6 +128,18 @@ describe('channel grammar', () => {
     );
   });
 
+  it("channels - kind() names every channel's kind, and 'other' for another prefix or hub's (property)", () => {
+    fc.assert(
+      fc.property(validApp, validApp, (x, y) => {
+        const [cx, cy] = [new Channels(x.prefix, x.hub), new Channels(y.prefix, y.hub)];
+        expect(cx.kind(channelOf(cx, x.target))).toBe(x.target.kind);
+        const same = x.prefix === y.prefix && x.hub === y.hub;
+        expect(cx.kind(channelOf(cy, y.target))).toBe(same ? y.target.kind : 'other');
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('channels - owns() tells apart every other accepted prefix and hub (property)', () => {
     fc.assert(
       fc.property(validApp, validApp, (x, y) => {

@@ -12,7 +12,7 @@ import { authenticationExpiry } from './auth.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { TransportRequest } from './http-request.js';
 import type { ConnectionState } from './hub-dispatcher.js';
-import type { HubServerStats } from './hub-server-stats.js';
+import type { ConnectionTally, HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
@@ -80,6 +80,8 @@ export interface ConnectionSettings extends KeepAliveSettings {
   readonly transportMaxBufferSize: number;
   /** Counts the slow-consumer closes (shared by every hub of a server). */
   readonly stats: HubServerStats;
+  /** Counts connections opened and closed, by transport and protocol (shared by every hub of a server). */
+  readonly connections: ConnectionTally;
 }
 
 export interface ConnectionEvents {
@@ -441,6 +443,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
   #end(error: Error | undefined): void {
     if (this.#state === 'closed') return; // sending the Close message may have closed it (a slow consumer)
     this.#state = 'closed';
+    if (this.#protocol) this.settings.connections.closed(this.#transport.kind, this.#protocol.name);
     this.#inbox = undefined;
     this.#releaseWaiter();
     this.heartbeat.delete(this);
@@ -504,6 +507,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
       return;
     }
     this.#protocol = protocol;
+    this.settings.connections.opened(this.#transport.kind, protocol.name);
     this.#reader = new RecordReader(protocol.transferFormat, limit);
     if (this.#wantsStateful && version >= 2 && this.#transport.kind === 'WebSockets')
       this.#sequence = new SequenceBuffer(this.settings.statefulReconnectBufferSize);

@@ -26,6 +26,7 @@ import {
 } from './hub-filter.js';
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
+import type { InvocationMeter, InvocationOutcome } from './invocation-meter.js';
 import type { InvocationTracing } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import { type ArgumentSchemas, argumentSchemas, bindArguments } from './standard-schema.js';
@@ -49,6 +50,8 @@ export interface DispatcherSettings {
   readonly filters: readonly HubFilter[];
   /** Set when callers are authenticated (a verified JWT): what `true` in `methodAuthorization` asks. */
   readonly jwtSecret: string | undefined;
+  /** Times the calls for `hubServer.measurements$` (only while something subscribes). */
+  readonly meter: InvocationMeter;
   /** Where tracing is on: a span around each method call. */
   readonly tracing?: InvocationTracing | undefined;
 }
@@ -64,7 +67,14 @@ interface MethodPlan {
 }
 
 /** A call refused before it ran: `message` is the whole error completion. */
-class Refusal extends Error {}
+class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly outcome: 'invalid' | 'unauthorized',
+  ) {
+    super(message);
+  }
+}
 
 /** What the log says about arguments that did not bind: the refused one and why, or the validator's error. */
 type BindingFailureLog = { argument: number; issues: string[] } | { error: unknown };
@@ -363,7 +373,7 @@ export class HubDispatcher {
           connectionId: context.connectionId,
           ...failure,
         });
-        throw new Refusal(this.#bindingError(target));
+        throw new Refusal(this.#bindingError(target), 'invalid');
       }
     }
     const invocation: HubInvocationContext = { hub, context, methodName: method.name, arguments: args };
@@ -376,7 +386,7 @@ export class HubDispatcher {
       });
       if (!allowed) {
         this.log.debug('Hub method not authorized', { target, connectionId: context.connectionId });
-        throw new Refusal(`Failed to invoke '${target}' because user is unauthorized`);
+        throw new Refusal(`Failed to invoke '${target}' because user is unauthorized`, 'unauthorized');
       }
     }
     return plan.chain ? plan.chain(invocation) : method.fn.apply(hub, args);
@@ -401,6 +411,7 @@ export class HubDispatcher {
     const error = bound.error ?? (typeof uploads === 'string' ? uploads : undefined);
     if (!bound.method || typeof uploads === 'string') {
       this.log.debug('Invocation refused', { connectionId: connection.connectionId, target, error });
+      this.settings.meter.refused(this.#methods.get(target.toLowerCase()), false);
       if (invocationId) connection.send({ type: MessageType.Completion, invocationId, error });
       return;
     }
@@ -408,12 +419,12 @@ export class HubDispatcher {
     if (uploads.length > 0) {
       // A call reading client streams is not queued behind the client's other calls (nor counted), as in
       // SignalR: it may run as long as the client sends.
-      const task = this.#invoke(connection, method, message, uploads);
+      const task = this.#timedInvoke(connection, method, message, uploads);
       guardPromise(this.log, 'Hub invocation', task, (e) => connection.close(asError(e)));
       return;
     }
     const { full, done } = this.#limiter(connection).run(() =>
-      this.#invoke(connection, method, message, NO_UPLOADS),
+      this.#timedInvoke(connection, method, message, NO_UPLOADS),
     );
     guardPromise(this.log, 'Hub invocation', done, (error) => connection.close(asError(error)));
     if (full) {
@@ -423,15 +434,30 @@ export class HubDispatcher {
     }
   }
 
-  /** Runs a method and answers with its completion once it returned (its streams are closed first). */
+  /** {@link #invoke}, timed while something subscribes to the measurements (nothing extra otherwise). */
+  #timedInvoke(
+    connection: HubConnectionContext,
+    method: HubMethod,
+    message: InvocationMessage,
+    uploads: readonly ClientStream[],
+  ): Promise<unknown> {
+    const { meter } = this.settings;
+    const started = meter.start();
+    return meter.track(started, method, false, this.#invoke(connection, method, message, uploads));
+  }
+
+  /**
+   * Runs a method and answers with its completion once it returned (its streams are closed first);
+   * resolves with how the call ended.
+   */
   async #invoke(
     connection: HubConnectionContext,
     method: HubMethod,
     message: InvocationMessage,
     uploads: readonly ClientStream[],
-  ): Promise<void> {
+  ): Promise<InvocationOutcome> {
     const { invocationId, target } = message;
-    if (connection.closed) return;
+    if (connection.closed) return 'canceled';
     let result: unknown;
     try {
       result = await this.#call(connection, method, message, uploads);
@@ -445,18 +471,18 @@ export class HubDispatcher {
           invocationId,
           error: refused ? error.message : this.#invokeError(target, error),
         });
-      return;
+      return refused ? error.outcome : 'error';
     } finally {
       connection.dispatchState?.uploads?.close(uploads);
     }
-    if (!invocationId) return;
+    if (!invocationId) return 'ok';
     if (isAsyncIterable(result)) {
       connection.send({
         type: MessageType.Completion,
         invocationId,
         error: `The client attempted to invoke the streaming '${target}' method with a non-streaming invocation.`,
       });
-      return;
+      return 'error';
     }
     try {
       connection.send({
@@ -471,13 +497,16 @@ export class HubDispatcher {
         invocationId,
         error: this.#invokeError(target, error),
       });
+      return 'error';
     }
+    return 'ok';
   }
 
   #streamInvocation(connection: HubConnectionContext, message: StreamInvocationMessage): void {
     const { invocationId } = message;
     const bound = this.#bind(message);
     if (!bound.method) {
+      this.settings.meter.refused(this.#methods.get(message.target.toLowerCase()), true);
       connection.send({ type: MessageType.Completion, invocationId, error: bound.error });
       return;
     }
@@ -485,6 +514,7 @@ export class HubDispatcher {
     state.streams ??= new Map();
     const streams = state.streams;
     if (streams.has(invocationId)) {
+      this.settings.meter.refused(bound.method, true);
       connection.send({
         type: MessageType.Completion,
         invocationId,
@@ -494,24 +524,29 @@ export class HubDispatcher {
     }
     const uploads = this.#openUploads(connection, message);
     if (typeof uploads === 'string') {
+      this.settings.meter.refused(bound.method, true);
       connection.send({ type: MessageType.Completion, invocationId, error: uploads });
       return;
     }
     const controller = new AbortController();
     streams.set(invocationId, controller);
-    const task = this.#stream(connection, bound.method, message, uploads, controller).finally(() => {
+    const { meter } = this.settings;
+    const started = meter.start();
+    const stream = this.#stream(connection, bound.method, message, uploads, controller);
+    const task = meter.track(started, bound.method, true, stream).finally(() => {
       if (streams.get(invocationId) === controller) streams.delete(invocationId);
     });
     guardPromise(this.log, 'Hub stream', task, (error) => connection.close(asError(error)));
   }
 
+  /** Streams a method's items, then its completion; resolves with how the stream ended. */
   async #stream(
     connection: HubConnectionContext,
     method: HubMethod,
     message: StreamInvocationMessage,
     uploads: readonly ClientStream[],
     controller: AbortController,
-  ): Promise<void> {
+  ): Promise<InvocationOutcome> {
     const { invocationId, target } = message;
     const { signal } = controller;
     let error: string | undefined;
@@ -523,7 +558,7 @@ export class HubDispatcher {
       } catch (e) {
         if (e instanceof Refusal) {
           error = e.message;
-          return;
+          return e.outcome;
         }
         this.log.debug('Hub stream method failed', {
           target,
@@ -531,11 +566,11 @@ export class HubDispatcher {
           error: e,
         });
         error = this.#invokeError(target, e);
-        return;
+        return 'error';
       }
       if (!isAsyncIterable(source)) {
         error = `The client attempted to invoke the non-streaming '${target}' method with a streaming invocation.`;
-        return;
+        return 'error';
       }
       iterator = source[Symbol.asyncIterator]();
       const aborted = new Promise<'aborted'>((resolve) => {
@@ -548,11 +583,13 @@ export class HubDispatcher {
         connection.send({ type: MessageType.StreamItem, invocationId, item: next.value });
         if (sent % STREAM_ITEMS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
       }
+      return signal.aborted || connection.closed ? 'canceled' : 'ok';
     } catch (e) {
       if (!signal.aborted) {
         this.log.debug('Hub stream failed', { target, connectionId: connection.connectionId, error: e });
         error = this.#errorText('An error occurred on the server while streaming results.', e);
       }
+      return signal.aborted ? 'canceled' : 'error';
     } finally {
       if (signal.aborted || connection.closed) {
         // Stop the source without waiting: it may be blocked on something that never comes.
@@ -621,12 +658,12 @@ class Limiter {
   ) {}
 
   /** Runs `task` now or once a slot frees: `done` settles with it; `full` says whether the queue is now full. */
-  run(task: () => Promise<void>): { full: boolean; done: Promise<void> } {
+  run(task: () => Promise<unknown>): { full: boolean; done: Promise<void> } {
     const done = this.#run(task);
     return { full: this.#active >= this.limit && this.#waiting.length >= this.queueLimit, done };
   }
 
-  async #run(task: () => Promise<void>): Promise<void> {
+  async #run(task: () => Promise<unknown>): Promise<void> {
     if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#active++;
     try {

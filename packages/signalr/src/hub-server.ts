@@ -12,6 +12,7 @@ import {
 } from '@backplane/core';
 import { resolveTracing, type Tracing } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
+import { type Observable, Subject } from 'rxjs';
 import { subjectUserId } from './auth.js';
 import { isClientAbort } from './client-abort.js';
 import { ConnectionHandlerEndpoint, type ConnectionHandlerSettings } from './connection-handler-endpoint.js';
@@ -30,7 +31,13 @@ import {
   validateConnectionHandlerOptions,
   validateHubOptions,
 } from './hub-options.js';
-import { createHubServerStats, type HubServerStats } from './hub-server-stats.js';
+import {
+  ConnectionTally,
+  createHubServerStats,
+  type HubServerStats,
+  snapshotHubServerStats,
+} from './hub-server-stats.js';
+import { type HubServerMeasurement, InvocationMeter } from './invocation-meter.js';
 import { InvocationTracing, SIGNALR_TRACER } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import type { ConnectionHandler, RawConnection } from './raw-connection.js';
@@ -196,7 +203,9 @@ export class HubServer {
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #tokens: ConnectionTokens;
   readonly #redeemed = new RedeemedTokens();
-  readonly #stats = createHubServerStats();
+  readonly #connections = new ConnectionTally();
+  readonly #stats = createHubServerStats(this.#connections);
+  readonly #measurements = new Subject<HubServerMeasurement>();
   /** The app's logger, bounded (one wrapper, so its rate limits hold across hubs). */
   readonly #log: Logger | undefined;
   /** What method calls are traced with; `undefined`: tracing off. */
@@ -255,6 +264,8 @@ export class HubServer {
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,
       streamBufferCapacity: o.streamBufferCapacity ?? 10,
       filters: o.filters ?? [],
+      connections: this.#connections,
+      meter: new InvocationMeter(normalized, this.#measurements),
       tracing: this.#tracing && new InvocationTracing(this.#tracing, hubClass.name || normalized),
     };
     this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
@@ -296,7 +307,16 @@ export class HubServer {
 
   /** Counters since this server was made, all hubs together (a snapshot). */
   get stats(): Readonly<HubServerStats> {
-    return { ...this.#stats };
+    return snapshotHubServerStats(this.#stats);
+  }
+
+  /**
+   * One value per hub method call once it has ended (its hub, method, outcome and duration), for counts
+   * and latency histograms by method. Opt-in: calls are timed only while something subscribes, so a
+   * server nobody measures pays nothing for it. The counters are in `stats`.
+   */
+  get measurements$(): Observable<HubServerMeasurement> {
+    return this.#measurements.asObservable();
   }
 
   /** Connections this node holds, all hubs together. */

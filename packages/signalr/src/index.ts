@@ -2,7 +2,12 @@
 export type { HubServerOptions } from './hub-server.js';
 export type { ConnectionHandlerOptions, HubOptions, TransportOptions } from './hub-options.js';
 export { HubServer } from './hub-server.js';
-export type { HubServerStats } from './hub-server-stats.js';
+export type { ConnectionStats, HubServerStats } from './hub-server-stats.js';
+export type {
+  HubServerMeasurement,
+  InvocationMeasurement,
+  InvocationOutcome,
+} from './invocation-meter.js';
 
 // Hubs
 export type { HubCallerContext, HubClass } from './hub.js';

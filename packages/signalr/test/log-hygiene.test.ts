@@ -73,7 +73,7 @@ describe('log hygiene', () => {
     for (let records = 0; records < 100; ) records += parseBinaryRecords(toBytes(await c.next())).length;
     expect(logger.loudSize - before).toBeLessThan(64 * 1_024); // 100 × 76 KB unbounded
     c.close();
-  });
+  }, 30_000); // 101 conversions of a 31 KB BigInt to text: seconds of CPU on a busy 2-core machine
 });
 
 function toBytes(frame: string | Buffer): Uint8Array {

@@ -3,6 +3,7 @@ import { BrokerError, OutboxFullError } from '../errors.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { BackplaneEvent } from './events.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
+import type { PublishMeter } from './publish-meter.js';
 
 /** One publish: its bytes, whether it goes to the durable log, and its idempotency key there. */
 interface Message {
@@ -24,6 +25,8 @@ export interface PublishLinkOptions {
   outbox?: OutboxOptions | false;
   /** Retry delays for flushing after a failed publish. */
   retry?: BackoffOptions;
+  /** Times the driver calls (`manager.measurements$`). @default undefined (not timed) */
+  meter?: PublishMeter;
 }
 
 /**
@@ -48,6 +51,7 @@ export class PublishLink {
   readonly #log: DurableDriver | undefined;
   readonly #outbox: Outbox | undefined;
   readonly #retry: BackoffOptions;
+  readonly #meter: PublishMeter | undefined;
   readonly #emit: (event: BackplaneEvent) => void;
   readonly #now: () => number;
   #up = true;
@@ -77,6 +81,7 @@ export class PublishLink {
     this.#outbox = options.outbox === false ? undefined : new Outbox(options.outbox);
     this.#flushDelay = options.outbox === false ? 0 : (options.outbox?.flushDelay ?? 1_000);
     this.#retry = options.retry ?? {};
+    this.#meter = options.meter;
     this.#emit = emit;
     this.#now = now;
   }
@@ -194,7 +199,13 @@ export class PublishLink {
     resume();
   }
 
-  #send({ channel, payload, durable, key }: Message): Promise<number | undefined> {
+  #send(message: Message): Promise<number | undefined> {
+    const started = this.#meter?.start();
+    const sent = this.#callDriver(message);
+    return started === undefined ? sent : this.#meter!.end(started, message.channel, message.durable, sent);
+  }
+
+  #callDriver({ channel, payload, durable, key }: Message): Promise<number | undefined> {
     if (!durable) return this.#driver.publish(channel, payload);
     if (!this.#log) return Promise.reject(this.#noLog());
     return this.#log.publishDurable(channel, payload, key);
