@@ -8,10 +8,12 @@ import {
   type PresenceQueryKind,
 } from './envelope.js';
 import { EnvelopeError, type LimitName } from './errors.js';
+import { readTraceContext } from './trace-context.js';
 
 // Wire layout (docs/protocol.md): one MessagePack array
 //   [v, origin, epoch, seq, kindCode, ...body fields]
-// Readers check the minimum length and ignore trailing items, so later versions may append fields.
+// Readers check the minimum length and ignore trailing items, so later versions may append fields (the
+// trace context was appended to invocations that way: readers from before it ignore it).
 const KIND_CODE = {
   invocation: 1,
   'group-command': 2,
@@ -63,6 +65,8 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
         envelope.invocationId ?? null,
         envelope.groups?.length ? envelope.groups : null,
         envelope.batch ?? null,
+        envelope.trace?.traceparent ?? null,
+        envelope.trace?.tracestate ?? null,
       );
       break;
     }
@@ -99,11 +103,20 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
   return packr.pack(head);
 }
 
+/** Told why an invocation's trace context was left out; the invocation itself decoded. */
+export type MalformedTraceHandler = (reason: string) => void;
+
 /**
  * Decodes and validates an envelope. Throws {@link EnvelopeError} for anything that is not a valid
  * envelope of a known version and kind; the receive path catches it, counts it and drops the message.
+ * A malformed trace context is not worth a message: the invocation decodes without it, and
+ * `malformedTrace` (when given) is told.
  */
-export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
+export function decodeEnvelope(
+  bytes: Uint8Array,
+  channel?: string,
+  malformedTrace?: MalformedTraceHandler,
+): Envelope {
   let raw: unknown;
   try {
     raw = unpackr.unpack(bytes);
@@ -125,7 +138,7 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
   // Body fields start at index 5 (see the wire layout above).
   switch (f[4]) {
     case KIND_CODE.invocation:
-      return decodeInvocation(f, { v, origin, epoch, seq }, channel);
+      return decodeInvocation(f, { v, origin, epoch, seq }, channel, malformedTrace);
     case KIND_CODE['group-command']: {
       const id = f[5];
       const action = f[6];
@@ -216,11 +229,18 @@ export function decodeEnvelope(bytes: Uint8Array, channel?: string): Envelope {
   }
 }
 
+function ignore(): void {}
+
 function malformed(what: string, channel: string | undefined): never {
   throw new EnvelopeError(`Malformed envelope: ${what}.`, channel);
 }
 
-function decodeInvocation(f: unknown[], header: EnvelopeHeader, channel: string | undefined): Envelope {
+function decodeInvocation(
+  f: unknown[],
+  header: EnvelopeHeader,
+  channel: string | undefined,
+  malformedTrace: MalformedTraceHandler | undefined,
+): Envelope {
   // Indexed reads, not destructuring: this runs for every message a server receives.
   const rawPayloads = f[5];
   if (typeof rawPayloads !== 'object' || rawPayloads === null || Array.isArray(rawPayloads))
@@ -256,6 +276,9 @@ function decodeInvocation(f: unknown[], header: EnvelopeHeader, channel: string 
     if (!isCount(batch)) return malformed('batch must be a non-negative integer', channel);
     envelope.batch = batch;
   }
+  if (f.length <= 11) return envelope;
+  const trace = readTraceContext(f[11], f[12], malformedTrace ?? ignore);
+  if (trace) envelope.trace = trace;
   return envelope;
 }
 

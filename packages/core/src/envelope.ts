@@ -1,4 +1,5 @@
 import type { LimitName } from './errors.js';
+import type { TraceContext } from './trace-context.js';
 
 /** The envelope format version this build writes and reads. */
 export const ENVELOPE_VERSION = 1;
@@ -35,6 +36,8 @@ export interface InvocationBody {
   readonly groups?: readonly string[];
   /** A per-origin counter identifying one `sendGroups` call. */
   readonly batch?: number;
+  /** The sender's publish span (W3C Trace Context), when the sender traces; see docs/operations.md#tracing. */
+  readonly trace?: TraceContext;
 }
 
 export type GroupAction = 'add' | 'remove';

@@ -1,6 +1,7 @@
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { defaultProtocols } from '@backplane/hub-protocol';
 import { type Observable, of, Subject, type Subscription, tap } from 'rxjs';
+import { BackplaneSpans } from './backplane-tracing.js';
 import { Channels } from './channels.js';
 import { type Driver, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
@@ -14,6 +15,8 @@ import { linkState, outageEvents } from './resilience/link-state.js';
 import type { OutboxOptions } from './resilience/outbox.js';
 import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
+import { CORE_TRACER, resolveTracing } from './tracing.js';
+import type { TracingOptions } from './tracing-options.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
 export interface HubContextOptions {
@@ -59,6 +62,13 @@ export interface HubContextOptions {
   presenceTimeout?: number;
   /** The most ids read from one server's presence answer. @default 1_000 ids */
   maxPresenceResults?: number;
+  /**
+   * OpenTelemetry tracing, as the lifetime manager's `tracing` (docs/operations.md#tracing): a producer
+   * span per send, a child of the active span (an HTTP request's, a job's), whose trace context the
+   * envelope carries to the hub servers.
+   * @default {} (on when `@opentelemetry/api` is installed, to its global tracer provider)
+   */
+  tracing?: TracingOptions | false;
 }
 
 /**
@@ -102,6 +112,15 @@ export class HubContext {
     this.#link = new PublishLink(this.#driver, { outbox: options.outbox ?? {} }, (event) =>
       this.#emit(event),
     );
+    const tracing = resolveTracing(options.tracing, CORE_TRACER);
+    const spans =
+      tracing &&
+      new BackplaneSpans(tracing, {
+        system: this.#driver.name,
+        channels,
+        serverId: this.serverId,
+        stats: this.#stats,
+      });
     this.#publisher = new Publisher(
       this.#link,
       channels,
@@ -110,6 +129,7 @@ export class HubContext {
       this.#stats,
     );
     this.#publisher.durable = durable;
+    this.#publisher.spans = spans;
     const { presenceTimeout, maxPresenceResults } = presenceLimits(options);
     this.#presence = new PresenceQueries({
       serverId: this.serverId,

@@ -1,6 +1,7 @@
 import type { CompletionMessage, HubProtocol } from '@backplane/hub-protocol';
 import { type Observable, Subject } from 'rxjs';
 import { AckTracker } from './ack-tracker.js';
+import { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
 import { ClientResults } from './client-results.js';
@@ -33,6 +34,7 @@ import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
 import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
+import { CORE_TRACER, resolveTracing } from './tracing.js';
 import { requireGroupName, requireName, requireUserId, requireUserIdentifier } from './validate.js';
 
 /**
@@ -112,9 +114,13 @@ export class HubLifetimeManager {
       : undefined;
     const meter = new PublishMeter(channels, this.#measurements);
     this.#link = new PublishLink(t, { outbox: resolved.outbox, meter }, emit);
+    const tracing = resolveTracing(options.tracing, CORE_TRACER);
+    const spans =
+      tracing && new BackplaneSpans(tracing, { system: t.name, channels, serverId: this.serverId, stats });
     const publisher = new Publisher(this.#link, channels, this, this.#protocols, stats);
     this.#publisher = publisher;
     publisher.durable = durable;
+    publisher.spans = spans;
     this.#monitor = new LinkMonitor({
       ...common,
       driver: t,
@@ -199,6 +205,7 @@ export class HubLifetimeManager {
       onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
       onPresenceQuery: (query) => this.#queries.receiveQuery(query),
       onPresenceAnswer: (answer) => this.#queries.receiveAnswer(answer),
+      spans,
     });
   }
 

@@ -1,3 +1,4 @@
+import type { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
 import type { LogPosition, MessageHandler } from './driver.js';
@@ -40,6 +41,8 @@ export interface InboundOptions {
   readonly onPresenceQuery: (query: Envelope & PresenceQueryBody) => void;
   /** A server's answer to one of this server's presence queries. */
   readonly onPresenceAnswer: (answer: Envelope & PresenceAnswerBody) => void;
+  /** Where tracing is on: a consumer span around each received invocation's delivery. */
+  readonly spans: BackplaneSpans | undefined;
 }
 
 /** Kinds that take no part in gap detection: nobody misses a heartbeat, a presence query or its answer. */
@@ -62,6 +65,10 @@ export class Inbound {
   readonly #ownKind: (bytes: Uint8Array) => Envelope['kind'] | undefined;
   #lastMalformedLog = 0;
   #malformedSinceLog = 0;
+  /** An invocation's trace context was malformed: it is delivered without it, and counted. */
+  readonly #malformedTrace = () => {
+    this.#options.stats.malformedTraceContexts++;
+  };
 
   constructor(options: InboundOptions) {
     this.#options = options;
@@ -99,7 +106,7 @@ export class Inbound {
     }
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(payload, channel);
+      envelope = decodeEnvelope(payload, channel, this.#malformedTrace);
     } catch (error) {
       this.#reportMalformed(channel, error);
       replay?.advance(channel, position);
@@ -135,7 +142,10 @@ export class Inbound {
     replay?.advance(channel, position);
     if (position !== undefined && replay) gaps.setPosition(channel, envelope.origin, position);
     try {
-      this.#dispatch(channel, envelope);
+      const spans = this.#options.spans;
+      if (spans && envelope.kind === 'invocation')
+        spans.process(channel, envelope, source === 'log', () => this.#dispatch(channel, envelope));
+      else this.#dispatch(channel, envelope);
     } catch (error) {
       log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
     }

@@ -46,6 +46,9 @@ export type { LivenessOptions } from './resilience/liveness.js';
 export type { OutboxOptions } from './resilience/outbox.js';
 export type { BackoffOptions } from './resilience/backoff.js';
 
+// Tracing (OpenTelemetry, through the optional peer dependency `@opentelemetry/api`)
+export type { TracingOptions } from './tracing-options.js';
+
 // Logging
 export type { ConsoleLoggerOptions, LogFormat, Logger, LogLevel, LogLimits } from './logger.js';
 export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';

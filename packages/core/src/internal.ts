@@ -23,9 +23,29 @@ export type {
   ProbeBody,
 } from './envelope.js';
 export { ENVELOPE_VERSION } from './envelope.js';
+export type { MalformedTraceHandler } from './envelope-codec.js';
 export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';
 // Ids
 export { createConnectionId, ownerOfConnection } from './ids.js';
-
+// Tracing: loading `@opentelemetry/api` and the helpers the hub server's spans share with core's
+export type {
+  OpenTelemetryApi,
+  OtelContext,
+  OtelSpan,
+  OtelSpanOptions,
+  OtelTracer,
+} from './otel-api.js';
 // Reconnect backoff (drivers)
 export { backoffDelay } from './resilience/backoff.js';
+export type { TraceContext } from './trace-context.js';
+export { isTraceparent, isTracestate, MAX_TRACE_FIELD_LENGTH } from './trace-context.js';
+export type { Tracing } from './tracing.js';
+export {
+  headerTraceContext,
+  isValidSpanContext,
+  loadOpenTelemetry,
+  recordFailure,
+  remoteContext,
+  resolveTracing,
+  traceContextOf,
+} from './tracing.js';

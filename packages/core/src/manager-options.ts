@@ -8,6 +8,7 @@ import { createConsoleLogger, type Logger } from './logger.js';
 import { presenceLimits } from './presence-query.js';
 import type { LivenessOptions } from './resilience/liveness.js';
 import type { OutboxOptions } from './resilience/outbox.js';
+import type { TracingOptions } from './tracing-options.js';
 import { DEFAULT_MAX_GROUPS_PER_CONNECTION, limitOption, nameLimits, requireNodeId } from './validate.js';
 
 export interface HubLifetimeManagerOptions {
@@ -123,6 +124,15 @@ export interface HubLifetimeManagerOptions {
    * @default 10_000 origins
    */
   maxTrackedOrigins?: number;
+  /**
+   * OpenTelemetry tracing (docs/operations.md#tracing): a producer span per published invocation, whose
+   * W3C trace context the envelope carries, and a consumer span per invocation received from another
+   * server, its child. Through `@opentelemetry/api`, an optional peer dependency loaded once here: when it
+   * is not installed, or with `false`, nothing is traced and no send does any tracing work. With the API
+   * but no tracing SDK, spans are no-ops and envelopes carry nothing.
+   * @default {} (on when `@opentelemetry/api` is installed, to its global tracer provider)
+   */
+  tracing?: TracingOptions | false;
 }
 
 /** What a server's connections missed, for `reconcile`. */

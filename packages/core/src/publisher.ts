@@ -1,5 +1,6 @@
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { type InvocationMessage, MessageType } from '@backplane/hub-protocol';
+import type { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import { ENVELOPE_VERSION, type EnvelopeBody, type InvocationBody } from './envelope.js';
 import { encodeEnvelope } from './envelope-codec.js';
@@ -46,6 +47,8 @@ export class Publisher {
   #durableCount = 0;
   /** Invocations also go to the durable log. */
   durable = false;
+  /** Where tracing is on: a producer span around each published invocation (`backplane-tracing.ts`). */
+  spans: BackplaneSpans | undefined;
 
   constructor(
     sink: PublishSink,
@@ -122,6 +125,12 @@ export class Publisher {
    * it; rejects with a {@link BrokerError}.
    */
   publish(channel: string, body: EnvelopeBody, sink: PublishSink = this.#sink): Promise<number | undefined> {
+    if (this.spans && body.kind === 'invocation')
+      return this.spans.publish(channel, body, (traced) => this.#publish(channel, traced, sink));
+    return this.#publish(channel, body, sink);
+  }
+
+  #publish(channel: string, body: EnvelopeBody, sink: PublishSink): Promise<number | undefined> {
     const { bytes, key } = this.#stamp(channel, body);
     const sent =
       key !== undefined && sink.publishDurable
@@ -135,6 +144,12 @@ export class Publisher {
    * `PublishSink.accept`), so a sender's next invocation need not wait a broker round trip.
    */
   #send(channel: string, body: EnvelopeBody): Promise<void> {
+    if (this.spans && body.kind === 'invocation')
+      return this.spans.publish(channel, body, (traced) => this.#accept(channel, traced));
+    return this.#accept(channel, body);
+  }
+
+  #accept(channel: string, body: EnvelopeBody): Promise<void> {
     const sink = this.#sink;
     if (!sink.accept) return this.publish(channel, body).then(settled);
     const { bytes, key } = this.#stamp(channel, body);

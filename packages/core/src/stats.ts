@@ -19,6 +19,11 @@ export interface BackplaneStats {
   delivered: number;
   /** Received payloads that were not valid envelopes: dropped. */
   malformed: number;
+  /**
+   * Received invocations whose trace context was malformed: delivered all the same, the trace context
+   * ignored (see docs/protocol.md).
+   */
+  malformedTraceContexts: number;
   /** Writes to a local connection that threw or rejected. */
   writeErrors: number;
   /** Received invocations lacking the payload for a local connection's hub protocol. */
@@ -56,6 +61,7 @@ export function createStats(): BackplaneStats {
     receivedByKind: kindCounts(),
     delivered: 0,
     malformed: 0,
+    malformedTraceContexts: 0,
     writeErrors: 0,
     protocolMismatches: 0,
     ackTimeouts: 0,

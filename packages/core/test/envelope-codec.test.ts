@@ -222,3 +222,118 @@ describe('envelope codec', () => {
     }
   });
 });
+
+describe('envelope codec: trace context', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const payloads = new Map([['json', new Uint8Array([0x2a])]]);
+  const bytesOf = (envelope: Envelope) => new Map([...('payloads' in envelope ? envelope.payloads : [])]);
+  const packr = new Packr({ useRecords: false });
+
+  it('tracing - an invocation carries its trace context through the codec', () => {
+    for (const trace of [{ traceparent }, { traceparent, tracestate: 'vendor=value,other=1' }]) {
+      const envelope: Envelope = { ...header, kind: 'invocation', payloads, batch: 3, trace };
+      const decoded = decodeEnvelope(encodeEnvelope(envelope));
+      expect(decoded).toEqual({ ...envelope, payloads: bytesOf(decoded) });
+      expect(decoded.kind === 'invocation' && decoded.trace).toEqual(trace);
+    }
+  });
+
+  it('tracing - an invocation without a trace context is written as before (no trace field)', () => {
+    expect(hex(encodeEnvelope({ ...header, kind: 'invocation', payloads }))).toBe(
+      '96 01 a1 53 a1 65 07 01 81 a4 6a 73 6f 6e c4 01 2a',
+    );
+  });
+
+  it('tracing - the trace context is items 11 and 12, after the optional fields (docs/protocol.md)', () => {
+    const bytes = encodeEnvelope({
+      ...header,
+      kind: 'invocation',
+      payloads,
+      trace: { traceparent, tracestate: 'vendor=value' },
+    });
+    const ascii = (s: string) => hex(new TextEncoder().encode(s));
+    expect(hex(bytes)).toBe(
+      `9d 01 a1 53 a1 65 07 01 81 a4 6a 73 6f 6e c4 01 2a c0 c0 c0 c0 c0 d9 37 ${ascii(traceparent)} ac ${ascii('vendor=value')}`,
+    );
+    // Own envelopes are still recognised from the header (13 items: still a fixarray).
+    expect(ownEnvelopeReader('S', 'e')(bytes)).toBe('invocation');
+  });
+
+  it('tracing - fields after the trace context are ignored (later versions may append more)', () => {
+    const bytes = packr.pack([
+      1,
+      'S',
+      'e',
+      7,
+      1,
+      { json: new Uint8Array([1]) },
+      null,
+      null,
+      null,
+      null,
+      null,
+      traceparent,
+      null,
+      'future',
+      { x: 1 },
+    ]);
+    const decoded = decodeEnvelope(bytes);
+    expect(decoded.kind === 'invocation' && decoded.trace).toEqual({ traceparent });
+  });
+
+  const malformed: Array<[string, unknown, unknown, object | undefined]> = [
+    ['a number as traceparent', 42, null, undefined],
+    ['a map as traceparent', { traceparent }, null, undefined],
+    ['a traceparent one character short', traceparent.slice(0, -1), null, undefined],
+    ['a version-00 traceparent with more fields', `${traceparent}-ab`, null, undefined],
+    ['an all-zero span id', `00-${'a'.repeat(32)}-${'0'.repeat(16)}-01`, null, undefined],
+    ['a tracestate without traceparent', null, 'vendor=value', undefined],
+    ['an empty tracestate', traceparent, '', { traceparent }],
+    ['an oversized tracestate', traceparent, `k=${'v'.repeat(600)}`, { traceparent }],
+  ];
+  for (const [what, traceparentField, tracestateField, kept] of malformed) {
+    it(`tracing - ${what} is left out and reported; the invocation decodes`, () => {
+      const reasons: string[] = [];
+      const bytes = packr.pack([
+        1,
+        'S',
+        'e',
+        7,
+        1,
+        { json: new Uint8Array([1]) },
+        null,
+        ['c'],
+        null,
+        null,
+        null,
+        traceparentField,
+        tracestateField,
+      ]);
+      const decoded = decodeEnvelope(bytes, 'chan', (reason) => reasons.push(reason));
+      expect(decoded.kind).toBe('invocation');
+      expect(decoded.kind === 'invocation' && decoded.connectionIds).toEqual(['c']);
+      expect(decoded.kind === 'invocation' && decoded.trace).toEqual(kept);
+      expect(reasons).toHaveLength(1);
+    });
+  }
+
+  it('tracing - a later version of traceparent (more fields) is accepted, its first four read', () => {
+    const later = `01-${traceparent.slice(3)}-what-comes-next`;
+    const bytes = packr.pack([
+      1,
+      'S',
+      'e',
+      7,
+      1,
+      { json: new Uint8Array([1]) },
+      null,
+      null,
+      null,
+      null,
+      null,
+      later,
+    ]);
+    const decoded = decodeEnvelope(bytes, 'chan', () => expect.fail('not malformed'));
+    expect(decoded.kind === 'invocation' && decoded.trace).toEqual({ traceparent: later });
+  });
+});

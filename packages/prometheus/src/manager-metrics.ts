@@ -30,6 +30,11 @@ const COUNTERS: ReadonlyArray<readonly [keyof BackplaneStats, string, string]> =
     'malformed_total',
     'Payloads on the backplane’s channels that were not valid envelopes (dropped).',
   ],
+  [
+    'malformedTraceContexts',
+    'malformed_trace_contexts_total',
+    'Invocations received with a malformed trace context (delivered, the trace context ignored).',
+  ],
 ];
 
 /** Registers the lifetime managers' metrics in `set`, summed over `managers`. */

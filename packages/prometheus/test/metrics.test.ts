@@ -296,6 +296,23 @@ describe('metrics', () => {
     await intruder.publish(channel, envelope(4)); // 2 and 3 never arrive
     await intruder.publish(channel, envelope(4));
     await intruder.publish(channel, new TextEncoder().encode('not an envelope'));
+    // A readable invocation whose trace context is not: delivered, and counted apart.
+    await intruder.publish(
+      channel,
+      encodeEnvelope({
+        v: ENVELOPE_VERSION,
+        origin: 'other-node-0123abcd',
+        epoch: '0123456789abcdef',
+        seq: 5,
+        kind: 'invocation',
+        payloads: new Map(),
+        trace: { traceparent: 'not a traceparent' },
+      }),
+    );
+    await waitFor(async () => (await read(n.registry, 'backplane_malformed_trace_contexts_total')) === 1, {
+      name: 'the malformed trace context counted',
+      timeoutMs: WAIT_MS,
+    });
     await waitFor(async () => (await read(n.registry, 'backplane_malformed_total')) === 1, {
       name: 'the malformed payload counted',
       timeoutMs: WAIT_MS,

@@ -27,6 +27,7 @@ import {
 import { discoverHubMethods, type HubMethod, isAsyncIterable } from './hub-methods.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { InvocationMeter, InvocationOutcome } from './invocation-meter.js';
+import type { InvocationTracing } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import { type ArgumentSchemas, argumentSchemas, bindArguments } from './standard-schema.js';
 
@@ -51,6 +52,8 @@ export interface DispatcherSettings {
   readonly jwtSecret: string | undefined;
   /** Times the calls for `hubServer.measurements$` (only while something subscribes). */
   readonly meter: InvocationMeter;
+  /** Where tracing is on: a span around each method call. */
+  readonly tracing?: InvocationTracing | undefined;
 }
 
 /** What runs around a method beyond the call itself; methods without any have no plan. */
@@ -314,6 +317,21 @@ export class HubDispatcher {
    * returned (a promise for an `async` method).
    */
   #call(
+    connection: HubConnectionContext,
+    method: HubMethod,
+    message: InvocationMessage | StreamInvocationMessage,
+    uploads: readonly ClientStream[],
+    signal?: AbortSignal,
+  ): unknown {
+    const tracing = this.settings.tracing;
+    if (tracing)
+      return tracing.invoke(connection, method, message, () =>
+        this.#run(connection, method, message, uploads, signal),
+      );
+    return this.#run(connection, method, message, uploads, signal);
+  }
+
+  #run(
     connection: HubConnectionContext,
     method: HubMethod,
     message: InvocationMessage | StreamInvocationMessage,

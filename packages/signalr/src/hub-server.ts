@@ -8,7 +8,9 @@ import {
   InvalidArgumentError,
   type Logger,
   type LogLimits,
+  type TracingOptions,
 } from '@backplane/core';
+import { resolveTracing, type Tracing } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import { type Observable, Subject } from 'rxjs';
 import { subjectUserId } from './auth.js';
@@ -36,6 +38,7 @@ import {
   snapshotHubServerStats,
 } from './hub-server-stats.js';
 import { type HubServerMeasurement, InvocationMeter } from './invocation-meter.js';
+import { InvocationTracing, SIGNALR_TRACER } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import type { ConnectionHandler, RawConnection } from './raw-connection.js';
 import { parseRequestTarget } from './request-target.js';
@@ -179,6 +182,15 @@ export interface HubServerOptions {
    * @default DEFAULT_LOG_LIMITS of `@backplane/core`
    */
   logLimits?: LogLimits;
+  /**
+   * OpenTelemetry tracing (docs/operations.md#tracing): a server span per hub method call, named
+   * `{hub class}/{method}` with `rpc.system` "signalr", active while the method runs, so its sends across
+   * the backplane join its trace (the lifetime manager's own `tracing` option covers those). Through
+   * `@opentelemetry/api`, an optional peer dependency loaded once here: when it is not installed, or with
+   * `false`, nothing is traced and no call does any tracing work.
+   * @default {} (on when `@opentelemetry/api` is installed, to its global tracer provider)
+   */
+  tracing?: TracingOptions | false;
 }
 
 /**
@@ -196,6 +208,8 @@ export class HubServer {
   readonly #measurements = new Subject<HubServerMeasurement>();
   /** The app's logger, bounded (one wrapper, so its rate limits hold across hubs). */
   readonly #log: Logger | undefined;
+  /** What method calls are traced with; `undefined`: tracing off. */
+  readonly #tracing: Tracing | undefined;
 
   constructor(options: HubServerOptions = {}) {
     const ttl = options.connectionTokenTtl;
@@ -216,6 +230,7 @@ export class HubServer {
     this.#options = options;
     this.#log = options.logger && boundedLogger(options.logger, options.logLimits);
     this.#tokens = new ConnectionTokens(options.tokenSecret ?? randomBytes(32).toString('base64url'));
+    this.#tracing = resolveTracing(options.tracing, SIGNALR_TRACER);
   }
 
   /**
@@ -251,6 +266,7 @@ export class HubServer {
       filters: o.filters ?? [],
       connections: this.#connections,
       meter: new InvocationMeter(normalized, this.#measurements),
+      tracing: this.#tracing && new InvocationTracing(this.#tracing, hubClass.name || normalized),
     };
     this.#endpoints.set(key, new HubEndpoint(normalized, hubClass, manager, protocols, settings));
     return this;
