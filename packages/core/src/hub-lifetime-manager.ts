@@ -4,6 +4,11 @@ import { AckTracker } from './ack-tracker.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
 import { ClientResults } from './client-results.js';
+import {
+  type ConnectionRequestHandler,
+  ConnectionRequests,
+  type RequestOptions,
+} from './connection-requests.js';
 import { type Driver, type DriverState, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { GroupCommands } from './group-commands.js';
@@ -61,6 +66,7 @@ export class HubLifetimeManager {
   readonly #results = new ClientResults();
   readonly #groupCommands: GroupCommands;
   readonly #invocations: ClientInvocations;
+  readonly #requests: ConnectionRequests;
   readonly #inbound: Inbound;
   readonly #events = new Subject<BackplaneEvent>();
   /** Per-origin ordering state: sequence numbers per channel and recent `sendGroups` batches. */
@@ -169,6 +175,7 @@ export class HubLifetimeManager {
       maxGroupNameLength: this.#maxGroupNameLength,
     });
     this.#invocations = new ClientInvocations({ ...shared, results });
+    this.#requests = new ConnectionRequests({ ...shared, maxPending: resolved.maxPendingRequests });
     this.#inbound = new Inbound({
       ...shared,
       epoch: this.epoch,
@@ -176,6 +183,7 @@ export class HubLifetimeManager {
       gaps,
       groupCommands: this.#groupCommands,
       invocations: this.#invocations,
+      requests: this.#requests,
       replay,
       emit,
       onActivity: () => this.#monitor.activity(),
@@ -389,6 +397,23 @@ export class HubLifetimeManager {
     return this.#results.has(invocationId);
   }
 
+  // ---- requests about connections ----------------------------------------------------------------------
+
+  /**
+   * Asks the server owning `connectionId` (on any server, this one included) and resolves with its
+   * handler's answer. Rejects with `ConnectionNotFoundError` (no such server, or its handler does not hold
+   * the connection), `AckTimeoutError` (no reply within `timeout` plus a grace of 5 s),
+   * `RequestFailedError` (a bound, or the handler failed), `ClosedError`.
+   */
+  request(connectionId: string, payload: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
+    return this.#requests.request(connectionId, payload, options);
+  }
+
+  /** Sets who answers requests about this server's connections (the hub server); one handler per manager. */
+  setRequestHandler(handler: ConnectionRequestHandler | undefined): void {
+    this.#requests.handler = handler;
+  }
+
   /** Stops receiving, fails pending acks and client results with `ClosedError`, closes the driver. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -398,6 +423,7 @@ export class HubLifetimeManager {
     this.#link.close();
     this.#acks.closeAll();
     this.#results.closeAll();
+    this.#requests.closeAll();
     this.#connections.clear();
     await this.#driver.close();
     this.#events.complete();

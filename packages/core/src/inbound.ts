@@ -1,5 +1,6 @@
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
+import type { ConnectionRequests } from './connection-requests.js';
 import type { LogPosition, MessageHandler } from './driver.js';
 import type { Envelope, InvocationBody } from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
@@ -27,6 +28,7 @@ export interface InboundOptions {
   readonly connections: LocalConnections;
   readonly groupCommands: GroupCommands;
   readonly invocations: ClientInvocations;
+  readonly requests: ConnectionRequests;
   /** Durable mode only: positions and replays of the channels' logs. */
   readonly replay: DurableReplay | undefined;
   readonly emit: (event: BackplaneEvent) => void;
@@ -42,7 +44,7 @@ export interface InboundOptions {
  * The inbound path: every message from the broker is decoded (our own echoes dropped undecoded),
  * checked for order (gaps reported, or filled from the log in durable mode, duplicates dropped) and
  * dispatched by kind: deliveries to local connections, group commands and their acks, client results,
- * probes and heartbeats. Malformed messages are counted and logged at a bounded rate.
+ * requests about connections and their replies, probes and heartbeats. Malformed messages are counted and logged at a bounded rate.
  */
 export class Inbound {
   readonly #options: InboundOptions;
@@ -124,14 +126,14 @@ export class Inbound {
     replay?.advance(channel, position);
     if (position !== undefined && replay) gaps.setPosition(channel, envelope.origin, position);
     try {
-      this.#dispatch(channel, envelope);
+      this.#dispatch(channel, envelope, source);
     } catch (error) {
       log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
     }
     return 'delivered';
   }
 
-  #dispatch(channel: string, envelope: Envelope): void {
+  #dispatch(channel: string, envelope: Envelope, source: MessageSource): void {
     const { inbox, channels, connections } = this.#options;
     switch (envelope.kind) {
       case 'invocation':
@@ -148,6 +150,13 @@ export class Inbound {
         return;
       case 'completion':
         if (channel === inbox) this.#options.invocations.receiveCompletion(envelope);
+        return;
+      case 'request':
+        // A request read back from the log missed its time: its asker has given up or will soon.
+        if (channel === inbox && source !== 'log') void this.#options.requests.receiveRequest(envelope);
+        return;
+      case 'reply':
+        if (channel === inbox) this.#options.requests.receiveReply(envelope);
         return;
       case 'probe':
         return;

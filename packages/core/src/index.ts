@@ -13,6 +13,11 @@ export type { LocalConnection } from './local-connection.js';
 export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
+export type {
+  ConnectionRequest,
+  ConnectionRequestHandler,
+  RequestOptions,
+} from './connection-requests.js';
 export type { BackplaneStats } from './stats.js';
 
 // Driver contract (what drivers implement)
@@ -64,4 +69,5 @@ export {
   LimitExceededError,
   OutboxFullError,
   BrokerError,
+  RequestFailedError,
 } from './errors.js';

@@ -18,6 +18,9 @@ export type {
   GroupCommandBody,
   InvocationBody,
   ProbeBody,
+  ReplyBody,
+  ReplyOutcome,
+  RequestBody,
 } from './envelope.js';
 export { ENVELOPE_VERSION } from './envelope.js';
 export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';

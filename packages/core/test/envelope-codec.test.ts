@@ -41,6 +41,12 @@ describe('envelope codec', () => {
     { ...header, kind: 'completion', invocationId: 'i', connectionId: 'c', outcome: 'void' },
     { ...header, kind: 'completion', invocationId: 'i', connectionId: 'c', outcome: 'disconnected' },
     { ...header, kind: 'completion', invocationId: 'i', connectionId: 'c', outcome: 'not-found' },
+    { ...header, kind: 'request', id: 9, connectionId: 'c', ttl: 95_000, payload: new Uint8Array([1, 2]) },
+    { ...header, kind: 'reply', id: 9, outcome: 'ok', payload: new Uint8Array([3]) },
+    { ...header, kind: 'reply', id: 9, outcome: 'ok', payload: new Uint8Array(0) },
+    { ...header, kind: 'reply', id: 9, outcome: 'not-found' },
+    { ...header, kind: 'reply', id: 9, outcome: 'busy' },
+    { ...header, kind: 'reply', id: 9, outcome: 'error' },
   ];
 
   for (const envelope of cases) {
@@ -50,6 +56,8 @@ describe('envelope codec', () => {
         // Payloads decode as Buffers (a Uint8Array view, no copy); compare bytes.
         const bytes = new Map([...decoded.payloads].map(([k, v]) => [k, new Uint8Array(v)]));
         expect({ ...decoded, payloads: bytes }).toEqual(envelope);
+      } else if ((decoded.kind === 'request' || decoded.kind === 'reply') && decoded.payload) {
+        expect({ ...decoded, payload: new Uint8Array(decoded.payload) }).toEqual(envelope);
       } else {
         expect(decoded).toEqual(envelope);
       }
@@ -117,6 +125,12 @@ describe('envelope codec', () => {
     ['ack without id', packr.pack([1, 'S', 'e', 1, 3])],
     ['unknown outcome', packr.pack([1, 'S', 'e', 1, 4, 'i', 'c', 9])],
     ['error outcome without message', packr.pack([1, 'S', 'e', 1, 4, 'i', 'c', 1, 5])],
+    ['request payload not binary', packr.pack([1, 'S', 'e', 1, 7, 1, 'c', 10, 'text'])],
+    ['request without ttl', packr.pack([1, 'S', 'e', 1, 7, 1, 'c'])],
+    ['request connection id not a string', packr.pack([1, 'S', 'e', 1, 7, 1, 5, 10, new Uint8Array(1)])],
+    ['unknown reply outcome', packr.pack([1, 'S', 'e', 1, 8, 1, 9])],
+    ['ok reply without payload', packr.pack([1, 'S', 'e', 1, 8, 1, 1])],
+    ['reply payload not binary', packr.pack([1, 'S', 'e', 1, 8, 1, 2, 'x'])],
   ];
   for (const [what, bytes] of bad) {
     it(`envelope codec - rejects ${what} with EnvelopeError`, () => {
