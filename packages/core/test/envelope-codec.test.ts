@@ -87,6 +87,13 @@ describe('envelope codec', () => {
         }),
       ),
     ).toBe('96 01 a1 53 a1 65 07 01 81 a4 6a 73 6f 6e c4 01 2a');
+    const payload = new Uint8Array([1, 2]);
+    expect(
+      hex(encodeEnvelope({ ...header, kind: 'request', id: 9, connectionId: 'c', ttl: 95_000, payload })),
+    ).toBe('99 01 a1 53 a1 65 07 07 09 a1 63 ce 00 01 73 18 c4 02 01 02');
+    expect(
+      hex(encodeEnvelope({ ...header, kind: 'reply', id: 9, outcome: 'ok', payload: new Uint8Array([3]) })),
+    ).toBe('98 01 a1 53 a1 65 07 08 09 01 c4 01 03');
   });
 
   it('envelope codec - ignores unknown trailing fields (forward compatibility)', () => {
