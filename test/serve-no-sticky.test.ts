@@ -80,7 +80,9 @@ for (const driver of drivers) {
         const theirs = received.filter((m) => m.startsWith('s'));
         expect(mine).toEqual(Array.from({ length: MESSAGES }, (_, i) => `c${i}`));
         expect(theirs).toEqual(Array.from({ length: MESSAGES }, (_, i) => `s${i}`));
-        expect(balancer.hits.every((h, i) => h > before[i]!)).toBe(true);
+        // Every node served some of it (a WebSocket is two requests: negotiate and the upgrade).
+        const served = balancer.hits.filter((h, i) => h > before[i]!).length;
+        expect(served).toBe(transport === 'WebSockets' ? 2 : nodes.length);
         await client.stop();
       });
     }
