@@ -14,9 +14,11 @@ export const REPLY_GRACE_MS = 5_000;
 
 /** A request to this server about one of its connections, as its handler sees it. */
 export interface ConnectionRequest {
+  /** The connection the request is about (one of this server's ids). */
   readonly connectionId: string;
   /** The asking server (`local` when it is this one). */
   readonly origin: string;
+  /** What the asker sent (opaque to core). */
   readonly payload: Uint8Array;
   /** Aborted when the answer would come too late (the request's `timeout` after it arrived) or on close. */
   readonly signal: AbortSignal;
@@ -28,6 +30,7 @@ export interface ConnectionRequest {
  */
 export type ConnectionRequestHandler = (request: ConnectionRequest) => Promise<Uint8Array | undefined>;
 
+/** Options of `HubLifetimeManager.request`. */
 export interface RequestOptions {
   /** How long the owner may take to answer, in ms; the asker waits {@link REPLY_GRACE_MS} more. */
   readonly timeout: number;

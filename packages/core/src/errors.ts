@@ -152,6 +152,7 @@ export class LimitExceededError extends BackplaneError {
  * `ConnectionNotFoundError`.
  */
 export class RequestFailedError extends BackplaneError {
+  /** Which bound was reached, or that the owner's handler failed. */
   readonly reason: 'busy' | 'error' | 'limit';
   constructor(reason: 'busy' | 'error' | 'limit', message: string, options?: ErrorOptions) {
     super('ERR_REQUEST_FAILED', message, options);

@@ -8,6 +8,7 @@ export interface RoundRobinBalancer {
   readonly url: string;
   /** Requests (and WebSocket upgrades) sent to each target so far, in the order of the given urls. */
   readonly hits: readonly number[];
+  /** Stops listening and cuts every connection through it. */
   close(): Promise<void>;
 }
 
