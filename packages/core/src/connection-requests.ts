@@ -12,6 +12,12 @@ import { requireName } from './validate.js';
  */
 export const REPLY_GRACE_MS = 5_000;
 
+/**
+ * How often pending requests are checked against presence, in ms: a request to a server found gone since
+ * it was sent fails then with `ConnectionNotFoundError` instead of waiting out its deadline.
+ */
+const GONE_CHECK_MS = 1_000;
+
 /** A request to this server about one of its connections, as its handler sees it. */
 export interface ConnectionRequest {
   /** The connection the request is about (one of this server's ids). */
@@ -51,6 +57,7 @@ export interface ConnectionRequestsOptions {
 
 interface Pending {
   readonly connectionId: string;
+  readonly owner: string;
   resolve(answer: Uint8Array): void;
   reject(error: Error): void;
   readonly timer: NodeJS.Timeout;
@@ -69,6 +76,7 @@ export class ConnectionRequests {
   #handler: ConnectionRequestHandler | undefined;
   #nextId = 0;
   #closed = false;
+  #goneCheck: NodeJS.Timeout | undefined;
 
   constructor(options: ConnectionRequestsOptions) {
     this.#options = options;
@@ -107,8 +115,9 @@ export class ConnectionRequests {
         );
       }, wait);
       timer.unref();
-      this.#pending.set(id, { connectionId, resolve, reject, timer });
+      this.#pending.set(id, { connectionId, owner, resolve, reject, timer });
     });
+    this.#goneCheck ??= setInterval(() => this.#failWhereGone(), GONE_CHECK_MS).unref();
     answer.catch(() => {}); // may fail (close) while the publish is awaited
     const body: RequestBody = { kind: 'request', id, connectionId, ttl: options.timeout, payload };
     let receivers: number | undefined;
@@ -194,6 +203,19 @@ export class ConnectionRequests {
     if (!pending) return;
     clearTimeout(pending.timer);
     this.#pending.delete(id);
+    if (this.#pending.size === 0) {
+      clearInterval(this.#goneCheck);
+      this.#goneCheck = undefined;
+    }
+  }
+
+  /** Pending requests to a server presence now knows is gone will not be answered: fail them. */
+  #failWhereGone(): void {
+    for (const [id, pending] of this.#pending) {
+      if (!this.#options.isGone(pending.owner)) continue;
+      this.#drop(id);
+      pending.reject(new ConnectionNotFoundError(pending.connectionId));
+    }
   }
 }
 

@@ -125,6 +125,39 @@ describe('requests about connections', () => {
     await expect(answer).rejects.toThrow(AckTimeoutError);
   });
 
+  it('requests - a request waiting on a server that leaves fails as not found before its deadline (presence)', async () => {
+    const bus = new TestBus();
+    const presence = { presenceInterval: 50 };
+    const asker = new HubLifetimeManager({
+      driver: new ControllableDriver(bus, { receiverCount: false }),
+      hub: 'r',
+      protocols: [json],
+      logger: quiet,
+      liveness: false,
+      ...presence,
+    });
+    const owner = new HubLifetimeManager({
+      driver: new ControllableDriver(bus, { receiverCount: false }),
+      hub: 'r',
+      protocols: [json],
+      logger: quiet,
+      liveness: false,
+      ...presence,
+    });
+    open.push(asker, owner);
+    await Promise.all([asker.start(), owner.start()]);
+    let arrived = false;
+    owner.setRequestHandler(() => {
+      arrived = true;
+      return new Promise(() => {}); // never answers
+    });
+    const answer = asker.request(owner.createConnectionId(), bytes('x'), { timeout: 60_000 });
+    answer.catch(() => {});
+    await until(() => arrived, 'the request reached the owner');
+    await owner.close(); // says goodbye on the presence channel
+    await expect(answer).rejects.toThrow(ConnectionNotFoundError);
+  });
+
   it('requests - a malformed request on an inbox is dropped and counted', async () => {
     const bus = new TestBus();
     const { manager: owner } = managerOn(bus);
