@@ -73,8 +73,9 @@ export async function startRoundRobinBalancer(urls: readonly string[]): Promise<
         upstream.destroy();
       });
     }
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
+    // One side gone: the other ends once what it was given is written.
+    client.once('close', () => upstream.end());
+    upstream.once('close', () => client.end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
