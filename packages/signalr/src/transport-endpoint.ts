@@ -228,7 +228,7 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     const token = url.searchParams.get('id');
     const key = token ? this.settings.tokens.keyOf(token) : undefined;
     if (!token || !key) text(res, 404, new ConnectionTokenError().message);
-    else if (request.events) this.#relayedEvents(req, res, url, token, key);
+    else if (request.events) this.#relayedEvents(req, res, url, token, key, request.events);
     else if (request.method === 'POST') await this.#post(req, res, key);
     else if (request.method === 'DELETE') this.#delete(res, key);
     else if (!this.settings.transports.has('LongPolling'))
@@ -238,32 +238,40 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
   }
 
   /**
-   * A Server-Sent Events stream another node holds for a connection of this one: its first GET opens the
-   * connection (buffered here like long polling), each later GET polls that buffer, DELETE ends it.
+   * A Server-Sent Events stream another node holds for a connection of this one: `open` opens the
+   * connection (buffered here like long polling), `poll` takes what its buffer holds (a DELETE ends it).
    */
-  #relayedEvents(req: IncomingMessage, res: ServerResponse, url: URL, token: string, key: string): void {
+  #relayedEvents(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    token: string,
+    key: string,
+    step: 'open' | 'poll',
+  ): void {
     const existing = this.#byToken.get(key);
     const relayed =
       existing?.transport.kind === 'ServerSentEvents' && existing.transport instanceof LongPollingSender;
+    if (step === 'open') {
+      if (req.method !== 'GET') return void res.writeHead(405, { Allow: 'GET' }).end();
+      if (existing) return void text(res, 409, 'Connection already has a transport.');
+      if (!this.settings.transports.has('ServerSentEvents'))
+        return void text(res, 404, transportNotSupported('ServerSentEvents'));
+      return void this.#openPolled(req, res, url, token, key, true);
+    }
     if (req.method === 'DELETE') {
       if (relayed) existing!.close(undefined, { sendClose: false });
       this.#drainingPolls.delete(key);
       return void text(res, relayed ? 202 : 404, relayed ? '' : 'No Connection with that ID');
     }
-    if (req.method !== 'GET') return void res.writeHead(405, { Allow: 'GET, DELETE' }).end();
     const draining = this.#drainingPolls.get(key);
     if (draining) {
       draining.poll(res, RELAYED_ANSWER_MAX_BYTES);
       if (!draining.draining) this.#drainingPolls.delete(key);
       return;
     }
-    if (existing) {
-      if (!relayed) return void text(res, 409, 'Connection already has a transport.');
-      return void (existing.transport as LongPollingSender).poll(res, RELAYED_ANSWER_MAX_BYTES);
-    }
-    if (!this.settings.transports.has('ServerSentEvents'))
-      return void text(res, 404, transportNotSupported('ServerSentEvents'));
-    this.#openPolled(req, res, url, token, key, true);
+    if (!relayed) return void text(res, 404, 'No Connection with that ID');
+    (existing!.transport as LongPollingSender).poll(res, RELAYED_ANSWER_MAX_BYTES);
   }
 
   /**

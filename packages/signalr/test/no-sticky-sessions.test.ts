@@ -192,6 +192,33 @@ for (const backend of backends) {
       await waitFor(async () => (await fetch(url)).status === 404, { timeoutMs: WAIT_MS });
     });
 
+    it('no sticky sessions - a second Server-Sent Events stream for a connection gets 409 on every node; the first keeps its messages', async () => {
+      const negotiated = (await (
+        await fetch(`${balancer.url}/chat/negotiate?negotiateVersion=1`, { method: 'POST' })
+      ).json()) as { connectionToken: string };
+      const url = `${balancer.url}/chat?id=${encodeURIComponent(negotiated.connectionToken)}`;
+      const events = { headers: { Accept: 'text/event-stream' } };
+      const stream = await fetch(url, events);
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      for (let i = 0; i < nodes.length; i++) {
+        const again = await fetch(url, events);
+        expect(again.status).toBe(409);
+        await again.arrayBuffer();
+      }
+      const handshake = await fetch(url, { method: 'POST', body: '{"protocol":"json","version":1}\u001e' });
+      expect(handshake.status).toBe(200);
+      let text = '';
+      const decoder = new TextDecoder();
+      while (!text.includes('data: {}\u001e')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value);
+      }
+      expect(text).toContain('data: {}\u001e');
+      await reader.cancel();
+    });
+
     /** Sends requests that change nothing until the balancer's next target is `index`. */
     async function advanceTo(index: number): Promise<void> {
       const total = () => balancer.hits.reduce((a, b) => a + b, 0);

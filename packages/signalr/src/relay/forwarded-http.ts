@@ -14,8 +14,11 @@ export interface ForwardedRequest {
   /** The client's headers, as Node's `rawHeaders` (name, value, name, value…). */
   readonly rawHeaders: readonly string[];
   readonly remoteAddress: string | undefined;
-  /** A Server-Sent Events stream held by the asking node: open it (first GET), poll it, end it (DELETE). */
-  readonly events: boolean;
+  /**
+   * A Server-Sent Events stream held by the asking node: `open` it (a GET), `poll` its buffer (a GET; a
+   * DELETE ends it); `undefined` for a client's own request.
+   */
+  readonly events: 'open' | 'poll' | undefined;
   readonly body: Uint8Array;
 }
 
@@ -35,7 +38,7 @@ export function encodeForwardedRequest(request: ForwardedRequest): Uint8Array {
     q: request.search,
     h: request.rawHeaders,
     a: request.remoteAddress ?? null,
-    e: request.events ? 1 : 0,
+    e: request.events === 'open' ? 1 : request.events === 'poll' ? 2 : 0,
   };
   return frame(head, request.body);
 }
@@ -55,7 +58,7 @@ export function decodeForwardedRequest(bytes: Uint8Array): ForwardedRequest | un
     search: head.q,
     rawHeaders: head.h as string[],
     remoteAddress: typeof head.a === 'string' ? head.a : undefined,
-    events: head.e === 1,
+    events: head.e === 1 ? 'open' : head.e === 2 ? 'poll' : undefined,
     body,
   };
 }

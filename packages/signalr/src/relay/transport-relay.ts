@@ -67,7 +67,7 @@ export class TransportRelay {
   /** A POST, a long poll or a DELETE: forwarded, and answered with the owner's answer. */
   async forward(req: IncomingMessage, res: ServerResponse, url: URL, path: string, connectionId: string) {
     const method = req.method as ForwardedRequest['method'];
-    const forwarded = request(req, url, path, method, false); // before the body: an overlong one ends the socket
+    const forwarded = request(req, url, path, method, undefined); // before the body: an overlong one ends the socket
     const body = method === 'POST' ? await readBody(req, this.#settings.maxPostBody + 1) : forwarded.body;
     const answer = await this.#ask(connectionId, { ...forwarded, body });
     if (!res.writableEnded && !res.destroyed) res.writeHead(answer.status, answer.headers).end(answer.body);
@@ -79,9 +79,9 @@ export class TransportRelay {
    * the connection ends (204, or the owner is gone) or the client goes away (the owner is told).
    */
   async events(req: IncomingMessage, res: ServerResponse, url: URL, path: string, connectionId: string) {
-    const opened = await this.#ask(connectionId, request(req, url, path, 'GET', true));
+    const opened = await this.#ask(connectionId, request(req, url, path, 'GET', 'open'));
     if (opened.status !== 200) return void res.writeHead(opened.status, opened.headers).end(opened.body);
-    const poll = encodeForwardedRequest(request(req, url, path, 'GET', true));
+    const poll = encodeForwardedRequest(request(req, url, path, 'GET', 'poll'));
     const sender = new ServerSentEventsSender(res, this.#writer);
     req.socket.setTimeout(0);
     let open = true;
@@ -91,7 +91,7 @@ export class TransportRelay {
         if (!open) return;
         open = false;
         // The client went away: the owner ends the connection (its held poll answers 204).
-        void this.#ask(connectionId, request(req, url, path, 'DELETE', true));
+        void this.#ask(connectionId, request(req, url, path, 'DELETE', 'poll'));
       }),
     );
     while (open) {
@@ -128,7 +128,7 @@ function request(
   url: URL,
   path: string,
   method: ForwardedRequest['method'],
-  events: boolean,
+  events: ForwardedRequest['events'],
   body: Uint8Array = new Uint8Array(0),
 ): ForwardedRequest {
   return {
