@@ -84,7 +84,7 @@ for (const driver of drivers) {
         const served = balancer.hits.filter((h, i) => h > before[i]!).length;
         expect(served).toBe(transport === 'WebSockets' ? 2 : nodes.length);
         await client.stop();
-      });
+      }, 30_000); // each forwarded request is a broker round trip: 200 of them on Kafka take seconds
     }
   });
 }

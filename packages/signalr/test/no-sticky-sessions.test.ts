@@ -118,7 +118,7 @@ for (const backend of backends) {
         // Every node took part.
         const spread = balancer.hits.map((h, i) => h - before[i]!);
         expect(spread.every((h) => h > 0)).toBe(true);
-      });
+      }, 30_000); // 400 forwarded requests and more: seconds on a loaded machine
 
       it(`no sticky sessions - a 32 KB message passes, a larger one ends the connection as on one node (${label})`, async () => {
         const big = 'x'.repeat(30_000);
@@ -146,7 +146,7 @@ for (const backend of backends) {
         await waitFor(() => received.length >= burst.length, { timeoutMs: WAIT_MS * 2 });
         expect(received.map((m) => m.slice(0, m.indexOf(':')))).toEqual(burst.map((_, i) => String(i)));
         expect(received).toEqual(burst);
-      });
+      }, 30_000);
 
       it(`no sticky sessions - a stopped connection ends on its node (${label})`, async () => {
         const c = await client(balancer.url, combo);
