@@ -8,6 +8,7 @@ export default defineConfig({
     'processes/connection-node': 'src/processes/connection-node.ts',
     'processes/bare-ws-node': 'src/processes/bare-ws-node.ts',
     'processes/ws-clients': 'src/processes/ws-clients.ts',
+    'hop-cost': 'src/hop-cost.ts',
   },
   format: ['esm'],
   dts: { entry: { index: 'src/index.ts' } },

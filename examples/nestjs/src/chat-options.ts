@@ -4,7 +4,7 @@ import type { Driver, Logger } from '@backplane/core';
 export interface ChatOptions {
   /** Moves messages between nodes: `createMemoryDriver()` within one process, `createRedisDriver({ url })` across processes. */
   driver: Driver;
-  /** Signs connection tokens: give every node the same one (WebSockets then need no sticky sessions). @default random per process */
+  /** Signs connection tokens: give every node the same one (then no transport needs sticky sessions). @default random per process */
   tokenSecret?: string;
   /** This node's name in logs and connection ids. @default random */
   nodeId?: string;

@@ -6,6 +6,7 @@ import {
   type EnvelopeHeader,
   type InvocationBody,
   type PresenceQueryKind,
+  type ReplyOutcome,
 } from './envelope.js';
 import { EnvelopeError, type LimitName } from './errors.js';
 import { readTraceContext } from './trace-context.js';
@@ -23,6 +24,8 @@ const KIND_CODE = {
   heartbeat: 6,
   'presence-query': 7,
   'presence-answer': 8,
+  request: 9,
+  reply: 10,
 } as const;
 const PRESENCE_QUERIES: readonly PresenceQueryKind[] = [
   'connections',
@@ -32,6 +35,7 @@ const PRESENCE_QUERIES: readonly PresenceQueryKind[] = [
   'connection-groups',
 ];
 const OUTCOMES: readonly CompletionOutcome[] = ['error', 'void', 'result', 'disconnected', 'not-found'];
+const REPLY_OUTCOMES: readonly ReplyOutcome[] = ['ok', 'not-found', 'busy', 'error'];
 const LIMIT_NAMES: readonly string[] = [
   'maxGroupNameLength',
   'maxUserIdLength',
@@ -93,6 +97,12 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
       break;
     case 'presence-answer':
       head.push(envelope.id, envelope.count, envelope.ids ?? null, envelope.peers ?? null);
+      break;
+    case 'request':
+      head.push(envelope.id, envelope.connectionId, envelope.ttl, envelope.payload);
+      break;
+    case 'reply':
+      head.push(envelope.id, REPLY_OUTCOMES.indexOf(envelope.outcome) + 1, envelope.payload ?? null);
       break;
     case 'completion':
       head.push(envelope.invocationId, envelope.connectionId, OUTCOMES.indexOf(envelope.outcome) + 1);
@@ -223,6 +233,33 @@ export function decodeEnvelope(
       if (outcome === 'error' && typeof value !== 'string')
         return malformed('completion error must be a string', channel);
       return { v, origin, epoch, seq, kind: 'completion', invocationId, connectionId, outcome, value };
+    }
+    case KIND_CODE.request: {
+      const id = f[5];
+      const connectionId = f[6];
+      const ttl = f[7];
+      const payload = f[8];
+      if (!isCount(id) || !isCount(ttl))
+        return malformed('request id and ttl must be non-negative integers', channel);
+      if (typeof connectionId !== 'string')
+        return malformed('request connectionId must be a string', channel);
+      if (!(payload instanceof Uint8Array)) return malformed('request payload must be binary', channel);
+      return { v, origin, epoch, seq, kind: 'request', id, connectionId, ttl, payload };
+    }
+    case KIND_CODE.reply: {
+      const id = f[5];
+      const outcomeCode = f[6];
+      const payload = f[7];
+      if (!isCount(id)) return malformed('reply id must be a non-negative integer', channel);
+      const outcome = typeof outcomeCode === 'number' ? REPLY_OUTCOMES[outcomeCode - 1] : undefined;
+      if (!outcome) return malformed('unknown reply outcome', channel);
+      if (payload != null && !(payload instanceof Uint8Array))
+        return malformed('reply payload must be binary', channel);
+      if (outcome === 'ok') {
+        if (payload == null) return malformed('an ok reply needs a payload', channel);
+        return { v, origin, epoch, seq, kind: 'reply', id, outcome, payload };
+      }
+      return { v, origin, epoch, seq, kind: 'reply', id, outcome };
     }
     default:
       return malformed(`unknown kind ${String(f[4])}`, channel);

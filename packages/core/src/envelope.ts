@@ -130,6 +130,35 @@ export interface PresenceAnswerBody {
   readonly peers?: readonly string[];
 }
 
+/**
+ * A request to the server that owns `connectionId` (on its inbox), answered with a {@link ReplyBody} on
+ * the sender's inbox. Core does not read `payload`: the hub server forwards HTTP requests with it.
+ */
+export interface RequestBody {
+  readonly kind: 'request';
+  /** Unique among the sender's pending requests; the reply names it. */
+  readonly id: number;
+  readonly connectionId: string;
+  /** How long the owner may take to answer, in ms (it answers before the sender gives up). */
+  readonly ttl: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * How a request ended on the owner: `ok` (with the handler's answer), `not-found` (no handler, or the
+ * connection is not there), `busy` (the owner holds its maximum of requests), `error` (its handler failed).
+ */
+export type ReplyOutcome = 'ok' | 'not-found' | 'busy' | 'error';
+
+/** The owner's answer to a {@link RequestBody}. */
+export interface ReplyBody {
+  readonly kind: 'reply';
+  readonly id: number;
+  readonly outcome: ReplyOutcome;
+  /** The handler's answer (`ok` only). */
+  readonly payload?: Uint8Array;
+}
+
 export type EnvelopeBody =
   | InvocationBody
   | GroupCommandBody
@@ -138,7 +167,9 @@ export type EnvelopeBody =
   | ProbeBody
   | HeartbeatBody
   | PresenceQueryBody
-  | PresenceAnswerBody;
+  | PresenceAnswerBody
+  | RequestBody
+  | ReplyBody;
 export type EnvelopeKind = EnvelopeBody['kind'];
 
 export type Envelope = EnvelopeHeader & EnvelopeBody;

@@ -14,7 +14,8 @@ export type BackplaneErrorCode =
   | 'ERR_OUTBOX_FULL'
   | 'ERR_CLOSED'
   | 'ERR_DUPLICATE_CONNECTION'
-  | 'ERR_LIMIT_EXCEEDED';
+  | 'ERR_LIMIT_EXCEEDED'
+  | 'ERR_REQUEST_FAILED';
 
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
@@ -141,5 +142,20 @@ export class LimitExceededError extends BackplaneError {
     super('ERR_LIMIT_EXCEEDED', message, options);
     this.limit = limit;
     this.max = max;
+  }
+}
+
+/**
+ * A request to the server owning a connection (`HubLifetimeManager.request`) was not answered: that server
+ * holds its maximum of requests (`reason` 'busy'), its handler failed ('error'), or this server holds its
+ * maximum of pending requests ('limit'). Timeouts are `AckTimeoutError`; a connection that exists nowhere is
+ * `ConnectionNotFoundError`.
+ */
+export class RequestFailedError extends BackplaneError {
+  /** Which bound was reached, or that the owner's handler failed. */
+  readonly reason: 'busy' | 'error' | 'limit';
+  constructor(reason: 'busy' | 'error' | 'limit', message: string, options?: ErrorOptions) {
+    super('ERR_REQUEST_FAILED', message, options);
+    this.reason = reason;
   }
 }

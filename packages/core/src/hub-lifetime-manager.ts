@@ -5,6 +5,11 @@ import { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import { ClientInvocations } from './client-invocations.js';
 import { ClientResults } from './client-results.js';
+import {
+  type ConnectionRequestHandler,
+  ConnectionRequests,
+  type RequestOptions,
+} from './connection-requests.js';
 import { type Driver, type DriverState, isDurableDriver } from './driver.js';
 import { InvalidArgumentError } from './errors.js';
 import { GroupCommands } from './group-commands.js';
@@ -67,6 +72,7 @@ export class HubLifetimeManager {
   readonly #results = new ClientResults();
   readonly #groupCommands: GroupCommands;
   readonly #invocations: ClientInvocations;
+  readonly #requests: ConnectionRequests;
   readonly #inbound: Inbound;
   readonly #events = new Subject<BackplaneEvent>();
   readonly #measurements = new Subject<BackplaneMeasurement>();
@@ -191,6 +197,7 @@ export class HubLifetimeManager {
       maxGroupNameLength: this.#maxGroupNameLength,
     });
     this.#invocations = new ClientInvocations({ ...shared, results });
+    this.#requests = new ConnectionRequests({ ...shared, maxPending: resolved.maxPendingRequests });
     this.#inbound = new Inbound({
       ...shared,
       epoch: this.epoch,
@@ -198,6 +205,7 @@ export class HubLifetimeManager {
       gaps,
       groupCommands: this.#groupCommands,
       invocations: this.#invocations,
+      requests: this.#requests,
       replay,
       emit,
       onActivity: () => this.#monitor.activity(),
@@ -431,6 +439,23 @@ export class HubLifetimeManager {
     return this.#results.has(invocationId);
   }
 
+  // ---- requests about connections ----------------------------------------------------------------------
+
+  /**
+   * Asks the server owning `connectionId` (on any server, this one included) and resolves with its
+   * handler's answer. Rejects with `ConnectionNotFoundError` (no such server, or its handler does not hold
+   * the connection), `AckTimeoutError` (no reply within `timeout` plus a grace of 5 s),
+   * `RequestFailedError` (a bound, or the handler failed), `ClosedError`.
+   */
+  request(connectionId: string, payload: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
+    return this.#requests.request(connectionId, payload, options);
+  }
+
+  /** Sets who answers requests about this server's connections (the hub server); one handler per manager. */
+  setRequestHandler(handler: ConnectionRequestHandler | undefined): void {
+    this.#requests.handler = handler;
+  }
+
   /** Stops receiving, fails pending acks and client results with `ClosedError`, closes the driver. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -441,6 +466,7 @@ export class HubLifetimeManager {
     this.#acks.closeAll();
     this.#results.closeAll();
     this.#queries.close();
+    this.#requests.closeAll();
     this.#connections.clear();
     await this.#driver.close();
     this.#events.complete();

@@ -1,6 +1,7 @@
 import type { BackplaneSpans } from './backplane-tracing.js';
 import type { Channels } from './channels.js';
 import type { ClientInvocations } from './client-invocations.js';
+import type { ConnectionRequests } from './connection-requests.js';
 import type { LogPosition, MessageHandler } from './driver.js';
 import type { Envelope, InvocationBody, PresenceAnswerBody, PresenceQueryBody } from './envelope.js';
 import { decodeEnvelope, ownEnvelopeReader } from './envelope-codec.js';
@@ -28,6 +29,7 @@ export interface InboundOptions {
   readonly connections: LocalConnections;
   readonly groupCommands: GroupCommands;
   readonly invocations: ClientInvocations;
+  readonly requests: ConnectionRequests;
   /** Durable mode only: positions and replays of the channels' logs. */
   readonly replay: DurableReplay | undefined;
   readonly emit: (event: BackplaneEvent) => void;
@@ -56,8 +58,8 @@ const UNSEQUENCED: ReadonlySet<Envelope['kind']> = new Set([
  * The inbound path: every message from the broker is decoded (our own echoes dropped undecoded),
  * checked for order (gaps reported, or filled from the log in durable mode, duplicates dropped) and
  * dispatched by kind: deliveries to local connections, group commands and their acks, client results,
- * probes, heartbeats, presence queries and answers. Malformed messages are counted and logged at a bounded
- * rate.
+ * probes, heartbeats, presence queries and answers, requests about connections and their replies.
+ * Malformed messages are counted and logged at a bounded rate.
  */
 export class Inbound {
   readonly #options: InboundOptions;
@@ -144,15 +146,15 @@ export class Inbound {
     try {
       const spans = this.#options.spans;
       if (spans && envelope.kind === 'invocation')
-        spans.process(channel, envelope, source === 'log', () => this.#dispatch(channel, envelope));
-      else this.#dispatch(channel, envelope);
+        spans.process(channel, envelope, source === 'log', () => this.#dispatch(channel, envelope, source));
+      else this.#dispatch(channel, envelope, source);
     } catch (error) {
       log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
     }
     return 'delivered';
   }
 
-  #dispatch(channel: string, envelope: Envelope): void {
+  #dispatch(channel: string, envelope: Envelope, source: MessageSource): void {
     const { inbox, channels, connections } = this.#options;
     switch (envelope.kind) {
       case 'invocation':
@@ -169,6 +171,13 @@ export class Inbound {
         return;
       case 'completion':
         if (channel === inbox) this.#options.invocations.receiveCompletion(envelope);
+        return;
+      case 'request':
+        // A request read back from the log missed its time: its asker has given up or will soon.
+        if (channel === inbox && source !== 'log') void this.#options.requests.receiveRequest(envelope);
+        return;
+      case 'reply':
+        if (channel === inbox) this.#options.requests.receiveReply(envelope);
         return;
       case 'probe':
         return;

@@ -14,6 +14,11 @@ export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
 export type { HubPresence, PresenceQueryOptions, PresenceResult } from './presence-result.js';
+export type {
+  ConnectionRequest,
+  ConnectionRequestHandler,
+  RequestOptions,
+} from './connection-requests.js';
 export type { BackplaneStats, ChannelKindCounts } from './stats.js';
 export type { BackplaneMeasurement, PublishMeasurement } from './measurements.js';
 
@@ -69,4 +74,5 @@ export {
   LimitExceededError,
   OutboxFullError,
   BrokerError,
+  RequestFailedError,
 } from './errors.js';

@@ -21,6 +21,9 @@ export type {
   PresenceQueryBody,
   PresenceQueryKind,
   ProbeBody,
+  ReplyBody,
+  ReplyOutcome,
+  RequestBody,
 } from './envelope.js';
 export { ENVELOPE_VERSION } from './envelope.js';
 export type { MalformedTraceHandler } from './envelope-codec.js';

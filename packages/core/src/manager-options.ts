@@ -133,6 +133,13 @@ export interface HubLifetimeManagerOptions {
    * @default {} (on when `@opentelemetry/api` is installed, to its global tracer provider)
    */
   tracing?: TracingOptions | false;
+  /**
+   * How many requests about connections (`request`, used by the hub server to serve HTTP transports
+   * without sticky sessions) this server may wait for at once, and, separately, answer at once. Past it a
+   * request fails at once with `RequestFailedError` (`limit` on the asker, `busy` from the owner).
+   * @default 10_000 requests
+   */
+  maxPendingRequests?: number;
 }
 
 /** What a server's connections missed, for `reconcile`. */
@@ -177,6 +184,7 @@ export interface ResolvedManagerOptions {
   readonly maxUserIdLength: number;
   readonly maxGroupsPerConnection: number;
   readonly maxTrackedOrigins: number;
+  readonly maxPendingRequests: number;
 }
 
 /** Applies the defaults documented on {@link HubLifetimeManagerOptions}; throws on an invalid node id or limit. */
@@ -208,5 +216,6 @@ export function resolveManagerOptions(options: HubLifetimeManagerOptions): Resol
     maxUserIdLength,
     maxGroupsPerConnection,
     maxTrackedOrigins,
+    maxPendingRequests: limitOption(options.maxPendingRequests, 'maxPendingRequests', 10_000),
   };
 }

@@ -50,6 +50,12 @@ describe('envelope codec', () => {
     { ...header, seq: 0, kind: 'presence-answer', id: 2, count: 3, ids: ['a', 'b'], peers: ['S2', 'S3'] },
     { ...header, seq: 0, kind: 'presence-answer', id: 3, count: 0, ids: [] },
     { ...header, seq: 0, kind: 'presence-answer', id: 4, count: 0, peers: [] },
+    { ...header, kind: 'request', id: 9, connectionId: 'c', ttl: 95_000, payload: new Uint8Array([1, 2]) },
+    { ...header, kind: 'reply', id: 9, outcome: 'ok', payload: new Uint8Array([3]) },
+    { ...header, kind: 'reply', id: 9, outcome: 'ok', payload: new Uint8Array(0) },
+    { ...header, kind: 'reply', id: 9, outcome: 'not-found' },
+    { ...header, kind: 'reply', id: 9, outcome: 'busy' },
+    { ...header, kind: 'reply', id: 9, outcome: 'error' },
   ];
 
   for (const envelope of cases) {
@@ -59,6 +65,8 @@ describe('envelope codec', () => {
         // Payloads decode as Buffers (a Uint8Array view, no copy); compare bytes.
         const bytes = new Map([...decoded.payloads].map(([k, v]) => [k, new Uint8Array(v)]));
         expect({ ...decoded, payloads: bytes }).toEqual(envelope);
+      } else if ((decoded.kind === 'request' || decoded.kind === 'reply') && decoded.payload) {
+        expect({ ...decoded, payload: new Uint8Array(decoded.payload) }).toEqual(envelope);
       } else {
         expect(decoded).toEqual(envelope);
       }
@@ -116,6 +124,13 @@ describe('envelope codec', () => {
     expect(
       hex(encodeEnvelope({ ...header, seq: 0, kind: 'presence-answer', id: 9, count: 2, ids: ['A', 'B'] })),
     ).toBe('98 01 a1 53 a1 65 00 08 09 02 92 a1 41 a1 42');
+    const payload = new Uint8Array([1, 2]);
+    expect(
+      hex(encodeEnvelope({ ...header, kind: 'request', id: 9, connectionId: 'c', ttl: 95_000, payload })),
+    ).toBe('99 01 a1 53 a1 65 07 09 09 a1 63 ce 00 01 73 18 c4 02 01 02');
+    expect(
+      hex(encodeEnvelope({ ...header, kind: 'reply', id: 9, outcome: 'ok', payload: new Uint8Array([3]) })),
+    ).toBe('98 01 a1 53 a1 65 07 0a 09 01 c4 01 03');
   });
 
   it('envelope codec - ignores unknown trailing fields (forward compatibility)', () => {
@@ -162,6 +177,12 @@ describe('envelope codec', () => {
     ['presence answer with a negative count', packr.pack([1, 'S', 'e', 0, 8, 1, -1])],
     ['presence answer ids not strings', packr.pack([1, 'S', 'e', 0, 8, 1, 1, [1]])],
     ['presence answer peers not an array', packr.pack([1, 'S', 'e', 0, 8, 1, 1, null, 'S2'])],
+    ['request payload not binary', packr.pack([1, 'S', 'e', 1, 9, 1, 'c', 10, 'text'])],
+    ['request without ttl', packr.pack([1, 'S', 'e', 1, 9, 1, 'c'])],
+    ['request connection id not a string', packr.pack([1, 'S', 'e', 1, 9, 1, 5, 10, new Uint8Array(1)])],
+    ['unknown reply outcome', packr.pack([1, 'S', 'e', 1, 10, 1, 9])],
+    ['ok reply without payload', packr.pack([1, 'S', 'e', 1, 10, 1, 1])],
+    ['reply payload not binary', packr.pack([1, 'S', 'e', 1, 10, 1, 2, 'x'])],
   ];
   for (const [what, bytes] of bad) {
     it(`envelope codec - rejects ${what} with EnvelopeError`, () => {

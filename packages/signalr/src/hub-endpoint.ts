@@ -17,6 +17,7 @@ import {
 } from './hub-connection-context.js';
 import { type DispatcherSettings, HubDispatcher } from './hub-dispatcher.js';
 import { Heartbeat, heartbeatPeriod } from './keep-alive.js';
+import { relayThroughManager } from './relay/relay-handlers.js';
 import { type Admission, TransportEndpoint, type TransportSettings } from './transport-endpoint.js';
 import { WriteBatcher } from './transports/write-batcher.js';
 
@@ -63,6 +64,8 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
       );
     });
     this.clients = hubContextClients(manager);
+    // Hub connection ids name their owner: HTTP transports reach it through the backplane.
+    this.relayThrough(relayThroughManager(manager, path, this));
   }
 
   protected override get offersStatefulReconnect(): boolean {

@@ -23,6 +23,9 @@ import {
   negotiateVersion,
 } from './negotiate.js';
 import { messageTooLarge } from './record-reader.js';
+import { ForwardedExchange } from './relay/forwarded-exchange.js';
+import type { ForwardedAnswer, ForwardedRequest } from './relay/forwarded-http.js';
+import { RELAYED_ANSWER_MAX_BYTES, type RelayLink, TransportRelay } from './relay/transport-relay.js';
 import type { TransportConnection } from './transport-connection.js';
 import { LongPollingSender } from './transports/long-polling.js';
 import { ServerSentEventsSender } from './transports/server-sent-events.js';
@@ -89,6 +92,8 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
   readonly #writer: Writer;
   readonly #maxPostBody: number;
   readonly #announcePollEnd: boolean;
+  /** Forwards the HTTP transports of connections other nodes own (none for raw connections). */
+  #relay: TransportRelay | undefined;
   /**
    * Logs an error of a request's socket or response (a client that went away): one function for every
    * request of this endpoint, since a listener closing over the request would live as long as an idle socket.
@@ -135,6 +140,19 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     request: TransportRequest,
   ): C;
 
+  /**
+   * Serves POSTs, polls and DELETEs (and Server-Sent Events streams) for connections another node owns
+   * through `link`, so the HTTP transports need no sticky sessions. Called once, by a subclass whose
+   * connection ids name their owner.
+   */
+  protected relayThrough(link: RelayLink): void {
+    this.#relay = new TransportRelay(
+      link,
+      { pollTimeout: this.settings.pollTimeout, maxPostBody: this.#maxPostBody, log: this.settings.log },
+      this.#writer,
+    );
+  }
+
   /** Stops what the subclass runs for all its connections (after `close` let them go). */
   protected stop(): void {}
 
@@ -169,6 +187,8 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     // Only an authentic token yields the key its connection is filed under.
     const key = this.settings.tokens.keyOf(token);
     if (!key) return void text(res, 404, new ConnectionTokenError().message);
+    const owner = this.#remoteOwner(token, key);
+    if (owner !== undefined) return this.#forward(req, res, url, owner);
     if (method === 'POST') return this.#post(req, res, key);
     if (method === 'DELETE') return this.#delete(res, key);
     const kind = (req.headers.accept ?? '').includes('text/event-stream')
@@ -177,6 +197,81 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     if (!this.settings.transports.has(kind)) return void text(res, 404, transportNotSupported(kind));
     if (kind === 'ServerSentEvents') return this.#serverSentEvents(req, res, url, token, key);
     return this.#longPoll(req, res, url, token, key);
+  }
+
+  /**
+   * The connection id a request should be forwarded for: its token was negotiated on another node, which
+   * holds (or opens) its connection, and this node holds nothing under its key.
+   */
+  #remoteOwner(token: string, key: string): string | undefined {
+    if (!this.#relay || this.#byToken.has(key) || this.#drainingPolls.has(key)) return undefined;
+    const connectionId = this.settings.tokens.read(token)?.connectionId;
+    return connectionId !== undefined && this.#relay.isRemote(connectionId) ? connectionId : undefined;
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, url: URL, connectionId: string): Promise<void> {
+    const relay = this.#relay!;
+    const events = req.method === 'GET' && (req.headers.accept ?? '').includes('text/event-stream');
+    if (!events) return relay.forward(req, res, url, this.path, connectionId);
+    if (!this.settings.transports.has('ServerSentEvents'))
+      return Promise.resolve(text(res, 404, transportNotSupported('ServerSentEvents')));
+    return relay.events(req, res, url, this.path, connectionId);
+  }
+
+  /**
+   * A request another node forwarded for a connection of this one: handled as if its client had sent it
+   * here; resolves with the answer. `signal` aborts when the asker stops waiting.
+   */
+  async answerForwarded(request: ForwardedRequest, signal: AbortSignal): Promise<ForwardedAnswer> {
+    const { req, res, answer } = new ForwardedExchange(request, signal);
+    const url = new URL(`${request.path}${request.search}`, 'http://forwarded');
+    const token = url.searchParams.get('id');
+    const key = token ? this.settings.tokens.keyOf(token) : undefined;
+    if (!token || !key) text(res, 404, new ConnectionTokenError().message);
+    else if (request.events) this.#relayedEvents(req, res, url, token, key, request.events);
+    else if (request.method === 'POST') await this.#post(req, res, key);
+    else if (request.method === 'DELETE') this.#delete(res, key);
+    else if (!this.settings.transports.has('LongPolling'))
+      text(res, 404, transportNotSupported('LongPolling'));
+    else this.#longPoll(req, res, url, token, key, RELAYED_ANSWER_MAX_BYTES);
+    return answer;
+  }
+
+  /**
+   * A Server-Sent Events stream another node holds for a connection of this one: `open` opens the
+   * connection (buffered here like long polling), `poll` takes what its buffer holds (a DELETE ends it).
+   */
+  #relayedEvents(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    token: string,
+    key: string,
+    step: 'open' | 'poll',
+  ): void {
+    const existing = this.#byToken.get(key);
+    const relayed =
+      existing?.transport.kind === 'ServerSentEvents' && existing.transport instanceof LongPollingSender;
+    if (step === 'open') {
+      if (req.method !== 'GET') return void res.writeHead(405, { Allow: 'GET' }).end();
+      if (existing) return void text(res, 409, 'Connection already has a transport.');
+      if (!this.settings.transports.has('ServerSentEvents'))
+        return void text(res, 404, transportNotSupported('ServerSentEvents'));
+      return void this.#openPolled(req, res, url, token, key, true);
+    }
+    if (req.method === 'DELETE') {
+      if (relayed) existing!.close(undefined, { sendClose: false });
+      this.#drainingPolls.delete(key);
+      return void text(res, relayed ? 202 : 404, relayed ? '' : 'No Connection with that ID');
+    }
+    const draining = this.#drainingPolls.get(key);
+    if (draining) {
+      draining.poll(res, RELAYED_ANSWER_MAX_BYTES);
+      if (!draining.draining) this.#drainingPolls.delete(key);
+      return;
+    }
+    if (!relayed) return void text(res, 404, 'No Connection with that ID');
+    (existing!.transport as LongPollingSender).poll(res, RELAYED_ANSWER_MAX_BYTES);
   }
 
   /**
@@ -354,21 +449,43 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     );
   }
 
-  #longPoll(req: IncomingMessage, res: ServerResponse, url: URL, token: string, key: string): void {
+  #longPoll(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    token: string,
+    key: string,
+    maxBytes?: number,
+  ): void {
     const draining = this.#drainingPolls.get(key);
     if (draining) {
-      draining.poll(res);
+      draining.poll(res, maxBytes);
       if (!draining.draining) this.#drainingPolls.delete(key);
       return;
     }
     const existing = this.#byToken.get(key);
     if (existing) {
-      if (!(existing.transport instanceof LongPollingSender))
+      if (existing.transport.kind !== 'LongPolling' || !(existing.transport instanceof LongPollingSender))
         return void text(res, 400, 'Connection uses another transport.');
       req.socket.setTimeout(0);
-      existing.transport.poll(res);
+      existing.transport.poll(res, maxBytes);
       return;
     }
+    this.#openPolled(req, res, url, token, key, false);
+  }
+
+  /**
+   * Opens a connection whose bytes wait for polls: long polling, or a Server-Sent Events stream another
+   * node holds (`relayedEvents`). The first poll answers at once: it tells the client the transport is up.
+   */
+  #openPolled(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    token: string,
+    key: string,
+    relayedEvents: boolean,
+  ): void {
     let admission: Admission;
     try {
       admission = this.#redeem(req, url, token);
@@ -381,12 +498,12 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
         pollTimeout: this.settings.pollTimeout,
         disconnectTimeout: this.settings.disconnectTimeout,
         announceEnd: this.#announcePollEnd,
+        relayedEvents,
       },
       this.#writer,
       guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
     );
     connection = this.#accept(key, admission, sender, new TransportRequest(req, url, false));
-    // The first poll answers at once: it tells the client the transport is up.
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
   }
 

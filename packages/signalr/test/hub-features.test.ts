@@ -276,8 +276,8 @@ describe('hub context and hosting', () => {
   });
 });
 
-describe('sticky sessions', () => {
-  it('sticky sessions - SSE and long polling requests that reach a node without the connection get 404', async () => {
+describe('no sticky sessions', () => {
+  it('no sticky sessions - SSE and long polling requests that reach a node without the connection are served by its owner', async () => {
     const [n1, n2] = nodes as [Node, Node];
     const body = (await (
       await fetch(`${n1.url}/chat/negotiate?negotiateVersion=1`, { method: 'POST' })
@@ -290,7 +290,11 @@ describe('sticky sessions', () => {
       method: 'POST',
       body: `{"protocol":"json","version":1}${RS}`,
     });
-    expect(post.status).toBe(404);
-    expect((await fetch(`${n1.url}/chat?id=${id}`, { method: 'DELETE' })).status).toBe(202);
+    expect(post.status).toBe(200); // forwarded to node 1
+    const poll = await fetch(`${n2.url}/chat?id=${id}`); // answered from node 1's buffer
+    expect(poll.status).toBe(200);
+    expect(await poll.text()).toBe(`{}${RS}`);
+    expect((await fetch(`${n2.url}/chat?id=${id}`, { method: 'DELETE' })).status).toBe(202);
+    expect((await fetch(`${n1.url}/chat?id=${id}`)).status).toBe(404); // gone on its owner
   });
 });

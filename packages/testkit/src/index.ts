@@ -49,6 +49,10 @@ export { startTcpProxy } from './launchers/tcp-proxy.js';
 export type { TopologyErrorCode } from './launchers/topology-error.js';
 export { TopologyError } from './launchers/topology-error.js';
 
+// A round-robin HTTP balancer without affinity (deployments without sticky sessions)
+export type { RoundRobinBalancer } from './round-robin-balancer.js';
+export { startRoundRobinBalancer } from './round-robin-balancer.js';
+
 // Waiting on events (with a timeout, never a bare sleep) and a test client
 export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';

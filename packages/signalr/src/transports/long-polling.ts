@@ -1,5 +1,4 @@
-import type { ServerResponse } from 'node:http';
-import type { TransportSender } from '../hub-connection-context.js';
+import type { TransportKind, TransportSender } from '../hub-connection-context.js';
 import type { BatchedSender, Writer } from './write-batcher.js';
 
 export interface LongPollingOptions {
@@ -12,6 +11,21 @@ export interface LongPollingOptions {
    * connections: they have no Close message of their own). @default false
    */
   announceEnd?: boolean;
+  /**
+   * The client reads a Server-Sent Events stream held by another node, which polls this buffer through
+   * the backplane and writes each answer as events (kind `ServerSentEvents`, text only).
+   * @default false
+   */
+  relayedEvents?: boolean;
+}
+
+/** What a poll is answered on: an HTTP response, or a poll forwarded from another node. */
+export interface PollResponse {
+  writeHead(
+    status: number,
+    headers?: Record<string, string | number>,
+  ): { end(body?: Uint8Array | string): unknown };
+  once(event: 'close', listener: () => void): unknown;
 }
 
 /**
@@ -21,12 +35,12 @@ export interface LongPollingOptions {
  * event-loop iteration in which records arrived, with all of them (one response, one write).
  */
 export class LongPollingSender implements TransportSender, BatchedSender {
-  readonly kind = 'LongPolling';
-  readonly binary = true;
+  readonly kind: TransportKind;
+  readonly binary: boolean;
   #buffer: Uint8Array[] = [];
   /** Bytes in `#buffer`. */
   #bytes = 0;
-  #poll: { res: ServerResponse; timer: NodeJS.Timeout } | undefined;
+  #poll: { res: PollResponse; timer: NodeJS.Timeout; maxBytes: number } | undefined;
   #closed = false;
   /** A poll was answered 204 after the close. */
   #endAnnounced = false;
@@ -38,6 +52,8 @@ export class LongPollingSender implements TransportSender, BatchedSender {
     readonly batcher: Writer,
     readonly onIdle: () => void,
   ) {
+    this.kind = options.relayedEvents ? 'ServerSentEvents' : 'LongPolling';
+    this.binary = !options.relayedEvents;
     this.#armIdle();
   }
 
@@ -94,14 +110,17 @@ export class LongPollingSender implements TransportSender, BatchedSender {
     );
   }
 
-  /** A poll arrived: answer at once with what is buffered, or hold it. */
-  poll(res: ServerResponse): void {
+  /**
+   * A poll arrived: answer at once with what is buffered, or hold it. `maxBytes` caps an answer (whole
+   * records, at least one; the rest waits for the next poll): a poll forwarded through the broker.
+   */
+  poll(res: PollResponse, maxBytes = Number.POSITIVE_INFINITY): void {
     if (this.#closed) {
       if (this.#buffer.length === 0) {
         this.#endAnnounced = true;
         return void res.writeHead(204).end();
       }
-      const body = this.#take();
+      const body = this.#take(maxBytes);
       res
         .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })
         .end(body);
@@ -118,7 +137,7 @@ export class LongPollingSender implements TransportSender, BatchedSender {
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
       this.#armIdle();
     }, this.options.pollTimeout);
-    this.#poll = { res, timer };
+    this.#poll = { res, timer, maxBytes };
     res.once('close', () => {
       if (this.#poll?.res === res) {
         clearTimeout(timer);
@@ -134,18 +153,27 @@ export class LongPollingSender implements TransportSender, BatchedSender {
     if (!poll) return;
     this.#poll = undefined;
     clearTimeout(poll.timer);
-    const body = this.#take();
+    const body = this.#take(poll.maxBytes);
     poll.res
       .writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength })
       .end(body);
     this.#armIdle();
   }
 
-  #take(): Buffer {
-    const records = this.#buffer.length;
-    const body = Buffer.concat(this.#buffer, this.#bytes);
-    this.#buffer.length = 0;
-    this.#bytes = 0;
+  /** Takes what is buffered, up to `maxBytes` in whole records (at least one). */
+  #take(maxBytes: number): Buffer {
+    const buffer = this.#buffer;
+    let records = buffer.length;
+    let bytes = this.#bytes;
+    if (bytes > maxBytes) {
+      bytes = buffer[0]!.byteLength;
+      records = 1;
+      while (records < buffer.length && bytes + buffer[records]!.byteLength <= maxBytes)
+        bytes += buffer[records++]!.byteLength;
+    }
+    const body = Buffer.concat(records === buffer.length ? buffer : buffer.slice(0, records), bytes);
+    buffer.splice(0, records);
+    this.#bytes -= bytes;
     this.batcher.sent(records);
     return body;
   }
