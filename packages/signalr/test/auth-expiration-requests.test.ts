@@ -2,6 +2,7 @@ import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signJwt } from '../src/index.js';
 import { RS } from './raw-client.js';
+import { MATRIX } from './support/matrix.js';
 import { connectClient, type Node, seen, startMemoryNodes, stopNode, WAIT_MS } from './two-nodes.js';
 
 // A poll or a send of an open HTTP connection after its JWT expired is refused at once, as ASP.NET Core's
@@ -80,11 +81,12 @@ describe('authentication expiry on HTTP requests', { timeout: 2_000 + 2 * WAIT_M
     expect(node.manager.connectionCount).toBe(0);
   });
 
-  for (const transport of ['ServerSentEvents', 'LongPolling'] as const) {
-    it(`closeOnAuthenticationExpiration - the official client's call after the JWT expired fails and the connection closes with an error (${transport})`, async () => {
+  // WebSockets have no request per send: their connections close on the heartbeat (auth-expiration.test.ts).
+  for (const { transport, protocol } of MATRIX.filter((c) => c.transport !== 'WebSockets')) {
+    it(`closeOnAuthenticationExpiration - the official client's call after the JWT expired fails and the connection closes with an error (${transport}, ${protocol})`, async () => {
       vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
       const { token, expiresAt } = shortLivedToken();
-      const client = await connectClient(node.url, { transport, protocol: 'json', accessToken: token });
+      const client = await connectClient(node.url, { transport, protocol, accessToken: token });
       try {
         const closed = new Promise<Error | undefined>((resolve) => client.onclose(resolve));
         await until(expiresAt);
