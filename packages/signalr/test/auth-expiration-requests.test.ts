@@ -1,3 +1,4 @@
+import { waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signJwt } from '../src/index.js';
@@ -64,7 +65,10 @@ describe('authentication expiry on HTTP requests', { timeout: 2_000 + 2 * WAIT_M
       status: 401,
       challenge: EXPIRED,
     });
-    expect(node.manager.connectionCount).toBe(0);
+    await waitFor(() => node.manager.connectionCount === 0, {
+      name: 'the connection to close',
+      timeoutMs: WAIT_MS,
+    });
     expect(seen.marks).not.toContain('after expiry'); // the method did not run
   });
 
@@ -78,7 +82,10 @@ describe('authentication expiry on HTTP requests', { timeout: 2_000 + 2 * WAIT_M
       status: 401,
       challenge: EXPIRED,
     });
-    expect(node.manager.connectionCount).toBe(0);
+    await waitFor(() => node.manager.connectionCount === 0, {
+      name: 'the connection to close',
+      timeoutMs: WAIT_MS,
+    });
   });
 
   // WebSockets have no request per send: their connections close on the heartbeat (auth-expiration.test.ts).
