@@ -536,17 +536,20 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     this.#end(error);
   }
 
+  authenticationExpired(now: number): boolean {
+    return (
+      this.settings.closeOnAuthenticationExpiration &&
+      now > authenticationExpiry(this.claims, this.settings.jwtClockSkew)
+    );
+  }
+
   /**
    * The hub's heartbeat, once a second: keep-alive pings, client and handshake timeouts, and the end of an
    * expired authentication (read from the claims the connection keeps anyway: no field per connection).
    */
   tick(now: number): void {
     if (this.#state === 'closed' || !this.#attached) return;
-    if (
-      this.#state === 'open' &&
-      this.settings.closeOnAuthenticationExpiration &&
-      now > authenticationExpiry(this.claims, this.settings.jwtClockSkew)
-    ) {
+    if (this.#state === 'open' && this.authenticationExpired(now)) {
       this.close(new UnauthorizedError('The access token expired.'));
       return;
     }

@@ -35,7 +35,8 @@ export interface TransportOptions {
   transportMaxBufferSize?: number;
   /**
    * With `HubServerOptions.jwtSecret`: close a connection once its JWT expires (`exp` plus `jwtClockSkew`),
-   * checked once a second. @default the HubServer's `closeOnAuthenticationExpiration` (false)
+   * checked once a second and on each long-polling poll and send (401 after the expiry).
+   * @default the HubServer's `closeOnAuthenticationExpiration` (false)
    */
   closeOnAuthenticationExpiration?: boolean;
 }

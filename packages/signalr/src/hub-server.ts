@@ -74,7 +74,8 @@ export interface HubServerOptions {
   /**
    * With `jwtSecret`: close a connection once its JWT expires (`exp` plus `jwtClockSkew`), with a Close
    * message saying there was an error and not allowing reconnect (the client needs a fresh token), checked
-   * once a second. Off, a connection outlives its token (only connecting needs a valid one), as in SignalR.
+   * once a second; a long-polling poll or a send (POST) arriving after the expiry is refused with 401
+   * (`invalid_token`) and closes the connection at once. Off, a connection outlives its token (only connecting needs a valid one), as in SignalR.
    * A connection token never outlives the JWT it was negotiated with, either way. @default false
    */
   closeOnAuthenticationExpiration?: boolean;

@@ -221,9 +221,16 @@ export class RawConnectionContext implements TransportConnection, HeartbeatTarge
     this.#onClosed(this, error);
   }
 
+  authenticationExpired(now: number): boolean {
+    return (
+      this.#settings.closeOnAuthenticationExpiration &&
+      now > authenticationExpiry(this.claims, this.#settings.jwtClockSkew)
+    );
+  }
+
   /** Once a second when the connection's JWT can expire: closes it once it has. */
   tick(now: number): void {
-    if (!this.#closed && now > authenticationExpiry(this.claims, this.#settings.jwtClockSkew))
+    if (!this.#closed && this.authenticationExpired(now))
       this.close(new UnauthorizedError('The access token expired.'));
   }
 }

@@ -30,6 +30,8 @@ export interface TransportConnection {
   transportLost(error?: Error): void;
   /** Stateful reconnect: continue on `transport`; false if the connection cannot be resumed. */
   reattach(transport: TransportSender): boolean;
+  /** With `closeOnAuthenticationExpiration`: whether the connection's JWT has expired at `now` (Unix ms). */
+  authenticationExpired(now: number): boolean;
   /** Ends the connection. Idempotent. */
   close(error?: Error, options?: CloseOptions): void;
 }

@@ -467,6 +467,7 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     if (existing) {
       if (existing.transport.kind !== 'LongPolling' || !(existing.transport instanceof LongPollingSender))
         return void text(res, 400, 'Connection uses another transport.');
+      if (this.#refuseExpired(existing, res)) return;
       req.socket.setTimeout(0);
       existing.transport.poll(res, maxBytes);
       return;
@@ -513,6 +514,7 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     if (connection.transport.kind === 'WebSockets')
       return void text(res, 405, 'POST requests are not allowed for WebSocket connections.');
     if (connection.posting) return void text(res, 409, 'Another send request is in progress.');
+    if (this.#refuseExpired(connection, res)) return;
     connection.posting = true;
     try {
       const limit = this.#maxPostBody;
@@ -548,6 +550,18 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     connection.close(undefined, { sendClose: false });
     this.#drainingPolls.delete(key);
     text(res, 202, '');
+  }
+
+  /**
+   * A poll or a send of an open connection after its JWT expired (`closeOnAuthenticationExpiration`): refused
+   * as ASP.NET Core's per-request authentication refuses an expired token (401, `invalid_token`), and the
+   * connection closed at once, as the heartbeat would close it within the second. True if refused.
+   */
+  #refuseExpired(connection: C, res: ServerResponse): boolean {
+    if (!connection.authenticationExpired(Date.now())) return false;
+    connection.close(new UnauthorizedError('The access token expired.'));
+    refuse(res, new UnauthorizedError('Token expired.', { invalidToken: true }));
+    return true;
   }
 
   /** Creates and registers a connection under `key` (`ConnectionTokens.keyOf` its token). */

@@ -2,6 +2,7 @@ import type * as signalR from '@microsoft/signalr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionTokens } from '../src/connection-token.js';
 import { signJwt } from '../src/index.js';
+import { MATRIX } from './support/matrix.js';
 import { connectClient, type Node, startMemoryNodes, stopNode, WAIT_MS } from './two-nodes.js';
 
 /** 32 bytes: the shortest HS256 secret a HubServer accepts. */
@@ -60,7 +61,7 @@ describe('authentication expiry', () => {
     expect(ttlBound).toBeGreaterThanOrEqual(before + 300_000);
   });
 
-  it('closeOnAuthenticationExpiration - a connection is closed with an error when its JWT expires and does not reconnect, on every transport (official client)', {
+  it('closeOnAuthenticationExpiration - a connection is closed with an error when its JWT expires and does not reconnect, on every transport and hub protocol (official client)', {
     timeout: SHORT_LIFE_S * 1_000 + 2 * WAIT_MS,
   }, async () => {
     const exp = nowSeconds() + SHORT_LIFE_S;
@@ -69,15 +70,15 @@ describe('authentication expiry', () => {
     try {
       const reconnecting: string[] = [];
       const closes: Array<Promise<Error | undefined>> = [];
-      for (const transport of ['WebSockets', 'ServerSentEvents', 'LongPolling'] as const) {
+      for (const { transport, protocol } of MATRIX) {
         const client = await connectClient(closing.url, {
           transport,
-          protocol: 'json',
+          protocol,
           accessToken,
           configure: (builder) => builder.withAutomaticReconnect([0, 0, 0]),
         });
         clients.push(client);
-        client.onreconnecting(() => reconnecting.push(transport));
+        client.onreconnecting(() => reconnecting.push(`${transport} ${protocol}`));
         closes.push(new Promise((resolve) => client.onclose(resolve)));
       }
       const survivor = await connectClient(lenient.url, {

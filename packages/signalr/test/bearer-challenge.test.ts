@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { signJwt } from '../src/index.js';
+import { MATRIX, skipUnsupportedCombinations } from './support/matrix.js';
 import { connectClient, type Node, startMemoryNodes, stopNode } from './two-nodes.js';
 
 /** 32 bytes: the shortest HS256 secret a HubServer accepts. */
@@ -122,10 +123,10 @@ describe('bearer challenge', () => {
     expect(await upgrade(`?access_token=${forged}`)).toEqual(invalid('Invalid token signature.'));
   });
 
-  for (const transport of ['WebSockets', 'ServerSentEvents', 'LongPolling'] as const) {
-    it(`bearer challenge - the official client reports Unauthorized, with no token or a bad one (${transport})`, async () => {
+  for (const { transport, protocol } of MATRIX) {
+    it(`bearer challenge - the official client reports Unauthorized, with no token or a bad one (${transport}, ${protocol})`, async () => {
       for (const accessToken of [undefined, forged]) {
-        const started = connectClient(secured.url, { transport, protocol: 'json', accessToken });
+        const started = connectClient(secured.url, { transport, protocol, accessToken });
         const error = (await started.then(
           () => {
             throw new Error('connected without a valid token');
@@ -140,3 +141,5 @@ describe('bearer challenge', () => {
     });
   }
 });
+
+describe('bearer challenge - skipped', () => skipUnsupportedCombinations('bearer challenge'));

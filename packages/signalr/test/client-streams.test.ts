@@ -3,129 +3,29 @@ import { waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientStream, type StreamFlow } from '../src/client-stream.js';
-import { ClientStreamError, Hub } from '../src/index.js';
+import { ClientStreamError } from '../src/index.js';
 import { RawSocket, RS } from './raw-client.js';
+import { seen, UploadHub } from './support/upload-hub.js';
 import {
   connectClient,
-  gate,
   type Node,
   type ProtocolName,
-  SETTLE_MS,
   startNode,
   stopNode,
   type TransportName,
   WAIT_MS,
 } from './two-nodes.js';
 
-/** What the upload hub saw. */
-const seen = {
-  collected: [] as unknown[],
-  /** How each `Watch` call's stream ended: 'done' or the error's name and message. */
-  endings: [] as string[],
-  /** Items `Slow` read, in order. */
-  slow: [] as unknown[],
-  gate: gate(),
-  /** Resolved by `Slow` once it started (its stream is open). */
-  started: gate(),
-};
+// What one combination shows; every upload capability over every transport and protocol is in
+// client-streams-matrix.test.ts.
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-
-class UploadHub extends Hub {
-  /** One ordinary argument, then one stream. */
-  async Join(label: string, items: AsyncIterable<unknown>) {
-    const all: unknown[] = [];
-    for await (const item of items) all.push(item);
-    return `${label}:${all.join(',')}`;
-  }
-  /** Two streams around an ordinary argument on the client: `invoke('Zip', a, sep, b)`. */
-  async Zip(separator: string, left: AsyncIterable<unknown>, right: AsyncIterable<unknown>) {
-    const l: unknown[] = [];
-    const r: unknown[] = [];
-    for await (const item of left) l.push(item);
-    for await (const item of right) r.push(item);
-    return l.map((item, i) => `${String(item)}${separator}${String(r[i])}`);
-  }
-  /** For `send`: no answer, items recorded. */
-  async Collect(items: AsyncIterable<unknown>) {
-    for await (const item of items) seen.collected.push(item);
-    seen.collected.push('end');
-  }
-  /** Reads its stream and says how it ended. */
-  async Watch(items: AsyncIterable<unknown>) {
-    try {
-      for await (const _ of items) {
-        // items are not kept
-      }
-      seen.endings.push('done');
-      return 'done';
-    } catch (error) {
-      const e = error as ClientStreamError;
-      seen.endings.push(`${e.name} ${e.code} ${e.reason}: ${e.message}`);
-      return `caught: ${e.message}`;
-    }
-  }
-  /** Lets the stream's error escape. */
-  async Rethrow(items: AsyncIterable<unknown>) {
-    for await (const _ of items) {
-      // items are not kept
-    }
-  }
-  /** Reads nothing until the test opens the gate. */
-  async Slow(items: AsyncIterable<unknown>) {
-    seen.started.open();
-    await seen.gate.promise;
-    for await (const item of items) seen.slow.push(item);
-    return seen.slow.length;
-  }
-  /** Takes the first item only, then returns. */
-  async First(items: AsyncIterable<unknown>) {
-    for await (const item of items) return item;
-    return null;
-  }
-  /** Upload in, stream out. */
-  async *Double(items: AsyncIterable<number>, signal: AbortSignal) {
-    for await (const item of items) {
-      if (signal.aborted) return;
-      yield item * 2;
-    }
-  }
-  /** Upload in, stream out; records when it ends. */
-  async *Relay(id: string, items: AsyncIterable<unknown>, _signal: AbortSignal) {
-    try {
-      for await (const item of items) yield item;
-    } finally {
-      seen.endings.push(`relay ${id} ended`);
-    }
-  }
-  /** Upload in, stream out, after an ordinary argument and with no signal parameter. */
-  async *Prefix(prefix: string, items: AsyncIterable<string>) {
-    for await (const item of items) yield `${prefix}${item}`;
-  }
-  Echo(value: unknown) {
-    return value;
-  }
-}
-
-const nodes: Node[] = [];
 const clients: signalR.HubConnection[] = [];
 let node: Node;
-let small: Node;
 
 beforeAll(async () => {
-  const bus = new MemoryBus();
-  node = await startNode(new MemoryDriver({ bus }), 'up1', {}, UploadHub);
-  small = await startNode(
-    new MemoryDriver({ bus: new MemoryBus() }),
-    'up2',
-    { streamBufferCapacity: 4 },
-    UploadHub,
-  );
-  nodes.push(node, small);
+  node = await startNode(new MemoryDriver({ bus: new MemoryBus() }), 'up1', {}, UploadHub);
 });
-afterAll(async () => {
-  await Promise.all(nodes.map(stopNode));
-});
+afterAll(() => stopNode(node));
 afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
 });
@@ -136,74 +36,7 @@ async function client(on: Node, transport: TransportName, protocol: ProtocolName
   return c;
 }
 
-/** Whether a promise is still pending after the settle time. */
-async function pendingAfterSettle(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
-  await settle();
-  return !settled;
-}
-
-const MATRIX = [
-  ['WebSockets', 'json'],
-  ['WebSockets', 'messagepack'],
-  ['ServerSentEvents', 'json'],
-  ['LongPolling', 'json'],
-  ['LongPolling', 'messagepack'],
-] as const;
-
 describe('client streams - official client', () => {
-  for (const [transport, protocol] of MATRIX) {
-    it(`client streams - items reach the method in order and the result follows the end (${transport}, ${protocol})`, async () => {
-      const c = await client(node, transport, protocol);
-      const subject = new signalR.Subject<number>();
-      const result = c.invoke<string>('Join', 'n', subject);
-      for (let i = 0; i < 20; i++) subject.next(i);
-      // The method is still reading: no completion before the stream ends.
-      expect(await pendingAfterSettle(result)).toBe(true);
-      subject.complete();
-      expect(await result).toBe(`n:${Array.from({ length: 20 }, (_, i) => i).join(',')}`);
-    });
-
-    it(`client streams - a method reading an upload streams results back (${transport}, ${protocol})`, async () => {
-      const c = await client(node, transport, protocol);
-      const subject = new signalR.Subject<number>();
-      const items: number[] = [];
-      const done = new Promise<void>((resolve, reject) => {
-        c.stream<number>('Double', subject).subscribe({
-          next: (i) => items.push(i),
-          complete: resolve,
-          error: reject,
-        });
-      });
-      for (let i = 1; i <= 5; i++) subject.next(i);
-      subject.complete();
-      await done;
-      expect(items).toEqual([2, 4, 6, 8, 10]);
-    });
-  }
-
-  it('client streams - several streams and ordinary arguments: streams fill the last parameters in client order', async () => {
-    const c = await client(node, 'WebSockets', 'json');
-    const left = new signalR.Subject<string>();
-    const right = new signalR.Subject<number>();
-    const result = c.invoke<string[]>('Zip', left, '=', right);
-    left.next('a');
-    right.next(1);
-    left.next('b');
-    right.next(2);
-    left.complete();
-    right.complete();
-    expect(await result).toEqual(['a=1', 'b=2']);
-  });
-
   it('client streams - an ordinary argument after the stream on the client still binds first', async () => {
     const c = await client(node, 'LongPolling', 'json');
     const subject = new signalR.Subject<string>();
@@ -211,18 +44,6 @@ describe('client streams - official client', () => {
     subject.next('x');
     subject.complete();
     expect(await result).toBe('late:x');
-  });
-
-  it('client streams - send() with a stream runs the method, which reads every item', async () => {
-    const c = await client(node, 'WebSockets', 'messagepack');
-    const subject = new signalR.Subject<string>();
-    seen.collected.length = 0;
-    await c.send('Collect', subject);
-    subject.next('p');
-    subject.next('q');
-    subject.complete();
-    await waitFor(() => seen.collected.includes('end'), { name: 'Collect to end', timeoutMs: WAIT_MS });
-    expect(seen.collected).toEqual(['p', 'q', 'end']);
   });
 
   it('client streams - a server stream with an ordinary argument and no signal parameter', async () => {
@@ -263,39 +84,6 @@ describe('client streams - official client', () => {
     expect(await c.invoke('Echo', 'after')).toBe('after');
   });
 
-  it('client streams - the client erroring its subject makes the iterator throw ClientStreamError with its message', async () => {
-    const c = await client(node, 'WebSockets', 'json');
-    const subject = new signalR.Subject<number>();
-    const result = c.invoke<string>('Watch', subject);
-    subject.next(1);
-    subject.error(new Error('client gave up'));
-    expect(await result).toBe('caught: client gave up');
-    expect(seen.endings).toContain('ClientStreamError ERR_HUB client-error: client gave up');
-  });
-
-  it('client streams - an uncaught stream error is hidden from the caller like any non-HubError', async () => {
-    const c = await client(node, 'LongPolling', 'messagepack');
-    const subject = new signalR.Subject<number>();
-    const result = c.invoke('Rethrow', subject);
-    subject.error(new Error('client secret'));
-    await expect(result).rejects.toThrow(/^An unexpected error occurred invoking 'Rethrow' on the server\.$/);
-  });
-
-  it('client streams - a connection that closes ends its open streams with an error in the method', async () => {
-    const c = await connectClient(node.url, { transport: 'WebSockets', protocol: 'json' });
-    const subject = new signalR.Subject<number>();
-    const before = seen.endings.length;
-    c.invoke('Watch', subject).catch(() => {});
-    subject.next(1);
-    // The stream is open once the server answers a later call (calls with streams run at once).
-    expect(await c.invoke('Echo', 'ready')).toBe('ready');
-    await c.stop();
-    await waitFor(() => seen.endings.length > before, { name: 'the stream to end', timeoutMs: WAIT_MS });
-    expect(seen.endings.at(-1)).toBe(
-      'ClientStreamError ERR_CONNECTION_DISCONNECTED disconnected: The underlying connection was closed.',
-    );
-  });
-
   it('client streams - a call reading a stream does not hold back the client’s other calls', async () => {
     const c = await client(node, 'WebSockets', 'json');
     const subject = new signalR.Subject<number>();
@@ -317,45 +105,6 @@ describe('client streams - official client', () => {
     subject.complete();
     expect(await c.invoke('Echo', 'still here')).toBe('still here');
   });
-
-  it('client streams - a stream count the method does not take is refused with SignalR’s message', async () => {
-    const c = await client(node, 'WebSockets', 'json');
-    const extra = new signalR.Subject<number>();
-    await expect(c.invoke('Echo', 'x', extra)).rejects.toThrow(
-      "An unexpected error occurred invoking 'Echo' on the server. HubException: Client sent 1 stream(s), Hub method expects 0.",
-    );
-    const a = new signalR.Subject<number>();
-    const b = new signalR.Subject<number>();
-    await expect(c.invoke('Join', a, 'label', b)).rejects.toThrow(
-      "An unexpected error occurred invoking 'Join' on the server. HubException: Client sent 2 stream(s), Hub method expects 1.",
-    );
-  });
-
-  for (const transport of ['WebSockets', 'LongPolling'] as const) {
-    it(`client streams - backpressure: a full stream stops reading the client until the method reads (${transport})`, async () => {
-      const c = await client(small, transport, 'json');
-      seen.gate = gate();
-      seen.started = gate();
-      seen.slow.length = 0;
-      const pausesBefore = small.hubs.stats.receivePauses;
-      const subject = new signalR.Subject<number>();
-      const count = c.invoke<number>('Slow', subject);
-      await seen.started.promise;
-      for (let i = 0; i < 40; i++) subject.next(i);
-      await waitFor(() => small.hubs.stats.receivePauses > pausesBefore, {
-        name: 'the full stream to pause reading',
-        timeoutMs: WAIT_MS,
-      });
-      // Behind a full stream (capacity 4), the client's next call is not even read.
-      const echo = c.invoke('Echo', 'behind the stream');
-      expect(await pendingAfterSettle(echo)).toBe(true);
-      seen.gate.open();
-      expect(await echo).toBe('behind the stream');
-      subject.complete();
-      expect(await count).toBe(40);
-      expect(seen.slow).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    });
-  }
 });
 
 /** Sends one JSON hub message. */

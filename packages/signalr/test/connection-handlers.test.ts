@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { HubLifetimeManager, InvalidArgumentError } from '@backplane/core';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
@@ -8,6 +6,7 @@ import type { HttpConnection as HttpConnectionClass } from '@microsoft/signalr/d
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type ConnectionHandler, Hub, HubServer, type RawConnection, signJwt } from '../src/index.js';
+import { startHubServer, type TestHubServer } from './support/hub-server.js';
 import { gate, quiet, SETTLE_MS, WAIT_MS } from './two-nodes.js';
 
 // The official client's low-level connection (what its HubConnection runs on): negotiate and the
@@ -74,41 +73,29 @@ class ChatHub extends Hub {
   }
 }
 
-let server: Server;
-let hubs: HubServer;
+let server: TestHubServer;
 let url: string;
-let manager: HubLifetimeManager;
 const connections: HttpConnectionClass[] = [];
 const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
-  manager = new HubLifetimeManager({
-    driver: new MemoryDriver({ bus: new MemoryBus() }),
-    hub: 'chat',
-    logger: quiet,
-  });
-  await manager.start();
-  server = createServer();
-  hubs = new HubServer({ logger: quiet, userIdQueryParameter: 'user' })
-    .mapConnectionHandler('/echo', echo)
-    .mapConnectionHandler('/hello', hello)
-    .mapConnectionHandler('/slow', slow, { applicationMaxBufferSize: SMALL_LIMIT })
-    .mapConnectionHandler('/failing', failing)
-    .mapConnectionHandler('/limited', echo, {
-      transports: ['WebSockets', 'LongPolling'],
-      maximumReceiveMessageSize: SMALL_LIMIT,
-    })
-    .mapHub('/chat', ChatHub, manager)
-    .attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startHubServer({ userIdQueryParameter: 'user' }, (hubs, manager) =>
+    hubs
+      .mapConnectionHandler('/echo', echo)
+      .mapConnectionHandler('/hello', hello)
+      .mapConnectionHandler('/slow', slow, { applicationMaxBufferSize: SMALL_LIMIT })
+      .mapConnectionHandler('/failing', failing)
+      .mapConnectionHandler('/limited', echo, {
+        transports: ['WebSockets', 'LongPolling'],
+        maximumReceiveMessageSize: SMALL_LIMIT,
+      })
+      .mapHub('/chat', ChatHub, manager('chat')),
+  );
+  url = server.url;
 });
 afterAll(async () => {
   slowGate.current.open();
-  await hubs?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-  await manager?.close();
+  await server?.close();
 });
 afterEach(async () => {
   slowGate.current.open();
@@ -291,7 +278,7 @@ describe('connection handlers', () => {
   });
 
   it('connection handlers - a handler that does not read holds its client back (applicationMaxBufferSize), then catches up', async () => {
-    const pausesBefore = hubs.stats.receivePauses;
+    const pausesBefore = server.hubs.stats.receivePauses;
     const { body } = await negotiate('/slow');
     const target = `${url}/slow?id=${encodeURIComponent(body!.connectionToken as string)}`;
     expect((await fetch(target)).status).toBe(200); // opens the long-polling connection
@@ -306,7 +293,7 @@ describe('connection handlers', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     expect(answered).toBe(false); // past applicationMaxBufferSize unread: the client is held back
-    expect(hubs.stats.receivePauses).toBe(pausesBefore + 1);
+    expect(server.hubs.stats.receivePauses).toBe(pausesBefore + 1);
     slowGate.current.open();
     expect((await held).status).toBe(200);
     // Every message comes back, in order (a poll answers with what was sent since the previous one).
@@ -337,10 +324,12 @@ describe('connection handlers', () => {
 
   it('connection handlers - mapping checks the path, the handler and the options; hubContext is for hubs', () => {
     const server = new HubServer({ logger: quiet }).mapConnectionHandler('/raw', echo);
+    const manager = () =>
+      new HubLifetimeManager({ driver: new MemoryDriver({ bus: new MemoryBus() }), hub: 'x', logger: quiet });
     expect(() => server.mapConnectionHandler('/RAW', echo)).toThrow(
       "A connection handler is already mapped at '/raw'",
     );
-    expect(() => server.mapHub('/raw/', ChatHub, manager)).toThrow(InvalidArgumentError);
+    expect(() => server.mapHub('/raw/', ChatHub, manager())).toThrow(InvalidArgumentError);
     expect(() => server.mapConnectionHandler('/other', 'echo' as unknown as ConnectionHandler)).toThrow(
       InvalidArgumentError,
     );
@@ -354,41 +343,26 @@ describe('connection handlers', () => {
   });
 
   it('connection handlers - hubs and handlers share one server', async () => {
-    const hub = new signalR.HubConnectionBuilder()
-      .withUrl(`${url}/chat`)
-      .configureLogging(signalR.LogLevel.None)
-      .build();
-    await hub.start();
-    try {
-      const client = await open('/echo', 'WebSockets');
-      await client.connection.send('raw');
-      expect(await client.next()).toBe('raw');
-      expect(await hub.invoke('Echo', 'hub')).toBe('hub');
-    } finally {
-      await hub.stop();
-    }
+    const hub = await server.connect('/chat', 'WebSockets');
+    const client = await open('/echo', 'WebSockets');
+    await client.connection.send('raw');
+    expect(await client.next()).toBe('raw');
+    expect(await hub.invoke('Echo', 'hub')).toBe('hub');
   });
 });
 
 describe('connection handlers with authentication', () => {
   const SECRET = 'connection-handler-secret-32-bytes!';
-  let secured: Server;
-  let securedHubs: HubServer;
+  let secured: TestHubServer;
   let securedUrl: string;
 
   beforeAll(async () => {
-    secured = createServer();
-    securedHubs = new HubServer({ logger: quiet, jwtSecret: SECRET })
-      .mapConnectionHandler('/hello', hello)
-      .attach(secured);
-    await new Promise<void>((resolve) => secured.listen(0, '127.0.0.1', resolve));
-    securedUrl = `http://127.0.0.1:${(secured.address() as AddressInfo).port}`;
+    secured = await startHubServer({ jwtSecret: SECRET }, (hubs) =>
+      hubs.mapConnectionHandler('/hello', hello),
+    );
+    securedUrl = secured.url;
   });
-  afterAll(async () => {
-    await securedHubs?.close();
-    secured?.closeAllConnections();
-    await new Promise((resolve) => secured?.close(resolve));
-  });
+  afterAll(() => secured?.close());
 
   it('connection handlers - with jwtSecret, negotiate needs a token and the handler sees its claims', async () => {
     const refused = await fetch(`${securedUrl}/hello/negotiate?negotiateVersion=1`, { method: 'POST' });

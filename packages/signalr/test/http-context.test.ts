@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TransportRequest } from '../src/http-request.js';
 import { Hub, type HubCallerContext, signJwt } from '../src/index.js';
 import { RawSocket, RS } from './raw-client.js';
+import { MATRIX, skipUnsupportedCombinations, TRANSPORTS } from './support/matrix.js';
 import { type Node, startNode, stopNode, type TransportName } from './two-nodes.js';
 
 /** 32 bytes: the shortest HS256 secret a HubServer accepts. */
@@ -78,31 +79,32 @@ async function connect(
   return connection;
 }
 
-describe('http context - official client', () => {
-  for (const transport of ['WebSockets', 'ServerSentEvents', 'LongPolling'] as const) {
-    it(`http context - headers, query, cookies, address and transport reach onConnected and methods (${transport})`, async () => {
-      const c = await connect(open, transport, {
-        query: '?room=blue&lang=fr',
-        json: transport === 'ServerSentEvents', // MessagePack where the transport carries binary
-      });
-      const described = await c.invoke<Described>('Describe');
-      expect(described.transport).toBe(transport);
-      expect(described.headers['x-custom']).toBe('custom value');
-      expect(described.headers['user-agent']).toMatch(/^Microsoft SignalR\//);
-      expect(described.headers.host).toBe(new URL(open.url).host);
-      // The long-polling client adds a cache buster (`_`) to its polls.
-      expect(described.query.filter(([name]) => name !== '_')).toEqual([
-        ['room', 'blue'],
-        ['lang', 'fr'],
-      ]);
-      expect(described.cookies).toEqual({ theme: 'dark', name: 'Jürgen X' });
-      expect(described.remoteAddress).toBe('127.0.0.1');
-      // The connection token is not shown (it is a bearer secret for this connection).
-      expect(described.query.map(([name]) => name)).not.toContain('id');
-      const id = await c.invoke<string>('GetConnectionId');
-      expect(onConnected.get(id)).toEqual(described);
-    });
+describe.each(MATRIX)('http context ($transport, $protocol)', ({ transport, protocol }) => {
+  it(`http context - headers, query, cookies, address and transport reach onConnected and methods (${transport}, ${protocol})`, async () => {
+    const c = await connect(open, transport, { query: '?room=blue&lang=fr', json: protocol === 'json' });
+    const described = await c.invoke<Described>('Describe');
+    expect(described.transport).toBe(transport);
+    expect(described.headers['x-custom']).toBe('custom value');
+    expect(described.headers['user-agent']).toMatch(/^Microsoft SignalR\//);
+    expect(described.headers.host).toBe(new URL(open.url).host);
+    // The long-polling client adds a cache buster (`_`) to its polls.
+    expect(described.query.filter(([name]) => name !== '_')).toEqual([
+      ['room', 'blue'],
+      ['lang', 'fr'],
+    ]);
+    expect(described.cookies).toEqual({ theme: 'dark', name: 'Jürgen X' });
+    expect(described.remoteAddress).toBe('127.0.0.1');
+    // The connection token is not shown (it is a bearer secret for this connection).
+    expect(described.query.map(([name]) => name)).not.toContain('id');
+    const id = await c.invoke<string>('GetConnectionId');
+    expect(onConnected.get(id)).toEqual(described);
+  });
+});
 
+describe('http context - skipped', () => skipUnsupportedCombinations('http context'));
+
+describe('http context - official client', () => {
+  for (const transport of TRANSPORTS) {
     it(`http context - the access token is never visible, from the query or the Authorization header (${transport})`, async () => {
       const token = signJwt({ sub: 'ada' }, SECRET);
       const c = await connect(secured, transport, { token, query: '?room=red' });

@@ -1,5 +1,6 @@
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuthorizationContext,
@@ -12,6 +13,7 @@ import {
   signJwt,
 } from '../src/index.js';
 import { upgradeStatus } from './raw-client.js';
+import { type Combination, MATRIX, skipUnsupportedCombinations } from './support/matrix.js';
 import { expectNoCall, type Node, nextCall, quiet, startNode, stopNode } from './two-nodes.js';
 
 const JWT_SECRET = 'a-test-jwt-secret-of-at-least-32-bytes';
@@ -100,15 +102,16 @@ async function client(
   node: Node,
   accessToken?: string,
   query = '',
-  transport: keyof typeof signalR.HttpTransportType = 'WebSockets',
+  { transport, protocol }: Combination = { transport: 'WebSockets', protocol: 'json' },
 ): Promise<signalR.HubConnection> {
-  const connection = new signalR.HubConnectionBuilder()
+  let builder = new signalR.HubConnectionBuilder()
     .withUrl(`${node.url}/chat${query}`, {
       transport: signalR.HttpTransportType[transport],
       ...(accessToken && { accessTokenFactory: () => accessToken }),
     })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
+    .configureLogging(signalR.LogLevel.None);
+  if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+  const connection = builder.build();
   await connection.start();
   clients.push(connection);
   return connection;
@@ -120,6 +123,47 @@ function negotiate(node: Node, accessToken?: string, query = '?negotiateVersion=
     headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {},
   });
 }
+
+describe.each(MATRIX)('hub authorization ($transport, $protocol)', (combination) => {
+  const tag = `(${combination.transport}, ${combination.protocol})`;
+
+  it(`authorization - a refused hub fails the client's start with 403 at negotiate ${tag}`, async () => {
+    await expect(client(secured, token({ sub: 'eve', banned: true }), '', combination)).rejects.toThrow(
+      "Failed to complete negotiation with the server: Error: Forbidden: Status code '403'",
+    );
+    expect(await (await client(secured, token({ sub: 'ada' }), '', combination)).invoke('Open')).toBe('open');
+  });
+
+  it(`authorization - a refused method answers "Failed to invoke 'X' because user is unauthorized" and neither it nor the filters run ${tag}`, async () => {
+    const c = await client(secured, token({ sub: 'bob', role: 'user' }), '', combination);
+    await expect(c.invoke('DeleteMessage', 'm1')).rejects.toThrow(
+      /^Failed to invoke 'DeleteMessage' because user is unauthorized$/,
+    );
+    // The target is quoted as the client sent it, as SignalR does.
+    await expect(c.invoke('deleteMESSAGE', 'm1')).rejects.toThrow(
+      "Failed to invoke 'deleteMESSAGE' because user is unauthorized",
+    );
+    expect(ran).toEqual([]);
+    expect(filtered).toEqual([]);
+    expect(await c.invoke('Open')).toBe('open');
+    const admin = await client(secured, token({ sub: 'root', role: 'admin' }), '', combination);
+    expect(await admin.invoke('DeleteMessage', 'm1')).toBe('deleted m1');
+    expect(ran).toEqual(['DeleteMessage m1']);
+    expect(filtered).toEqual(['Open', 'DeleteMessage']);
+  });
+
+  it(`authorization - a refused stream gets the error completion ${tag}`, async () => {
+    const c = await client(secured, token({ sub: 'bob' }), '', combination);
+    await expect(
+      new Promise((resolve, reject) =>
+        c.stream('Watch').subscribe({ next() {}, complete: () => resolve(undefined), error: reject }),
+      ),
+    ).rejects.toThrow("Failed to invoke 'Watch' because user is unauthorized");
+    expect(ran).toEqual([]);
+  });
+});
+
+describe('hub authorization - skipped', () => skipUnsupportedCombinations('authorization'));
 
 describe('hub authorization', () => {
   it('authorization - negotiate answers 403 (empty body) when the hub refuses an authenticated user, and the client fails to start', async () => {
@@ -168,25 +212,6 @@ describe('hub authorization', () => {
       .build();
     await expect(c.start()).rejects.toThrow();
   });
-
-  for (const transport of ['WebSockets', 'LongPolling'] as const)
-    it(`authorization - a refused method answers "Failed to invoke 'X' because user is unauthorized" and neither it nor the filters run (${transport})`, async () => {
-      const c = await client(secured, token({ sub: 'bob', role: 'user' }), '', transport);
-      await expect(c.invoke('DeleteMessage', 'm1')).rejects.toThrow(
-        /^Failed to invoke 'DeleteMessage' because user is unauthorized$/,
-      );
-      // The target is quoted as the client sent it, as SignalR does.
-      await expect(c.invoke('deleteMESSAGE', 'm1')).rejects.toThrow(
-        "Failed to invoke 'deleteMESSAGE' because user is unauthorized",
-      );
-      expect(ran).toEqual([]);
-      expect(filtered).toEqual([]);
-      expect(await c.invoke('Open')).toBe('open');
-      const admin = await client(secured, token({ sub: 'root', role: 'admin' }), '', transport);
-      expect(await admin.invoke('DeleteMessage', 'm1')).toBe('deleted m1');
-      expect(ran).toEqual(['DeleteMessage m1']);
-      expect(filtered).toEqual(['Open', 'DeleteMessage']);
-    });
 
   it('authorization - a refused send gets nothing back and runs nothing; a refused stream gets the error completion', async () => {
     const c = await client(secured, token({ sub: 'bob' }));

@@ -4,6 +4,7 @@ import { waitFor } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Hub, type HubFilter, HubServer, signJwt } from '../src/index.js';
+import { type Combination, MATRIX, skipUnsupportedCombinations } from './support/matrix.js';
 import {
   connectClient,
   expectNoCall,
@@ -14,6 +15,9 @@ import {
   stopNode,
   WAIT_MS,
 } from './two-nodes.js';
+
+/** The transport and protocol of the tests that show one combination only. */
+const DEFAULT: Combination = { transport: 'WebSockets', protocol: 'json' };
 
 const JWT_SECRET = 'a-test-jwt-secret-of-at-least-32-bytes';
 
@@ -103,17 +107,22 @@ afterEach(async () => {
   trail.length = 0;
 });
 
-async function client(sub = 'ada'): Promise<signalR.HubConnection> {
+async function client(
+  sub = 'ada',
+  { transport, protocol }: Combination = DEFAULT,
+): Promise<signalR.HubConnection> {
   const token = signJwt({ sub, role: 'tester' }, JWT_SECRET);
-  const c = await connectClient(node.url, { transport: 'WebSockets', protocol: 'json', accessToken: token });
+  const c = await connectClient(node.url, { transport, protocol, accessToken: token });
   clients.push(c);
   await waitFor(() => trail.includes('hub onConnected'), { name: 'onConnected', timeoutMs: WAIT_MS });
   return c;
 }
 
-describe('hub filters', () => {
-  it('filters - global then hub filters wrap each call in registration order, and the result comes back through them', async () => {
-    const c = await client();
+describe.each(MATRIX)('hub filters ($transport, $protocol)', (combination) => {
+  const tag = `(${combination.transport}, ${combination.protocol})`;
+
+  it(`filters - global then hub filters wrap each call in registration order, and the result comes back through them ${tag}`, async () => {
+    const c = await client('ada', combination);
     trail.length = 0;
     expect(await c.invoke('echo', 'hi')).toBe('hi');
     expect(trail).toEqual([
@@ -125,6 +134,62 @@ describe('hub filters', () => {
     ]);
   });
 
+  it(`filters - a filter throwing HubError refuses the call with its message ${tag}`, async () => {
+    const c = await client('ada', combination);
+    behaviour.filter = {
+      invokeMethod() {
+        throw new HubError('Not now.');
+      },
+    };
+    await expect(c.invoke('Echo', 'hi')).rejects.toThrow(
+      "An unexpected error occurred invoking 'Echo' on the server. HubException: Not now.",
+    );
+    expect(trail.filter((t) => t.startsWith('method'))).toEqual([]);
+  });
+
+  it(`filters - server streams and client-to-server streams go through the filters ${tag}`, async () => {
+    const c = await client('ada', combination);
+    trail.length = 0;
+    const items: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      c.stream<number>('Count', 3).subscribe({
+        next: (i) => items.push(i),
+        complete: resolve,
+        error: reject,
+      });
+    });
+    expect(items).toEqual([1, 2, 3]);
+    const subject = new signalR.Subject<string>();
+    const uploaded = c.invoke('Upload', subject);
+    subject.next('a');
+    subject.complete();
+    expect(await uploaded).toBe('a');
+    expect(trail.filter((t) => t.startsWith('global before'))).toEqual([
+      'global before Count',
+      'global before Upload',
+    ]);
+  });
+
+  it(`filters - onConnected and onDisconnected filters wrap the hooks, global first, with the same hub context ${tag}`, async () => {
+    const c = await client('ada', combination);
+    expect(trail).toEqual(['global connected true', 'hub connected true', 'hub onConnected']);
+    trail.length = 0;
+    await c.stop();
+    await waitFor(() => trail.includes('hub onDisconnected cleanly'), {
+      name: 'onDisconnected',
+      timeoutMs: WAIT_MS,
+    });
+    expect(trail).toEqual([
+      'global disconnected cleanly',
+      'hub disconnected cleanly',
+      'hub onDisconnected cleanly',
+    ]);
+  });
+});
+
+describe('hub filters - skipped', () => skipUnsupportedCombinations('filters'));
+
+describe('hub filters', () => {
   it('filters - a filter sees the hub, the declared method name, the arguments and the caller claims', async () => {
     const c = await client('grace');
     const seenBy: unknown[] = [];
@@ -272,22 +337,6 @@ describe('hub filters', () => {
     expect(await result).toBe('ab');
     expect(typeof (streamArgument as AsyncIterable<string>)[Symbol.asyncIterator]).toBe('function');
     expect(trail).toContain('global before Upload');
-  });
-
-  it('filters - onConnected and onDisconnected filters wrap the hooks, global first, with the same hub context', async () => {
-    const c = await client();
-    expect(trail).toEqual(['global connected true', 'hub connected true', 'hub onConnected']);
-    trail.length = 0;
-    await c.stop();
-    await waitFor(() => trail.includes('hub onDisconnected cleanly'), {
-      name: 'onDisconnected',
-      timeoutMs: WAIT_MS,
-    });
-    expect(trail).toEqual([
-      'global disconnected cleanly',
-      'hub disconnected cleanly',
-      'hub onDisconnected cleanly',
-    ]);
   });
 
   it('filters - an onConnected filter throwing HubError ends the connection with its message in the Close', async () => {

@@ -1,14 +1,13 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { HubLifetimeManager, InvalidArgumentError } from '@backplane/core';
 import { JsonHubProtocol, MessagePackHubProtocol } from '@backplane/hub-protocol';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
-import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Hub, type HubOptions, HubServer, signJwt } from '../src/index.js';
 import { RawSocket, RS } from './raw-client.js';
-import { quiet, WAIT_MS } from './two-nodes.js';
+import { startHubServer, type TestHubServer } from './support/hub-server.js';
+import { MATRIX, skipUnsupportedCombinations } from './support/matrix.js';
+import { type ProtocolName, quiet, type TransportName, WAIT_MS } from './two-nodes.js';
 
 class EchoHub extends Hub {
   Echo(value: unknown) {
@@ -33,56 +32,30 @@ const STRICT: HubOptions = {
 /** The HTTP transports only, short polls. */
 const POLLING: HubOptions = { transports: ['ServerSentEvents', 'LongPolling'], pollTimeout: POLL_TIMEOUT_MS };
 
-let server: Server;
-let hubs: HubServer;
+let server: TestHubServer;
 let url: string;
-const managers: HubLifetimeManager[] = [];
-const clients: signalR.HubConnection[] = [];
+let managers: readonly HubLifetimeManager[];
 const sockets: RawSocket[] = [];
 
-async function manager(hub: string) {
-  const m = new HubLifetimeManager({
-    driver: new MemoryDriver({ bus: new MemoryBus() }),
-    nodeId: hub,
-    hub,
-    logger: quiet,
-  });
-  await m.start();
-  managers.push(m);
-  return m;
-}
-
 beforeAll(async () => {
-  server = createServer();
   // The server's own options are the defaults: each hub differs only by what it says.
-  hubs = new HubServer({ logger: quiet })
-    .mapHub('/strict', EchoHub, await manager('strict'), STRICT)
-    .mapHub('/polling', EchoHub, await manager('polling'), POLLING)
-    .mapHub('/chat', EchoHub, await manager('chat'))
-    .attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startHubServer({}, (hubs, manager) =>
+    hubs
+      .mapHub('/strict', EchoHub, manager('strict'), STRICT)
+      .mapHub('/polling', EchoHub, manager('polling'), POLLING)
+      .mapHub('/chat', EchoHub, manager('chat'))
+      .mapHub('/small', EchoHub, manager('small'), { maximumReceiveMessageSize: SMALL_LIMIT }),
+  );
+  ({ url, managers } = server);
 });
-afterAll(async () => {
-  await hubs?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-  await Promise.all(managers.map((m) => m.close()));
-});
+afterAll(() => server.close());
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.ws.terminate();
-  await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
+  await server.stopClients();
 });
 
-async function connect(path: string, transport: 'WebSockets' | 'ServerSentEvents' | 'LongPolling') {
-  const c = new signalR.HubConnectionBuilder()
-    .withUrl(`${url}${path}`, { transport: signalR.HttpTransportType[transport] })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
-  clients.push(c);
-  await c.start();
-  return c;
-}
+const connect = (path: string, transport: TransportName, protocol: ProtocolName = 'json') =>
+  server.connect(path, transport, { protocol });
 
 async function negotiate(path: string, query = '') {
   const res = await fetch(`${url}${path}/negotiate?negotiateVersion=1${query}`, { method: 'POST' });
@@ -120,6 +93,45 @@ function upgradeRefusal(target: string): Promise<{ status: number; body: string 
   });
 }
 
+describe.each(MATRIX)(
+  'hub options - allowed transports ($transport, $protocol)',
+  ({ transport, protocol }) => {
+    it(`hub options - the official client connects only over a transport the hub allows (${transport}, ${protocol})`, async () => {
+      for (const [path, allowed] of [
+        ['/strict', STRICT.transports],
+        ['/polling', POLLING.transports],
+      ] as const) {
+        const started = connect(path, transport, protocol);
+        if (allowed?.includes(transport)) {
+          expect(await (await started).invoke('Echo', path)).toBe(path);
+          continue;
+        }
+        // Negotiate offered only the others, which this client has disabled.
+        const error = (await started.then(
+          () => new Error('connected'),
+          (e: Error) => e,
+        )) as Error;
+        expect(error.message, path).toMatch(
+          /^Unable to connect to the server with any of the available transports\./,
+        );
+        expect(error.message, path).not.toContain(`'${transport}'`);
+      }
+    });
+
+    it(`hub options - maximumReceiveMessageSize applies to its hub only (${transport}, ${protocol})`, async () => {
+      const large = 'x'.repeat(SMALL_LIMIT * 2);
+      const small = await connect('/small', transport, protocol);
+      const closed = new Promise<Error | undefined>((resolve) => small.onclose(resolve));
+      await expect(small.invoke('Echo', large)).rejects.toThrow();
+      expect(await closed).toBeInstanceOf(Error);
+      const chat = await connect('/chat', transport, protocol);
+      expect(await chat.invoke('Echo', large)).toBe(large);
+    });
+  },
+);
+
+describe('hub options - skipped', () => skipUnsupportedCombinations('hub options'));
+
 describe('hub options', () => {
   it('hub options - negotiate lists only the transports a hub allows', async () => {
     const listed = async (path: string) =>
@@ -127,15 +139,6 @@ describe('hub options', () => {
     expect(await listed('/strict')).toEqual(['WebSockets']);
     expect(await listed('/polling')).toEqual(['ServerSentEvents', 'LongPolling']);
     expect(await listed('/chat')).toEqual(['WebSockets', 'ServerSentEvents', 'LongPolling']);
-  });
-
-  it('hub options - the official client cannot connect over a transport the hub does not allow', async () => {
-    await expect(connect('/strict', 'LongPolling')).rejects.toThrow();
-    await expect(connect('/strict', 'ServerSentEvents')).rejects.toThrow();
-    await expect(connect('/polling', 'WebSockets')).rejects.toThrow();
-    expect(await (await connect('/strict', 'WebSockets')).invoke('Echo', 'ws')).toBe('ws');
-    expect(await (await connect('/polling', 'LongPolling')).invoke('Echo', 'lp')).toBe('lp');
-    expect(await (await connect('/polling', 'ServerSentEvents')).invoke('Echo', 'sse')).toBe('sse');
   });
 
   it('hub options - a request on a transport the hub does not allow gets 404 with ASP.NET Core text, and leaves the token usable', async () => {
@@ -160,16 +163,6 @@ describe('hub options', () => {
     });
     // skipNegotiation: a WebSocket without a token.
     expect((await upgradeRefusal(`${url}/polling`)).status).toBe(404);
-  });
-
-  it('hub options - maximumReceiveMessageSize applies to its hub only', async () => {
-    const large = 'x'.repeat(SMALL_LIMIT * 2);
-    const strict = await connect('/strict', 'WebSockets');
-    const closed = new Promise<Error | undefined>((resolve) => strict.onclose(resolve));
-    await expect(strict.invoke('Echo', large)).rejects.toThrow();
-    expect((await closed)?.message).toContain('Connection closed with an error.');
-    const chat = await connect('/chat', 'WebSockets');
-    expect(await chat.invoke('Echo', large)).toBe(large);
   });
 
   it('hub options - keepAliveInterval applies to its hub only', async () => {
@@ -226,7 +219,7 @@ describe('hub options', () => {
 
   it('hub options - invalid options are refused with InvalidArgumentError, as the server options are', async () => {
     const m = managers[0]!;
-    const server = new HubServer({ logger: quiet });
+    const hubServer = new HubServer({ logger: quiet });
     const refused: Array<[HubOptions, string]> = [
       [{ keepAliveInterval: 0 }, 'HubOptions.keepAliveInterval must be a positive number.'],
       [{ pollTimeout: Number.NaN }, 'HubOptions.pollTimeout must be a positive number.'],
@@ -239,8 +232,8 @@ describe('hub options', () => {
       ],
     ];
     for (const [options, message] of refused) {
-      expect(() => server.mapHub('/x', EchoHub, m, options)).toThrow(InvalidArgumentError);
-      expect(() => server.mapHub('/x', EchoHub, m, options)).toThrow(message);
+      expect(() => hubServer.mapHub('/x', EchoHub, m, options)).toThrow(InvalidArgumentError);
+      expect(() => hubServer.mapHub('/x', EchoHub, m, options)).toThrow(message);
     }
     expect(() => new HubServer({ transports: [] })).toThrow(
       'HubServerOptions.transports must list at least one transport.',
@@ -252,21 +245,20 @@ describe('hub options', () => {
       protocols: [new JsonHubProtocol()],
     });
     expect(() =>
-      server.mapHub('/x', EchoHub, jsonOnly, { protocols: [new MessagePackHubProtocol()] }),
+      hubServer.mapHub('/x', EchoHub, jsonOnly, { protocols: [new MessagePackHubProtocol()] }),
     ).toThrow("HubOptions.protocols offers 'messagepack'");
     // A hub that failed to map left nothing behind.
-    expect(() => server.mapHub('/x', EchoHub, m)).not.toThrow();
+    expect(() => hubServer.mapHub('/x', EchoHub, m)).not.toThrow();
   });
 
   it('hub options - a hub inherits the server options it does not override', async () => {
-    const m = managers[0]!;
-    const local = createServer();
-    const server = new HubServer({ logger: quiet, transports: ['LongPolling'], pollTimeout: POLL_TIMEOUT_MS })
-      .mapHub('/inherit', EchoHub, m, { maximumReceiveMessageSize: SMALL_LIMIT })
-      .attach(local);
-    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    const local = await startHubServer(
+      { transports: ['LongPolling'], pollTimeout: POLL_TIMEOUT_MS },
+      (hubs, manager) =>
+        hubs.mapHub('/inherit', EchoHub, manager('inherit'), { maximumReceiveMessageSize: SMALL_LIMIT }),
+    );
     try {
-      const base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+      const base = local.url;
       const res = await fetch(`${base}/inherit/negotiate?negotiateVersion=1`, { method: 'POST' });
       const body = (await res.json()) as { connectionToken: string; availableTransports: unknown[] };
       expect(body.availableTransports).toEqual([
@@ -280,9 +272,7 @@ describe('hub options', () => {
       expect(await held.text()).toBe(''); // the server's pollTimeout
       await fetch(target, { method: 'DELETE' });
     } finally {
-      await server.close();
-      local.closeAllConnections();
-      await new Promise((resolve) => local.close(resolve));
+      await local.close();
     }
   });
 
@@ -290,35 +280,28 @@ describe('hub options', () => {
     timeout: 3_000 + 2 * WAIT_MS,
   }, async () => {
     const secret = 'hub-options-secret-of-32-bytes-ok';
-    const local = createServer();
     const raw: Array<{ aborted: Promise<void> }> = [];
-    const server = new HubServer({ logger: quiet, jwtSecret: secret, jwtClockSkew: 0 })
-      .mapHub('/expiring', EchoHub, managers[0]!, { closeOnAuthenticationExpiration: true })
-      .mapHub('/lasting', EchoHub, managers[1]!)
-      .mapConnectionHandler(
-        '/raw',
-        async (connection) => {
-          const aborted = new Promise<void>((resolve) =>
-            connection.connectionAborted.addEventListener('abort', () => resolve()),
-          );
-          raw.push({ aborted });
-          await aborted;
-        },
-        { closeOnAuthenticationExpiration: true },
-      )
-      .attach(local);
-    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+    const local = await startHubServer({ jwtSecret: secret, jwtClockSkew: 0 }, (hubs, manager) =>
+      hubs
+        .mapHub('/expiring', EchoHub, manager('expiring'), { closeOnAuthenticationExpiration: true })
+        .mapHub('/lasting', EchoHub, manager('lasting'))
+        .mapConnectionHandler(
+          '/raw',
+          async (connection) => {
+            const aborted = new Promise<void>((resolve) =>
+              connection.connectionAborted.addEventListener('abort', () => resolve()),
+            );
+            raw.push({ aborted });
+            await aborted;
+          },
+          { closeOnAuthenticationExpiration: true },
+        ),
+    );
+    const base = local.url;
     // exp is whole seconds: the token expires 1 to 2 s from now.
     const accessToken = signJwt({ sub: 'ada', exp: Math.floor(Date.now() / 1000) + 2 }, secret);
-    const start = (path: string) => {
-      const c = new signalR.HubConnectionBuilder()
-        .withUrl(`${base}${path}`, { accessTokenFactory: () => accessToken })
-        .configureLogging(signalR.LogLevel.None)
-        .build();
-      clients.push(c);
-      return c.start().then(() => c);
-    };
+    // Each over the transport the client picks first (WebSockets).
+    const start = (path: string) => local.connect(path, 'WebSockets', { accessToken });
     try {
       const [expiring, lasting] = await Promise.all([start('/expiring'), start('/lasting')]);
       const closed = new Promise<Error | undefined>((resolve) => expiring.onclose(resolve));
@@ -329,9 +312,7 @@ describe('hub options', () => {
       await raw[0]!.aborted;
       expect(await lasting.invoke('Echo', 'alive')).toBe('alive');
     } finally {
-      await server.close();
-      local.closeAllConnections();
-      await new Promise((resolve) => local.close(resolve));
+      await local.close();
     }
   });
 });
