@@ -16,6 +16,10 @@ export type BackplaneErrorCode =
   | 'ERR_DUPLICATE_CONNECTION'
   | 'ERR_LIMIT_EXCEEDED';
 
+/**
+ * The base class of every error backplane throws or reports: `code` says which, `cause` holds the
+ * underlying error when there is one.
+ */
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
   constructor(code: BackplaneErrorCode, message: string, options?: ErrorOptions) {

@@ -16,6 +16,7 @@ import { PublishLink } from './resilience/publish-link.js';
 import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
+/** Options of `HubContext`, the send-only handle for processes that hold no connections. */
 export interface HubContextOptions {
   /** The driver; connected by `start()`, closed by `close()`. */
   driver: Driver;

@@ -42,6 +42,7 @@ export interface TopicDescription {
   readonly created: boolean;
 }
 
+/** What the Kafka driver needs from a Kafka client library (`KafkajsClient` implements it on kafkajs). */
 export interface KafkaClient {
   /** How many brokers the cluster has now (from cluster metadata). */
   clusterSize(): Promise<number>;

@@ -18,6 +18,7 @@ import type {
   TopicSpec,
 } from './kafka-client.js';
 
+/** Options of `KafkajsClient`. */
 export interface KafkajsClientOptions {
   /** @default ['127.0.0.1:9092'] */
   brokers: string[];

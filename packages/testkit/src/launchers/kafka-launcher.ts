@@ -28,6 +28,7 @@ export interface KafkaBrokerHandle extends ServerProcessHandle {
   readonly bootstrap: string;
 }
 
+/** Options of `startKafka`. */
 export interface StartKafkaOptions {
   /**
    * Apache Kafka version (Maven Central `org.apache.kafka:kafka_2.13`), also read from
