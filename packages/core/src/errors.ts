@@ -1,7 +1,4 @@
-/**
- * Every error backplane throws or reports is one of these classes: named, with a stable `code` and the
- * underlying `cause` when there is one. Messages that SignalR users rely on are kept word for word.
- */
+/** The `code` of a `BackplaneError`: what kind of failure it is. */
 export type BackplaneErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_CONNECTION_NOT_FOUND'
@@ -17,8 +14,8 @@ export type BackplaneErrorCode =
   | 'ERR_LIMIT_EXCEEDED';
 
 /**
- * The base class of every error backplane throws or reports: `code` says which, `cause` holds the
- * underlying error when there is one.
+ * The base class of backplane's errors: each is a named class, with a stable `code` and the underlying
+ * `cause` when there is one. Messages that SignalR users rely on are kept word for word.
  */
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
