@@ -2,9 +2,12 @@ import { parseArgs } from 'node:util';
 import type { LogFormat, LogLevel } from '@backplane/core';
 import { UsageError } from './cli-error.js';
 
+/** The drivers `--driver` accepts. */
 export const DRIVERS = ['memory', 'redis', 'nats', 'kafka'] as const;
+/** A driver `--driver` accepts. */
 export type DriverName = (typeof DRIVERS)[number];
 
+/** The options of `backplane serve`, as parsed from its flags. */
 export interface ServeOptions {
   /** @default 5000 */
   port: number;
@@ -59,6 +62,7 @@ const serveFlags = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** A parsed command line: what `parseCommand` returns. */
 export type Command =
   | { readonly name: 'serve'; readonly options: ServeOptions }
   | { readonly name: 'demo'; readonly options: ServeOptions & { nodes: number } }
@@ -193,6 +197,7 @@ function integer(text: string, flag: string, min: number, max: number): number {
   return value;
 }
 
+/** The text `backplane --help` prints. */
 export const HELP = `backplane — scale-out for real-time hubs
 
 Usage:

@@ -16,7 +16,7 @@ const text: StandardSchemaV1<string> = {
 /**
  * The `/chat` hub of `backplane serve` (the command-line contract). A demo hub: any client may join any
  * group, send to anyone and `AskClient` any connection; the sender name shown to others is the `user`
- * argument (see {@link AuthenticatedChatHub} for the name that cannot be forged).
+ * argument (see `AuthenticatedChatHub` for the name that cannot be forged).
  */
 export class ChatHub extends Hub {
   /**

@@ -8,6 +8,7 @@ import type { ServeOptions } from './args.js';
 import { demoPage, demoPagePolicy } from './demo-page.js';
 import { type RunningNode, SECURITY_HEADERS, startNodeServer } from './node-server.js';
 
+/** A running `backplane demo`: its nodes, on one shared memory bus, and the URL of the demo page. */
 export interface Demo {
   readonly url: string;
   readonly nodes: readonly RunningNode[];

@@ -23,6 +23,7 @@ export const SECURITY_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 } as const;
 
+/** A node started by `startNodeServer`: its URL, node id and lifetime manager; `close()` stops it. */
 export interface RunningNode {
   readonly url: string;
   readonly nodeId: string;
@@ -30,6 +31,7 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** What `startNodeServer` takes: the options of `backplane serve`, and what embedding a node needs. */
 export interface NodeServerOptions extends ServeOptions {
   /** Browser origins allowed to reach this node (the demo page). */
   corsOrigins?: readonly string[];

@@ -38,7 +38,7 @@ export type ConnectionRequestHandler = (request: ConnectionRequest) => Promise<U
 
 /** Options of `HubLifetimeManager.request`. */
 export interface RequestOptions {
-  /** How long the owner may take to answer, in ms; the asker waits {@link REPLY_GRACE_MS} more. */
+  /** How long the owner may take to answer, in ms; the asker waits 5 s more (`REPLY_GRACE_MS`). */
   readonly timeout: number;
 }
 

@@ -18,6 +18,7 @@ export type DriverState =
   | { readonly type: 'disconnected'; readonly error?: Error }
   | { readonly type: 'closed' };
 
+/** The `type` of a `DriverState`. */
 export type DriverStateType = DriverState['type'];
 
 /** What a broker can do; core adapts to these flags instead of asking which driver it talks to. */

@@ -1,7 +1,4 @@
-/**
- * Every error backplane throws or reports is one of these classes: named, with a stable `code` and the
- * underlying `cause` when there is one. Messages that SignalR users rely on are kept word for word.
- */
+/** The `code` of a `BackplaneError`: what kind of failure it is. */
 export type BackplaneErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_CONNECTION_NOT_FOUND'
@@ -17,6 +14,10 @@ export type BackplaneErrorCode =
   | 'ERR_LIMIT_EXCEEDED'
   | 'ERR_REQUEST_FAILED';
 
+/**
+ * The base class of backplane's errors: each is a named class, with a stable `code` and the underlying
+ * `cause` when there is one. Messages that SignalR users rely on are kept word for word.
+ */
 export class BackplaneError extends Error {
   readonly code: BackplaneErrorCode;
   constructor(code: BackplaneErrorCode, message: string, options?: ErrorOptions) {

@@ -19,6 +19,7 @@ import { CORE_TRACER, resolveTracing } from './tracing.js';
 import type { TracingOptions } from './tracing-options.js';
 import { nameLimits, requireGroupName, requireName, requireNodeId, requireUserId } from './validate.js';
 
+/** Options of `HubContext`, the send-only handle for processes that hold no connections. */
 export interface HubContextOptions {
   /** The driver; connected by `start()`, closed by `close()`. */
   driver: Driver;

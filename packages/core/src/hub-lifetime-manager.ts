@@ -51,9 +51,9 @@ import { requireGroupName, requireName, requireUserId, requireUserIdentifier } f
  * this server has a member.
  *
  * This class is the facade: options, start and close, and the public API. The work is done by
- * {@link LocalConnections} (connections and delivery), {@link Inbound} (the receive path),
- * {@link GroupCommands}, {@link ClientInvocations}, {@link Presence}, {@link DurableReplay} and
- * {@link ReconcileBatcher}.
+ * `LocalConnections` (connections and delivery), `Inbound` (the receive path),
+ * `GroupCommands`, `ClientInvocations`, `Presence`, `DurableReplay` and
+ * `ReconcileBatcher`.
  */
 export class HubLifetimeManager {
   readonly nodeId: string;

@@ -11,6 +11,7 @@ import type { OutboxOptions } from './resilience/outbox.js';
 import type { TracingOptions } from './tracing-options.js';
 import { DEFAULT_MAX_GROUPS_PER_CONNECTION, limitOption, nameLimits, requireNodeId } from './validate.js';
 
+/** Options of `HubLifetimeManager`: the driver, and every default and limit of the manager. */
 export interface HubLifetimeManagerOptions {
   /** The driver: one driver per manager. The manager connects it in `start()` and closes it in `close()`. */
   driver: Driver;
@@ -152,6 +153,7 @@ export interface MissedMessages {
   readonly connections: boolean;
 }
 
+/** Options of a client result (`invokeConnection`). */
 export interface InvokeOptions<T> {
   /** Cancels the wait: the call rejects with `HubError('Invocation canceled by the server.')`. */
   signal?: AbortSignal;
@@ -159,6 +161,7 @@ export interface InvokeOptions<T> {
   resultType?: ResultType<T>;
 }
 
+/** Options of a group command (`addToGroup`, `removeFromGroup`). */
 export interface GroupOptions {
   /** Stops waiting for the owner's ack (the command may still take effect). */
   signal?: AbortSignal;

@@ -12,8 +12,10 @@ export const MessageType = {
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
+/** Custom headers a message may carry (string keys and values). */
 export type MessageHeaders = Record<string, string>;
 
+/** Invocation (type 1): asks the other side to run `target` with `arguments`. */
 export interface InvocationMessage {
   readonly type: typeof MessageType.Invocation;
   readonly headers?: MessageHeaders;
@@ -24,6 +26,7 @@ export interface InvocationMessage {
   readonly streamIds?: readonly string[];
 }
 
+/** StreamItem (type 2): one item of the stream identified by `invocationId`. */
 export interface StreamItemMessage {
   readonly type: typeof MessageType.StreamItem;
   readonly headers?: MessageHeaders;
@@ -40,6 +43,7 @@ export interface CompletionMessage {
   readonly result?: unknown;
 }
 
+/** StreamInvocation (type 4): asks the server to run `target` and stream its items back. */
 export interface StreamInvocationMessage {
   readonly type: typeof MessageType.StreamInvocation;
   readonly headers?: MessageHeaders;
@@ -49,16 +53,22 @@ export interface StreamInvocationMessage {
   readonly streamIds?: readonly string[];
 }
 
+/** CancelInvocation (type 5): the client stops the stream identified by `invocationId`. */
 export interface CancelInvocationMessage {
   readonly type: typeof MessageType.CancelInvocation;
   readonly headers?: MessageHeaders;
   readonly invocationId: string;
 }
 
+/** Ping (type 6): a keep-alive. */
 export interface PingMessage {
   readonly type: typeof MessageType.Ping;
 }
 
+/**
+ * Close (type 7): the connection is closing, with the error that closed it and whether the client may
+ * reconnect.
+ */
 export interface CloseMessage {
   readonly type: typeof MessageType.Close;
   readonly error?: string;
@@ -77,6 +87,7 @@ export interface SequenceMessage {
   readonly sequenceId: number;
 }
 
+/** Any hub protocol message. */
 export type HubMessage =
   | InvocationMessage
   | StreamItemMessage
@@ -98,6 +109,7 @@ export function completionWithResult(invocationId: string, result: unknown): Com
   return { type: MessageType.Completion, invocationId, result };
 }
 
+/** A completion that fails the invocation `invocationId` with `error`. */
 export function completionWithError(invocationId: string, error: string): CompletionMessage {
   return { type: MessageType.Completion, invocationId, error };
 }

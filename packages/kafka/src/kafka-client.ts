@@ -89,6 +89,10 @@ export interface KafkaClientConfig {
 /** Builds a client from the driver's resolved settings: how another Kafka client is plugged in. */
 export type KafkaClientFactory = (config: KafkaClientConfig) => KafkaClient;
 
+/**
+ * What the Kafka driver needs from a Kafka client library (`PlatformaticClient` and `KafkajsClient`
+ * implement it).
+ */
 export interface KafkaClient {
   /** How many brokers the cluster has now (from cluster metadata). */
   clusterSize(): Promise<number>;

@@ -27,6 +27,7 @@ export const DEFAULT_KAFKA_CLIENT: KafkaClientName = 'platformatic';
 /** Most records handed to the client in one send. */
 const MAX_RECORDS_PER_SEND = 500;
 
+/** Options of `KafkaDriver`. */
 export interface KafkaDriverOptions {
   /**
    * Bootstrap brokers, `host:port` each: an array, or one comma-separated string
@@ -103,7 +104,7 @@ export interface KafkaDriverOptions {
  *
  * Publishes are queued and sent in call order, one send at a time: the records published in one turn of
  * the event loop leave together in one send at the end of the turn (`setImmediate`), and those published
- * while a send is in flight leave together in the next one, at most {@link MAX_RECORDS_PER_SEND} per send.
+ * while a send is in flight leave together in the next one, at most 500 records per send.
  * Each publish settles with its own promise once its send is acknowledged, or fails with its own
  * `BrokerError` (naming its channel) when the send fails; so do the publishes queued behind a failed send,
  * unsent, so that nothing overtakes what failed.

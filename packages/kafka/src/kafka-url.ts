@@ -33,7 +33,7 @@ const QUERY = new Set(['sasl', 'ca', 'cert', 'key', 'rejectUnauthorized', 'clien
 const TLS_QUERY = new Set(['ca', 'cert', 'key', 'rejectUnauthorized']);
 
 /**
- * Parses the URL forms `serve --url` accepts for Kafka (see {@link FORMS}). Pure: no I/O (the certificate
+ * Parses the URL forms `serve --url` accepts for Kafka (`kafka://[user:pass@]host:port,…[?sasl=…]`, `kafkas://…` for TLS, or a bare `host:port,…` list). Pure: no I/O (the certificate
  * files are named, not read). A malformed URL throws `InvalidArgumentError` naming what is wrong; the
  * message never repeats any part of the URL (a password typed in the wrong place must not end up in a log).
  */

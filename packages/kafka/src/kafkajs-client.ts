@@ -23,6 +23,7 @@ import type {
 } from './kafka-client.js';
 import { isWellFormed, KEY_ENCODING_HEADER } from './record-key.js';
 
+/** Options of `KafkajsClient`. */
 export interface KafkajsClientOptions {
   /** @default ['127.0.0.1:9092'] */
   brokers: string[];

@@ -20,6 +20,7 @@ import type {
 } from './kafka-client.js';
 import { isWellFormed, KEY_ENCODING_HEADER } from './record-key.js';
 
+/** How a {@link PlatformaticClient} connects: brokers, acknowledgements, SASL and TLS. */
 export interface PlatformaticClientOptions {
   /** Bootstrap brokers, `host:port` each. */
   readonly brokers: readonly string[];
@@ -35,6 +36,7 @@ export interface PlatformaticClientOptions {
    * @default true when `acks` is -1, else false
    */
   readonly idempotent?: boolean;
+  /** SASL credentials; absent: none. */
   readonly sasl?: KafkaSaslOptions;
   /** TLS to the brokers; absent: plain TCP. */
   readonly tls?: KafkaTlsOptions;

@@ -1,6 +1,7 @@
 import { DriverBase, type DriverCapabilities } from '@backplane/core';
 import { type BusSubscriber, getDefaultBus, type MemoryBus } from './memory-bus.js';
 
+/** Options of `MemoryDriver`. */
 export interface MemoryDriverOptions {
   /**
    * The bus shared by the managers that should see each other.

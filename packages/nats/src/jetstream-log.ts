@@ -12,6 +12,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 
+/** Durable mode on NATS: the JetStream stream that holds the log, and its bounds. */
 export interface NatsDurableOptions {
   /**
    * The JetStream stream that holds the log (created or updated on connect). One per app.

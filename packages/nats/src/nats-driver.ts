@@ -12,6 +12,7 @@ import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
 import { type ParsedServers, parseServers } from './server-urls.js';
 import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
+/** Options of `NatsDriver`. */
 export interface NatsDriverOptions {
   /**
    * Server URL(s): a string or an array, each string possibly a comma-separated list, e.g.
@@ -168,7 +169,7 @@ export class NatsDriver extends DriverBase {
     return undefined;
   }
 
-  /** Durable mode: the log of `channel` after `after` (exclusive); see {@link JetStreamLog.read}. */
+  /** Durable mode: the log of `channel` after `after` (exclusive); see `JetStreamLog.read`. */
   async readLog(
     channel: string,
     after: string,

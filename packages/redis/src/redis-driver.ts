@@ -25,6 +25,7 @@ export interface RedisSentinelOptions {
   sentinelPassword?: string;
 }
 
+/** Options of `RedisDriver`. */
 export interface RedisDriverOptions {
   /**
    * Redis URL; its scheme picks the topology (see {@link parseRedisUrl}):

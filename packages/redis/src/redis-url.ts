@@ -53,9 +53,11 @@ const FORMS =
 const SENTINEL_QUERY = new Set(['sentinelPassword', 'sentinelUsername']);
 
 /**
- * Parses the URL forms `serve --url` accepts for Redis (see {@link FORMS}). Pure: no I/O. A malformed URL
- * throws `InvalidArgumentError` naming what is wrong; the message never repeats any part of the URL
- * (a password typed in the wrong place must not end up in a log).
+ * Parses the URL forms `serve --url` accepts for Redis: `redis://[user:pass@]host:port[/db]`, `rediss://…`,
+ * `redis+cluster://[user:pass@]host:port,host:port,…` and
+ * `redis+sentinel://[user:pass@]host:port,host:port/<master name>[/db][?sentinelPassword=…]`. Pure: no
+ * I/O. A malformed URL throws `InvalidArgumentError` naming what is wrong; the message never repeats any
+ * part of the URL (a password typed in the wrong place must not end up in a log).
  */
 export function parseRedisUrl(url: string): ParsedRedisUrl {
   const fail = (problem: string): never => {

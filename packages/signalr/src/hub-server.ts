@@ -47,6 +47,7 @@ import { refuseUpgrade, type TransportSettings } from './transport-endpoint.js';
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
 const MIN_HS256_SECRET_BYTES = 32;
 
+/** Options of `HubServer`: connection tokens, authentication, keep-alive, transports, limits, filters. */
 export interface HubServerOptions {
   /**
    * Secret shared by every node, signing connection tokens, so a negotiate on one node and the WebSocket

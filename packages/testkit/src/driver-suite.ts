@@ -22,6 +22,7 @@ export interface DriverSuiteHarness {
   teardown(): Promise<void>;
 }
 
+/** Options of `runDriverSuite`. */
 export interface DriverSuiteOptions {
   /**
    * How long `connect()` to the unreachable address may stay pending before the case fails, in ms: the

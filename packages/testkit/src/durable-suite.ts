@@ -85,6 +85,7 @@ function sum(counts: Map<string, number>, part: string): number {
   return n;
 }
 
+/** Options of `runDurableSuite`. */
 export interface DurableSuiteOptions {
   /**
    * The log is bounded per channel (`maxLength`) and `readLog` tells when entries after a position were

@@ -12,6 +12,7 @@ export const DEFAULT_TIMEOUT_MS = 5_000;
 /** How long a negative check ("receives nothing") waits before concluding, in ms. */
 export const SETTLE_MS = 150;
 
+/** Options of `TestClient`. */
 export interface TestClientOptions {
   connectionId: string;
   userIdentifier?: string;

@@ -1,3 +1,4 @@
+/** Options of `waitFor`. */
 export interface WaitForOptions {
   /** Give up after this long, in ms. @default 10_000 */
   timeoutMs?: number;

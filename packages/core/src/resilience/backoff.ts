@@ -1,3 +1,4 @@
+/** Retry delays: exponential from `initialDelay`, capped at `maxDelay`, with jitter. */
 export interface BackoffOptions {
   /** First delay, in ms. @default 100 */
   initialDelay?: number;

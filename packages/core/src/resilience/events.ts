@@ -50,9 +50,11 @@ export type BackplaneEvent =
       readonly recovered: boolean;
     };
 
+/** The `type` of a `BackplaneEvent`. */
 export type BackplaneEventType = BackplaneEvent['type'];
 
 /** What the outbox does when full: drop the oldest buffered message, or refuse the new one. */
 export type OutboxPolicy = 'drop-oldest' | 'reject';
 
+/** Which outbox bound was reached: the message count, the bytes, or the age of the oldest message. */
 export type OverflowReason = 'count' | 'bytes' | 'age';

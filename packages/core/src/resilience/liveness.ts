@@ -14,6 +14,7 @@ import {
   timer,
 } from 'rxjs';
 
+/** How an outage is detected: a probe through the broker after a silence, and how long it may take. */
 export interface LivenessOptions {
   /** How often the link is checked, and the silence (nothing received) that triggers a probe, in ms. @default 1_000 */
   probeInterval?: number;

@@ -1,5 +1,9 @@
 import type { OutboxPolicy, OverflowReason } from './events.js';
 
+/**
+ * Bounds of the outbox, which holds publishes while the broker is unreachable and sends them once it
+ * is back.
+ */
 export interface OutboxOptions {
   /** Most messages buffered. @default 10_000 */
   maxMessages?: number;

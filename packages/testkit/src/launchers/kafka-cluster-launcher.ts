@@ -20,6 +20,7 @@ export interface KafkaClusterBrokerHandle extends KafkaBrokerHandle {
   readonly controllerPort: number;
 }
 
+/** Options of `startKafkaCluster`. */
 export interface StartKafkaClusterOptions {
   /** Nodes, each broker and controller (a static voter set); 3 tolerates one dead node. @default 3 */
   brokers?: number;

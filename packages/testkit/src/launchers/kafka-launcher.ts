@@ -40,6 +40,7 @@ export interface KafkaBrokerHandle extends ServerProcessHandle {
   readonly tlsCa?: { readonly pem: string; readonly file: string };
 }
 
+/** Options of `startKafka`. */
 export interface StartKafkaOptions {
   /**
    * Apache Kafka version (Maven Central `org.apache.kafka:kafka_2.13`), also read from

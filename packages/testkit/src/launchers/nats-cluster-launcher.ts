@@ -20,6 +20,7 @@ export interface NatsClusterServerHandle extends NatsServerHandle {
   readonly monitorPort: number;
 }
 
+/** Options of `startNatsCluster`. */
 export interface StartNatsClusterOptions {
   /** Servers in the cluster. @default 3 */
   size?: number;

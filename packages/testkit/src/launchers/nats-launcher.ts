@@ -13,6 +13,10 @@ export interface NatsServerHandle extends ServerProcessHandle {
   readonly url: string;
 }
 
+/**
+ * Starts a real nats-server on a random port (JetStream on unless `jetstream: false`, store in a temp
+ * dir); `startTimeoutMs` bounds how long it may take to accept connections.
+ */
 export async function startNats(
   options: { jetstream?: boolean; startTimeoutMs?: number } = {},
 ): Promise<NatsServerHandle> {

@@ -22,6 +22,7 @@ export interface RedisServerHandle extends ServerProcessHandle {
   cli(...args: string[]): Promise<string>;
 }
 
+/** Options of `startRedis`. */
 export interface StartRedisOptions {
   /** @default a random free port */
   port?: number;
@@ -74,6 +75,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   return { ...server, host: '127.0.0.1', port, url: `redis://${credentials}127.0.0.1:${port}`, cli };
 }
 
+/** Options of `startRedisCluster`. */
 export interface StartRedisClusterOptions {
   /** Master nodes, each serving an equal share of the 16384 slots. @default 3 */
   masters?: number;

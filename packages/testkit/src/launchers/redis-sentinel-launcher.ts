@@ -21,6 +21,7 @@ export interface RedisSentinelNodeHandle extends ServerProcessHandle {
   cli(...args: string[]): Promise<string>;
 }
 
+/** Options of `startRedisSentinel`. */
 export interface StartRedisSentinelOptions {
   /** Replicas of the first master (`--replicaof`). @default 1 */
   replicas?: number;

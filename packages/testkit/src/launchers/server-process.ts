@@ -18,6 +18,7 @@ export interface ServerProcessHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** How `startServerProcess` starts a server process and tells when it is ready. */
 export interface ServerProcessOptions {
   command: string;
   args: readonly string[];

@@ -21,6 +21,7 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/** Starts a `TcpProxy` on a random local port, forwarding to `targetHost:targetPort`. */
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const live = new Set<Socket>();
   const waiting: Array<() => void> = [];
