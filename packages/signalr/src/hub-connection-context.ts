@@ -9,9 +9,9 @@ import {
   writeHandshakeResponse,
 } from '@backplane/hub-protocol';
 import { authenticationExpiry } from './auth.js';
+import type { ConnectionState } from './dispatch-state.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { TransportRequest } from './http-request.js';
-import type { ConnectionState } from './hub-dispatcher.js';
 import type { ConnectionTally, HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
