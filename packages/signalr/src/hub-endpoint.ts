@@ -19,7 +19,9 @@ import {
 import { HubDispatcher } from './hub-dispatcher.js';
 import { Heartbeat, heartbeatPeriod } from './keep-alive.js';
 import { relayThroughManager } from './relay/relay-handlers.js';
-import { type Admission, TransportEndpoint, type TransportSettings } from './transport-endpoint.js';
+import type { Admission } from './transport-admission.js';
+import { TransportEndpoint } from './transport-endpoint.js';
+import type { TransportSettings } from './transport-settings.js';
 import { WriteBatcher } from './transports/write-batcher.js';
 
 /** Settings of one hub (resolved defaults of `HubServerOptions` and its `HubOptions`). */
