@@ -8,7 +8,9 @@ import {
   RawConnectionContext,
   type RawConnectionSettings,
 } from './raw-connection.js';
-import { type Admission, TransportEndpoint, type TransportSettings } from './transport-endpoint.js';
+import type { Admission } from './transport-admission.js';
+import { TransportEndpoint } from './transport-endpoint.js';
+import type { TransportSettings } from './transport-settings.js';
 import { IMMEDIATE_WRITER } from './transports/write-batcher.js';
 
 /** Settings of one connection handler (resolved defaults of `HubServerOptions` and its own options). */

@@ -9,13 +9,14 @@ import {
   writeHandshakeResponse,
 } from '@backplane/hub-protocol';
 import { authenticationExpiry } from './auth.js';
+import type { ConnectionState } from './dispatch-state.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { TransportRequest } from './http-request.js';
-import type { ConnectionState } from './hub-dispatcher.js';
 import type { ConnectionTally, HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
+import { ResumeGate } from './resume-gate.js';
 import { SequenceBuffer } from './sequence-buffer.js';
 import type { TransportConnection } from './transport-connection.js';
 
@@ -34,7 +35,6 @@ export type ReadHold = (typeof ReadHold)[keyof typeof ReadHold];
 
 /** The empty handshake buffer, shared (a connection holds it for life once the handshake is done). */
 const NO_BYTES = new Uint8Array(0);
-const RESOLVED = Promise.resolve();
 
 /** What a transport gives a connection: a way to send bytes, to stop and resume reading, and to end it. */
 export interface TransportSender {
@@ -131,8 +131,8 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
   }
   /** Messages parsed in the same batch as the one that paused reading, handed over on resume. */
   #inbox: HubMessage[] | undefined;
-  /** Made when something waits for reading to resume (a POST); resolved and cleared on resume or close. */
-  #resumed: { promise: Promise<void>; resolve(): void } | undefined;
+  /** What waits for reading to resume (a POST); released on resume or close. */
+  readonly #resumeGate = new ResumeGate();
   readonly #keepAlive: KeepAlive;
   readonly #wantsStateful: boolean;
   /** Set when stateful reconnect is on (negotiated, WebSockets, handshake version 2). */
@@ -349,7 +349,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
       this.log.warn('Dispatch failed', { connectionId: this.connectionId, error });
       this.close(error instanceof Error ? error : new Error(String(error)));
     }
-    if (!this.#paused) this.#releaseWaiter();
+    if (!this.#paused) this.#resumeGate.release();
   }
 
   /**
@@ -357,21 +357,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
    * POST only then: the client sends one POST at a time, so holding its answer is their backpressure.
    */
   receiving(): Promise<void> {
-    if (!this.#paused || this.#state === 'closed') return RESOLVED;
-    if (!this.#resumed) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      this.#resumed = { promise, resolve };
-    }
-    return this.#resumed.promise;
-  }
-
-  #releaseWaiter(): void {
-    const resumed = this.#resumed;
-    this.#resumed = undefined;
-    resumed?.resolve();
+    return this.#resumeGate.wait(this.#paused && this.#state !== 'closed');
   }
 
   /**
@@ -445,7 +431,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     this.#state = 'closed';
     if (this.#protocol) this.settings.connections.closed(this.#transport.kind, this.#protocol.name);
     this.#inbox = undefined;
-    this.#releaseWaiter();
+    this.#resumeGate.release();
     this.heartbeat.delete(this);
     clearTimeout(this.#detachTimer);
     clearTimeout(this.#ackTimer);

@@ -4,6 +4,7 @@ import { ownerOfConnection } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import type { Identity } from './auth.js';
 import { type AuthorizationRule, authorizationRule, hubRefusal } from './authorization.js';
+import type { DispatcherSettings } from './dispatcher-settings.js';
 import type { ForbiddenError, UnauthorizedError } from './errors.js';
 import { asError, recoverFrom } from './guard.js';
 import { TransportRequest } from './http-request.js';
@@ -15,10 +16,12 @@ import {
   HubConnectionContext,
   type TransportSender,
 } from './hub-connection-context.js';
-import { type DispatcherSettings, HubDispatcher } from './hub-dispatcher.js';
+import { HubDispatcher } from './hub-dispatcher.js';
 import { Heartbeat, heartbeatPeriod } from './keep-alive.js';
 import { relayThroughManager } from './relay/relay-handlers.js';
-import { type Admission, TransportEndpoint, type TransportSettings } from './transport-endpoint.js';
+import type { Admission } from './transport-admission.js';
+import { TransportEndpoint } from './transport-endpoint.js';
+import type { TransportSettings } from './transport-settings.js';
 import { WriteBatcher } from './transports/write-batcher.js';
 
 /** Settings of one hub (resolved defaults of `HubServerOptions` and its `HubOptions`). */

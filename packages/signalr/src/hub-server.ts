@@ -18,6 +18,7 @@ import { isClientAbort } from './client-abort.js';
 import { ConnectionHandlerEndpoint, type ConnectionHandlerSettings } from './connection-handler-endpoint.js';
 import { ConnectionTokens, RedeemedTokens } from './connection-token.js';
 import { guard } from './guard.js';
+import { refuseUpgrade } from './http-answers.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
 import type { TransportKind } from './hub-connection-context.js';
@@ -42,7 +43,7 @@ import { InvocationTracing, SIGNALR_TRACER } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import type { ConnectionHandler, RawConnection } from './raw-connection.js';
 import { parseRequestTarget } from './request-target.js';
-import { refuseUpgrade, type TransportSettings } from './transport-endpoint.js';
+import type { TransportSettings } from './transport-settings.js';
 
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */
 const MIN_HS256_SECRET_BYTES = 32;

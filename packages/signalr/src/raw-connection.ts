@@ -6,6 +6,7 @@ import type { CloseOptions, TransportKind, TransportSender } from './hub-connect
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import type { Heartbeat, HeartbeatTarget } from './keep-alive.js';
+import { ResumeGate } from './resume-gate.js';
 import type { TransportConnection } from './transport-connection.js';
 
 /** A message of a raw connection: text, or bytes. */
@@ -69,7 +70,6 @@ export interface RawConnectionSettings {
 
 const decoder = new TextDecoder();
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
-const RESOLVED = Promise.resolve();
 
 /** One raw connection held by this node (the endpoint's side; the handler gets its {@link RawConnection}). */
 export class RawConnectionContext implements TransportConnection, HeartbeatTarget {
@@ -95,8 +95,8 @@ export class RawConnectionContext implements TransportConnection, HeartbeatTarge
   /** Reads of the handler waiting for a message. */
   readonly #readers: Array<(result: IteratorResult<RawMessage, undefined>) => void> = [];
   #paused = false;
-  /** Made when something waits for reading to resume (a POST); resolved on resume or close. */
-  #resumed: { promise: Promise<void>; resolve(): void } | undefined;
+  /** What waits for reading to resume (a POST); released on resume or close. */
+  readonly #resumeGate = new ResumeGate();
   #closed = false;
 
   constructor(
@@ -165,23 +165,13 @@ export class RawConnectionContext implements TransportConnection, HeartbeatTarge
   }
 
   receiving(): Promise<void> {
-    if (!this.#paused || this.#closed) return RESOLVED;
-    if (!this.#resumed) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      this.#resumed = { promise, resolve };
-    }
-    return this.#resumed.promise;
+    return this.#resumeGate.wait(this.#paused && !this.#closed);
   }
 
   #resume(): void {
     this.#paused = false;
     this.transport.resume();
-    const resumed = this.#resumed;
-    this.#resumed = undefined;
-    resumed?.resolve();
+    this.#resumeGate.release();
   }
 
   send(data: RawMessage): void {

@@ -1,62 +1,31 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@backplane/core';
-import { ProtocolError } from '@backplane/hub-protocol';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { authenticate, authenticationExpiry, type Identity } from './auth.js';
+import { EndpointConnections } from './endpoint-connections.js';
 import {
-  type AuthSettings,
-  authenticate,
-  authenticationExpiry,
-  bearerChallenge,
-  type Identity,
-} from './auth.js';
-import type { ConnectionTokens, RedeemableTicket, RedeemedTokens } from './connection-token.js';
-import { ConnectionTokenError, ForbiddenError, ShuttingDownError, UnauthorizedError } from './errors.js';
-import { guard } from './guard.js';
-import { TransportRequest } from './http-request.js';
-import type { TransportKind, TransportSender } from './hub-connection-context.js';
-import type { HubServerStats } from './hub-server-stats.js';
+  ConnectionTokenError,
+  type ForbiddenError,
+  ShuttingDownError,
+  type UnauthorizedError,
+} from './errors.js';
+import { refuse, refuseUpgradeFor, text, transportNotSupported } from './http-answers.js';
+import type { TransportRequest } from './http-request.js';
+import { HttpTransports } from './http-transports.js';
+import type { TransportSender } from './hub-connection-context.js';
 import {
   AVAILABLE_TRANSPORTS,
   type AvailableTransport,
   negotiateResponse,
   negotiateVersion,
 } from './negotiate.js';
-import { messageTooLarge } from './record-reader.js';
 import { ForwardedExchange } from './relay/forwarded-exchange.js';
 import type { ForwardedAnswer, ForwardedRequest } from './relay/forwarded-http.js';
 import { RELAYED_ANSWER_MAX_BYTES, type RelayLink, TransportRelay } from './relay/transport-relay.js';
+import { type Admission, TransportAdmission } from './transport-admission.js';
 import type { TransportConnection } from './transport-connection.js';
-import { LongPollingSender } from './transports/long-polling.js';
-import { ServerSentEventsSender } from './transports/server-sent-events.js';
-import { WebSocketSender } from './transports/websocket.js';
-import {
-  createWebSocketListeners,
-  listen,
-  type WebSocketListeners,
-} from './transports/websocket-listeners.js';
+import type { TransportSettings } from './transport-settings.js';
 import type { Writer } from './transports/write-batcher.js';
-
-/** Settings of an endpoint's negotiate and transports (resolved defaults of the server's and its own options). */
-export interface TransportSettings extends AuthSettings {
-  readonly tokens: ConnectionTokens;
-  readonly redeemed: RedeemedTokens;
-  readonly connectionTokenTtl: number;
-  /** The transports clients may use (negotiate lists only these; the others are refused with 404). */
-  readonly transports: ReadonlySet<TransportKind>;
-  readonly pollTimeout: number;
-  readonly disconnectTimeout: number;
-  readonly maximumReceiveMessageSize: number;
-  readonly stats: HubServerStats;
-  readonly log: Logger;
-}
-
-/** A transport request's identity and the connection it opens. */
-export interface Admission extends Identity {
-  readonly connectionId: string;
-  readonly statefulReconnect: boolean;
-  readonly ticket?: RedeemableTicket;
-}
+import { WebSocketUpgrades } from './websocket-upgrades.js';
 
 /** How an endpoint's kind of connection is read and made. */
 export interface EndpointShape {
@@ -75,23 +44,26 @@ export interface EndpointShape {
  * connection tokens and authentication, and the connections this node holds there. What a connection
  * does with its bytes is the subclass's: a hub (`HubEndpoint`) or a connection handler
  * (`ConnectionHandlerEndpoint`).
+ *
+ * This class routes requests and answers negotiate; admission (`transport-admission`), the HTTP transports
+ * (`http-transports`), WebSocket upgrades (`websocket-upgrades`), the connection registry
+ * (`endpoint-connections`) and forwarding (`relay/`) are their own modules.
  */
 export abstract class TransportEndpoint<C extends TransportConnection> {
-  /** Connections by the key of their token (`ConnectionTokens.keyOf`; every transport addresses them by token). */
-  readonly #byToken = new Map<string, C>();
-  /** Closed long-polling connections whose last bytes (a Close message) the client has not polled yet. */
-  readonly #drainingPolls = new Map<string, LongPollingSender>();
-  readonly #sockets = new Set<WebSocket>();
+  /** The connections this node holds here, and closed long-polling ones whose last bytes wait for a poll. */
+  readonly #connections: EndpointConnections<C>;
+  /** Who may open or resume a transport: connection tokens, access tokens, sockets without negotiate. */
+  readonly #admission: TransportAdmission;
+  /** Server-Sent Events, long polling, sends and ends of the connections this node holds. */
+  readonly #http: HttpTransports<C>;
+  /** WebSocket upgrades, and the sockets this node holds. */
+  readonly #webSockets: WebSocketUpgrades<C>;
   /** Cleanups still running (a hub's `onDisconnected`, a handler's end), awaited by `close`. */
   readonly #disconnecting = new Set<Promise<void>>();
-  readonly #wss: WebSocketServer;
-  /** One set of socket listeners for every socket of this endpoint (no closures per connection). */
-  readonly #socketListeners: WebSocketListeners;
   /** What negotiate lists: the allowed transports, in SignalR's order. */
   readonly #availableTransports: readonly AvailableTransport[];
   readonly #writer: Writer;
   readonly #maxPostBody: number;
-  readonly #announcePollEnd: boolean;
   /** Forwards the HTTP transports of connections other nodes own (none for raw connections). */
   #relay: TransportRelay | undefined;
   /**
@@ -108,19 +80,33 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
   ) {
     this.#writer = shape.writer;
     this.#maxPostBody = shape.maxPostBody;
-    this.#announcePollEnd = shape.announcePollEnd;
-    this.#availableTransports = AVAILABLE_TRANSPORTS.filter((t) => settings.transports.has(t.transport));
-    this.#socketListeners = createWebSocketListeners(settings.log, (ws) => this.#sockets.delete(ws));
-    this.onSocketError = (error) => settings.log.debug('Socket error', { path, error });
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false, // the endpoint tracks its sockets itself
-      maxPayload: shape.maxPayload,
+    this.#connections = new EndpointConnections(settings.disconnectTimeout);
+    this.#admission = new TransportAdmission(path, settings, {
+      closing: () => this.#closing,
+      createConnectionId: () => this.createConnectionId(),
+      keepsConnectionId: (connectionId) => this.keepsConnectionId(connectionId),
     });
+    this.#http = new HttpTransports(
+      this.#connections,
+      this.#admission,
+      settings,
+      shape,
+      (key, admission, transport, request) => this.#accept(key, admission, transport, request),
+    );
+    this.#availableTransports = AVAILABLE_TRANSPORTS.filter((t) => settings.transports.has(t.transport));
+    this.onSocketError = (error) => settings.log.debug('Socket error', { path, error });
+    this.#webSockets = new WebSocketUpgrades(
+      this.#connections,
+      this.#admission,
+      settings,
+      shape.writer,
+      shape.maxPayload,
+      (key, admission, transport, request) => this.#accept(key, admission, transport, request),
+    );
   }
 
   get connectionCount(): number {
-    return this.#byToken.size;
+    return this.#connections.byToken.size;
   }
 
   /** Negotiate offers stateful reconnect when the client asks. */
@@ -189,14 +175,14 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     if (!key) return void text(res, 404, new ConnectionTokenError().message);
     const owner = this.#remoteOwner(token, key);
     if (owner !== undefined) return this.#forward(req, res, url, owner);
-    if (method === 'POST') return this.#post(req, res, key);
-    if (method === 'DELETE') return this.#delete(res, key);
+    if (method === 'POST') return this.#http.post(req, res, key);
+    if (method === 'DELETE') return this.#http.delete(res, key);
     const kind = (req.headers.accept ?? '').includes('text/event-stream')
       ? 'ServerSentEvents'
       : 'LongPolling';
     if (!this.settings.transports.has(kind)) return void text(res, 404, transportNotSupported(kind));
-    if (kind === 'ServerSentEvents') return this.#serverSentEvents(req, res, url, token, key);
-    return this.#longPoll(req, res, url, token, key);
+    if (kind === 'ServerSentEvents') return this.#http.serverSentEvents(req, res, url, token, key);
+    return this.#http.longPoll(req, res, url, token, key);
   }
 
   /**
@@ -204,7 +190,8 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
    * holds (or opens) its connection, and this node holds nothing under its key.
    */
   #remoteOwner(token: string, key: string): string | undefined {
-    if (!this.#relay || this.#byToken.has(key) || this.#drainingPolls.has(key)) return undefined;
+    if (!this.#relay || this.#connections.byToken.has(key) || this.#connections.drainingPolls.has(key))
+      return undefined;
     const connectionId = this.settings.tokens.read(token)?.connectionId;
     return connectionId !== undefined && this.#relay.isRemote(connectionId) ? connectionId : undefined;
   }
@@ -228,50 +215,13 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     const token = url.searchParams.get('id');
     const key = token ? this.settings.tokens.keyOf(token) : undefined;
     if (!token || !key) text(res, 404, new ConnectionTokenError().message);
-    else if (request.events) this.#relayedEvents(req, res, url, token, key, request.events);
-    else if (request.method === 'POST') await this.#post(req, res, key);
-    else if (request.method === 'DELETE') this.#delete(res, key);
+    else if (request.events) this.#http.relayedEvents(req, res, url, token, key, request.events);
+    else if (request.method === 'POST') await this.#http.post(req, res, key);
+    else if (request.method === 'DELETE') this.#http.delete(res, key);
     else if (!this.settings.transports.has('LongPolling'))
       text(res, 404, transportNotSupported('LongPolling'));
-    else this.#longPoll(req, res, url, token, key, RELAYED_ANSWER_MAX_BYTES);
+    else this.#http.longPoll(req, res, url, token, key, RELAYED_ANSWER_MAX_BYTES);
     return answer;
-  }
-
-  /**
-   * A Server-Sent Events stream another node holds for a connection of this one: `open` opens the
-   * connection (buffered here like long polling), `poll` takes what its buffer holds (a DELETE ends it).
-   */
-  #relayedEvents(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    token: string,
-    key: string,
-    step: 'open' | 'poll',
-  ): void {
-    const existing = this.#byToken.get(key);
-    const relayed =
-      existing?.transport.kind === 'ServerSentEvents' && existing.transport instanceof LongPollingSender;
-    if (step === 'open') {
-      if (req.method !== 'GET') return void res.writeHead(405, { Allow: 'GET' }).end();
-      if (existing) return void text(res, 409, 'Connection already has a transport.');
-      if (!this.settings.transports.has('ServerSentEvents'))
-        return void text(res, 404, transportNotSupported('ServerSentEvents'));
-      return void this.#openPolled(req, res, url, token, key, true);
-    }
-    if (req.method === 'DELETE') {
-      if (relayed) existing!.close(undefined, { sendClose: false });
-      this.#drainingPolls.delete(key);
-      return void text(res, relayed ? 202 : 404, relayed ? '' : 'No Connection with that ID');
-    }
-    const draining = this.#drainingPolls.get(key);
-    if (draining) {
-      draining.poll(res, RELAYED_ANSWER_MAX_BYTES);
-      if (!draining.draining) this.#drainingPolls.delete(key);
-      return;
-    }
-    if (!relayed) return void text(res, 404, 'No Connection with that ID');
-    (existing!.transport as LongPollingSender).poll(res, RELAYED_ANSWER_MAX_BYTES);
   }
 
   /**
@@ -280,7 +230,7 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void | Promise<void> {
     if (!this.authorizes || url.searchParams.has('id') || this.#closing)
-      return this.#upgrade(req, socket, head, url);
+      return this.#webSockets.upgrade(req, socket, head, url);
     let identity: Identity;
     try {
       identity = authenticate(req, url, this.settings);
@@ -288,62 +238,10 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
       return void refuseUpgradeFor(socket, error);
     }
     const refusal = this.refusal(identity, req, url);
-    if (!refusal) return this.#upgrade(req, socket, head, url);
+    if (!refusal) return this.#webSockets.upgrade(req, socket, head, url);
     return refusal.then((refused) =>
-      refused ? refuseUpgradeFor(socket, refused) : this.#upgrade(req, socket, head, url),
+      refused ? refuseUpgradeFor(socket, refused) : this.#webSockets.upgrade(req, socket, head, url),
     );
-  }
-
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const id = url.searchParams.get('id');
-    // Only an upgrade without any id is a skipNegotiation socket; an empty one is a malformed request.
-    if (id === '') return void refuseUpgrade(socket, '400 Bad Request');
-    const token = id ?? undefined;
-    // Only an authentic token yields the key its connection is filed under.
-    const key = token && this.settings.tokens.keyOf(token);
-    if (token && !key) return void refuseUpgrade(socket, '404 Not Found');
-    if (!this.settings.transports.has('WebSockets'))
-      return void refuseUpgrade(socket, '404 Not Found', '', transportNotSupported('WebSockets'));
-    const existing = key ? this.#byToken.get(key) : undefined;
-    let admission: Admission | undefined;
-    if (existing) {
-      try {
-        this.#checkResume(req, url, token!, existing);
-      } catch (error) {
-        return void refuseUpgradeFor(socket, error);
-      }
-      if (!existing.awaitingReconnect) return void refuseUpgrade(socket, '409 Conflict');
-      if (!existing.canResume) {
-        // Messages were dropped from the resend buffer: end the connection; the client starts afresh.
-        existing.close(
-          new ProtocolError('The stateful reconnect buffer overflowed; messages cannot be replayed.'),
-          { sendClose: false },
-        );
-        return void refuseUpgrade(socket, '404 Not Found');
-      }
-    } else {
-      try {
-        admission = token
-          ? this.#redeem(req, url, token)
-          : { ...this.#admitAnonymousSocket(req, url), connectionId: this.createConnectionId() };
-      } catch (error) {
-        return void refuseUpgradeFor(socket, error);
-      }
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#sockets.add(ws);
-      const sender = new WebSocketSender(ws, this.#writer);
-      if (existing) {
-        // Stateful reconnect: the same connection continues on the new socket.
-        sender.connection = existing;
-        if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
-      } else if (admission) {
-        const request = new TransportRequest(req, url, true);
-        sender.connection = this.#accept(key ?? `ws:${admission.connectionId}`, admission, sender, request);
-        admission = undefined; // the socket's listeners share this scope: do not keep the ticket alive
-      }
-      listen(ws, sender, this.#socketListeners);
-    });
   }
 
   /**
@@ -353,18 +251,14 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
    */
   async close(timeoutMs: number): Promise<void> {
     this.#closing = true;
-    for (const connection of [...this.#byToken.values()])
+    for (const connection of [...this.#connections.byToken.values()])
       connection.close(undefined, { allowReconnect: true });
     const deadline = sleep(timeoutMs);
-    const socketsClosed = Promise.all(
-      [...this.#sockets].map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve()))),
-    );
-    await Promise.race([socketsClosed, deadline.promise]);
-    for (const ws of this.#sockets) ws.terminate();
+    await this.#webSockets.closeSockets(deadline.promise);
     await Promise.race([Promise.allSettled([...this.#disconnecting]), deadline.promise]);
     deadline.cancel();
     this.stop();
-    this.#wss.close();
+    this.#webSockets.close();
   }
 
   /**
@@ -372,15 +266,7 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
    * for that poll, `disconnectTimeout` at most).
    */
   protected release(c: C): void {
-    const key = c.key;
-    if (this.#byToken.get(key) === c) this.#byToken.delete(key);
-    if (c.transport instanceof LongPollingSender && c.transport.draining) {
-      const sender = c.transport;
-      this.#drainingPolls.set(key, sender);
-      setTimeout(() => {
-        if (this.#drainingPolls.get(key) === sender) this.#drainingPolls.delete(key);
-      }, this.settings.disconnectTimeout).unref();
-    }
+    this.#connections.release(c);
   }
 
   /** Tracks the cleanup of an ended connection (a hub's `onDisconnected`, a handler's end): `close` awaits it. */
@@ -426,149 +312,11 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
       .end(JSON.stringify(body));
   }
 
-  #serverSentEvents(req: IncomingMessage, res: ServerResponse, url: URL, token: string, key: string): void {
-    if (this.#byToken.has(key)) return void text(res, 409, 'Connection already has a transport.');
-    let admission: Admission;
-    try {
-      admission = this.#redeem(req, url, token);
-    } catch (error) {
-      return void refuse(res, error);
-    }
-    const connection = this.#accept(
-      key,
-      admission,
-      new ServerSentEventsSender(res, this.#writer),
-      new TransportRequest(req, url, true),
-    );
-    req.socket.setTimeout(0);
-    res.once(
-      'close',
-      guard(this.settings.log, 'Server-Sent Events close', () =>
-        connection.close(undefined, { sendClose: false }),
-      ),
-    );
-  }
-
-  #longPoll(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    token: string,
-    key: string,
-    maxBytes?: number,
-  ): void {
-    const draining = this.#drainingPolls.get(key);
-    if (draining) {
-      draining.poll(res, maxBytes);
-      if (!draining.draining) this.#drainingPolls.delete(key);
-      return;
-    }
-    const existing = this.#byToken.get(key);
-    if (existing) {
-      if (existing.transport.kind !== 'LongPolling' || !(existing.transport instanceof LongPollingSender))
-        return void text(res, 400, 'Connection uses another transport.');
-      if (this.#refuseExpired(existing, res)) return;
-      req.socket.setTimeout(0);
-      existing.transport.poll(res, maxBytes);
-      return;
-    }
-    this.#openPolled(req, res, url, token, key, false);
-  }
-
-  /**
-   * Opens a connection whose bytes wait for polls: long polling, or a Server-Sent Events stream another
-   * node holds (`relayedEvents`). The first poll answers at once: it tells the client the transport is up.
-   */
-  #openPolled(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    token: string,
-    key: string,
-    relayedEvents: boolean,
-  ): void {
-    let admission: Admission;
-    try {
-      admission = this.#redeem(req, url, token);
-    } catch (error) {
-      return void refuse(res, error);
-    }
-    let connection: C | undefined;
-    const sender = new LongPollingSender(
-      {
-        pollTimeout: this.settings.pollTimeout,
-        disconnectTimeout: this.settings.disconnectTimeout,
-        announceEnd: this.#announcePollEnd,
-        relayedEvents,
-      },
-      this.#writer,
-      guard(this.settings.log, 'Long polling idle', () => connection?.close(undefined, { sendClose: false })),
-    );
-    connection = this.#accept(key, admission, sender, new TransportRequest(req, url, false));
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
-  }
-
-  async #post(req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
-    const connection = this.#byToken.get(key);
-    if (!connection || connection.closed) return void text(res, 404, 'No Connection with that ID');
-    if (connection.transport.kind === 'WebSockets')
-      return void text(res, 405, 'POST requests are not allowed for WebSocket connections.');
-    if (connection.posting) return void text(res, 409, 'Another send request is in progress.');
-    if (this.#refuseExpired(connection, res)) return;
-    connection.posting = true;
-    try {
-      const limit = this.#maxPostBody;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req) {
-        size += (chunk as Buffer).byteLength;
-        if (size > limit) {
-          connection.close(messageTooLarge(this.settings.maximumReceiveMessageSize));
-          return void text(res, 413, 'Payload too large.');
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const binary = (req.headers['content-type'] ?? '').startsWith('application/octet-stream');
-      connection.receive(Buffer.concat(chunks), binary);
-      // Backpressure: while the connection does not read, this POST is not answered, and the client sends
-      // nothing more meanwhile (one POST at a time; another gets 409).
-      await connection.receiving();
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end();
-    } finally {
-      connection.posting = false;
-    }
-  }
-
-  #delete(res: ServerResponse, key: string): void {
-    const connection = this.#byToken.get(key);
-    if (!connection) {
-      if (this.#drainingPolls.delete(key)) return void text(res, 202, '');
-      return void text(res, 404, 'No Connection with that ID');
-    }
-    if (connection.transport.kind !== 'LongPolling')
-      return void text(res, 400, 'Cannot terminate this connection using the DELETE endpoint.');
-    connection.close(undefined, { sendClose: false });
-    this.#drainingPolls.delete(key);
-    text(res, 202, '');
-  }
-
-  /**
-   * A poll or a send of an open connection after its JWT expired (`closeOnAuthenticationExpiration`): refused
-   * as ASP.NET Core's per-request authentication refuses an expired token (401, `invalid_token`), and the
-   * connection closed at once, as the heartbeat would close it within the second. True if refused.
-   */
-  #refuseExpired(connection: C, res: ServerResponse): boolean {
-    if (!connection.authenticationExpired(Date.now())) return false;
-    connection.close(new UnauthorizedError('The access token expired.'));
-    refuse(res, new UnauthorizedError('Token expired.', { invalidToken: true }));
-    return true;
-  }
-
   /** Creates and registers a connection under `key` (`ConnectionTokens.keyOf` its token). */
   #accept(key: string, admission: Admission, transport: TransportSender, request: TransportRequest): C {
     if (admission.ticket) this.settings.redeemed.add(admission.ticket);
     const connection = this.connect(key, admission, transport, request);
-    this.#byToken.set(key, connection);
+    this.#connections.byToken.set(key, connection);
     this.settings.log.debug('Connection accepted', {
       connectionId: connection.connectionId,
       transport: transport.kind,
@@ -576,116 +324,6 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
     });
     return connection;
   }
-
-  /** A connection without negotiate (WebSockets with `skipNegotiation`): authenticated here. */
-  #admitAnonymousSocket(req: IncomingMessage, url: URL): Identity & { statefulReconnect: false } {
-    if (this.#closing) throw new ShuttingDownError();
-    return { ...authenticate(req, url, this.settings), statefulReconnect: false };
-  }
-
-  /**
-   * Opens a connection with a token from negotiate (on any node). The connection keeps negotiate's id
-   * when it can (a hub: when this node minted it; a token negotiated on another node gets an id of this
-   * node, since hub connection ids name their owner). A token opens one connection per node.
-   */
-  #redeem(req: IncomingMessage, url: URL, token: string): Admission {
-    if (this.#closing) throw new ShuttingDownError();
-    const ticket = this.settings.tokens.read(token);
-    if (
-      !ticket ||
-      ticket.hub !== this.path ||
-      ticket.expiresAt < Date.now() ||
-      this.settings.redeemed.has(ticket)
-    )
-      throw new ConnectionTokenError();
-    this.#checkBearer(req, url, ticket.userId);
-    return {
-      userId: ticket.userId,
-      claims: ticket.claims,
-      statefulReconnect: ticket.statefulReconnect,
-      connectionId: this.keepsConnectionId(ticket.connectionId)
-        ? ticket.connectionId
-        : this.createConnectionId(),
-      ticket,
-    };
-  }
-
-  /**
-   * A stateful reconnect: a new WebSocket for `existing`, found by its token's key. The whole token is
-   * checked again, except its expiry (a resume may come after the token could no longer open a connection,
-   * as in SignalR): it must be authentic and name this path, this connection and its user. An access token
-   * sent with it must be valid and name the same user. Throws like {@link #redeem}.
-   */
-  #checkResume(req: IncomingMessage, url: URL, token: string, existing: C): void {
-    const ticket = this.settings.tokens.read(token);
-    // A ticket negotiated on another node names that node's id; this node gave the connection its own.
-    const kept = ticket !== undefined && this.keepsConnectionId(ticket.connectionId);
-    if (
-      !ticket ||
-      ticket.hub !== this.path ||
-      ticket.userId !== existing.userIdentifier ||
-      (kept && ticket.connectionId !== existing.connectionId)
-    )
-      throw new ConnectionTokenError();
-    this.#checkBearer(req, url, existing.userIdentifier);
-  }
-
-  /**
-   * With JWT authentication, a request that opens or resumes a transport needs a valid access token naming
-   * `userId`, as every request to a hub that requires authorization does in ASP.NET Core (the connection
-   * token alone is not enough). Polls and sends of an open connection are authenticated by its connection
-   * token.
-   */
-  #checkBearer(req: IncomingMessage, url: URL, userId: string | undefined): void {
-    if (!this.settings.jwtSecret) return;
-    const identity = authenticate(req, url, this.settings);
-    if (identity.userId !== userId)
-      throw new UnauthorizedError('The access token does not match the connection.', { invalidToken: true });
-  }
-}
-
-function httpStatusCode(error: unknown): number {
-  if (error instanceof UnauthorizedError) return 401;
-  if (error instanceof ForbiddenError) return 403;
-  if (error instanceof ShuttingDownError) return 503;
-  return 404;
-}
-
-/** Answers an upgrade refused by `error` (401 with a bearer challenge, 403, 503 or 404) and ends the socket. */
-function refuseUpgradeFor(socket: Duplex, error: unknown): void {
-  if (error instanceof UnauthorizedError)
-    refuseUpgrade(socket, '401 Unauthorized', `WWW-Authenticate: ${bearerChallenge(error)}\r\n`);
-  else if (error instanceof ForbiddenError) refuseUpgrade(socket, '403 Forbidden');
-  else refuseUpgrade(socket, httpStatusCode(error) === 503 ? '503 Service Unavailable' : '404 Not Found');
-}
-
-/** Answers an upgrade with an HTTP error (and `headers`, whole lines, and a text `body`) and ends the socket. */
-export function refuseUpgrade(socket: Duplex, status: string, headers = '', body = ''): void {
-  const content = body === '' ? '' : 'Content-Type: text/plain\r\n';
-  socket.end(
-    `HTTP/1.1 ${status}\r\n${headers}${content}Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-/** ASP.NET Core's answer (404) to a request on a transport the endpoint does not allow. */
-function transportNotSupported(kind: TransportKind): string {
-  return `${kind} transport not supported by this end point type`;
-}
-
-/**
- * Answers a request refused by `error`: 401 with an empty body and a bearer challenge (what ASP.NET Core's
- * JWT bearer handler sends, so clients report "Unauthorized"), 403 with an empty body (its forbid), else 503
- * or 404 with the reason.
- */
-function refuse(res: ServerResponse, error: unknown): void {
-  if (error instanceof UnauthorizedError)
-    return void res.writeHead(401, { 'WWW-Authenticate': bearerChallenge(error), 'Content-Length': 0 }).end();
-  if (error instanceof ForbiddenError) return void res.writeHead(403, { 'Content-Length': 0 }).end();
-  text(res, httpStatusCode(error), (error as Error).message);
-}
-
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain' }).end(body);
 }
 
 function sleep(ms: number): { promise: Promise<void>; cancel(): void } {
