@@ -8,6 +8,22 @@ import { recordFailure, remoteContext, type Tracing, traceContextOf } from './tr
 /** What a channel serves, in span names: low cardinality (the group, user or server is an attribute). */
 type DestinationKind = 'all' | 'group' | 'user' | 'server';
 
+/** Span names per destination kind, made once (no string per message). */
+const PUBLISH_NAMES = {
+  all: 'publish all',
+  group: 'publish group',
+  user: 'publish user',
+  server: 'publish server',
+  other: 'publish other',
+} as const;
+const PROCESS_NAMES = {
+  all: 'process all',
+  group: 'process group',
+  user: 'process user',
+  server: 'process server',
+  other: 'process other',
+} as const;
+
 export interface BackplaneSpansOptions {
   /** `messaging.system`: the driver's name. */
   readonly system: string;
@@ -59,9 +75,14 @@ export class BackplaneSpans {
   ): Promise<T> {
     const span = this.startPublish(channel);
     const trace = this.traceContext(span);
+    // No tracing SDK (and no sampled parent): nothing to record or carry, so no work per publish.
+    if (!trace) {
+      span.end();
+      return send(body);
+    }
     let sent: Promise<T>;
     try {
-      sent = send(trace ? { ...body, trace } : body);
+      sent = send({ ...body, trace });
     } catch (error) {
       this.failPublish(span, error);
       throw error;
@@ -70,25 +91,29 @@ export class BackplaneSpans {
     return sent;
   }
 
-  /** Starts the producer span of a publish on `channel`, a child of the active context. */
+  /**
+   * Starts the producer span of a publish on `channel`, a child of the active context. Its attributes are
+   * set once the span is known to record, so a process without a tracing SDK allocates none of them (a
+   * sampler therefore decides on the span's name and kind, not on its attributes).
+   */
   startPublish(channel: string): OtelSpan {
     const api = this.#api;
     const [kind, template] = this.#destination(channel);
-    return this.#tracer.startSpan(
-      `publish ${kind}`,
-      {
-        kind: api.SpanKind.PRODUCER,
-        attributes: {
-          'messaging.system': this.#system,
-          'messaging.operation.type': 'send',
-          'messaging.operation.name': 'publish',
-          'messaging.destination.name': channel,
-          'messaging.destination.template': template,
-          'messaging.client.id': this.#serverId,
-        },
-      },
+    const span = this.#tracer.startSpan(
+      PUBLISH_NAMES[kind],
+      { kind: api.SpanKind.PRODUCER },
       api.context.active(),
     );
+    if (span.isRecording())
+      span.setAttributes({
+        'messaging.system': this.#system,
+        'messaging.operation.type': 'send',
+        'messaging.operation.name': 'publish',
+        'messaging.destination.name': channel,
+        'messaging.destination.template': template,
+        'messaging.client.id': this.#serverId,
+      });
+    return span;
   }
 
   /** Ends a producer span when its publish settles (failed: status ERROR). */
@@ -124,21 +149,26 @@ export class BackplaneSpans {
     const api = this.#api;
     const [kind, template] = this.#destination(channel);
     const parent = envelope.trace ? remoteContext(api, envelope.trace) : api.ROOT_CONTEXT;
-    const attributes: OtelAttributes = {
-      'messaging.system': this.#system,
-      'messaging.operation.type': 'process',
-      'messaging.operation.name': 'process',
-      'messaging.destination.name': channel,
-      'messaging.destination.template': template,
-      'messaging.client.id': this.#serverId,
-      'backplane.origin': envelope.origin,
-    };
-    if (replayed) attributes['backplane.replayed'] = true;
-    const span = this.#tracer.startSpan(
-      `process ${kind}`,
-      { kind: api.SpanKind.CONSUMER, attributes },
-      parent,
-    );
+    const span = this.#tracer.startSpan(PROCESS_NAMES[kind], { kind: api.SpanKind.CONSUMER }, parent);
+    // No tracing SDK and no trace carried: nothing to record, so no work per message.
+    if (!span.isRecording() && !envelope.trace) {
+      span.end();
+      dispatch();
+      return;
+    }
+    if (span.isRecording()) {
+      const attributes: OtelAttributes = {
+        'messaging.system': this.#system,
+        'messaging.operation.type': 'process',
+        'messaging.operation.name': 'process',
+        'messaging.destination.name': channel,
+        'messaging.destination.template': template,
+        'messaging.client.id': this.#serverId,
+        'backplane.origin': envelope.origin,
+      };
+      if (replayed) attributes['backplane.replayed'] = true;
+      span.setAttributes(attributes);
+    }
     const before = this.#stats.delivered;
     try {
       dispatch();

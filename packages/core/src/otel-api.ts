@@ -40,6 +40,7 @@ export interface OtelSpan {
   spanContext(): OtelSpanContext;
   isRecording(): boolean;
   setAttribute(key: string, value: OtelAttributeValue): this;
+  setAttributes(attributes: OtelAttributes): this;
   setStatus(status: { code: number; message?: string }): this;
   recordException(exception: Error): void;
   end(): void;

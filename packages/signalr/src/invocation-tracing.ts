@@ -57,16 +57,9 @@ export class InvocationTracing {
     const api = this.#api;
     const remote = headerTraceContext(message.headers);
     const parent = remote ? remoteContext(api, remote) : api.ROOT_CONTEXT;
-    const options: OtelSpanOptions = {
-      kind: api.SpanKind.SERVER,
-      attributes: {
-        'rpc.system': 'signalr',
-        'rpc.service': this.#hub,
-        'rpc.method': method.name,
-        'signalr.transport': TRANSPORT[connection.transport.kind],
-        'signalr.connection.id': connection.connectionId,
-      },
-    };
+    // Attributes are set once the span is known to be real, so a process without a tracing SDK allocates
+    // none of them per call (a sampler therefore decides on the name and kind, not on the attributes).
+    const options: OtelSpanOptions = { kind: api.SpanKind.SERVER };
     if (!remote) {
       const ambient = api.trace.getSpan(api.context.active())?.spanContext();
       if (ambient && isValidSpanContext(api, ambient)) options.links = [{ context: ambient }];
@@ -77,6 +70,14 @@ export class InvocationTracing {
       span.end();
       return call();
     }
+    if (span.isRecording())
+      span.setAttributes({
+        'rpc.system': 'signalr',
+        'rpc.service': this.#hub,
+        'rpc.method': method.name,
+        'signalr.transport': TRANSPORT[connection.transport.kind],
+        'signalr.connection.id': connection.connectionId,
+      });
     const context = api.trace.setSpan(parent, span);
     const streaming = message.type === MessageType.StreamInvocation;
     let result: unknown;
