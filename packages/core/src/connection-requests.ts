@@ -4,6 +4,7 @@ import { AckTimeoutError, ClosedError, ConnectionNotFoundError, RequestFailedErr
 import { ownerOfConnection } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Publisher } from './publisher.js';
+import type { BackplaneStats } from './stats.js';
 import { requireName } from './validate.js';
 
 /**
@@ -47,6 +48,8 @@ export interface ConnectionRequestsOptions {
   readonly channels: Channels;
   readonly publisher: Pick<Publisher, 'publish'>;
   readonly log: Logger;
+  /** Counts requests sent, failed and answered. */
+  readonly stats: Pick<BackplaneStats, 'requestsSent' | 'requestFailures' | 'requestsAnswered'>;
   /** See `HubLifetimeManagerOptions.maxPendingRequests`: asked and answered, each. */
   readonly maxPending: number;
   /** Whether a server is known to be gone (from presence). */
@@ -88,6 +91,15 @@ export class ConnectionRequests {
 
   /** See `HubLifetimeManager.request`. */
   async request(connectionId: string, payload: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
+    try {
+      return await this.#request(connectionId, payload, options);
+    } catch (error) {
+      this.#options.stats.requestFailures++;
+      throw error;
+    }
+  }
+
+  async #request(connectionId: string, payload: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
     const { serverId, channels, publisher, maxPending } = this.#options;
     requireName(connectionId, 'Connection id');
     if (this.#closed) throw new ClosedError('The lifetime manager');
@@ -131,6 +143,7 @@ export class ConnectionRequests {
       this.#drop(id);
       throw new ConnectionNotFoundError(connectionId);
     }
+    this.#options.stats.requestsSent++;
     return answer;
   }
 
@@ -143,6 +156,7 @@ export class ConnectionRequests {
         : { kind: 'reply', id: request.id, outcome: answer };
     try {
       await this.#options.publisher.publish(this.#options.channels.server(request.origin), reply);
+      this.#options.stats.requestsAnswered++;
     } catch (error) {
       this.#options.log.warn('Could not answer a request', { origin: request.origin, error });
     }

@@ -46,6 +46,15 @@ export interface BackplaneStats {
   /** Durable mode: missed messages delivered from the log. */
   replayed: number;
   /**
+   * Requests about a connection sent to the server that owns it (`request`: the hub server forwarding a
+   * Server-Sent Events or long-polling request without sticky sessions).
+   */
+  requestsSent: number;
+  /** Requests of this server (local or sent) that failed: not found, no answer in time, busy, refused. */
+  requestFailures: number;
+  /** Requests from other servers about this server's connections, answered. */
+  requestsAnswered: number;
+  /**
    * Other senders (servers, hub contexts) this server keeps ordering state for now: a gauge, bounded by
    * `maxTrackedOrigins`.
    */
@@ -71,6 +80,9 @@ export function createStats(): BackplaneStats {
     buffered: 0,
     dropped: 0,
     replayed: 0,
+    requestsSent: 0,
+    requestFailures: 0,
+    requestsAnswered: 0,
     trackedOrigins: 0,
   };
 }

@@ -51,6 +51,8 @@ describe('requests about connections', () => {
     );
     expect(answers.map(text)).toEqual(Array.from({ length: 20 }, (_, i) => `mine:q${i}:true`));
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`));
+    expect(asker.stats).toMatchObject({ requestsSent: 20, requestFailures: 0, requestsAnswered: 0 });
+    expect(owner.stats).toMatchObject({ requestsSent: 0, requestFailures: 0, requestsAnswered: 20 });
   });
 
   it('requests - a request about a connection of this server is answered by its own handler', async () => {
@@ -76,6 +78,7 @@ describe('requests about connections', () => {
     await expect(asker.request(gone, bytes('x'), { timeout: 1_000 })).rejects.toThrow(
       ConnectionNotFoundError,
     );
+    expect(asker.stats.requestFailures).toBe(3);
   });
 
   it('requests - an owner at its maximum of requests answers busy; its handler failing is an error', async () => {

@@ -26,6 +26,21 @@ const COUNTERS: ReadonlyArray<readonly [keyof BackplaneStats, string, string]> =
   ['dropped', 'outbox_dropped_total', 'Publishes the outbox dropped or refused (never published).'],
   ['replayed', 'replayed_total', 'Durable mode: missed messages delivered from the broker’s log.'],
   [
+    'requestsSent',
+    'requests_sent_total',
+    'Requests about a connection sent to the server owning it (SSE and long polling without sticky sessions).',
+  ],
+  [
+    'requestFailures',
+    'request_failures_total',
+    'Requests about a connection that failed (not found, no answer, busy).',
+  ],
+  [
+    'requestsAnswered',
+    'requests_answered_total',
+    'Requests from other servers about this server’s connections, answered.',
+  ],
+  [
     'malformed',
     'malformed_total',
     'Payloads on the backplane’s channels that were not valid envelopes (dropped).',

@@ -210,6 +210,27 @@ describe('metrics', () => {
     ).toBe(1);
   }, 20_000);
 
+  it('metrics - requests about connections: a request through a node that does not hold the connection is sent, answered and, when the connection is gone, failed', async () => {
+    const bus = new MemoryBus();
+    const a = await node('requests-a', { driver: new MemoryDriver({ bus }) });
+    const b = await node('requests-b', { driver: new MemoryDriver({ bus }) });
+    // The hub server of b answers requests about its connections (what SSE and long polling forward).
+    const held = await client(`${b.url}/metrics`, 'LongPolling');
+    const id = held.connectionId!;
+    const before = await scrape(a.registry);
+    const poll = new TextEncoder().encode('not a forwarded request');
+    await a.manager.request(id, poll, { timeout: 1_000 }).catch(() => {});
+    await expect(
+      a.manager.request(`${'a'.repeat(22)}.gone-12345678`, poll, { timeout: 1_000 }),
+    ).rejects.toThrow();
+    const afterA = await scrape(a.registry);
+    const afterB = await scrape(b.registry);
+    const moved = (name: string) => seriesValue(afterA, name)! - (seriesValue(before, name) ?? 0);
+    expect(moved('backplane_requests_sent_total')).toBe(1);
+    expect(moved('backplane_request_failures_total')).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(afterB, 'backplane_requests_answered_total')).toBe(1);
+  }, 20_000);
+
   it('metrics - backplane publishes and receives by channel kind, and the publish duration histogram', async () => {
     const bus = new LogBus();
     const a = await node('kinds-a', { driver: new LogDriver(bus) });
