@@ -2,6 +2,15 @@
 // names, ids and the reconnect backoff. Not covered by semver: it changes whenever the packages change
 // together. Applications use the main entry.
 
+// Broker URLs: the pieces the drivers' URL parsers share
+export type { UrlEndpoint, UrlProblem } from './broker-url.js';
+export {
+  decodeUrlPart,
+  parseUrlHost,
+  parseUrlQuery,
+  parseUrlUserinfo,
+  redactUrlPassword,
+} from './broker-url.js';
 // Channels (docs/protocol.md#channels)
 export type { ChannelKind, ChannelTarget } from './channels.js';
 export { Channels } from './channels.js';

@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '@backplane/core';
+import {
+  parseUrlHost,
+  parseUrlQuery,
+  parseUrlUserinfo,
+  redactUrlPassword,
+  type UrlEndpoint,
+} from '@backplane/core/internal';
 import type { KafkaSaslOptions, KafkaTlsOptions } from './kafka-client.js';
 import type { KafkaClientName, KafkaDriverOptions } from './kafka-driver.js';
 
@@ -65,8 +72,10 @@ export function parseKafkaUrl(url: string): ParsedKafkaUrl {
   if (authority.endsWith('/')) authority = authority.slice(0, -1);
   if (authority.includes('/')) fail('a Kafka URL takes no path');
   if (authority === '') fail('no host');
-  const brokers = authority.split(',').map((part, i) => parseHost(part, i + 1, fail));
-  const params = parseQuery(query, fail);
+  const brokers = authority
+    .split(',')
+    .map((part, i) => brokerAddress(parseUrlHost(part, i + 1, DEFAULT_PORT, fail)));
+  const params = parseUrlQuery(query, fail);
   for (const key of params.keys()) {
     if (!QUERY.has(key))
       fail(
@@ -80,12 +89,12 @@ export function parseKafkaUrl(url: string): ParsedKafkaUrl {
     fail('?sasl= must be plain, scram-sha-256 or scram-sha-512');
   let sasl: KafkaSaslOptions | undefined;
   if (userinfo !== undefined) {
-    const { username, password } = parseUserinfo(userinfo, fail);
-    if (username === '') fail('SASL needs a user name before the password');
+    const { username, password } = parseUrlUserinfo(userinfo, fail);
+    if (username === undefined) fail('SASL needs a user name before the password');
     if (password === undefined) fail('SASL needs a password after the user name (user:password@)');
     sasl = {
       mechanism: (mechanism ?? 'plain') as KafkaSaslOptions['mechanism'],
-      username,
+      username: username as string,
       password: password as string,
     };
   } else if (mechanism !== undefined) fail('?sasl= needs a user and a password (user:password@host)');
@@ -158,63 +167,10 @@ export function kafkaOptionsFromUrl(
 
 /** The URL with its password replaced by `***`, for logs and errors. */
 export function redactKafkaUrl(url: string): string {
-  return url.replace(/^([^:/?#]+:\/\/[^:@/?#]*:)[^@]*@/, '$1***@');
+  return redactUrlPassword(url);
 }
 
-function decode(text: string, what: string, fail: (problem: string) => never): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return fail(`${what} has a malformed percent-encoding`);
-  }
-}
-
-function parseUserinfo(
-  userinfo: string,
-  fail: (problem: string) => never,
-): { username: string; password?: string } {
-  const colon = userinfo.indexOf(':');
-  const username = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo, 'the user name', fail);
-  const password = colon >= 0 ? decode(userinfo.slice(colon + 1), 'the password', fail) : undefined;
-  return { username, ...(password !== undefined && password !== '' && { password }) };
-}
-
-function parseHost(part: string, index: number, fail: (problem: string) => never): string {
-  let host: string;
-  let port: string | undefined;
-  let ipv6 = false;
-  const trimmed = part.trim();
-  if (trimmed.startsWith('[')) {
-    const close = trimmed.indexOf(']');
-    if (close < 0) fail(`host #${index}: an IPv6 address needs its closing ]`);
-    host = trimmed.slice(1, close);
-    ipv6 = true;
-    const after = trimmed.slice(close + 1);
-    if (after !== '' && !after.startsWith(':'))
-      fail(`host #${index}: unexpected text after the IPv6 address`);
-    port = after === '' ? undefined : after.slice(1);
-  } else {
-    const colon = trimmed.indexOf(':');
-    host = colon >= 0 ? trimmed.slice(0, colon) : trimmed;
-    port = colon >= 0 ? trimmed.slice(colon + 1) : undefined;
-  }
-  if (host === '') fail(`host #${index} is empty`);
-  if (!/^[A-Za-z0-9._:%-]+$/.test(host)) fail(`host #${index} has characters a host name cannot have`);
-  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65_535))
-    fail(`host #${index}: the port must be a number from 1 to 65535`);
-  return `${ipv6 ? `[${host}]` : host}:${port === undefined ? DEFAULT_PORT : Number(port)}`;
-}
-
-function parseQuery(query: string, fail: (problem: string) => never): Map<string, string> {
-  const params = new Map<string, string>();
-  if (query === '') return params;
-  for (const pair of query.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const key = decode(eq >= 0 ? pair.slice(0, eq) : pair, 'a query parameter', fail);
-    const value = decode(eq >= 0 ? pair.slice(eq + 1) : '', 'a query parameter', fail);
-    if (params.has(key)) fail('a query parameter is repeated');
-    params.set(key, value);
-  }
-  return params;
+/** `host:port` for the client, an IPv6 address in brackets. */
+function brokerAddress({ host, port }: UrlEndpoint): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -1,4 +1,11 @@
 import { InvalidArgumentError } from '@backplane/core';
+import {
+  decodeUrlPart,
+  parseUrlHost,
+  parseUrlQuery,
+  parseUrlUserinfo,
+  redactUrlPassword,
+} from '@backplane/core/internal';
 
 /** A Redis host and port. */
 export interface RedisEndpoint {
@@ -83,11 +90,11 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
   const authority = slash >= 0 ? rest.slice(0, slash) : rest;
   const path = slash >= 0 ? rest.slice(slash + 1) : '';
 
-  const credentials = userinfo === undefined ? {} : parseUserinfo(userinfo, fail);
+  const credentials = userinfo === undefined ? {} : parseUrlUserinfo(userinfo, fail);
   const defaultPort = form.mode === 'sentinel' ? DEFAULT_SENTINEL_PORT : DEFAULT_PORT;
   if (authority === '') fail('no host');
-  const hosts = authority.split(',').map((part, i) => parseHost(part, i + 1, defaultPort, fail));
-  const params = parseQuery(query, fail);
+  const hosts = authority.split(',').map((part, i) => parseUrlHost(part, i + 1, defaultPort, fail));
+  const params = parseUrlQuery(query, fail);
   for (const key of params.keys())
     if (form.mode !== 'sentinel' || !SENTINEL_QUERY.has(key))
       fail(`unsupported query parameter (only sentinel URLs take sentinelPassword and sentinelUsername)`);
@@ -104,7 +111,7 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
   }
   const [encodedName = '', db = '', ...extra] = path.split('/');
   if (extra.length > 0) fail('a sentinel URL path is /<master name>[/db]');
-  const name = decode(encodedName, 'the master name', fail);
+  const name = decodeUrlPart(encodedName, 'the master name', fail);
   if (name === '') fail('a sentinel URL needs the master name as its path: /<master name>');
   const sentinelUsername = params.get('sentinelUsername');
   const sentinelPassword = params.get('sentinelPassword');
@@ -119,79 +126,13 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
   };
 }
 
-function decode(text: string, what: string, fail: (problem: string) => never): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return fail(`${what} has a malformed percent-encoding`);
-  }
-}
-
-function parseUserinfo(
-  userinfo: string,
-  fail: (problem: string) => never,
-): { username?: string; password?: string } {
-  const colon = userinfo.indexOf(':');
-  const username = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo, 'the user name', fail);
-  const password = colon >= 0 ? decode(userinfo.slice(colon + 1), 'the password', fail) : undefined;
-  return {
-    ...(username !== '' && { username }),
-    ...(password !== undefined && password !== '' && { password }),
-  };
-}
-
-function parseHost(
-  part: string,
-  index: number,
-  defaultPort: number,
-  fail: (problem: string) => never,
-): RedisEndpoint {
-  let host: string;
-  let port: string | undefined;
-  if (part.startsWith('[')) {
-    const close = part.indexOf(']');
-    if (close < 0) fail(`host #${index}: an IPv6 address needs its closing ]`);
-    host = part.slice(1, close);
-    const after = part.slice(close + 1);
-    if (after !== '' && !after.startsWith(':'))
-      fail(`host #${index}: unexpected text after the IPv6 address`);
-    port = after === '' ? undefined : after.slice(1);
-  } else {
-    const colon = part.indexOf(':');
-    host = colon >= 0 ? part.slice(0, colon) : part;
-    port = colon >= 0 ? part.slice(colon + 1) : undefined;
-  }
-  if (host === '') fail(`host #${index} is empty`);
-  if (!/^[A-Za-z0-9._:%-]+$/.test(host)) fail(`host #${index} has characters a host name cannot have`);
-  if (port === undefined) return { host, port: defaultPort };
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65_535)
-    fail(`host #${index}: the port must be a number from 1 to 65535`);
-  return { host, port: Number(port) };
-}
-
 function parseDb(path: string, fail: (problem: string) => never): number {
   if (path === '') return 0;
   if (!/^\d{1,5}$/.test(path)) fail('the database (the path) must be a number, e.g. /0');
   return Number(path);
 }
 
-function parseQuery(query: string, fail: (problem: string) => never): Map<string, string> {
-  const params = new Map<string, string>();
-  if (query === '') return params;
-  for (const pair of query.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const key = decode(eq >= 0 ? pair.slice(0, eq) : pair, 'a query parameter', fail);
-    const value = decode(eq >= 0 ? pair.slice(eq + 1) : '', 'a query parameter', fail);
-    if (params.has(key)) fail('a query parameter is repeated');
-    params.set(key, value);
-  }
-  return params;
-}
-
 /** The URL with its password (and a sentinel password) replaced by `***`, for logs and errors. */
 export function redactRedisUrl(url: string): string {
-  return url
-    .replace(/^([^:/?#]+:\/\/[^:@/?#]*:)[^@]*@/, '$1***@')
-    .replace(/([?&]sentinelPassword=)[^&#]*/, '$1***');
+  return redactUrlPassword(url).replace(/([?&]sentinelPassword=)[^&#]*/, '$1***');
 }
