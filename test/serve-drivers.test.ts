@@ -1,20 +1,9 @@
-import { startKafka, startNats, startRedis, waitFor } from '@backplane/testkit';
+import { waitFor } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type HttpTransport, next, nothing } from './chat-client.js';
-import { runCli, type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
+import { runCli, SERVE_BROKERS, type ServeProcess, scrapeMetrics, startServe } from './serve-process.js';
 
-/** A broker per driver, started by testkit on a random port. */
-const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop(): Promise<void> }> }> = [
-  { name: 'redis', start: () => startRedis() },
-  { name: 'nats', start: () => startNats() },
-  {
-    name: 'kafka',
-    start: async () => {
-      const kafka = await startKafka();
-      return { url: kafka.bootstrap, stop: () => kafka.stop() };
-    },
-  },
-];
+const drivers = SERVE_BROKERS;
 
 const combos: Array<[HttpTransport, 'json' | 'messagepack']> = [
   ['WebSockets', 'json'],

@@ -1,27 +1,9 @@
-import {
-  type RoundRobinBalancer,
-  startKafka,
-  startNats,
-  startRedis,
-  startRoundRobinBalancer,
-  waitFor,
-} from '@backplane/testkit';
+import { type RoundRobinBalancer, startRoundRobinBalancer, waitFor } from '@backplane/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type HttpTransport, WAIT_MS } from './chat-client.js';
-import { type ServeProcess, startServe } from './serve-process.js';
+import { SERVE_BROKERS, type ServeProcess, startServe } from './serve-process.js';
 
-/** A broker per driver, started by testkit on a random port. */
-const drivers: Array<{ name: string; start: () => Promise<{ url: string; stop(): Promise<void> }> }> = [
-  { name: 'redis', start: () => startRedis() },
-  { name: 'nats', start: () => startNats() },
-  {
-    name: 'kafka',
-    start: async () => {
-      const kafka = await startKafka();
-      return { url: kafka.bootstrap, stop: () => kafka.stop() };
-    },
-  },
-];
+const drivers = SERVE_BROKERS;
 
 /** The HTTP transports; WebSockets through the same balancer for comparison. */
 const combos: Array<[HttpTransport, 'json' | 'messagepack']> = [

@@ -1,7 +1,23 @@
 import { fileURLToPath } from 'node:url';
-import { ManagedProcess, waitFor } from '@backplane/testkit';
+import { ManagedProcess, startKafka, startNats, startRedis, waitFor } from '@backplane/testkit';
 
 /** The built `backplane` command. */
+/** A broker for each driver `serve` takes a URL for, started by testkit on a random port. */
+export const SERVE_BROKERS: ReadonlyArray<{
+  readonly name: 'redis' | 'nats' | 'kafka';
+  start(): Promise<{ url: string; stop(): Promise<void> }>;
+}> = [
+  { name: 'redis', start: () => startRedis() },
+  { name: 'nats', start: () => startNats() },
+  {
+    name: 'kafka',
+    start: async () => {
+      const kafka = await startKafka();
+      return { url: kafka.bootstrap, stop: () => kafka.stop() };
+    },
+  },
+];
+
 export const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
 
 export interface ServeProcess {
