@@ -38,3 +38,30 @@ export function isCertificateError(error: unknown): boolean {
     findInChain(error, (e) => CERTIFICATE_CODES.has(String((e as { code?: unknown }).code))) !== undefined
   );
 }
+
+/**
+ * A client's connect error as {@link KafkaAuthenticationError} when the brokers refused the credentials
+ * (`isSaslRefusal` recognizes the client's own error) or TLS refused a broker's certificate; anything else
+ * as it is. The message names `sasl`'s mechanism and user, never the password.
+ */
+export function authenticationError(
+  error: unknown,
+  isSaslRefusal: (e: Error) => boolean,
+  sasl: { readonly mechanism: string; readonly username?: string } | undefined,
+): unknown {
+  if (findInChain(error, isSaslRefusal))
+    return new KafkaAuthenticationError(
+      !sasl
+        ? 'Kafka refused the connection: the broker requires SASL credentials and none were given.'
+        : sasl.username === undefined
+          ? 'Kafka refused the SASL credentials.'
+          : `Kafka refused the SASL credentials (${sasl.mechanism.toUpperCase()} as '${sasl.username}').`,
+      { cause: error },
+    );
+  if (isCertificateError(error))
+    return new KafkaAuthenticationError(
+      "TLS could not verify the Kafka broker's certificate (set tls.ca to the CA that signed it).",
+      { cause: error },
+    );
+  return error;
+}

@@ -10,7 +10,7 @@ import {
   type ProducerConfig,
   type SASLOptions,
 } from 'kafkajs';
-import { findInChain, isCertificateError, KafkaAuthenticationError } from './errors.js';
+import { authenticationError } from './errors.js';
 import type {
   ConsumedRecord,
   KafkaClient,
@@ -121,21 +121,11 @@ export class KafkajsClient implements KafkaClient {
 
   /** Refused credentials or certificates as {@link KafkaAuthenticationError}; anything else as it is. */
   #translate(error: unknown): unknown {
-    if (findInChain(error, (e) => e.name === 'KafkaJSSASLAuthenticationError')) {
-      const sasl = this.#options.config?.sasl ?? this.#options.sasl;
-      return new KafkaAuthenticationError(
-        sasl && 'username' in sasl
-          ? `Kafka refused the SASL credentials (${sasl.mechanism.toUpperCase()} as '${sasl.username}').`
-          : 'Kafka refused the SASL credentials.',
-        { cause: error },
-      );
-    }
-    if (isCertificateError(error))
-      return new KafkaAuthenticationError(
-        "TLS could not verify the Kafka broker's certificate (set tls.ca to the CA that signed it).",
-        { cause: error },
-      );
-    return error;
+    return authenticationError(
+      error,
+      (e) => e.name === 'KafkaJSSASLAuthenticationError',
+      this.#options.config?.sasl ?? this.#options.sasl,
+    );
   }
 
   async #call<T>(operation: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import {
   IS_CONTROL,
   Producer,
 } from '@platformatic/kafka';
-import { findInChain, isCertificateError, KafkaAuthenticationError } from './errors.js';
+import { authenticationError, findInChain, KafkaAuthenticationError } from './errors.js';
 import type {
   ConsumedRecord,
   KafkaClient,
@@ -178,21 +178,11 @@ export class PlatformaticClient implements KafkaClient {
   }
 
   #translate(error: unknown): unknown {
-    if (findInChain(error, (e) => (e as { code?: unknown }).code === 'PLT_KFK_AUTHENTICATION')) {
-      const sasl = this.#options.sasl;
-      return new KafkaAuthenticationError(
-        sasl
-          ? `Kafka refused the SASL credentials (${sasl.mechanism.toUpperCase()} as '${sasl.username}').`
-          : 'Kafka refused the connection: the broker requires SASL credentials and none were given.',
-        { cause: error },
-      );
-    }
-    if (isCertificateError(error))
-      return new KafkaAuthenticationError(
-        "TLS could not verify the Kafka broker's certificate (set tls.ca to the CA that signed it).",
-        { cause: error },
-      );
-    return error;
+    return authenticationError(
+      error,
+      (e) => (e as { code?: unknown }).code === 'PLT_KFK_AUTHENTICATION',
+      this.#options.sasl,
+    );
   }
 
   clusterSize(): Promise<number> {
