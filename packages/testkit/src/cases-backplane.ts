@@ -14,6 +14,7 @@ import { MessagePackHubProtocol } from '@backplane/hub-protocol';
 import { expect, it } from 'vitest';
 import { expectHello, rejection, type SuiteContext, silentLogger } from './suite-context.js';
 import { TestClient } from './test-client.js';
+import { wrapDriver } from './wrap-driver.js';
 
 const hello = ['World'] as const;
 
@@ -407,17 +408,7 @@ export function backplaneCases(ctx: SuiteContext): void {
  * subscribed to or published to).
  */
 function recording(inner: Driver, live: Set<string>, keep = false): Driver {
-  return {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    get state$() {
-      return inner.state$;
-    },
-    get state() {
-      return inner.state;
-    },
-    connect: () => inner.connect(),
-    close: () => inner.close(),
+  return wrapDriver(inner, {
     publish: (channel, payload) => {
       if (keep) live.add(channel);
       return inner.publish(channel, payload);
@@ -430,6 +421,5 @@ function recording(inner: Driver, live: Set<string>, keep = false): Driver {
       if (!keep) live.delete(channel);
       await inner.unsubscribe(channel);
     },
-    setMessageHandler: (handler) => inner.setMessageHandler(handler),
-  };
+  });
 }

@@ -12,6 +12,7 @@ import { createConnectionId, ENVELOPE_VERSION, encodeEnvelope } from '@backplane
 import { expect, it } from 'vitest';
 import { rejection, type SuiteContext } from './suite-context.js';
 import { waitFor } from './wait-for.js';
+import { wrapDriver } from './wrap-driver.js';
 
 /**
  * The presence interval of the servers in these cases, in ms: short, so a server's silence is noticed in
@@ -328,25 +329,13 @@ async function untilAllAnswer(managers: readonly HubLifetimeManager[], count: nu
  */
 function freezable(inner: Driver): { driver: Driver; freeze(): void; kill(): Promise<void> } {
   let frozen = false;
-  const driver: Driver = {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    get state$() {
-      return inner.state$;
-    },
-    get state() {
-      return inner.state;
-    },
-    connect: () => inner.connect(),
-    close: () => inner.close(),
+  const driver = wrapDriver(inner, {
     publish: (channel, payload) => (frozen ? Promise.resolve(undefined) : inner.publish(channel, payload)),
-    subscribe: (channel) => inner.subscribe(channel),
-    unsubscribe: (channel) => inner.unsubscribe(channel),
     setMessageHandler: (handler: MessageHandler) =>
       inner.setMessageHandler((channel, payload, position) => {
         if (!frozen) handler(channel, payload, position);
       }),
-  };
+  });
   return {
     driver,
     freeze: () => {

@@ -1,0 +1,30 @@
+import type { Driver } from '@backplane/core';
+
+/** What a test may replace of a driver; the rest is passed through. */
+export type DriverOverrides = Partial<
+  Pick<Driver, 'connect' | 'close' | 'publish' | 'subscribe' | 'unsubscribe' | 'setMessageHandler'>
+>;
+
+/**
+ * A driver that passes everything to `inner` except what `overrides` replaces: how a test watches or
+ * disturbs what a manager does with its driver (channels subscribed, a frozen link) without a fake.
+ */
+export function wrapDriver(inner: Driver, overrides: DriverOverrides): Driver {
+  return {
+    name: inner.name,
+    capabilities: inner.capabilities,
+    get state$() {
+      return inner.state$;
+    },
+    get state() {
+      return inner.state;
+    },
+    connect: () => inner.connect(),
+    close: () => inner.close(),
+    publish: (channel, payload) => inner.publish(channel, payload),
+    subscribe: (channel) => inner.subscribe(channel),
+    unsubscribe: (channel) => inner.unsubscribe(channel),
+    setMessageHandler: (handler) => inner.setMessageHandler(handler),
+    ...overrides,
+  };
+}
