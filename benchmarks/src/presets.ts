@@ -104,7 +104,8 @@ export const PRESETS: Record<Mode, Sizes> = {
       rounds: 1,
       window: 10,
       minCpuMs: 0,
-      profile: { receiversPerNode: 10, messages: 50 },
+      // Enough samples (about 400 at 250 µs) that a component with a few % of the time shows up.
+      profile: { receiversPerNode: 10, messages: 1_000 },
     },
     presence: { servers: 3, connectionsPerServer: 50, groups: 5, queries: 10, concurrency: 4, changes: 50 },
   },
