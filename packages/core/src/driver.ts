@@ -115,6 +115,14 @@ export interface DurableDriver extends Driver {
   ): Promise<{ entries: LogEntry[]; complete: boolean }>;
   /** The position of the newest entry of the channel's log (where a new reader starts). */
   logPosition(channel: string): Promise<LogPosition>;
+  /**
+   * Orders entries of two channels' logs, for merging them as they were published (an adopted session's
+   * replay): negative when the entry at `a` on `channelA` was logged before the one at `b` on `channelB`,
+   * positive when after, 0 when the log cannot tell (two partitions; two Redis streams in the same
+   * millisecond). Absent: the driver can never tell across channels. Within one channel positions are
+   * always ordered, by the log itself.
+   */
+  comparePositions?(channelA: string, a: LogPosition, channelB: string, b: LogPosition): number;
 }
 
 /**
@@ -128,5 +136,43 @@ export function isDurableDriver(driver: Driver): driver is DurableDriver {
     typeof t.publishDurable === 'function' &&
     typeof t.readLog === 'function' &&
     typeof t.logPosition === 'function'
+  );
+}
+
+/**
+ * A driver that keeps small records where every server of the app can read them: the session store, which
+ * lets a server adopt a client session whose server died or drained (its groups, where its delivery had
+ * got to). Optional, like the log: tell one apart with {@link isSessionStoreDriver}. Core owns what the
+ * records mean; the driver only keeps bytes under keys.
+ *
+ * Keys are strings of at most {@link MAX_RECORD_KEY_LENGTH} characters, made by core from the channel
+ * prefix, the hub and a connection id (so any character a connection id or a prefix may hold); a driver
+ * whose store restricts key characters encodes them. Values are at most {@link MAX_RECORD_BYTES} bytes.
+ */
+export interface SessionStoreDriver extends Driver {
+  /**
+   * Stores `value` under `key`, replacing what was there; the record is kept at least `ttlMs` after this
+   * write and may be removed after it (a driver whose store cannot expire single records keeps the
+   * deadline with the record and treats an expired one as absent). Resolves once the store accepted it.
+   */
+  putRecord(key: string, value: Uint8Array, ttlMs: number): Promise<void>;
+  /** The value under `key`, or `undefined` when there is none (never written, deleted, or expired). */
+  getRecord(key: string): Promise<Uint8Array | undefined>;
+  /** Removes the record under `key`; removing a missing record is a no-op. */
+  deleteRecord(key: string): Promise<void>;
+}
+
+/** The longest key core gives a session store, in UTF-16 code units. */
+export const MAX_RECORD_KEY_LENGTH = 1_024;
+/** The largest value core gives a session store, in bytes (a session record with its unacknowledged frames). */
+export const MAX_RECORD_BYTES = 1_048_576;
+
+/** Whether `driver` keeps records for sessions ({@link SessionStoreDriver}). */
+export function isSessionStoreDriver(driver: Driver): driver is SessionStoreDriver {
+  const t = driver as Partial<SessionStoreDriver>;
+  return (
+    typeof t.putRecord === 'function' &&
+    typeof t.getRecord === 'function' &&
+    typeof t.deleteRecord === 'function'
   );
 }

@@ -32,8 +32,15 @@ export type {
   DriverCapabilities,
   DriverState,
   DriverStateType,
+  SessionStoreDriver,
 } from './driver.js';
-export { isDurableDriver, LOG_START } from './driver.js';
+export {
+  isDurableDriver,
+  isSessionStoreDriver,
+  LOG_START,
+  MAX_RECORD_BYTES,
+  MAX_RECORD_KEY_LENGTH,
+} from './driver.js';
 export { DriverBase } from './driver-base.js';
 
 // Channel names (`manager.channels`; built by the manager)
