@@ -63,6 +63,11 @@ export class Channels {
     return `${this.#base}server:${serverId}`;
   }
 
+  /** The session store's key for a session record (a key, not a channel: nothing is published on it). */
+  sessionKey(sessionKey: string): string {
+    return `${this.#base}session:${sessionKey}`;
+  }
+
   /** The kind of a channel, for counts by kind (a few string comparisons, nothing allocated). */
   kind(channel: string): ChannelKind {
     if (channel === this.all) return 'all';

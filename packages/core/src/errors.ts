@@ -12,7 +12,8 @@ export type BackplaneErrorCode =
   | 'ERR_CLOSED'
   | 'ERR_DUPLICATE_CONNECTION'
   | 'ERR_LIMIT_EXCEEDED'
-  | 'ERR_REQUEST_FAILED';
+  | 'ERR_REQUEST_FAILED'
+  | 'ERR_SESSION';
 
 /**
  * The base class of backplane's errors: each is a named class, with a stable `code` and the underlying
@@ -157,6 +158,22 @@ export class RequestFailedError extends BackplaneError {
   readonly reason: 'busy' | 'error' | 'limit';
   constructor(reason: 'busy' | 'error' | 'limit', message: string, options?: ErrorOptions) {
     super('ERR_REQUEST_FAILED', message, options);
+    this.reason = reason;
+  }
+}
+
+/** Why a session cannot be adopted. */
+export type SessionErrorReason = 'not-found' | 'malformed' | 'mismatch' | 'overflowed' | 'unavailable';
+
+/**
+ * A client session could not be adopted from the session store: there is no record (never stateful, ended,
+ * or expired), it is malformed or of another version, it belongs to another hub, user or protocol, its
+ * unacknowledged frames did not fit in the record, or the store could not be read.
+ */
+export class SessionError extends BackplaneError {
+  readonly reason: SessionErrorReason;
+  constructor(reason: SessionErrorReason, message: string, options?: ErrorOptions) {
+    super('ERR_SESSION', message, options);
     this.reason = reason;
   }
 }

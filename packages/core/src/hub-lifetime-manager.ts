@@ -37,6 +37,7 @@ import { PublishLink } from './resilience/publish-link.js';
 import { PublishMeter } from './resilience/publish-meter.js';
 import { ReconcileBatcher } from './resilience/reconcile.js';
 import { DurableReplay } from './resilience/replay.js';
+import { SessionKeeper } from './sessions/session-keeper.js';
 import { type BackplaneStats, createStats, snapshotStats } from './stats.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import { CORE_TRACER, resolveTracing } from './tracing.js';
@@ -88,6 +89,7 @@ export class HubLifetimeManager {
   readonly #maxUserIdLength: number;
   /** Durable mode: log positions per channel and replays of the driver's log. */
   readonly #replay: DurableReplay | undefined;
+  readonly #sessions: SessionKeeper;
   #started: Promise<void> | undefined;
   #ready = false;
   #closed = false;
@@ -198,6 +200,7 @@ export class HubLifetimeManager {
     });
     this.#invocations = new ClientInvocations({ ...shared, results });
     this.#requests = new ConnectionRequests({ ...shared, maxPending: resolved.maxPendingRequests });
+    this.#sessions = new SessionKeeper({ ...shared, driver: t, replay, emit, ttl: resolved.sessionTtl });
     this.#inbound = new Inbound({
       ...shared,
       epoch: this.epoch,
@@ -274,6 +277,11 @@ export class HubLifetimeManager {
   /** Who is online on every server of the hub, asked of each server (see {@link HubPresence}). */
   get presence(): HubPresence {
     return this.#queries;
+  }
+
+  /** Client sessions kept in the driver's session store, for adoption by another server (see {@link SessionKeeper}). */
+  get sessions(): SessionKeeper {
+    return this.#sessions;
   }
 
   /** Connects the driver and subscribes to `all`, this server's inbox and presence queries. Idempotent. */

@@ -141,6 +141,10 @@ export class Inbound {
       this.#options.emit({ type: 'gap', ...seen, target: this.#options.channels.describe(channel) });
       log.warn('Messages missed', { channel, origin: seen.origin, from: seen.from, to: seen.to });
     }
+    const connections = this.#options.connections;
+    // Durable mode: each frame delivered remembers where in the log it came from (an adopted session's
+    // record points there).
+    if (replay) connections.source = { channel, position, after: replay.position(channel) };
     replay?.advance(channel, position);
     if (position !== undefined && replay) gaps.setPosition(channel, envelope.origin, position);
     try {
@@ -150,6 +154,8 @@ export class Inbound {
       else this.#dispatch(channel, envelope, source);
     } catch (error) {
       log.error('Handling a backplane message failed', { channel, kind: envelope.kind, error });
+    } finally {
+      connections.source = undefined;
     }
     return 'delivered';
   }
@@ -158,13 +164,19 @@ export class Inbound {
     const { inbox, channels, connections } = this.#options;
     switch (envelope.kind) {
       case 'invocation':
-        if (channel === inbox) this.#receiveInboxInvocation(envelope);
+        if (channel === inbox) this.#receiveInboxInvocation(envelope, false);
         else if (channel === channels.all) connections.deliverToAll(envelope.payloads, envelope.exclude);
         else if (envelope.groups) this.#receiveGroupsBatch(envelope);
+        else if (envelope.connectionIds) this.#receiveInboxInvocation(envelope, true);
         else connections.deliverTo(connections.members(channel), envelope.payloads, envelope.exclude);
         return;
       case 'group-command':
-        if (channel === inbox) void this.#options.groupCommands.receive(envelope);
+        // On another server's inbox (followed for the sessions adopted from it): only for a connection here.
+        if (
+          channel === inbox ||
+          (connections.get(envelope.connectionId) && channels.kind(channel) === 'server')
+        )
+          void this.#options.groupCommands.receive(envelope);
         return;
       case 'ack':
         if (channel === inbox) this.#options.groupCommands.receiveAck(envelope);
@@ -193,11 +205,16 @@ export class Inbound {
     }
   }
 
-  #receiveInboxInvocation(envelope: Envelope & InvocationBody): void {
+  /**
+   * Sends to connections named by id, on this server's inbox, or on the inbox of another server whose
+   * sessions this one adopted (`adopted`: the connections not here are someone else's, not unknown).
+   */
+  #receiveInboxInvocation(envelope: Envelope & InvocationBody, adopted: boolean): void {
     const { connections, invocations } = this.#options;
     const { invocationId, origin } = envelope;
     for (const id of envelope.connectionIds ?? []) {
       const local = connections.get(id);
+      if (adopted && !local) continue;
       if (invocationId !== undefined) {
         if (!local) {
           invocations.notFound(origin, invocationId, id);

@@ -9,7 +9,12 @@ export type {
   MissedMessages,
 } from './manager-options.js';
 export { HubLifetimeManager } from './hub-lifetime-manager.js';
-export type { LocalConnection } from './local-connection.js';
+export type { DeliverySource, LocalConnection } from './local-connection.js';
+
+// Sessions that outlive their server (session store, adoption)
+export type { Adoption, SessionCheckpoint, UnackedFrame } from './sessions/session-keeper.js';
+export { SessionKeeper } from './sessions/session-keeper.js';
+export type { PendingFrames, SessionRecord } from './sessions/session-record.js';
 export type { HubContextOptions } from './hub-context.js';
 export { HubContext } from './hub-context.js';
 export type { ResultType } from './client-results.js';
@@ -66,7 +71,7 @@ export type { ConsoleLoggerOptions, LogFormat, Logger, LogLevel, LogLimits } fro
 export { boundedLogger, createConsoleLogger, DEFAULT_LOG_LIMITS } from './logger.js';
 
 // Errors
-export type { BackplaneErrorCode, LimitName } from './errors.js';
+export type { BackplaneErrorCode, LimitName, SessionErrorReason } from './errors.js';
 export {
   AckTimeoutError,
   BackplaneError,
@@ -82,4 +87,5 @@ export {
   OutboxFullError,
   BrokerError,
   RequestFailedError,
+  SessionError,
 } from './errors.js';

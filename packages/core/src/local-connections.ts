@@ -1,7 +1,7 @@
 import type { Channels } from './channels.js';
 import type { GroupAction } from './envelope.js';
 import { DuplicateConnectionError, LimitExceededError } from './errors.js';
-import type { LocalConnection } from './local-connection.js';
+import type { DeliverySource, LocalConnection } from './local-connection.js';
 import type { Logger } from './logger.js';
 import type { Payloads } from './publisher.js';
 import type { BackplaneStats } from './stats.js';
@@ -12,6 +12,8 @@ export interface ConnectionEntry {
   /** The groups it is in; made on the first join (most connections join none). */
   groups: Set<string> | undefined;
   readonly userChannel: string | undefined;
+  /** An adopted session's first server's inbox, followed for sends addressed to it by id. */
+  inbox: string | undefined;
 }
 
 export interface LocalConnectionsOptions {
@@ -35,6 +37,13 @@ export class LocalConnections {
   readonly #stats: BackplaneStats;
   readonly #log: Logger;
   readonly #maxGroupsPerConnection: number;
+  /**
+   * Durable mode: where the message being delivered now came from (set by the receive path around each
+   * dispatch, `undefined` for this server's own sends), handed to each connection with its frame.
+   */
+  source: DeliverySource | undefined;
+  /** Connections being adopted: what is delivered to them meanwhile waits here (see {@link hold}). */
+  readonly #held = new Map<string, Array<{ frame: Uint8Array; source: DeliverySource | undefined }>>();
 
   constructor(options: LocalConnectionsOptions) {
     this.#channels = options.channels;
@@ -67,7 +76,7 @@ export class LocalConnections {
     }
     const user = connection.userIdentifier;
     const userChannel = user ? this.#channels.user(user) : undefined;
-    this.#connections.set(id, { connection, groups: undefined, userChannel });
+    this.#connections.set(id, { connection, groups: undefined, userChannel, inbox: undefined });
     if (userChannel) await this.#subscriptions.add(userChannel, id);
   }
 
@@ -80,10 +89,12 @@ export class LocalConnections {
     const local = this.#connections.get(id);
     if (!local || local.connection !== connection) return undefined;
     this.#connections.delete(id);
+    this.#held.delete(id);
     const leaving = [...(local.groups ?? [])].map((group) =>
       this.#subscriptions.remove(this.#channels.group(group), id),
     );
     if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
+    if (local.inbox) leaving.push(this.#subscriptions.remove(local.inbox, id));
     return leaving;
   }
 
@@ -105,10 +116,25 @@ export class LocalConnections {
         );
       local.groups ??= new Set();
       local.groups.add(group);
-      return this.#subscriptions.add(channel, id);
+      return this.#changed(local, this.#subscriptions.add(channel, id));
     }
     local.groups?.delete(group);
-    return this.#subscriptions.remove(channel, id);
+    return this.#changed(local, this.#subscriptions.remove(channel, id));
+  }
+
+  /** Tells the connection its groups changed, once the subscription change is done. */
+  #changed(local: ConnectionEntry, change: Promise<void>): Promise<void> {
+    if (!local.connection.groupsChanged) return change;
+    return change.then(() => local.connection.groupsChanged?.());
+  }
+
+  /**
+   * An adopted session keeps the connection id its first server minted, so sends by id still go to that
+   * server's inbox: this server follows it while it holds the connection.
+   */
+  followInbox(local: ConnectionEntry, inbox: string): Promise<void> {
+    local.inbox = inbox;
+    return this.#subscriptions.add(inbox, local.connection.connectionId);
   }
 
   /** Local members of a group or user channel (empty when none). */
@@ -188,13 +214,52 @@ export class LocalConnections {
   }
 
   write(connection: LocalConnection, frame: Uint8Array): void {
+    if (this.#held.size > 0) {
+      const held = this.#held.get(connection.connectionId);
+      if (held) {
+        held.push({ frame, source: this.source });
+        return;
+      }
+    }
     try {
-      const pending = connection.write(frame);
+      const pending = connection.write(frame, this.source);
       this.#stats.delivered++;
       if (pending) pending.catch((error: unknown) => this.#writeFailed(connection, error));
     } catch (error) {
       this.#writeFailed(connection, error);
     }
+  }
+
+  /**
+   * Holds what is delivered to a connection until {@link release}: an adopted session's replay must reach
+   * the client before anything that arrives live while it is read.
+   */
+  hold(connectionId: string): void {
+    if (!this.#held.has(connectionId)) this.#held.set(connectionId, []);
+  }
+
+  /**
+   * Ends a {@link hold}: writes what was held, in order, but the frames `skip` says the replay delivered
+   * already (by their source).
+   */
+  release(connectionId: string, skip: (source: DeliverySource | undefined) => boolean): number {
+    const held = this.#held.get(connectionId);
+    this.#held.delete(connectionId);
+    const local = this.#connections.get(connectionId);
+    if (!held || !local) return 0;
+    let written = 0;
+    const outer = this.source;
+    try {
+      for (const { frame, source } of held) {
+        if (skip(source)) continue;
+        this.source = source;
+        this.write(local.connection, frame);
+        written++;
+      }
+    } finally {
+      this.source = outer;
+    }
+    return written;
   }
 
   #writeFailed(connection: LocalConnection, error: unknown): void {

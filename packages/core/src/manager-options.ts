@@ -141,6 +141,14 @@ export interface HubLifetimeManagerOptions {
    * @default 10_000 requests
    */
   maxPendingRequests?: number;
+  /**
+   * How long a client session's record outlives its last save in the session store (a driver that keeps
+   * records: `isSessionStoreDriver`), in ms: the time within which another server can adopt a session whose
+   * server died. The holder saves each session at least every third of it, so a live session never
+   * expires. Only for hub servers that keep sessions (stateful reconnect).
+   * @default 120_000
+   */
+  sessionTtl?: number;
 }
 
 /** What a server's connections missed, for `reconcile`. */
@@ -188,6 +196,7 @@ export interface ResolvedManagerOptions {
   readonly maxGroupsPerConnection: number;
   readonly maxTrackedOrigins: number;
   readonly maxPendingRequests: number;
+  readonly sessionTtl: number;
 }
 
 /** Applies the defaults documented on {@link HubLifetimeManagerOptions}; throws on an invalid node id or limit. */
@@ -220,5 +229,6 @@ export function resolveManagerOptions(options: HubLifetimeManagerOptions): Resol
     maxGroupsPerConnection,
     maxTrackedOrigins,
     maxPendingRequests: limitOption(options.maxPendingRequests, 'maxPendingRequests', 10_000),
+    sessionTtl: limitOption(options.sessionTtl, 'sessionTtl', 120_000),
   };
 }

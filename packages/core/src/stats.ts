@@ -54,6 +54,12 @@ export interface BackplaneStats {
   requestFailures: number;
   /** Requests from other servers about this server's connections, answered. */
   requestsAnswered: number;
+  /** Session records written to the session store (checkpoints of sessions a server could adopt). */
+  sessionsSaved: number;
+  /** Session record writes or deletes the store refused or failed. */
+  sessionStoreFailures: number;
+  /** Sessions this server adopted from another (dead or draining) server. */
+  sessionsAdopted: number;
   /**
    * Other senders (servers, hub contexts) this server keeps ordering state for now: a gauge, bounded by
    * `maxTrackedOrigins`.
@@ -83,6 +89,9 @@ export function createStats(): BackplaneStats {
     requestsSent: 0,
     requestFailures: 0,
     requestsAnswered: 0,
+    sessionsSaved: 0,
+    sessionStoreFailures: 0,
+    sessionsAdopted: 0,
     trackedOrigins: 0,
   };
 }

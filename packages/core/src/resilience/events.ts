@@ -48,6 +48,24 @@ export type BackplaneEvent =
       readonly channel: string;
       readonly target: ChannelTarget | undefined;
       readonly recovered: boolean;
+    }
+  /**
+   * A client session whose server died or drained was adopted by this server. `replayed` frames were sent
+   * to the client again (the unacknowledged ones, and in durable mode what its channels' logs held for it).
+   * `complete: false` means messages may be missing: none of a durable log (outside durable mode, what was
+   * published to the session after the last checkpoint, at `since`, is lost), or the log no longer held
+   * them, or the order across its channels could not be told; `reason` says which.
+   */
+  | {
+      readonly type: 'session-adopted';
+      readonly connectionId: string;
+      /** The server that held the session before. */
+      readonly previousHolder: string;
+      readonly replayed: number;
+      readonly complete: boolean;
+      /** When the record adopted was written (its checkpoint), Unix ms. */
+      readonly since: number;
+      readonly reason?: string;
     };
 
 /** The `type` of a `BackplaneEvent`. */

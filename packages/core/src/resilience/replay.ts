@@ -67,6 +67,16 @@ export class DurableReplay {
     return this.#positions.has(channel);
   }
 
+  /** The last log position processed on `channel` (`undefined` before it has one). */
+  position(channel: string): LogPosition | undefined {
+    return this.#positions.get(channel);
+  }
+
+  /** The driver, for reading logs on behalf of an adopted session. */
+  get driver(): DurableDriver {
+    return this.#options.driver;
+  }
+
   /** Holds a live message if its channel is replaying; returns whether it was held. */
   hold(channel: string, message: LiveMessage): boolean {
     const held = this.#replaying.get(channel);
