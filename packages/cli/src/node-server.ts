@@ -184,9 +184,10 @@ export async function startNodeServer(options: NodeServerOptions): Promise<Runni
     nodeId: manager.nodeId,
     manager,
     async close() {
+      // Stop listening first: clients whose sessions are handed off reconnect to the other nodes.
+      const closed = new Promise((resolve) => server.close(resolve));
       await hubs.close();
       server.closeIdleConnections();
-      const closed = new Promise((resolve) => server.close(resolve));
       const timer = setTimeout(() => server.closeAllConnections(), 2_000);
       await closed;
       clearTimeout(timer);

@@ -1,4 +1,10 @@
-import { HubError, type LocalConnection, type Logger } from '@backplane/core';
+import {
+  type DeliverySource,
+  HubError,
+  type LocalConnection,
+  type Logger,
+  type SessionCheckpoint,
+} from '@backplane/core';
 import {
   type HubMessage,
   type HubProtocol,
@@ -18,6 +24,7 @@ import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings
 import { messageTooLarge, RecordReader } from './record-reader.js';
 import { ResumeGate } from './resume-gate.js';
 import { SequenceBuffer } from './sequence-buffer.js';
+import type { SessionSaver } from './session-saver.js';
 import type { TransportConnection } from './transport-connection.js';
 
 /** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
@@ -67,6 +74,8 @@ export interface TransportSender {
 export interface ConnectionSettings extends KeepAliveSettings {
   /** 0 disables stateful reconnect; otherwise the resend buffer bound, in bytes. */
   readonly statefulReconnectBufferSize: number;
+  /** Keep stateful sessions in the lifetime manager's session store (its driver has one). */
+  readonly keepSessions: boolean;
   /** How long a stateful connection whose transport dropped waits for the client to come back, in ms. */
   readonly disconnectTimeout: number;
   readonly maximumReceiveMessageSize: number;
@@ -149,6 +158,10 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
   posting = false;
   /** The hub dispatcher's per-connection state (its own slot, so no map entry per connection). */
   dispatchState: ConnectionState | undefined;
+  /** Keeps the session in the session store (stateful connections, where the driver has one). */
+  session: SessionSaver | undefined;
+  /** The session moved to another server (drain): it ended here without ending for the client. */
+  handedOff = false;
 
   constructor(
     init: {
@@ -212,20 +225,23 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
   }
 
   /** Framed invocations from the lifetime manager (local or from the backplane): always sequenced. */
-  write(frame: Uint8Array): void {
+  write(frame: Uint8Array, source?: DeliverySource): void {
     // Counted and kept for a resend exactly like the dispatcher's messages (SignalR bug #55575).
-    this.#emit(frame, true);
+    this.#emit(frame, true, source);
   }
 
   /** Sends one hub message (completions, stream items, pings, close). */
   send(message: HubMessage): void {
     if (this.#state !== 'open') return;
-    this.#emit(this.protocol.writeMessage(message), isSequencedMessage(message));
+    const sequenced = isSequencedMessage(message);
+    this.#emit(this.protocol.writeMessage(message), sequenced);
+    // No log holds what this server answers: the session's record takes it at once.
+    if (sequenced) this.session?.changed();
   }
 
-  #emit(frame: Uint8Array, sequenced: boolean): void {
+  #emit(frame: Uint8Array, sequenced: boolean, source?: DeliverySource): void {
     if (this.#state !== 'open') return;
-    if (sequenced) this.#sequence?.sent(frame);
+    if (sequenced) this.#sequence?.sent(frame, source);
     if (!this.#attached) return; // kept for the resend when the client comes back
     const waiting = this.#transport.bufferedAmount;
     if (waiting > 0 && waiting + frame.byteLength > this.settings.transportMaxBufferSize) {
@@ -290,6 +306,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
       const sequence = this.#sequence;
       if (message.type === MessageType.Ack) {
         sequence?.ack(message.sequenceId);
+        this.session?.changed();
         continue;
       }
       if (message.type === MessageType.Sequence) {
@@ -433,6 +450,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     this.#inbox = undefined;
     this.#resumeGate.release();
     this.heartbeat.delete(this);
+    if (!this.handedOff) this.session?.end();
     clearTimeout(this.#detachTimer);
     clearTimeout(this.#ackTimer);
     if (this.#paused) this.#transport.resume(); // a WebSocket close handshake needs the client's answer read
@@ -450,10 +468,12 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     if (this.#ackTimer) return;
     this.#ackTimer = setTimeout(() => {
       this.#ackTimer = undefined;
-      if (this.#state === 'open' && this.#attached && this.#sequence)
+      if (this.#state === 'open' && this.#attached && this.#sequence) {
         this.#transport.send(
           this.protocol.writeMessage({ type: MessageType.Ack, sequenceId: this.#sequence.latestReceived }),
         );
+        this.session?.changed();
+      }
     }, ACK_INTERVAL_MS);
     this.#ackTimer.unref();
   }
@@ -522,6 +542,86 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     this.#end(error);
   }
 
+  /** Joined or left a group (on this server): the session's record follows. */
+  groupsChanged(): void {
+    this.session?.changed();
+  }
+
+  /** What the session store keeps of this connection now (`undefined` unless stateful and open). */
+  checkpoint(): SessionCheckpoint | undefined {
+    const sequence = this.#sequence;
+    if (!sequence || this.#state !== 'open') return undefined;
+    return {
+      protocol: this.protocol.name,
+      acked: sequence.acked,
+      received: sequence.latestReceived,
+      unacked: sequence.unacked(),
+    };
+  }
+
+  /**
+   * Graceful shutdown of a stateful connection whose session is kept: a last record for the server the
+   * client reconnects to, then the transport is cut without a Close message, so the client resumes the
+   * session there (the official client reconnects its transport once, to the same URL). False when the
+   * session cannot move (it is then closed as usual by the caller).
+   */
+  async handOff(): Promise<boolean> {
+    const session = this.session;
+    if (!session || !this.checkpoint() || this.#sequence!.overflowed) return false;
+    // Nothing more reaches the client from here: what still arrives is kept for the record.
+    const attached = this.#attached;
+    this.#attached = false;
+    if (!(await session.handOff()) || this.#state !== 'open') {
+      this.#attached = attached && this.#state === 'open';
+      return false;
+    }
+    this.handedOff = true;
+    clearTimeout(this.#detachTimer);
+    this.#transport.abort();
+    this.#end(undefined);
+    return true;
+  }
+
+  /**
+   * Takes over a session another server held (it died or drained): the handshake is the record's, the
+   * sequence continues from what the client acknowledged. Reading waits until `adopt` (called once the
+   * protocol is set) settles: it resolves with the frames to resend once the lifetime manager holds the
+   * connection again; `release` then lets what arrived meanwhile follow them.
+   */
+  resumeAdopted(
+    protocolName: string,
+    acked: number,
+    received: number,
+    adopt: () => Promise<{ frames: readonly Uint8Array[]; release(): void }>,
+  ): void {
+    const protocol = this.protocols.get(protocolName);
+    if (!protocol || this.#state !== 'handshake') {
+      this.#end(new ProtocolError(`The session's protocol '${protocolName}' is not offered here.`));
+      return;
+    }
+    this.#protocol = protocol;
+    this.settings.connections.opened(this.#transport.kind, protocol.name);
+    this.#reader = new RecordReader(protocol.transferFormat, this.settings.maximumReceiveMessageSize);
+    this.#sequence = SequenceBuffer.adopted(this.settings.statefulReconnectBufferSize, acked, received);
+    this.#state = 'open';
+    this.pauseReceiving(ReadHold.Handshake);
+    this.ready = adopt().then(
+      ({ frames, release }) => {
+        if (this.#state !== 'open') return false;
+        this.#transport.send(protocol.writeMessage({ type: MessageType.Sequence, sequenceId: acked + 1 }));
+        for (const frame of frames) this.#emit(frame, true);
+        release();
+        this.resumeReceiving(ReadHold.Handshake);
+        return true;
+      },
+      (error: unknown) => {
+        this.log.warn('Adopting a session failed', { connectionId: this.connectionId, error });
+        this.close(error instanceof Error ? error : new Error(String(error)), { sendClose: false });
+        return false;
+      },
+    );
+  }
+
   authenticationExpired(now: number): boolean {
     return (
       this.settings.closeOnAuthenticationExpiration &&
@@ -534,6 +634,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
    * expired authentication (read from the claims the connection keeps anyway: no field per connection).
    */
   tick(now: number): void {
+    if (this.#state === 'open') this.session?.refresh(now);
     if (this.#state === 'closed' || !this.#attached) return;
     if (this.#state === 'open' && this.authenticationExpired(now)) {
       this.close(new UnauthorizedError('The access token expired.'));

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { HubLifetimeManager } from '@backplane/core';
+import type { HubLifetimeManager, SessionRecord } from '@backplane/core';
 import { ownerOfConnection } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import type { Identity } from './auth.js';
 import { type AuthorizationRule, authorizationRule, hubRefusal } from './authorization.js';
+import type { RedeemableTicket } from './connection-token.js';
 import type { DispatcherSettings } from './dispatcher-settings.js';
 import type { ForbiddenError, UnauthorizedError } from './errors.js';
 import { asError, recoverFrom } from './guard.js';
@@ -19,6 +20,7 @@ import {
 import { HubDispatcher } from './hub-dispatcher.js';
 import { Heartbeat, heartbeatPeriod } from './keep-alive.js';
 import { relayThroughManager } from './relay/relay-handlers.js';
+import { SessionSaver } from './session-saver.js';
 import type { Admission } from './transport-admission.js';
 import { TransportEndpoint } from './transport-endpoint.js';
 import type { TransportSettings } from './transport-settings.js';
@@ -108,6 +110,53 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
     );
   }
 
+  /** Sessions other nodes held, kept in the manager's session store (when this hub keeps sessions). */
+  protected override findSession(key: string): Promise<SessionRecord | undefined> {
+    if (!this.settings.keepSessions || this.settings.statefulReconnectBufferSize === 0)
+      return Promise.resolve(undefined);
+    return this.manager.sessions.load(key);
+  }
+
+  /**
+   * A session another node held continues here: the same connection id, user and claims, no new
+   * `onConnected` (the session never ended), its groups and what it may have missed from the record.
+   */
+  protected override adoptSession(
+    key: string,
+    record: SessionRecord,
+    ticket: RedeemableTicket,
+    transport: TransportSender,
+    request: TransportRequest,
+  ): HubConnectionContext {
+    const connection = this.connect(
+      key,
+      {
+        connectionId: record.connectionId,
+        userId: record.userId,
+        claims: ticket.claims,
+        statefulReconnect: true,
+        ticket,
+      },
+      transport,
+      request,
+    );
+    const sessions = this.manager.sessions;
+    connection.session = new SessionSaver(sessions, connection, this.settings.log);
+    connection.resumeAdopted(record.protocol, record.acked, record.received, async () => {
+      const adoption = await sessions.adopt(connection, record);
+      // The record names this node from now on (after the frames below are sent: they are unacked).
+      connection.session?.changed();
+      return adoption;
+    });
+    return connection;
+  }
+
+  /** Shutdown: a session this hub keeps moves to another node; any other connection is closed. */
+  protected override async shutDown(connection: HubConnectionContext): Promise<void> {
+    if (connection.session && (await connection.handOff())) return;
+    connection.close(undefined, { allowReconnect: true });
+  }
+
   protected override get authorizes(): boolean {
     return this.#authorize !== undefined;
   }
@@ -137,6 +186,10 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
       await this.manager.onConnected(c);
       // Closed while registering: no onConnected (nor onDisconnected); #closed unregisters.
       if (c.closed) throw new Error('The connection closed during its handshake.');
+      if (this.settings.keepSessions && c.checkpoint()) {
+        c.session = new SessionSaver(this.manager.sessions, c, this.settings.log);
+        c.session.changed();
+      }
       await this.#dispatcher.connected(c);
     },
     // Neither may throw into the connection: a failing message ends its connection, a failing cleanup is logged.
@@ -181,7 +234,8 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
       if (!connection.ready) return; // the handshake never succeeded: nothing was registered
       const connected = await connection.ready;
       await this.manager.onDisconnected(connection);
-      if (connected) await this.#dispatcher.disconnected(connection, error);
+      // A session handed to another node goes on there: its onDisconnected runs where it ends.
+      if (connected && !connection.handedOff) await this.#dispatcher.disconnected(connection, error);
     } catch (e) {
       this.settings.log.warn('onDisconnected failed', { connectionId: connection.connectionId, error: e });
     } finally {

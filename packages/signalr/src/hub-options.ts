@@ -76,6 +76,14 @@ export interface HubOptions extends TransportOptions {
    */
   statefulReconnectBufferSize?: number;
   /**
+   * Keep each stateful connection's session in the lifetime manager's session store (a driver that keeps
+   * records), so that when this node dies or shuts down, the node the client reconnects to adopts the
+   * session: same connection id, its groups, what it had not acknowledged (and, in durable mode, what its
+   * channels' logs hold for it since). Costs one store write per client acknowledgement (about one a
+   * second while a client receives) and per invocation result. @default the HubServer's `keepSessions` (true)
+   */
+  keepSessions?: boolean;
+  /**
    * Hub method calls one client may have running at once (streams are not counted).
    * @default the HubServer's `maximumParallelInvocationsPerClient` (1)
    */

@@ -118,6 +118,15 @@ export interface HubServerOptions {
    */
   statefulReconnectBufferSize?: number;
   /**
+   * Sessions that outlive their node (docs/guarantees.md): each stateful connection's session is kept in
+   * the lifetime manager's session store, when its driver has one, so that the node a client reconnects to
+   * after this one died or shut down adopts it (same connection id, its groups, what it had not
+   * acknowledged, and in durable mode what its channels' logs hold for it since). One store write per
+   * client acknowledgement (about one a second while it receives) and per invocation result.
+   * @default true
+   */
+  keepSessions?: boolean;
+  /**
    * Hub method calls one client may have running at once; more wait, in order (streams are not counted).
    * @default 1 (a client's calls run one after the other, as in SignalR)
    */
@@ -262,6 +271,7 @@ export class HubServer {
       clientTimeoutInterval: o.clientTimeoutInterval ?? 30_000,
       handshakeTimeout: o.handshakeTimeout ?? 15_000,
       statefulReconnectBufferSize: o.statefulReconnectBufferSize ?? 100_000,
+      keepSessions: (o.keepSessions ?? true) && manager.sessions.available,
       detailedErrors: o.enableDetailedErrors ?? false,
       maximumParallelInvocationsPerClient: o.maximumParallelInvocationsPerClient ?? 1,
       maximumQueuedInvocationsPerClient: o.maximumQueuedInvocationsPerClient ?? 32,

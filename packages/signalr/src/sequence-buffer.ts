@@ -1,3 +1,5 @@
+import type { DeliverySource, UnackedFrame } from '@backplane/core';
+
 /**
  * Stateful reconnect bookkeeping for one connection (SignalR Ack/Sequence). Sending: every sequenced
  * message gets the next id and is kept until the client acks it, bounded by `limitBytes`. Overflowing
@@ -7,7 +9,7 @@
  */
 export class SequenceBuffer {
   readonly #limitBytes: number;
-  #frames: Array<{ id: number; frame: Uint8Array }> = [];
+  #frames: Array<{ id: number; frame: Uint8Array; source: DeliverySource | undefined }> = [];
   #bytes = 0;
   #sent = 0;
   /** The highest id dropped from the buffer unacked (0: none). */
@@ -15,9 +17,35 @@ export class SequenceBuffer {
   #acked = 0;
   #nextReceive = 1;
   #latestReceived = 0;
+  /** An adopted session: the client's first `Sequence` may skip what its old server handled unrecorded. */
+  #adopted = false;
 
   constructor(limitBytes: number) {
     this.#limitBytes = limitBytes;
+  }
+
+  /**
+   * The buffer of a session adopted from another server: the client acknowledged `acked` messages, and
+   * `received` of its messages were handled there.
+   */
+  static adopted(limitBytes: number, acked: number, received: number): SequenceBuffer {
+    const buffer = new SequenceBuffer(limitBytes);
+    buffer.#sent = acked;
+    buffer.#acked = acked;
+    buffer.#nextReceive = received + 1;
+    buffer.#latestReceived = received;
+    buffer.#adopted = true;
+    return buffer;
+  }
+
+  /** The last id the client acknowledged. */
+  get acked(): number {
+    return this.#acked;
+  }
+
+  /** The frames sent and not acknowledged, oldest first, with where they came from. */
+  unacked(): UnackedFrame[] {
+    return this.#frames.map(({ frame, source }) => ({ frame, source }));
   }
 
   /** A resend after reconnecting would miss messages: resume is impossible. */
@@ -36,8 +64,8 @@ export class SequenceBuffer {
   }
 
   /** Records a sequenced frame sent (or that would have been sent while detached). */
-  sent(frame: Uint8Array): void {
-    this.#frames.push({ id: ++this.#sent, frame });
+  sent(frame: Uint8Array, source?: DeliverySource): void {
+    this.#frames.push({ id: ++this.#sent, frame, source });
     this.#bytes += frame.byteLength;
     while (this.#bytes > this.#limitBytes && this.#frames.length > 0) {
       const dropped = this.#frames.shift()!;
@@ -67,6 +95,15 @@ export class SequenceBuffer {
 
   /** The client says its next message is `sequenceId`. False if that skips messages never received. */
   resetReceive(sequenceId: number): boolean {
+    if (this.#adopted) {
+      // Messages before `sequenceId` were acknowledged by the old server: handled there.
+      this.#adopted = false;
+      if (sequenceId > this.#nextReceive) {
+        this.#nextReceive = sequenceId;
+        this.#latestReceived = sequenceId - 1;
+        return true;
+      }
+    }
     if (sequenceId > this.#nextReceive) return false;
     this.#nextReceive = sequenceId;
     return true;

@@ -88,6 +88,20 @@ export class TransportAdmission {
   }
 
   /**
+   * A WebSocket that takes over a session another node held (its record found under the token's key): the
+   * token must be authentic, name this path and the session's user, and an access token sent with it must
+   * be valid for that user. Its expiry does not count (as for a resume). Throws like {@link redeem}.
+   */
+  checkAdoption(req: IncomingMessage, url: URL, token: string, userId: string | undefined): RedeemableTicket {
+    if (this.host.closing()) throw new ShuttingDownError();
+    const ticket = this.settings.tokens.read(token);
+    if (!ticket || !ticket.statefulReconnect || ticket.hub !== this.path || ticket.userId !== userId)
+      throw new ConnectionTokenError();
+    this.#checkBearer(req, url, userId);
+    return ticket;
+  }
+
+  /**
    * With JWT authentication, a request that opens or resumes a transport needs a valid access token naming
    * `userId`, as every request to a hub that requires authorization does in ASP.NET Core (the connection
    * token alone is not enough). Polls and sends of an open connection are authenticated by its connection

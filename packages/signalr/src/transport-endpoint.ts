@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { SessionRecord } from '@backplane/core';
 import { authenticate, authenticationExpiry, type Identity } from './auth.js';
+import type { RedeemableTicket } from './connection-token.js';
 import { EndpointConnections } from './endpoint-connections.js';
 import {
   ConnectionTokenError,
@@ -102,6 +104,15 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
       shape.writer,
       shape.maxPayload,
       (key, admission, transport, request) => this.#accept(key, admission, transport, request),
+      {
+        find: (key) => this.findSession(key),
+        adopt: (key, record, ticket, transport, request) => {
+          this.settings.redeemed.add(ticket);
+          const connection = this.adoptSession(key, record, ticket, transport, request);
+          this.#connections.byToken.set(key, connection);
+          return connection;
+        },
+      },
     );
   }
 
@@ -137,6 +148,33 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
       { pollTimeout: this.settings.pollTimeout, maxPostBody: this.#maxPostBody, log: this.settings.log },
       this.#writer,
     );
+  }
+
+  /**
+   * A session another node held, kept in the session store under a token's `key`, that a WebSocket resuming
+   * it can take over here. None by default (only hubs keep sessions).
+   */
+  protected findSession(_key: string): Promise<SessionRecord | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /** Makes the connection that adopts `record` (only called for a record {@link findSession} returned). */
+  protected adoptSession(
+    _key: string,
+    _record: SessionRecord,
+    _ticket: RedeemableTicket,
+    _transport: TransportSender,
+    _request: TransportRequest,
+  ): C {
+    throw new Error('This endpoint keeps no sessions.');
+  }
+
+  /**
+   * Lets a connection go at shutdown: by default a Close allowing reconnect (clients with automatic
+   * reconnect open a new connection on another node). A hub hands sessions it keeps to another node.
+   */
+  protected shutDown(connection: C): void | Promise<void> {
+    connection.close(undefined, { allowReconnect: true });
   }
 
   /** Stops what the subclass runs for all its connections (after `close` let them go). */
@@ -251,9 +289,9 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
    */
   async close(timeoutMs: number): Promise<void> {
     this.#closing = true;
-    for (const connection of [...this.#connections.byToken.values()])
-      connection.close(undefined, { allowReconnect: true });
     const deadline = sleep(timeoutMs);
+    const leaving = [...this.#connections.byToken.values()].map((c) => this.shutDown(c));
+    await Promise.race([Promise.allSettled(leaving), deadline.promise]);
     await this.#webSockets.closeSockets(deadline.promise);
     await Promise.race([Promise.allSettled([...this.#disconnecting]), deadline.promise]);
     deadline.cancel();

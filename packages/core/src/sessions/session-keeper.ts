@@ -218,9 +218,11 @@ export class SessionKeeper {
         reason = result.incomplete;
       } else {
         frames = record.pending.filter((f): f is Uint8Array => f instanceof Uint8Array);
-        if (frames.length < record.pending.length)
-          reason = 'frames in a durable log, and this server has none';
-        else if (!record.final) reason = 'no durable log: messages since the checkpoint are lost';
+        // Without a log, what was published to the session between its last record and now is gone.
+        reason =
+          frames.length < record.pending.length
+            ? 'frames in a durable log, and this server has none'
+            : 'no durable log: what was sent to the session since its last record is lost';
       }
       stats.sessionsAdopted++;
       this.#options.emit({
