@@ -99,7 +99,7 @@ export function runPositionOrderSuite(
         } else {
           expect(forward).toBeLessThanOrEqual(0);
           expect(backward).toBeGreaterThanOrEqual(0);
-          expect(Math.sign(forward)).toBe(-Math.sign(backward));
+          expect(Math.sign(forward) + Math.sign(backward)).toBe(0);
         }
       }
     });
