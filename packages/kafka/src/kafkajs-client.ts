@@ -288,7 +288,12 @@ export class KafkajsClient implements KafkaClient {
 
   /** Session store: the records as they are, a `null` value as a tombstone. */
   put(topic: string, records: readonly StoreRecord[]): Promise<void> {
-    return this.#call(() => this.#send(topic, records.map((r) => toMessage(r.key, r.value))));
+    return this.#call(() =>
+      this.#send(
+        topic,
+        records.map((r) => toMessage(r.key, r.value)),
+      ),
+    );
   }
 
   /** Session store: the next offset to be written to each partition of `topic`. */

@@ -253,7 +253,9 @@ export class PlatformaticClient implements KafkaClient {
     for (let attempt = 1; ; attempt++) {
       try {
         // A null value is a tombstone (the client writes it as such; its types only know buffers).
-        await producer.send({ messages: messages as Array<Parameters<Producer['send']>[0]['messages'][number]> });
+        await producer.send({
+          messages: messages as Array<Parameters<Producer['send']>[0]['messages'][number]>,
+        });
         return;
       } catch (error) {
         // Each attempt asks where the partitions' leaders are now (one may have died and been replaced).

@@ -55,7 +55,8 @@ export class SessionTopic {
     this.topic = options.topic ?? `${mainTopic}.sessions`;
     this.#maxTtl = options.ttl ?? 3_600_000;
     this.#readTimeout = options.readTimeout ?? 10_000;
-    if (!(this.#maxTtl > 0)) throw new InvalidArgumentError(`sessions.ttl must be positive (got ${this.#maxTtl}).`);
+    if (!(this.#maxTtl > 0))
+      throw new InvalidArgumentError(`sessions.ttl must be positive (got ${this.#maxTtl}).`);
   }
 
   /** Whether the client can keep a session store (the built-in ones can). */

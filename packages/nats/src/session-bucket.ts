@@ -86,7 +86,7 @@ export class SessionBucket {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const entry = await this.#run('get', (kv) => kv.get(encodeRecordKey(key)));
-    if (!entry || entry.operation !== 'PUT' || entry.value.byteLength < HEADER_BYTES) return undefined;
+    if (entry?.operation !== 'PUT' || entry.value.byteLength < HEADER_BYTES) return undefined;
     const { value } = entry;
     const deadline = new DataView(value.buffer, value.byteOffset, HEADER_BYTES).getFloat64(0);
     return deadline > Date.now() ? value.subarray(HEADER_BYTES) : undefined;
