@@ -12,6 +12,7 @@ export { KafkaAuthenticationError } from './errors.js';
 // Client interface (plug in another Kafka client)
 export type {
   ConsumedRecord,
+  FollowedBatch,
   KafkaClient,
   KafkaClientConfig,
   KafkaClientFactory,
@@ -19,9 +20,11 @@ export type {
   KafkaRecord,
   KafkaSaslOptions,
   KafkaTlsOptions,
+  StoreRecord,
   TopicDescription,
   TopicSpec,
 } from './kafka-client.js';
+export type { KafkaSessionStoreOptions } from './session-topic.js';
 
 // Built-in clients
 export type { KafkajsClientOptions } from './kafkajs-client.js';

@@ -18,6 +18,21 @@ export interface ConsumedRecord extends KafkaRecord {
   readonly offset: string;
 }
 
+/** Session store: a record of the store's topic; a `null` value is a tombstone (the key deleted). */
+export interface StoreRecord {
+  readonly key: string;
+  readonly value: Uint8Array | null;
+}
+
+/** Session store: what {@link KafkaClient.follow} read from one partition in one fetch. */
+export interface FollowedBatch {
+  readonly partition: number;
+  /** The records read, oldest first, tombstones included. */
+  readonly records: readonly StoreRecord[];
+  /** The next offset to read from the partition: everything before it has been delivered. */
+  readonly next: string;
+}
+
 /** What {@link KafkaClient.read} found in one partition. */
 export interface KafkaReadResult {
   /** Records with the requested key, oldest first. */
@@ -116,6 +131,20 @@ export interface KafkaClient {
    * end when the call started, at most `max` of them.
    */
   read(topic: string, partition: number, offset: string, key: string, max: number): Promise<KafkaReadResult>;
+  /**
+   * Session store: writes `records` to `topic` (a compacted topic), a `null` value as a tombstone. Without
+   * it (and {@link KafkaClient.follow}, {@link KafkaClient.endOffsets}) the driver's session store refuses
+   * every call.
+   */
+  put?(topic: string, records: readonly StoreRecord[]): Promise<void>;
+  /**
+   * Session store: reads every partition of `topic` from its first offset, tombstones included, until the
+   * client closes, handing each fetch's records to `onBatch` (also when a fetch finds none, so that the
+   * caller sees the position). Resolves once reading has started; never re-reads what it delivered.
+   */
+  follow?(topic: string, onBatch: (batch: FollowedBatch) => void): Promise<void>;
+  /** Session store: the end offset (the next offset to be written) of each partition of `topic`, by index. */
+  endOffsets?(topic: string): Promise<string[]>;
   /**
    * Stops reading, cleans up (a consumer group made for this instance is deleted) and disconnects.
    * Credentials the brokers refuse (SASL) and broker certificates that do not verify (TLS) must reject the

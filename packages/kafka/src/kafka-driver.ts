@@ -2,8 +2,10 @@ import {
   BrokerError,
   DriverBase,
   type DriverCapabilities,
+  type DurableDriver,
   InvalidArgumentError,
   type LogEntry,
+  type SessionStoreDriver,
 } from '@backplane/core';
 import { backoffDelay } from '@backplane/core/internal';
 import { KafkaAuthenticationError } from './errors.js';
@@ -17,6 +19,7 @@ import type {
 } from './kafka-client.js';
 import { KafkajsClient, type KafkajsClientOptions } from './kafkajs-client.js';
 import { PlatformaticClient } from './platformatic-client.js';
+import { type KafkaSessionStoreOptions, SessionTopic } from './session-topic.js';
 
 /** The clients that ship with the driver. */
 export type KafkaClientName = 'platformatic' | 'kafkajs';
@@ -95,6 +98,12 @@ export interface KafkaDriverOptions {
    * retention (`retention.ms` / `retention.bytes`, per topic, not per channel). @default false
    */
   durable?: boolean;
+  /**
+   * The session store (`putRecord`, `getRecord`, `deleteRecord`): a compacted topic every server follows
+   * from its start; see {@link KafkaSessionStoreOptions}.
+   * @default { topic: '<topic>.sessions', ttl: 3_600_000, readTimeout: 10_000 }
+   */
+  sessions?: KafkaSessionStoreOptions;
 }
 
 /**
@@ -108,8 +117,17 @@ export interface KafkaDriverOptions {
  * Each publish settles with its own promise once its send is acknowledged, or fails with its own
  * `BrokerError` (naming its channel) when the send fails; so do the publishes queued behind a failed send,
  * unsent, so that nothing overtakes what failed.
+ *
+ * Session store: records are kept in a compacted topic (`sessions.topic`), created on connect next to the
+ * main one and replicated like it. Every server follows it from the start and keeps the live records in
+ * memory; a read waits until that copy has caught up with the topic's end as of the read, so it sees what
+ * any server wrote before. Each record carries its deadline; the topic's retention removes records never
+ * deleted.
  */
-export class KafkaDriver extends DriverBase {
+export class KafkaDriver
+  extends DriverBase
+  implements SessionStoreDriver, Pick<DurableDriver, 'comparePositions'>
+{
   readonly name = 'kafka';
   readonly capabilities: DriverCapabilities;
   readonly #client: KafkaClient;
@@ -118,6 +136,7 @@ export class KafkaDriver extends DriverBase {
   readonly #brokers: string[];
   /** Set when the topic is refused (replicas): `connect()` fails with it at once, no retry. */
   #refused: BrokerError | undefined;
+  readonly #sessions: SessionTopic;
   #partitions = 1;
   /** Publishes waiting for a send, in call order. */
   #queue: QueuedRecord[] = [];
@@ -147,6 +166,7 @@ export class KafkaDriver extends DriverBase {
       ...(options.sasl && { sasl: options.sasl }),
       ...(options.tls && { tls: options.tls === true ? {} : options.tls }),
     });
+    this.#sessions = new SessionTopic(this.#client, this.#topic, options.sessions);
   }
 
   protected async doConnect(): Promise<void> {
@@ -211,6 +231,18 @@ export class KafkaDriver extends DriverBase {
       throw this.#refused;
     }
     this.#partitions = topic.partitions;
+    if (this.#sessions.supported) {
+      // The session store's topic: one partition (a small map), replicated like the main topic.
+      await this.#client.ensureTopic(this.#sessions.topic, {
+        partitions: 1,
+        replicationFactor,
+        config: {
+          'min.insync.replicas': String(Math.min(minInsync, replicationFactor)),
+          ...this.#sessions.config,
+        },
+      });
+      await this.#sessions.start();
+    }
     const durable = this.capabilities.durable;
     await this.#client.consume(
       this.#topic,
@@ -225,6 +257,7 @@ export class KafkaDriver extends DriverBase {
   protected async doClose(): Promise<void> {
     // What was published this turn (a goodbye, say) is handed to the client before it closes.
     if (this.#scheduled) this.#drainNow();
+    this.#sessions.close();
     await this.#client.close();
   }
 
@@ -274,6 +307,31 @@ export class KafkaDriver extends DriverBase {
     const partition = this.#partitionOf(channel);
     const next = this.#client.position(partition);
     return `${partition}:${next === undefined ? -1n : BigInt(next) - 1n}`;
+  }
+
+  /**
+   * Durable mode: orders positions (`partition:offset`). In one partition, by offset; two partitions cannot
+   * be ordered (0). With one partition (the default) every channel's entries are ordered.
+   */
+  comparePositions(_channelA: string, a: string, _channelB: string, b: string): number {
+    const [x, y] = [parsePosition(a), parsePosition(b)];
+    if (x.partition !== y.partition) return 0;
+    return x.offset === y.offset ? 0 : x.offset < y.offset ? -1 : 1;
+  }
+
+  /** Session store: writes the record (with its deadline) to the sessions topic. */
+  putRecord(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    return this.#sessions.put(key, value, ttlMs);
+  }
+
+  /** Session store: the record under `key`, once this server has read the sessions topic up to its end. */
+  getRecord(key: string): Promise<Uint8Array | undefined> {
+    return this.#sessions.get(key);
+  }
+
+  /** Session store: writes a tombstone for `key` to the sessions topic. */
+  deleteRecord(key: string): Promise<void> {
+    return this.#sessions.delete(key);
   }
 
   /** A channel always goes to the same partition (FNV-1a of its UTF-16 code units), so it keeps its order. */
@@ -360,6 +418,16 @@ function nextOffset(position: string, partition: number): bigint {
   const match = /^(\d+):(-?\d+)$/.exec(position);
   if (!match || Number(match[1]) !== partition) return 0n;
   return BigInt(match[2]!) + 1n;
+}
+
+/**
+ * A position `partition:offset` as numbers; core's "before everything" (`0-0`) is before the first offset
+ * of partition 0 (with one partition, before everything).
+ */
+function parsePosition(position: string): { partition: number; offset: bigint } {
+  const match = /^(\d+):(-?\d+)$/.exec(position);
+  if (match) return { partition: Number(match[1]), offset: BigInt(match[2]!) };
+  return { partition: 0, offset: -1n };
 }
 
 /** Creates a Kafka driver (see {@link KafkaDriverOptions}). */

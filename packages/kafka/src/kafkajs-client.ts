@@ -13,11 +13,13 @@ import {
 import { authenticationError } from './errors.js';
 import type {
   ConsumedRecord,
+  FollowedBatch,
   KafkaClient,
   KafkaReadResult,
   KafkaRecord,
   KafkaSaslOptions,
   KafkaTlsOptions,
+  StoreRecord,
   TopicDescription,
   TopicSpec,
 } from './kafka-client.js';
@@ -100,6 +102,8 @@ export class KafkajsClient implements KafkaClient {
   #generation = 0;
   #producer: Producer | undefined;
   #consumer: Consumer | undefined;
+  /** Session store: the consumers following a store topic. */
+  readonly #followers = new Set<Consumer>();
   #closed = false;
   #watchdog: NodeJS.Timeout | undefined;
 
@@ -273,6 +277,107 @@ export class KafkajsClient implements KafkaClient {
   }
 
   async #produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+    await this.#send(
+      topic,
+      records.map((r) => {
+        const message = toMessage(r.key, r.value);
+        return r.partition === undefined ? message : { ...message, partition: r.partition };
+      }),
+    );
+  }
+
+  /** Session store: the records as they are, a `null` value as a tombstone. */
+  put(topic: string, records: readonly StoreRecord[]): Promise<void> {
+    return this.#call(() =>
+      this.#send(
+        topic,
+        records.map((r) => toMessage(r.key, r.value)),
+      ),
+    );
+  }
+
+  /** Session store: the next offset to be written to each partition of `topic`. */
+  endOffsets(topic: string): Promise<string[]> {
+    return this.#call(async () => {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      try {
+        const ends: string[] = [];
+        for (const { partition, high } of await admin.fetchTopicOffsets(topic)) ends[partition] = high;
+        return ends;
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    });
+  }
+
+  /**
+   * Session store: a consumer in a group of its own (`backplane-<random>-sessions`), from the first offset
+   * of every partition; kafkajs restarts it after a crash, and every join resumes after the last record
+   * delivered. Resolves once it has joined.
+   */
+  follow(topic: string, onBatch: (batch: FollowedBatch) => void): Promise<void> {
+    return this.#call(() => this.#follow(topic, onBatch));
+  }
+
+  async #follow(topic: string, onBatch: (batch: FollowedBatch) => void): Promise<void> {
+    const groupId = `backplane-${this.#instance}-sessions-${this.#generation++}`;
+    const positions = new Map<number, string>();
+    const consumer = this.#kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: this.#options.consumer?.maxWaitTimeInMs ?? DEFAULT_MAX_WAIT_MS,
+      minBytes: 1,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
+    this.#groups.add(groupId);
+    this.#followers.add(consumer);
+    let joined!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      joined = resolve;
+    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      for (const partition of payload.memberAssignment[topic] ?? []) {
+        const offset = positions.get(partition);
+        if (offset !== undefined) consumer.seek({ topic, partition, offset });
+      }
+      joined();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const next = (BigInt(message.offset) + 1n).toString();
+          positions.set(partition, next);
+          const records: StoreRecord[] = message.key
+            ? [{ key: recordKey(message.key, message.headers), value: message.value }]
+            : [];
+          onBatch({ partition, records, next });
+        },
+      });
+      await Promise.race([
+        ready,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`The consumer did not join its group within ${JOIN_TIMEOUT_MS} ms`)),
+            JOIN_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (error) {
+      this.#followers.delete(consumer);
+      await consumer.disconnect().catch(() => {});
+      void this.#deleteGroups([groupId]);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #send(topic: string, messages: Array<ReturnType<typeof toMessage> & { partition?: number }>) {
     const acks = this.#options.acks ?? 1;
     this.#producer ??= this.#kafka.producer({
       allowAutoTopicCreation: false,
@@ -287,13 +392,7 @@ export class KafkajsClient implements KafkaClient {
     await this.#producer.send({
       topic,
       acks,
-      messages: records.map((r) => {
-        const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-        const message = isWellFormed(r.key)
-          ? { key: r.key, value }
-          : { key: Buffer.from(r.key, 'utf16le'), value, headers: { [KEY_ENCODING_HEADER]: 'utf16le' } };
-        return r.partition === undefined ? message : { ...message, partition: r.partition };
-      }),
+      messages,
     });
   }
 
@@ -495,9 +594,23 @@ export class KafkajsClient implements KafkaClient {
     clearInterval(this.#watchdog);
     const consumer = this.#consumer;
     this.#consumer = undefined;
-    await Promise.allSettled([consumer?.disconnect(), this.#producer?.disconnect()]);
+    const followers = [...this.#followers];
+    this.#followers.clear();
+    await Promise.allSettled([
+      consumer?.disconnect(),
+      this.#producer?.disconnect(),
+      ...followers.map((f) => f.disconnect()),
+    ]);
     if (this.#groups.size > 0) await this.#deleteGroups([...this.#groups]);
   }
+}
+
+/** A record to produce: the key UTF-8 when well-formed, else UTF-16LE with a header that says so. */
+function toMessage(key: string, data: Uint8Array | null) {
+  const value = data === null ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return isWellFormed(key)
+    ? { key, value }
+    : { key: Buffer.from(key, 'utf16le'), value, headers: { [KEY_ENCODING_HEADER]: 'utf16le' } };
 }
 
 /** A record's channel: its key, UTF-8 unless a header says UTF-16LE. */

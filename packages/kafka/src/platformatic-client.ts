@@ -10,11 +10,13 @@ import {
 import { authenticationError, findInChain, KafkaAuthenticationError } from './errors.js';
 import type {
   ConsumedRecord,
+  FollowedBatch,
   KafkaClient,
   KafkaReadResult,
   KafkaRecord,
   KafkaSaslOptions,
   KafkaTlsOptions,
+  StoreRecord,
   TopicDescription,
   TopicSpec,
 } from './kafka-client.js';
@@ -232,23 +234,28 @@ export class PlatformaticClient implements KafkaClient {
     });
   }
 
-  async produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+  produce(topic: string, records: readonly KafkaRecord[]): Promise<void> {
+    return this.#send(
+      records.map((r) => {
+        const message = toMessage(topic, r.key, r.value);
+        return r.partition === undefined ? message : { ...message, partition: r.partition };
+      }),
+    );
+  }
+
+  /** Session store: the records as they are, a `null` value as a tombstone. */
+  put(topic: string, records: readonly StoreRecord[]): Promise<void> {
+    return this.#send(records.map((r) => toMessage(topic, r.key, r.value)));
+  }
+
+  async #send(messages: Array<ReturnType<typeof toMessage> & { partition?: number }>): Promise<void> {
     const producer = this.#producerClient();
-    const messages = records.map((r) => {
-      const value = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-      const message = isWellFormed(r.key)
-        ? { topic, key: Buffer.from(r.key, 'utf8'), value }
-        : {
-            topic,
-            key: Buffer.from(r.key, 'utf16le'),
-            value,
-            headers: new Map([[Buffer.from(KEY_ENCODING_HEADER), Buffer.from('utf16le')]]),
-          };
-      return r.partition === undefined ? message : { ...message, partition: r.partition };
-    });
     for (let attempt = 1; ; attempt++) {
       try {
-        await producer.send({ messages });
+        // A null value is a tombstone (the client writes it as such; its types only know buffers).
+        await producer.send({
+          messages: messages as Array<Parameters<Producer['send']>[0]['messages'][number]>,
+        });
         return;
       } catch (error) {
         // Each attempt asks where the partitions' leaders are now (one may have died and been replaced).
@@ -369,6 +376,67 @@ export class PlatformaticClient implements KafkaClient {
     }
   }
 
+  /** Session store: the next offset to be written to each partition of `topic`. */
+  endOffsets(topic: string): Promise<string[]> {
+    return this.#call(async () => (await this.#offsets(topic, LATEST)).map((o) => o.toString()));
+  }
+
+  /**
+   * Session store: follows every partition of `topic` from its first offset, tombstones included, each on
+   * a connection of its own, until the client closes; failed fetches are retried like the main topic's.
+   */
+  async follow(topic: string, onBatch: (batch: FollowedBatch) => void): Promise<void> {
+    const starts = await this.#call(() => this.#offsets(topic, EARLIEST));
+    if (this.#closed) return;
+    for (const [partition, start] of starts.entries()) void this.#tail(topic, partition, start, onBatch);
+  }
+
+  async #tail(
+    topic: string,
+    partition: number,
+    start: bigint,
+    onBatch: (batch: FollowedBatch) => void,
+  ): Promise<void> {
+    const pool = new ConnectionPool(this.#options.clientId ?? 'backplane', this.#connection());
+    this.#pools.add(pool);
+    const reader = this.#readerClient();
+    let from = start;
+    let failures = 0;
+    try {
+      while (!this.#closed) {
+        try {
+          const { node, topicId } = await this.#leaderOf(topic, partition);
+          const response = await reader.fetch({
+            node,
+            topics: [{ topicId, partitions: [fetchPartition(partition, from)] }],
+            maxWaitTime: this.#maxWait,
+            minBytes: 1,
+            maxBytes: FETCH_MAX_BYTES,
+            connectionPool: pool,
+          });
+          if (this.#closed) return;
+          const records: StoreRecord[] = [];
+          from = deliverAll(response, partition, from, (key, value) => records.push({ key, value }));
+          failures = 0;
+          onBatch({ partition, records, next: from.toString() });
+        } catch (error) {
+          if (this.#closed) return;
+          reader.clearMetadata();
+          if (findInChain(error, (e) => (e as { apiId?: unknown }).apiId === 'OFFSET_OUT_OF_RANGE')) {
+            // Retention removed what was not read yet: go on from the oldest record left.
+            const oldest = (await this.#offsets(topic, EARLIEST).catch(() => undefined))?.[partition];
+            if (oldest !== undefined && oldest > from) from = oldest;
+          }
+          failures++;
+          await this.#sleep(backoff(failures, FETCH_RETRY_MAX_MS));
+        }
+      }
+    } finally {
+      this.#pools.delete(pool);
+      await pool.close().catch(() => {});
+    }
+  }
+
   /** The partition's leader and the topic's id, from the cached metadata (refreshed after a failure). */
   async #leaderOf(topic: string, partition: number): Promise<{ node: number; topicId: string }> {
     const metadata = await this.#readerClient().metadata({ topics: [topic] });
@@ -456,6 +524,19 @@ function fetchPartition(partition: number, offset: bigint) {
   };
 }
 
+/** A record to produce: the key UTF-8 when well-formed, else UTF-16LE with a header that says so. */
+function toMessage(topic: string, key: string, data: Uint8Array | null) {
+  const value = data === null ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return isWellFormed(key)
+    ? { topic, key: Buffer.from(key, 'utf8'), value }
+    : {
+        topic,
+        key: Buffer.from(key, 'utf16le'),
+        value,
+        headers: new Map([[Buffer.from(KEY_ENCODING_HEADER), Buffer.from('utf16le')]]),
+      };
+}
+
 /**
  * Hands each record of `partition` at or after `from` to `onRecord` (control records and records without
  * a key or value are skipped) and returns the next offset to fetch.
@@ -465,6 +546,21 @@ function deliver(
   partition: number,
   from: bigint,
   onRecord: (key: string, value: Buffer, offset: bigint) => void,
+): bigint {
+  return deliverAll(response, partition, from, (key, value, offset) => {
+    if (value) onRecord(key, value, offset);
+  });
+}
+
+/**
+ * Hands each record of `partition` at or after `from` to `onRecord`, tombstones (no value) included
+ * (control records and records without a key are skipped), and returns the next offset to fetch.
+ */
+function deliverAll(
+  response: FetchResponse,
+  partition: number,
+  from: bigint,
+  onRecord: (key: string, value: Buffer | null, offset: bigint) => void,
 ): bigint {
   let next = from;
   for (const topic of response.responses)
@@ -476,11 +572,11 @@ function deliver(
         if (batch.attributes & IS_CONTROL) continue;
         for (const record of batch.records) {
           const offset = batch.firstOffset + BigInt(record.offsetDelta);
-          if (offset < from || !record.key || !record.value) continue;
+          if (offset < from || !record.key) continue;
           const utf16 = record.headers.some(
             ([k, v]) => k?.toString() === KEY_ENCODING_HEADER && v?.toString() === 'utf16le',
           );
-          onRecord(record.key.toString(utf16 ? 'utf16le' : 'utf8'), record.value, offset);
+          onRecord(record.key.toString(utf16 ? 'utf16le' : 'utf8'), record.value ?? null, offset);
         }
       }
     }

@@ -1,3 +1,6 @@
+/** Expired session records are swept out once per this many writes. */
+const SWEEP_EVERY_WRITES = 256;
+
 /** A subscriber on the bus (a memory driver). */
 export interface BusSubscriber {
   deliver(channel: string, payload: Uint8Array): void;
@@ -6,12 +9,17 @@ export interface BusSubscriber {
 /**
  * The shared in-process "broker": literal channels, receivers counted at publish time, delivery in
  * publish order on a later turn of the event loop (like a network broker, never re-entrant). Several hub
- * lifetime managers on one bus behave as separate servers.
+ * lifetime managers on one bus behave as separate servers. It also keeps the session records of the
+ * managers on it (their session store), each until its deadline.
  */
 export class MemoryBus {
   readonly #subscribers = new Map<string, Set<BusSubscriber>>();
   readonly #queue: Array<{ channel: string; payload: Uint8Array; to: BusSubscriber[] }> = [];
   #scheduled = false;
+  /** Session records: a copy of the value and the time it expires (ms since the epoch). */
+  readonly #records = new Map<string, { value: Uint8Array; deadline: number }>();
+  /** Writes since expired records were last swept out. */
+  #writesSinceSweep = 0;
 
   /** Number of subscribers of a channel (like Redis `PUBSUB NUMSUB`). */
   subscriberCount(channel: string): number {
@@ -48,6 +56,42 @@ export class MemoryBus {
       setImmediate(() => this.#drain());
     }
     return set.size;
+  }
+
+  /**
+   * Stores a copy of `value` under `key` until `ttlMs` from now, replacing what was there. Expired records
+   * are swept out every so many writes (no timer: the bus never keeps the process alive).
+   */
+  putRecord(key: string, value: Uint8Array, ttlMs: number): void {
+    this.#records.set(key, { value: Uint8Array.from(value), deadline: Date.now() + ttlMs });
+    if (++this.#writesSinceSweep >= SWEEP_EVERY_WRITES) this.#sweep();
+  }
+
+  /** A copy of the record under `key`, or `undefined` when there is none or it expired. */
+  getRecord(key: string): Uint8Array | undefined {
+    const record = this.#records.get(key);
+    if (!record) return undefined;
+    if (record.deadline <= Date.now()) {
+      this.#records.delete(key);
+      return undefined;
+    }
+    return Uint8Array.from(record.value);
+  }
+
+  /** Removes the record under `key` (a missing one too, quietly). */
+  deleteRecord(key: string): void {
+    this.#records.delete(key);
+  }
+
+  /** How many records the bus holds, expired ones not yet swept out included. */
+  recordCount(): number {
+    return this.#records.size;
+  }
+
+  #sweep(): void {
+    this.#writesSinceSweep = 0;
+    const now = Date.now();
+    for (const [key, record] of this.#records) if (record.deadline <= now) this.#records.delete(key);
   }
 
   #drain(): void {

@@ -1,4 +1,4 @@
-import { DriverBase, type DriverCapabilities } from '@backplane/core';
+import { ClosedError, DriverBase, type DriverCapabilities, type SessionStoreDriver } from '@backplane/core';
 import { type BusSubscriber, getDefaultBus, type MemoryBus } from './memory-bus.js';
 
 /** Options of `MemoryDriver`. */
@@ -12,9 +12,10 @@ export interface MemoryDriverOptions {
 
 /**
  * The embedded default driver: moves bytes between managers in one process. Knows its receivers, keeps
- * no log (not durable), and is never disconnected until closed.
+ * no log (not durable), and is never disconnected until closed. Its session store is the bus's: every
+ * manager on the bus reads the records the others write, each kept until its TTL is over.
  */
-export class MemoryDriver extends DriverBase {
+export class MemoryDriver extends DriverBase implements SessionStoreDriver {
   readonly name = 'memory';
   readonly capabilities: DriverCapabilities = {
     receiverCount: true,
@@ -48,6 +49,28 @@ export class MemoryDriver extends DriverBase {
 
   protected async doUnsubscribe(channel: string): Promise<void> {
     this.#bus.unsubscribe(channel, this.#subscriber);
+  }
+
+  /** Session store: keeps a copy of `value` on the bus for `ttlMs`. */
+  async putRecord(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    this.#bus.putRecord(key, value, ttlMs);
+  }
+
+  /** Session store: a copy of the record under `key`, or `undefined` (none, deleted, or expired). */
+  async getRecord(key: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    return this.#bus.getRecord(key);
+  }
+
+  /** Session store: removes the record under `key`. */
+  async deleteRecord(key: string): Promise<void> {
+    this.#assertOpen();
+    this.#bus.deleteRecord(key);
+  }
+
+  #assertOpen(): void {
+    if (this.closed) throw new ClosedError(`Driver '${this.name}'`);
   }
 }
 

@@ -51,7 +51,7 @@ const MAX_REPLICAS = 5;
 /** Replicas chosen automatically at most. */
 const AUTO_REPLICAS = 3;
 /** JetStream's answers when it cannot place a stream's replicas. */
-const PLACEMENT_ERROR = /no suitable peers|insufficient resources|not supported in non-clustered/i;
+export const PLACEMENT_ERROR = /no suitable peers|insufficient resources|not supported in non-clustered/i;
 
 /** Header JetStream sets on a republished message: its sequence in the stream (the log position). */
 const SEQUENCE_HEADER = 'Nats-Sequence';
@@ -265,7 +265,7 @@ function toSeq(position: string): number {
  * Servers in the cluster the connection sees: the client URLs its server advertises (`connect_urls`, every
  * member's, its own included), 1 outside a cluster.
  */
-function clusterSize(nc: NatsConnection): number {
+export function clusterSize(nc: NatsConnection): number {
   const info = nc.info;
   if (!info?.cluster) return 1;
   return Math.max(1, new Set(info.connect_urls ?? []).size);

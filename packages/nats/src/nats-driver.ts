@@ -3,13 +3,16 @@ import {
   BrokerError,
   DriverBase,
   type DriverCapabilities,
+  type DurableDriver,
   type LogEntry,
+  type SessionStoreDriver,
 } from '@backplane/core';
 import { backoffDelay } from '@backplane/core/internal';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
 import { type ParsedServers, parseServers } from './server-urls.js';
+import { type NatsSessionStoreOptions, SessionBucket } from './session-bucket.js';
 import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
 /** Options of `NatsDriver`. */
@@ -51,6 +54,12 @@ export interface NatsDriverOptions {
    * what they missed; see {@link NatsDurableOptions}. @default off
    */
   durable?: NatsDurableOptions;
+  /**
+   * The session store (`putRecord`, `getRecord`, `deleteRecord`): a JetStream key-value bucket (needs
+   * `nats-server -js`), opened or created on first use; see {@link NatsSessionStoreOptions}.
+   * @default { bucket: '<subjectRoot>-sessions', ttl: 3_600_000 }
+   */
+  sessions?: NatsSessionStoreOptions;
 }
 
 /**
@@ -64,8 +73,14 @@ export interface NatsDriverOptions {
  * one fails while the connection is up, the state becomes `degraded` ('durable log not acknowledging'),
  * which core treats as down (publishes wait in its outbox, bounded by age and reported when dropped), and
  * the stream is checked every `durable.recheckInterval` until it has a leader again: then `connected`.
+ *
+ * Session store: records live in a JetStream key-value bucket (`sessions.bucket`), each with its deadline
+ * inside it; the bucket's age limit (`sessions.ttl`) removes the ones never deleted.
  */
-export class NatsDriver extends DriverBase {
+export class NatsDriver
+  extends DriverBase
+  implements SessionStoreDriver, Pick<DurableDriver, 'comparePositions'>
+{
   readonly name = 'nats';
   readonly capabilities: DriverCapabilities;
   readonly #options: NatsDriverOptions;
@@ -74,6 +89,7 @@ export class NatsDriver extends DriverBase {
   readonly #servers: ParsedServers;
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #log: JetStreamLog | undefined;
+  readonly #sessions: SessionBucket;
   /** Durable publishes waiting for the stream's acknowledgement: failed at once if the link drops. */
   readonly #pendingAcks = new Set<(error: Error) => void>();
   #nc: NatsConnection | undefined;
@@ -89,6 +105,7 @@ export class NatsDriver extends DriverBase {
     validateSubjectRoot(this.#root);
     this.#servers = parseServers(options.servers ?? options.url ?? 'nats://127.0.0.1:4222');
     this.#log = options.durable ? new JetStreamLog(this.#root, options.durable) : undefined;
+    this.#sessions = new SessionBucket(this.#root, options.sessions);
     this.capabilities = {
       receiverCount: false,
       durable: this.#log !== undefined,
@@ -110,6 +127,7 @@ export class NatsDriver extends DriverBase {
       }
     }
     this.#nc = nc;
+    this.#sessions.attach(nc);
     this.#up = true;
     this.setState({ type: 'connected' });
     void this.#watch(nc);
@@ -118,6 +136,7 @@ export class NatsDriver extends DriverBase {
   protected async doClose(): Promise<void> {
     const nc = this.#nc;
     this.#nc = undefined;
+    this.#sessions.attach(undefined);
     this.#stopRecheck();
     this.#stopWatching?.();
     for (const sub of this.#subscriptions.values()) sub.unsubscribe();
@@ -189,6 +208,30 @@ export class NatsDriver extends DriverBase {
     } catch (cause) {
       throw new BrokerError('Reading the JetStream log position failed.', { cause });
     }
+  }
+
+  /**
+   * Durable mode: the log is one stream for every channel, so positions (stream sequences) order entries
+   * of any two channels.
+   */
+  comparePositions(_channelA: string, a: string, _channelB: string, b: string): number {
+    const [x, y] = [toSequence(a), toSequence(b)];
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+
+  /** Session store: writes the record (with its deadline) to the key-value bucket. */
+  putRecord(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    return this.#sessions.put(key, value, ttlMs);
+  }
+
+  /** Session store: the record under `key`; `undefined` when absent, deleted, or past its deadline. */
+  getRecord(key: string): Promise<Uint8Array | undefined> {
+    return this.#sessions.get(key);
+  }
+
+  /** Session store: deletes the record under `key` from the key-value bucket. */
+  deleteRecord(key: string): Promise<void> {
+    return this.#sessions.delete(key);
   }
 
   /** The log does not acknowledge: report it, and check the stream until it has a leader again. */
@@ -314,6 +357,11 @@ export class NatsDriver extends DriverBase {
       // the iterator ends when the connection closes
     }
   }
+}
+
+/** A log position as a stream sequence; core's "before everything" (`0-0`) and anything unreadable is 0. */
+function toSequence(position: string): bigint {
+  return /^\d+$/.test(position) ? BigInt(position) : 0n;
 }
 
 /** Creates a NATS driver (see {@link NatsDriverOptions}). */

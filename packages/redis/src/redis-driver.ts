@@ -4,7 +4,9 @@ import {
   BrokerError,
   DriverBase,
   type DriverCapabilities,
+  type DurableDriver,
   type LogEntry,
+  type SessionStoreDriver,
 } from '@backplane/core';
 import { backoffDelay } from '@backplane/core/internal';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
@@ -119,8 +121,14 @@ const DEFAULT_RECONNECT: BackoffOptions = { initialDelay: 100, maxDelay: 1_000 }
  * the turn's first publish and uncorked at the end of the turn (`setImmediate`). Each publish is still its
  * own command with its own reply (receiver count or error), in call order; nothing waits for an earlier
  * reply, so many are in flight at once.
+ *
+ * Session store: each record is one Redis string under its key (`SET key value PX ttl`), expired by Redis
+ * itself; with Cluster, each key lives on the shard of its slot.
  */
-export class RedisDriver extends DriverBase {
+export class RedisDriver
+  extends DriverBase
+  implements SessionStoreDriver, Pick<DurableDriver, 'comparePositions'>
+{
   readonly name = 'redis';
   readonly capabilities: DriverCapabilities;
   readonly #options: RedisDriverOptions;
@@ -327,6 +335,45 @@ export class RedisDriver extends DriverBase {
     const first = field('first-entry') as [unknown, unknown] | undefined;
     const oldest = String(field('recorded-first-entry-id') ?? first?.[0] ?? '0-0');
     return removed > 0 && compareIds(oldest, after) > 0;
+  }
+
+  /**
+   * Durable mode: orders two entries by their stream ids (`ms-seq`). In one stream, by both parts; across
+   * streams, by the millisecond only: two streams written in the same millisecond cannot be ordered (0).
+   */
+  comparePositions(channelA: string, a: string, channelB: string, b: string): number {
+    if (channelA === channelB) return Math.sign(compareIds(a, b));
+    const [am = 0] = a.split('-').map(Number);
+    const [bm = 0] = b.split('-').map(Number);
+    return Math.sign(am - bm);
+  }
+
+  /** Session store: `SET key value PX ttlMs`, replacing what was there. */
+  async putRecord(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    try {
+      await this.#requirePublisher().set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs)));
+    } catch (cause) {
+      throw new BrokerError('Redis SET of a session record failed.', { cause });
+    }
+  }
+
+  /** Session store: `GET key`, as bytes; `undefined` when Redis has none (never written, deleted, expired). */
+  async getRecord(key: string): Promise<Uint8Array | undefined> {
+    try {
+      return (await this.#requirePublisher().getBuffer(key)) ?? undefined;
+    } catch (cause) {
+      throw new BrokerError('Redis GET of a session record failed.', { cause });
+    }
+  }
+
+  /** Session store: `DEL key`. */
+  async deleteRecord(key: string): Promise<void> {
+    try {
+      await this.#requirePublisher().del(key);
+    } catch (cause) {
+      throw new BrokerError('Redis DEL of a session record failed.', { cause });
+    }
   }
 
   /** Durable messages carry their log position: 0x00, id, '\n', payload. */

@@ -6,6 +6,12 @@ export type { DriverHarness, DriverSetup } from './driver-harness.js';
 export type { DurableHarness, DurableSuiteOptions } from './durable-suite.js';
 export { runDurableSuite } from './durable-suite.js';
 
+// Session store suite (run against every driver) and position order suite (every durable driver)
+export type { SessionStoreHarness } from './session-store-suite.js';
+export { runSessionStoreSuite } from './session-store-suite.js';
+export type { PositionOrderSuiteOptions } from './position-order-suite.js';
+export { runPositionOrderSuite } from './position-order-suite.js';
+
 // Driver contract suite (run against every driver)
 export type { DriverSuiteHarness, DriverSuiteOptions } from './driver-suite.js';
 export { runDriverSuite } from './driver-suite.js';
