@@ -7,8 +7,8 @@ export interface RoundRobinBalancer {
   /** Where clients connect (`http://127.0.0.1:{port}`). */
   readonly url: string;
   /**
-   * Requests (and WebSocket upgrades) each target answered so far, in the order of the given urls: a
-   * target that refused or reset the connection before answering is not counted.
+   * Requests (and WebSocket upgrades) sent to each target so far, in the order of the given urls, counted
+   * when sent; one the target refused or reset before answering is taken off again when it is sent on.
    */
   readonly hits: readonly number[];
   /** Stops listening and cuts every connection through it. */
@@ -56,6 +56,7 @@ export async function startRoundRobinBalancer(urls: readonly string[]): Promise<
       const index = tries.shift();
       if (index === undefined) return void (res.headersSent ? res.destroy() : res.writeHead(502).end());
       const target = targets[index]!;
+      hits[index]!++;
       const upstream = request(
         {
           host: target.hostname,
@@ -66,7 +67,6 @@ export async function startRoundRobinBalancer(urls: readonly string[]): Promise<
           agent: false,
         },
         (response) => {
-          hits[index]!++;
           res.writeHead(response.statusCode ?? 502, response.headers);
           response.pipe(res);
           res.once('close', () => response.destroy());
@@ -75,7 +75,10 @@ export async function startRoundRobinBalancer(urls: readonly string[]): Promise<
       upstream.once('error', (error: NodeJS.ErrnoException) => {
         if (res.destroyed) return;
         if (res.headersSent) return void res.destroy();
-        if (DOWN.has(error.code ?? '')) return attempt();
+        if (DOWN.has(error.code ?? '')) {
+          hits[index]!--;
+          return attempt();
+        }
         res.writeHead(502).end();
       });
       res.once('close', () => upstream.destroy());
@@ -100,6 +103,7 @@ export async function startRoundRobinBalancer(urls: readonly string[]): Promise<
       if (index === undefined)
         return void client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
       const target = targets[index]!;
+      hits[index]!++;
       const socket = connect(Number(target.port), target.hostname, () => {
         socket.write(requestHead(req));
         if (head.byteLength > 0) socket.write(head);
@@ -110,14 +114,16 @@ export async function startRoundRobinBalancer(urls: readonly string[]): Promise<
       socket.once('data', (first: Buffer) => {
         // The target answered: from now on the two sockets are one stream.
         answered = true;
-        hits[index]!++;
         client.write(first);
         socket.pipe(client);
         client.pipe(socket);
         socket.once('close', () => client.end());
       });
       socket.once('error', (error: NodeJS.ErrnoException) => {
-        if (!answered && !client.destroyed && DOWN.has(error.code ?? '')) return attempt();
+        if (!answered && !client.destroyed && DOWN.has(error.code ?? '')) {
+          hits[index]!--;
+          return attempt();
+        }
         client.destroy();
         socket.destroy();
       });

@@ -137,7 +137,7 @@ describe('round-robin balancer', () => {
       const upgrades: Array<string | undefined> = [];
       for (let i = 0; i < 3; i++) upgrades.push(await upgrade(balancer.url));
       expect(upgrades).toEqual(['a', 'b', 'b']);
-      // Hits count what each target answered: none for the dead one.
+      // A request the dead target refused or reset is not counted for it.
       expect(balancer.hits).toEqual([3, 0, 6]);
     });
   }
