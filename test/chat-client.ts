@@ -14,13 +14,17 @@ afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
 });
 
-/** An official client on a serve node's `/chat` hub, stopped after the test. */
+/**
+ * An official client on a serve node's `/chat` hub, stopped after the test; `configure` adds to the builder
+ * (stateful reconnect, a logger, ...).
+ */
 export async function connect(
   url: string,
   transport: HttpTransport,
   protocol: 'json' | 'messagepack',
   user: string,
   accessToken?: string,
+  configure: (builder: signalR.HubConnectionBuilder) => signalR.HubConnectionBuilder = (b) => b,
 ): Promise<signalR.HubConnection> {
   let builder = new signalR.HubConnectionBuilder()
     .withUrl(`${url}/chat?user=${user}`, {
@@ -29,7 +33,7 @@ export async function connect(
     })
     .configureLogging(signalR.LogLevel.None);
   if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
-  const connection = builder.build();
+  const connection = configure(builder).build();
   await connection.start();
   clients.push(connection);
   return connection;

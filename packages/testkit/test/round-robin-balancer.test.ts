@@ -1,10 +1,10 @@
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RoundRobinBalancer, startRoundRobinBalancer } from '../src/round-robin-balancer.js';
 
-const servers: Server[] = [];
+const servers: Array<Server | TcpServer> = [];
 const upgraded: Duplex[] = [];
 let balancer: RoundRobinBalancer | undefined;
 afterEach(async () => {
@@ -12,12 +12,12 @@ afterEach(async () => {
   balancer = undefined;
   for (const socket of upgraded.splice(0)) socket.destroy();
   for (const s of servers.splice(0)) {
-    s.closeAllConnections();
+    if ('closeAllConnections' in s) s.closeAllConnections();
     await new Promise((resolve) => s.close(resolve));
   }
 });
 
-/** A target that answers its own name, streams on `/stream` and answers upgrades with its name. */
+/** A target that answers its own name (and the request body), streams on `/stream` and answers upgrades with its name. */
 async function target(name: string): Promise<string> {
   const server = createServer((req, res) => {
     if (req.url === '/stream') {
@@ -26,7 +26,12 @@ async function target(name: string): Promise<string> {
       req.once('data', () => {}); // keep the stream open until the client goes
       return;
     }
-    res.end(name);
+    // Its name, and the body it got after a colon when there is one.
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk;
+    });
+    req.once('end', () => res.end(body ? `${name}:${body}` : name));
   });
   server.on('upgrade', (_req, socket: Duplex) => {
     upgraded.push(socket);
@@ -37,6 +42,43 @@ async function target(name: string): Promise<string> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A port nothing listens on: connecting to it is refused. */
+async function refusing(): Promise<string> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** A target that accepts each connection and resets it at once, before any answer. */
+async function resetting(): Promise<string> {
+  const server = createTcpServer((socket) => socket.resetAndDestroy());
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** The `X-Target` of the answer to an upgrade through `url`. */
+function upgrade(url: string): Promise<string | undefined> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: hostname,
+      port,
+      path: '/socket',
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket' },
+    });
+    req.once('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.headers['x-target'] as string | undefined);
+    });
+    req.once('response', (res) => resolve(`status ${res.statusCode}`));
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 describe('round-robin balancer', () => {
@@ -77,5 +119,33 @@ describe('round-robin balancer', () => {
       req.end();
     });
     expect(targetName).toBe('b');
+  });
+
+  for (const [kind, down] of [
+    ['refuses', refusing],
+    ['resets', resetting],
+  ] as const) {
+    it(`round-robin balancer - a target that ${kind} connections is skipped: every request and upgrade still succeeds`, async () => {
+      balancer = await startRoundRobinBalancer([await target('a'), await down(), await target('b')]);
+      const names: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${balancer.url}/x`, { method: 'POST', body: `body ${i}` });
+        names.push(await res.text());
+      }
+      // The dead target's turns go to the one after it; the body is sent again with the retry.
+      expect(names).toEqual(['a:body 0', 'b:body 1', 'b:body 2', 'a:body 3', 'b:body 4', 'b:body 5']);
+      const upgrades: Array<string | undefined> = [];
+      for (let i = 0; i < 3; i++) upgrades.push(await upgrade(balancer.url));
+      expect(upgrades).toEqual(['a', 'b', 'b']);
+      // A request the dead target refused or reset is not counted for it.
+      expect(balancer.hits).toEqual([3, 0, 6]);
+    });
+  }
+
+  it('round-robin balancer - answers 502 to a request and to an upgrade only when every target refuses', async () => {
+    balancer = await startRoundRobinBalancer([await refusing(), await resetting()]);
+    expect((await fetch(`${balancer.url}/x`)).status).toBe(502);
+    expect(await upgrade(balancer.url)).toBe('status 502');
+    expect(balancer.hits).toEqual([0, 0]);
   });
 });
