@@ -236,7 +236,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     const sequenced = isSequencedMessage(message);
     this.#emit(this.protocol.writeMessage(message), sequenced);
     // No log holds what this server answers: the session's record takes it at once.
-    if (sequenced) this.session?.changed();
+    if (sequenced && this.#attached) this.session?.changed();
   }
 
   #emit(frame: Uint8Array, sequenced: boolean, source?: DeliverySource): void {
@@ -388,11 +388,26 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     }
     if (!this.#attached) return;
     this.#attached = false;
-    this.#detachTimer = setTimeout(
-      () => this.close(error, { sendClose: false }),
-      this.settings.disconnectTimeout,
-    );
+    this.#detachTimer = setTimeout(() => this.#expire(error), this.settings.disconnectTimeout);
     this.#detachTimer.unref();
+  }
+
+  /**
+   * The client did not come back in time: the session ends, unless it went on on another node (the client
+   * reached another node, which adopted it): then it ends here silently, without `onDisconnected`.
+   */
+  #expire(error: Error | undefined): void {
+    const session = this.session;
+    if (!session) {
+      this.close(error, { sendClose: false });
+      return;
+    }
+    void session.heldElsewhere().then((moved) => {
+      if (this.#state !== 'open' || this.#attached) return; // closed, or back, meanwhile
+      if (moved) this.handedOff = true;
+      if (moved) this.#end(undefined);
+      else this.close(error, { sendClose: false });
+    });
   }
 
   /**
@@ -413,6 +428,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     }
     this.#transport = transport;
     this.#attached = true;
+    this.session?.changed();
     if (this.#paused) transport.pause();
     this.#keepAlive.received();
     const { sequenceId, frames } = sequence.resend();
@@ -544,7 +560,8 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
 
   /** Joined or left a group (on this server): the session's record follows. */
   groupsChanged(): void {
-    this.session?.changed();
+    // A detached session may have moved to another node: only the node the client is on writes its record.
+    if (this.#attached) this.session?.changed();
   }
 
   /** What the session store keeps of this connection now (`undefined` unless stateful and open). */
@@ -634,8 +651,8 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
    * expired authentication (read from the claims the connection keeps anyway: no field per connection).
    */
   tick(now: number): void {
-    if (this.#state === 'open') this.session?.refresh(now);
     if (this.#state === 'closed' || !this.#attached) return;
+    this.session?.refresh(now);
     if (this.#state === 'open' && this.authenticationExpired(now)) {
       this.close(new UnauthorizedError('The access token expired.'));
       return;

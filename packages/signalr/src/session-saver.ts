@@ -64,6 +64,17 @@ export class SessionSaver {
     }
   }
 
+  /** Whether another node holds the session now (it adopted it); false when unsure (the store failed). */
+  async heldElsewhere(): Promise<boolean> {
+    try {
+      const record = await this.sessions.load(this.session.key);
+      return record !== undefined && !this.sessions.holds(record);
+    } catch (error) {
+      this.log.warn('Could not read a session record', { connectionId: this.session.connectionId, error });
+      return false;
+    }
+  }
+
   /** The session ended for good: no more saves, and its record goes once a save under way is done. */
   end(): void {
     if (this.#ended) return;

@@ -109,6 +109,7 @@ export class WebSocketUpgrades<C extends TransportConnection> {
       return void refuseUpgrade(socket, '404 Not Found');
     }
     this.#socket(req, socket, head, (sender, ws) => {
+      sender.connection = existing; // before the resend: the sender frames by its connection's protocol
       if (!existing.reattach(sender)) ws.close(1011, 'The connection cannot be resumed.');
       return existing;
     });

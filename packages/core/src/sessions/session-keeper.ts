@@ -96,6 +96,11 @@ export class SessionKeeper {
     return this.#store !== undefined;
   }
 
+  /** Whether `record` was written by this server (it holds the session, or did last). */
+  holds(record: SessionRecord): boolean {
+    return record.holder === this.#options.serverId;
+  }
+
   /** How long a record outlives its last save, ms (`sessionTtl`). */
   get ttl(): number {
     return this.#options.ttl;
