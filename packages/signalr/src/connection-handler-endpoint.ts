@@ -40,16 +40,7 @@ export class ConnectionHandlerEndpoint extends TransportEndpoint<RawConnectionCo
       announcePollEnd: true,
     });
     this.#handler = handler;
-    this.#heartbeat = new Heartbeat(AUTHENTICATION_CHECK_MS, (error, target) => {
-      const connection = target as RawConnectionContext;
-      recoverFrom(
-        settings.log,
-        'Heartbeat',
-        error,
-        () => connection.close(asError(error)),
-        () => ({ connectionId: connection.connectionId }),
-      );
-    });
+    this.#heartbeat = new Heartbeat(AUTHENTICATION_CHECK_MS, settings.log);
   }
 
   protected override get offersStatefulReconnect(): boolean {

@@ -58,16 +58,7 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
     this.#protocols = new Map(protocols.map((p) => [p.name, p]));
     this.#authorize = authorizationRule(hubClass.authorize, `${hubClass.name || 'the hub class'}.authorize`);
     this.#dispatcher = new HubDispatcher(hubClass, manager, settings.log, settings);
-    this.#heartbeat = new Heartbeat(heartbeatPeriod(settings), (error, target) => {
-      const connection = target as HubConnectionContext;
-      recoverFrom(
-        settings.log,
-        'Heartbeat',
-        error,
-        () => connection.close(asError(error)),
-        () => ({ connectionId: connection.connectionId }),
-      );
-    });
+    this.#heartbeat = new Heartbeat(heartbeatPeriod(settings), settings.log);
     this.clients = hubContextClients(manager);
     // Hub connection ids name their owner: HTTP transports reach it through the backplane.
     this.relayThrough(relayThroughManager(manager, path, this));

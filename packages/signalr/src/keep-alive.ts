@@ -1,3 +1,5 @@
+import type { Logger } from '@backplane/core';
+import { asError, recoverFrom } from './guard.js';
 export interface KeepAliveSettings {
   /** Ping the client after this long without sending, in ms. */
   readonly keepAliveInterval: number;
@@ -72,9 +74,11 @@ export function heartbeatPeriod(settings: KeepAliveSettings): number {
   return Math.max(10, Math.min(1_000, Math.floor(finest / 2)));
 }
 
-/** Something ticked by a {@link Heartbeat}. */
+/** Something ticked by a {@link Heartbeat}: a connection, closed if its tick throws. */
 export interface HeartbeatTarget {
+  readonly connectionId: string;
   tick(now: number): void;
+  close(error?: Error): void;
 }
 
 /**
@@ -88,11 +92,11 @@ export class Heartbeat {
 
   /**
    * @param periodMs how often targets tick, in ms ({@link heartbeatPeriod} for hub connections).
-   * @param onError told of a tick that threw (the other targets still tick).
+   * @param log where a tick that threw is logged (its connection is closed; the others still tick).
    */
   constructor(
     periodMs: number,
-    readonly onError: (error: unknown, target: HeartbeatTarget) => void = () => {},
+    readonly log: Logger,
   ) {
     this.#periodMs = periodMs;
   }
@@ -106,7 +110,14 @@ export class Heartbeat {
         try {
           t.tick(now);
         } catch (error) {
-          this.onError(error, t); // one connection's failure stops neither the others' ticks nor the process
+          // One connection's failure stops neither the others' ticks nor the process.
+          recoverFrom(
+            this.log,
+            'Heartbeat',
+            error,
+            () => t.close(asError(error)),
+            () => ({ connectionId: t.connectionId }),
+          );
         }
       }
     }, this.#periodMs);
