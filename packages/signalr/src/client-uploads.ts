@@ -1,7 +1,8 @@
 import { ClientStream, type StreamFlow } from './client-stream.js';
 import { ClientStreamError } from './errors.js';
-import { type HubConnectionContext, ReadHold } from './hub-connection-context.js';
+import type { HubConnectionContext } from './hub-connection-context.js';
 import type { HubServerStats } from './hub-server-stats.js';
+import { ReadHold } from './transport-sender.js';
 
 /** The uploads of a call that names no client-to-server stream (most calls). */
 export const NO_UPLOADS: readonly ClientStream[] = [];

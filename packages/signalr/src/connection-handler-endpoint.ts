@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { asError, recoverFrom } from './guard.js';
 import type { TransportRequest } from './http-request.js';
-import type { TransportSender } from './hub-connection-context.js';
 import { Heartbeat } from './keep-alive.js';
 import {
   type ConnectionHandler,
@@ -10,6 +9,7 @@ import {
 } from './raw-connection.js';
 import type { Admission } from './transport-admission.js';
 import { TransportEndpoint } from './transport-endpoint.js';
+import type { TransportSender } from './transport-sender.js';
 import type { TransportSettings } from './transport-settings.js';
 import { IMMEDIATE_WRITER } from './transports/write-batcher.js';
 

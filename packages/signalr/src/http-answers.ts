@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { bearerChallenge } from './auth.js';
 import { ForbiddenError, ShuttingDownError, UnauthorizedError } from './errors.js';
-import type { TransportKind } from './hub-connection-context.js';
+import type { TransportKind } from './transport-sender.js';
 
 function httpStatusCode(error: unknown): number {
   if (error instanceof UnauthorizedError) return 401;

@@ -1,8 +1,9 @@
 import type { ConnectionState } from './dispatch-state.js';
 import type { HubHttpContext } from './http-request.js';
 import type { HubCallerContext } from './hub.js';
-import type { HubConnectionContext, TransportKind } from './hub-connection-context.js';
+import type { HubConnectionContext } from './hub-connection-context.js';
 import type { Claims } from './jwt.js';
+import type { TransportKind } from './transport-sender.js';
 
 /** A hub instance's `context`: a class, so a call costs one small object (members live on the prototype). */
 export class CallerContext implements HubCallerContext {

@@ -15,6 +15,7 @@ import {
   writeHandshakeResponse,
 } from '@backplane/hub-protocol';
 import { authenticationExpiry } from './auth.js';
+import type { CloseOptions, ConnectionSettings } from './connection-settings.js';
 import type { ConnectionState } from './dispatch-state.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { TransportRequest } from './http-request.js';
@@ -26,72 +27,13 @@ import { ResumeGate } from './resume-gate.js';
 import { SequenceBuffer } from './sequence-buffer.js';
 import type { SessionSaver } from './session-saver.js';
 import type { TransportConnection } from './transport-connection.js';
+import { ReadHold, type TransportKind, type TransportSender } from './transport-sender.js';
 
 /** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
 const ACK_INTERVAL_MS = 1_000;
 
-/** The three SignalR transports, named as in negotiate. */
-export type TransportKind = 'WebSockets' | 'ServerSentEvents' | 'LongPolling';
-
-/**
- * Why a connection does not read its client (bits; reading resumes once none holds): its handshake is being
- * handled, its invocation queue is full, one of its client-to-server streams is full.
- */
-export const ReadHold = { Handshake: 1, Invocations: 2, ClientStreams: 4 } as const;
-export type ReadHold = (typeof ReadHold)[keyof typeof ReadHold];
-
 /** The empty handshake buffer, shared (a connection holds it for life once the handshake is done). */
 const NO_BYTES = new Uint8Array(0);
-
-/** What a transport gives a connection: a way to send bytes, to stop and resume reading, and to end it. */
-export interface TransportSender {
-  readonly kind: TransportKind;
-  /** False for Server-Sent Events (text only). */
-  readonly binary: boolean;
-  /**
-   * Queues bytes for the client. WebSockets: in a binary frame when `binary` says so, else as the
-   * connection's `binaryFrames` says; the other transports ignore it.
-   */
-  send(bytes: Uint8Array, binary?: boolean): void;
-  /**
-   * Bytes sent but not taken by the client yet: the socket's write buffer and what waits in front of it
-   * (long polling: what no poll has taken).
-   */
-  readonly bufferedAmount: number;
-  /**
-   * Stop reading from the client (WebSockets: the socket is paused, so the client's sends back up into
-   * its own buffers). The HTTP transports do nothing here: their POST is answered only once the connection
-   * reads again (see `HubConnectionContext.receiving`).
-   */
-  pause(): void;
-  resume(): void;
-  /** Drops what waits for the client; a WebSocket or an event stream is cut. `close` follows. */
-  abort(): void;
-  close(): void;
-}
-
-/** The resolved options a connection needs. */
-export interface ConnectionSettings extends KeepAliveSettings {
-  /** 0 disables stateful reconnect; otherwise the resend buffer bound, in bytes. */
-  readonly statefulReconnectBufferSize: number;
-  /** Keep stateful sessions in the lifetime manager's session store (its driver has one). */
-  readonly keepSessions: boolean;
-  /** How long a stateful connection whose transport dropped waits for the client to come back, in ms. */
-  readonly disconnectTimeout: number;
-  readonly maximumReceiveMessageSize: number;
-  /** Put error details in Close messages and handshake errors. */
-  readonly detailedErrors: boolean;
-  /** Close a connection once its JWT expires (`exp` of its claims plus `jwtClockSkew`). */
-  readonly closeOnAuthenticationExpiration: boolean;
-  /** Leeway on a JWT's `exp`, in seconds. */
-  readonly jwtClockSkew: number;
-  /** Bytes that may wait to be sent to a client before it is closed as a slow consumer. */
-  readonly transportMaxBufferSize: number;
-  /** Counts the slow-consumer closes (shared by every hub of a server). */
-  readonly stats: HubServerStats;
-  /** Counts connections opened and closed, by transport and protocol (shared by every hub of a server). */
-  readonly connections: ConnectionTally;
-}
 
 export interface ConnectionEvents {
   /** The handshake succeeded: register with the lifetime manager, run `onConnected`. */
@@ -100,13 +42,6 @@ export interface ConnectionEvents {
   message(connection: HubConnectionContext, message: HubMessage): void;
   /** The connection ended (once). */
   closed(connection: HubConnectionContext, error: Error | undefined): void;
-}
-
-export interface CloseOptions {
-  /** Send a Close message first (not when the client closed or the transport is gone). @default true */
-  sendClose?: boolean;
-  /** Tell the client it may reconnect (graceful shutdown). @default false */
-  allowReconnect?: boolean;
 }
 
 type State = 'handshake' | 'open' | 'closed';

@@ -15,7 +15,7 @@ import { asError, guardPromise } from './guard.js';
 import type { Hub, HubClass } from './hub.js';
 import { CallerContext } from './hub-caller-context.js';
 import { type GroupManager, groupManager, hubCallerClients } from './hub-clients.js';
-import { type HubConnectionContext, ReadHold } from './hub-connection-context.js';
+import type { HubConnectionContext } from './hub-connection-context.js';
 import { connectedChain, disconnectedChain, hubFilters, type LifetimeChain } from './hub-filter.js';
 import { discoverHubMethods, type HubMethod } from './hub-methods.js';
 import { bindInvocation } from './invocation-binding.js';
@@ -24,6 +24,7 @@ import { InvocationLimiter } from './invocation-limiter.js';
 import { MethodInvoker } from './method-invoker.js';
 import { methodPlans } from './method-plans.js';
 import { runStream } from './stream-runner.js';
+import { ReadHold } from './transport-sender.js';
 
 /**
  * Runs hub methods for a connection's messages and answers as ASP.NET Core SignalR does: completions with

@@ -4,6 +4,7 @@ import { ownerOfConnection } from '@backplane/core/internal';
 import type { HubProtocol } from '@backplane/hub-protocol';
 import type { Identity } from './auth.js';
 import { type AuthorizationRule, authorizationRule, hubRefusal } from './authorization.js';
+import type { ConnectionSettings } from './connection-settings.js';
 import type { RedeemableTicket } from './connection-token.js';
 import type { DispatcherSettings } from './dispatcher-settings.js';
 import type { ForbiddenError, UnauthorizedError } from './errors.js';
@@ -11,18 +12,14 @@ import { asError, recoverFrom } from './guard.js';
 import { TransportRequest } from './http-request.js';
 import type { HubClass } from './hub.js';
 import { type HubContextClients, hubContextClients } from './hub-clients.js';
-import {
-  type ConnectionEvents,
-  type ConnectionSettings,
-  HubConnectionContext,
-  type TransportSender,
-} from './hub-connection-context.js';
+import { type ConnectionEvents, HubConnectionContext } from './hub-connection-context.js';
 import { HubDispatcher } from './hub-dispatcher.js';
 import { Heartbeat, heartbeatPeriod } from './keep-alive.js';
 import { relayThroughManager } from './relay/relay-handlers.js';
 import { SessionSaver } from './session-saver.js';
 import type { Admission } from './transport-admission.js';
 import { TransportEndpoint } from './transport-endpoint.js';
+import type { TransportSender } from './transport-sender.js';
 import type { TransportSettings } from './transport-settings.js';
 import { WriteBatcher } from './transports/write-batcher.js';
 

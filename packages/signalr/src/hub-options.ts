@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@backplane/core';
 import type { HubProtocol } from '@backplane/hub-protocol';
-import type { TransportKind } from './hub-connection-context.js';
+import type { TransportKind } from './transport-sender.js';
 
 /** The three transports, in the order negotiate lists them. */
 export const TRANSPORT_KINDS: readonly TransportKind[] = ['WebSockets', 'ServerSentEvents', 'LongPolling'];

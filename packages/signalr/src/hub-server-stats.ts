@@ -1,4 +1,4 @@
-import type { TransportKind } from './hub-connection-context.js';
+import type { TransportKind } from './transport-sender.js';
 
 /** Counters of one `HubServer`, all its hubs together, since it was made. */
 export interface HubServerStats {

@@ -21,7 +21,6 @@ import { guard } from './guard.js';
 import { refuseUpgrade } from './http-answers.js';
 import type { HubClass } from './hub.js';
 import type { HubContextClients } from './hub-clients.js';
-import type { TransportKind } from './hub-connection-context.js';
 import { type EndpointSettings, HubEndpoint } from './hub-endpoint.js';
 import type { HubFilter } from './hub-filter.js';
 import {
@@ -43,6 +42,7 @@ import { InvocationTracing, SIGNALR_TRACER } from './invocation-tracing.js';
 import type { Claims } from './jwt.js';
 import type { ConnectionHandler, RawConnection } from './raw-connection.js';
 import { parseRequestTarget } from './request-target.js';
+import type { TransportKind } from './transport-sender.js';
 import type { TransportSettings } from './transport-settings.js';
 
 /** The shortest HS256 secret accepted, in bytes: the size of the SHA-256 output. */

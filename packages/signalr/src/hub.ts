@@ -2,10 +2,10 @@ import type { HubPresence } from '@backplane/core';
 import type { AuthorizationRule, MethodAuthorization } from './authorization.js';
 import type { HubHttpContext } from './http-request.js';
 import type { GroupManager, HubCallerClients } from './hub-clients.js';
-import type { TransportKind } from './hub-connection-context.js';
 import type { HubFilter } from './hub-filter.js';
 import type { Claims } from './jwt.js';
 import type { MethodSchemas } from './standard-schema.js';
+import type { TransportKind } from './transport-sender.js';
 
 /** Who is calling, inside a hub method. */
 export interface HubCallerContext {

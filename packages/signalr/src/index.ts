@@ -20,7 +20,7 @@ export type {
   StandardSchemaV1,
 } from './standard-schema.js';
 export type { HubHttpContext } from './http-request.js';
-export type { TransportKind } from './hub-connection-context.js';
+export type { TransportKind } from './transport-sender.js';
 export { Hub } from './hub.js';
 export type {
   ClientProxy,

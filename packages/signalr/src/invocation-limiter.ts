@@ -1,4 +1,5 @@
-import { type HubConnectionContext, ReadHold } from './hub-connection-context.js';
+import type { HubConnectionContext } from './hub-connection-context.js';
+import { ReadHold } from './transport-sender.js';
 
 /**
  * One connection's calls: at most `limit` at once, up to `queueLimit` more waiting in arrival order. The

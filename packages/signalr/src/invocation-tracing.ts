@@ -10,8 +10,9 @@ import {
   type Tracing,
 } from '@backplane/core/internal';
 import { type InvocationMessage, MessageType, type StreamInvocationMessage } from '@backplane/hub-protocol';
-import type { HubConnectionContext, TransportKind } from './hub-connection-context.js';
+import type { HubConnectionContext } from './hub-connection-context.js';
 import { type HubMethod, isAsyncIterable } from './hub-methods.js';
+import type { TransportKind } from './transport-sender.js';
 
 /** The instrumentation scope of the hub server's spans. */
 export const SIGNALR_TRACER = '@backplane/signalr';

@@ -1,13 +1,14 @@
 import { InvalidArgumentError } from '@backplane/core';
 import { authenticationExpiry } from './auth.js';
+import type { CloseOptions } from './connection-settings.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { HubHttpContext, TransportRequest } from './http-request.js';
-import type { CloseOptions, TransportKind, TransportSender } from './hub-connection-context.js';
 import type { HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
 import type { Heartbeat, HeartbeatTarget } from './keep-alive.js';
 import { ResumeGate } from './resume-gate.js';
 import type { TransportConnection } from './transport-connection.js';
+import type { TransportKind, TransportSender } from './transport-sender.js';
 
 /** A message of a raw connection: text, or bytes. */
 export type RawMessage = string | Uint8Array;

@@ -1,4 +1,5 @@
-import type { CloseOptions, TransportSender } from './hub-connection-context.js';
+import type { CloseOptions } from './connection-settings.js';
+import type { TransportSender } from './transport-sender.js';
 
 /**
  * What an endpoint and its transports need of a connection, whether it speaks a hub protocol

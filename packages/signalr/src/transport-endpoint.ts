@@ -13,7 +13,6 @@ import {
 import { refuse, refuseUpgradeFor, text, transportNotSupported } from './http-answers.js';
 import type { TransportRequest } from './http-request.js';
 import { HttpTransports } from './http-transports.js';
-import type { TransportSender } from './hub-connection-context.js';
 import {
   AVAILABLE_TRANSPORTS,
   type AvailableTransport,
@@ -25,6 +24,7 @@ import type { ForwardedAnswer, ForwardedRequest } from './relay/forwarded-http.j
 import { RELAYED_ANSWER_MAX_BYTES, type RelayLink, TransportRelay } from './relay/transport-relay.js';
 import { type Admission, TransportAdmission } from './transport-admission.js';
 import type { TransportConnection } from './transport-connection.js';
+import type { TransportSender } from './transport-sender.js';
 import type { TransportSettings } from './transport-settings.js';
 import type { Writer } from './transports/write-batcher.js';
 import { WebSocketUpgrades } from './websocket-upgrades.js';

@@ -1,8 +1,8 @@
 import type { Logger } from '@backplane/core';
 import type { AuthSettings } from './auth.js';
 import type { ConnectionTokens, RedeemedTokens } from './connection-token.js';
-import type { TransportKind } from './hub-connection-context.js';
 import type { HubServerStats } from './hub-server-stats.js';
+import type { TransportKind } from './transport-sender.js';
 
 /** Settings of an endpoint's negotiate and transports (resolved defaults of the server's and its own options). */
 export interface TransportSettings extends AuthSettings {

@@ -7,9 +7,9 @@ import type { RedeemableTicket } from './connection-token.js';
 import type { EndpointConnections } from './endpoint-connections.js';
 import { refuseUpgrade, refuseUpgradeFor, transportNotSupported } from './http-answers.js';
 import { TransportRequest } from './http-request.js';
-import type { TransportSender } from './hub-connection-context.js';
 import type { Admission, TransportAdmission } from './transport-admission.js';
 import type { TransportConnection } from './transport-connection.js';
+import type { TransportSender } from './transport-sender.js';
 import type { TransportSettings } from './transport-settings.js';
 import { WebSocketSender } from './transports/websocket.js';
 import {

@@ -1,4 +1,4 @@
-import type { TransportKind, TransportSender } from '../hub-connection-context.js';
+import type { TransportKind, TransportSender } from '../transport-sender.js';
 import type { BatchedSender, Writer } from './write-batcher.js';
 
 export interface LongPollingOptions {

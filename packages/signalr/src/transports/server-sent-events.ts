@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { TransportSender } from '../hub-connection-context.js';
+import type { TransportSender } from '../transport-sender.js';
 import type { BatchedSender, Writer } from './write-batcher.js';
 
 const decoder = new TextDecoder();

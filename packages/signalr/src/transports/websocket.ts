@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
-import type { TransportSender } from '../hub-connection-context.js';
 import type { TransportConnection } from '../transport-connection.js';
+import type { TransportSender } from '../transport-sender.js';
 import type { BatchedSender, Writer } from './write-batcher.js';
 
 const TEXT = { binary: false } as const;
