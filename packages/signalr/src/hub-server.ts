@@ -412,10 +412,13 @@ export class HubServer {
   }
 
   /**
-   * Graceful shutdown: refuses new connections (503), sends every connection a Close allowing reconnect
-   * (clients with automatic reconnect move to another node), and waits up to `timeoutMs` for sockets to
-   * close and `onDisconnected` hooks to finish before dropping what is left. The http server and the
-   * lifetime managers stay the app's to close, after this.
+   * Graceful shutdown: refuses new connections (503); hands each session it keeps (`keepSessions`) to
+   * another node (a last record in the session store, then the socket is cut without a Close message: the
+   * client resumes the same session wherever the load balancer sends it; stop listening first so that it is
+   * not here), and sends every other connection a Close allowing reconnect (clients with automatic
+   * reconnect move to another node); then waits up to `timeoutMs` for sockets to close and `onDisconnected`
+   * hooks to finish before dropping what is left. The http server and the lifetime managers stay the app's
+   * to close, after this.
    */
   async close(timeoutMs = 5_000): Promise<void> {
     await Promise.all([...this.#endpoints.values()].map((endpoint) => endpoint.close(timeoutMs)));

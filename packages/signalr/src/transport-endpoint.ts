@@ -283,9 +283,9 @@ export abstract class TransportEndpoint<C extends TransportConnection> {
   }
 
   /**
-   * Graceful shutdown: refuses new connections, closes every connection (a hub's with a Close allowing
-   * reconnect: the client reconnects, to another node), waits up to `timeoutMs` for sockets to close and
-   * cleanups to finish, then drops what is left.
+   * Graceful shutdown: refuses new connections, lets every connection go ({@link shutDown}: a Close allowing
+   * reconnect, or a hub's kept session handed to another node), waits up to `timeoutMs` for that, for
+   * sockets to close and cleanups to finish, then drops what is left.
    */
   async close(timeoutMs: number): Promise<void> {
     this.#closing = true;
