@@ -146,7 +146,7 @@ export function isDurableDriver(driver: Driver): driver is DurableDriver {
  * records mean; the driver only keeps bytes under keys.
  *
  * Keys are strings of at most {@link MAX_RECORD_KEY_LENGTH} characters, made by core from the channel
- * prefix, the hub and a connection id (so any character a connection id or a prefix may hold); a driver
+ * prefix, the hub and a session key (so any character a prefix or a session key may hold); a driver
  * whose store restricts key characters encodes them. Values are at most {@link MAX_RECORD_BYTES} bytes.
  */
 export interface SessionStoreDriver extends Driver {

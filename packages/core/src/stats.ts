@@ -56,7 +56,7 @@ export interface BackplaneStats {
   requestsAnswered: number;
   /** Session records written to the session store (checkpoints of sessions a server could adopt). */
   sessionsSaved: number;
-  /** Session record writes or deletes the store refused or failed. */
+  /** Session store reads, writes or deletes that failed or were refused. */
   sessionStoreFailures: number;
   /** Sessions this server adopted from another (dead or draining) server. */
   sessionsAdopted: number;

@@ -41,6 +41,21 @@ const COUNTERS: ReadonlyArray<readonly [keyof BackplaneStats, string, string]> =
     'Requests from other servers about this server’s connections, answered.',
   ],
   [
+    'sessionsSaved',
+    'sessions_saved_total',
+    'Session records written to the session store (checkpoints another server could adopt).',
+  ],
+  [
+    'sessionStoreFailures',
+    'session_store_failures_total',
+    'Session store reads, writes or deletes that failed.',
+  ],
+  [
+    'sessionsAdopted',
+    'sessions_adopted_total',
+    'Client sessions taken over from another (dead or draining) server.',
+  ],
+  [
     'malformed',
     'malformed_total',
     'Payloads on the backplane’s channels that were not valid envelopes (dropped).',

@@ -87,6 +87,7 @@ export async function connect(
   transport: TransportName,
   protocol: 'json' | 'messagepack',
   user?: string,
+  statefulReconnect = false,
 ): Promise<signalR.HubConnection> {
   let builder = new signalR.HubConnectionBuilder()
     .withUrl(user ? `${url}?user=${encodeURIComponent(user)}` : url, {
@@ -94,6 +95,7 @@ export async function connect(
     })
     .configureLogging(signalR.LogLevel.None);
   if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+  if (statefulReconnect) builder = builder.withStatefulReconnect();
   const connection = builder.build();
   await connection.start();
   return connection;

@@ -1,3 +1,4 @@
+import type { LocalConnection } from '@backplane/core';
 import { ENVELOPE_VERSION, encodeEnvelope } from '@backplane/core/internal';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
 import { Hub } from '@backplane/signalr';
@@ -19,6 +20,13 @@ import {
   startNode,
   WAIT_MS,
 } from './fixtures.js';
+
+/** A memory driver whose session store refuses every write (a store that is down). */
+class StoreRefusingDriver extends MemoryDriver {
+  override putRecord(): Promise<void> {
+    return Promise.reject(new Error('the session store refuses writes'));
+  }
+}
 
 /** How long a hub method of the tests waits, in ms (its duration must show in the histogram). */
 const WAIT_METHOD_MS = 50;
@@ -90,8 +98,9 @@ async function client(
   transport: Parameters<typeof connect>[1] = 'WebSockets',
   protocol: Parameters<typeof connect>[2] = 'json',
   user?: string,
+  statefulReconnect = false,
 ): Promise<signalR.HubConnection> {
-  const connection = await connect(url, transport, protocol, user);
+  const connection = await connect(url, transport, protocol, user, statefulReconnect);
   open.push(connection);
   return connection;
 }
@@ -229,6 +238,69 @@ describe('metrics', () => {
     expect(moved('backplane_requests_sent_total')).toBe(1);
     expect(moved('backplane_request_failures_total')).toBeGreaterThanOrEqual(1);
     expect(seriesValue(afterB, 'backplane_requests_answered_total')).toBe(1);
+  }, 20_000);
+
+  it('metrics - sessions: the record of a stateful connection is saved, a failing session store is counted, an adopted session is counted', async () => {
+    const bus = new MemoryBus();
+    const a = await node('sessions-a', { driver: new MemoryDriver({ bus }) });
+    const b = await node('sessions-b', { driver: new MemoryDriver({ bus }) });
+    const broken = await node('sessions-broken', {
+      driver: new StoreRefusingDriver({ bus: new MemoryBus() }),
+    });
+    // Exported from the start (a missing series would read as undefined, not 0).
+    for (const n of [a, b, broken]) {
+      const samples = await scrape(n.registry);
+      for (const name of [
+        'backplane_sessions_saved_total',
+        'backplane_session_store_failures_total',
+        'backplane_sessions_adopted_total',
+      ])
+        expect(seriesValue(samples, name), `${name} before anything`).toBe(0);
+    }
+
+    // A stateful-reconnect client: its session's record is written after the handshake.
+    const stateful = await client(`${a.url}/metrics`, 'WebSockets', 'json', 'alice', true);
+    await waitFor(async () => (await read(a.registry, 'backplane_sessions_saved_total')) >= 1, {
+      name: 'the session record saved',
+      timeoutMs: WAIT_MS,
+    });
+    expect(stateful.connectionId).toBeTruthy();
+    expect(await read(a.registry, 'backplane_session_store_failures_total')).toBe(0);
+
+    // The same on a node whose store refuses every write: counted as a failure, nothing saved.
+    await client(`${broken.url}/metrics`, 'WebSockets', 'json', 'bob', true);
+    await waitFor(async () => (await read(broken.registry, 'backplane_session_store_failures_total')) >= 1, {
+      name: 'the refused write counted',
+      timeoutMs: WAIT_MS,
+    });
+    expect(await read(broken.registry, 'backplane_sessions_saved_total')).toBe(0);
+
+    // Another node takes a session over from a record (as it does for a client whose node died).
+    const connectionId = `${'s'.repeat(22)}.gone-12345678`;
+    const adopted = await b.manager.sessions.adopt(
+      {
+        connectionId,
+        userIdentifier: 'carol',
+        protocol: { name: 'json' } as LocalConnection['protocol'],
+        write() {},
+      },
+      {
+        connectionId,
+        userId: 'carol',
+        protocol: 'json',
+        holder: 'gone-12345678',
+        groups: ['g'],
+        acked: 0,
+        received: 0,
+        pending: [],
+        positions: {},
+        savedAt: Date.now(),
+        final: true,
+      },
+    );
+    adopted.release();
+    expect(await read(b.registry, 'backplane_sessions_adopted_total')).toBe(1);
+    expect(await read(a.registry, 'backplane_sessions_adopted_total')).toBe(0);
   }, 20_000);
 
   it('metrics - backplane publishes and receives by channel kind, and the publish duration histogram', async () => {
