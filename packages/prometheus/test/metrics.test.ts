@@ -296,6 +296,7 @@ describe('metrics', () => {
         positions: {},
         savedAt: Date.now(),
         final: true,
+        overflowed: false,
       },
     );
     adopted.release();

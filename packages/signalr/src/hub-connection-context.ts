@@ -508,6 +508,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
       acked: sequence.acked,
       received: sequence.latestReceived,
       unacked: sequence.unacked(),
+      overflowed: sequence.overflowed,
     };
   }
 

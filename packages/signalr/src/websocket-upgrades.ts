@@ -130,6 +130,8 @@ export class WebSocketUpgrades<C extends TransportConnection> {
     }
     if (socket.destroyed) return;
     if (!record) return void this.#open(req, socket, head, url, token, key);
+    // Frames the client never acknowledged were dropped: as on one node, the client starts afresh.
+    if (record.overflowed) return refuseUpgrade(socket, '404 Not Found');
     if (this.connections.byToken.has(key)) return void refuseUpgrade(socket, '409 Conflict');
     let ticket: RedeemableTicket;
     try {

@@ -4,9 +4,10 @@ import {
   isSessionStoreDriver,
   type LogPosition,
   MAX_RECORD_BYTES,
+  MAX_RECORD_KEY_LENGTH,
   type SessionStoreDriver,
 } from '../driver.js';
-import { BrokerError, SessionError } from '../errors.js';
+import { BrokerError, InvalidArgumentError, SessionError } from '../errors.js';
 import { ownerOfConnection } from '../ids.js';
 import type { DeliverySource, LocalConnection } from '../local-connection.js';
 import type { LocalConnections } from '../local-connections.js';
@@ -40,6 +41,8 @@ export interface SessionCheckpoint {
   readonly unacked: readonly UnackedFrame[];
   /** The holder gives the session up (drain): it sends the client nothing more. @default false */
   readonly final?: boolean;
+  /** Frames the client never acknowledged were dropped (the resend buffer overflowed). @default false */
+  readonly overflowed?: boolean;
 }
 
 /** A session taken over by this server (see {@link SessionKeeper.adopt}). */
@@ -130,6 +133,7 @@ export class SessionKeeper {
       ),
       savedAt: Date.now(),
       final: checkpoint.final ?? false,
+      overflowed: checkpoint.overflowed ?? false,
     };
     const bytes = encodeSessionRecord(record);
     if (bytes.byteLength > MAX_RECORD_BYTES)
@@ -138,7 +142,7 @@ export class SessionKeeper {
         `The session record of '${connectionId}' would be ${bytes.byteLength} bytes, over the store's ${MAX_RECORD_BYTES}.`,
       );
     try {
-      await store.putRecord(channels.sessionKey(key), bytes, this.#options.ttl);
+      await store.putRecord(this.#storeKey(key), bytes, this.#options.ttl);
       stats.sessionsSaved++;
     } catch (error) {
       stats.sessionStoreFailures++;
@@ -156,14 +160,17 @@ export class SessionKeeper {
     const store = this.#requireStore();
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await store.getRecord(this.#options.channels.sessionKey(key));
+      bytes = await store.getRecord(this.#storeKey(key));
     } catch (error) {
       this.#options.stats.sessionStoreFailures++;
       throw error instanceof BrokerError
         ? error
         : new BrokerError('Reading a session record failed.', { cause: error });
     }
-    return bytes ? decodeSessionRecord(bytes) : undefined;
+    if (!bytes) return undefined;
+    if (bytes.byteLength > MAX_RECORD_BYTES)
+      throw new SessionError('malformed', `A session record of ${bytes.byteLength} bytes is over the bound.`);
+    return decodeSessionRecord(bytes);
   }
 
   /** The session ended for good (the client left, or never came back): its record goes. Never rejects. */
@@ -171,7 +178,7 @@ export class SessionKeeper {
     const store = this.#store;
     if (!store) return;
     try {
-      await store.deleteRecord(this.#options.channels.sessionKey(key));
+      await store.deleteRecord(this.#storeKey(key));
     } catch (error) {
       this.#options.stats.sessionStoreFailures++;
       this.#options.log.warn('Could not delete a session record', { error });
@@ -187,6 +194,11 @@ export class SessionKeeper {
   async adopt(connection: LocalConnection, record: SessionRecord): Promise<Adoption> {
     const { channels, connections, serverId, stats, replay } = this.#options;
     const id = connection.connectionId;
+    if (record.overflowed)
+      throw new SessionError(
+        'overflowed',
+        `The session '${record.connectionId}' lost frames its client never acknowledged; it cannot be resumed.`,
+      );
     if (id !== record.connectionId || (connection.userIdentifier || undefined) !== record.userId)
       throw new SessionError(
         'mismatch',
@@ -310,6 +322,16 @@ export class SessionKeeper {
       pending.push(frame);
     }
     return pending;
+  }
+
+  /** The store's key for a session key; `InvalidArgumentError` past the store's bound. */
+  #storeKey(key: string): string {
+    const storeKey = this.#options.channels.sessionKey(key);
+    if (storeKey.length > MAX_RECORD_KEY_LENGTH)
+      throw new InvalidArgumentError(
+        `A session key makes a store key of ${storeKey.length} characters, over ${MAX_RECORD_KEY_LENGTH}.`,
+      );
+    return storeKey;
   }
 
   #requireStore(): SessionStoreDriver {

@@ -43,6 +43,11 @@ export interface SessionRecord {
   readonly savedAt: number;
   /** Written by a holder that gave the session up (drain): it sends the client nothing more. */
   readonly final: boolean;
+  /**
+   * The holder had dropped frames the client never acknowledged (its resend buffer overflowed): a resume
+   * would miss them, so the session is not adopted (the client starts afresh).
+   */
+  readonly overflowed: boolean;
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -63,6 +68,7 @@ export function encodeSessionRecord(record: SessionRecord): Uint8Array {
     o: record.positions,
     t: record.savedAt,
     f: record.final ? 1 : 0,
+    ...(record.overflowed && { x: 1 }),
   });
 }
 
@@ -111,5 +117,6 @@ export function decodeSessionRecord(bytes: Uint8Array): SessionRecord {
     positions,
     savedAt: count(raw.t, 'saved at'),
     final: raw.f === 1,
+    overflowed: raw.x === 1,
   };
 }
