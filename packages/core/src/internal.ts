@@ -1,5 +1,5 @@
 // For backplane's own packages (drivers, the hub server, testkit, benchmarks): the wire format, channel
-// names, ids and the reconnect backoff. Not covered by semver: it changes whenever the packages change
+// names, ids, the reconnect backoff and the in-memory records of session stores. Not covered by semver: it changes whenever the packages change
 // together. Applications use the main entry.
 
 // Broker URLs: the pieces the drivers' URL parsers share
@@ -37,6 +37,8 @@ export type {
 export { ENVELOPE_VERSION } from './envelope.js';
 export type { MalformedTraceHandler } from './envelope-codec.js';
 export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';
+// Session stores: records with a deadline, in memory (drivers' local copies)
+export { ExpiringRecords } from './expiring-records.js';
 // Ids
 export { createConnectionId, ownerOfConnection } from './ids.js';
 // Tracing: loading `@opentelemetry/api` and the helpers the hub server's spans share with core's

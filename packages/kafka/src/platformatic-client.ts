@@ -340,16 +340,8 @@ export class PlatformaticClient implements KafkaClient {
       while (!this.#closed) {
         const from = BigInt(this.#positions.get(partition) ?? '0');
         try {
-          const { node, topicId } = await this.#leaderOf(topic, partition);
-          const response = await reader.fetch({
-            node,
-            topics: [{ topicId, partitions: [fetchPartition(partition, from)] }],
-            maxWaitTime: this.#maxWait,
-            minBytes: 1,
-            maxBytes: FETCH_MAX_BYTES,
-            connectionPool: pool,
-          });
-          if (this.#closed) return;
+          const response = await this.#fetchFrom(reader, pool, topic, partition, from);
+          if (!response) return;
           const next = deliver(response, partition, from, (key, value, offset) =>
             onRecord({ key, value, partition, offset: offset.toString() }),
           );
@@ -405,16 +397,8 @@ export class PlatformaticClient implements KafkaClient {
     try {
       while (!this.#closed) {
         try {
-          const { node, topicId } = await this.#leaderOf(topic, partition);
-          const response = await reader.fetch({
-            node,
-            topics: [{ topicId, partitions: [fetchPartition(partition, from)] }],
-            maxWaitTime: this.#maxWait,
-            minBytes: 1,
-            maxBytes: FETCH_MAX_BYTES,
-            connectionPool: pool,
-          });
-          if (this.#closed) return;
+          const response = await this.#fetchFrom(reader, pool, topic, partition, from);
+          if (!response) return;
           const records: StoreRecord[] = [];
           from = deliverAll(response, partition, from, (key, value) => records.push({ key, value }));
           failures = 0;
@@ -435,6 +419,29 @@ export class PlatformaticClient implements KafkaClient {
       this.#pools.delete(pool);
       await pool.close().catch(() => {});
     }
+  }
+
+  /**
+   * One long-poll fetch of `partition` from offset `from`, sent to its leader on the follower's own
+   * connection `pool`; `undefined` when the client closed meanwhile.
+   */
+  async #fetchFrom(
+    reader: Consumer,
+    pool: ConnectionPool,
+    topic: string,
+    partition: number,
+    from: bigint,
+  ): Promise<FetchResponse | undefined> {
+    const { node, topicId } = await this.#leaderOf(topic, partition);
+    const response = await reader.fetch({
+      node,
+      topics: [{ topicId, partitions: [fetchPartition(partition, from)] }],
+      maxWaitTime: this.#maxWait,
+      minBytes: 1,
+      maxBytes: FETCH_MAX_BYTES,
+      connectionPool: pool,
+    });
+    return this.#closed ? undefined : response;
   }
 
   /** The partition's leader and the topic's id, from the cached metadata (refreshed after a failure). */

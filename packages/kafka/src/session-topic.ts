@@ -1,4 +1,5 @@
 import { BrokerError, InvalidArgumentError } from '@backplane/core';
+import { ExpiringRecords } from '@backplane/core/internal';
 import type { FollowedBatch, KafkaClient } from './kafka-client.js';
 
 /** The session store on Kafka: the compacted topic that holds the records. */
@@ -41,7 +42,8 @@ export class SessionTopic {
   readonly #client: KafkaClient;
   readonly #maxTtl: number;
   readonly #readTimeout: number;
-  readonly #records = new Map<string, { value: Uint8Array; deadline: number }>();
+  /** The live records read from the topic, each until its deadline. */
+  readonly #records = new ExpiringRecords();
   /** Next offset to read, per partition. */
   readonly #next = new Map<number, bigint>();
   /** Reads waiting for the copy to reach an offset. */
@@ -109,13 +111,7 @@ export class SessionTopic {
     } catch (cause) {
       throw new BrokerError(`Reading session records from Kafka topic '${this.topic}' failed.`, { cause });
     }
-    const record = this.#records.get(key);
-    if (!record) return undefined;
-    if (record.deadline <= Date.now()) {
-      this.#records.delete(key);
-      return undefined;
-    }
-    return Uint8Array.from(record.value);
+    return this.#records.get(key);
   }
 
   async #write(what: string, key: string, value: Uint8Array | null): Promise<void> {
@@ -163,19 +159,16 @@ export class SessionTopic {
         continue;
       }
       const deadline = new DataView(value.buffer, value.byteOffset, HEADER_BYTES).getFloat64(0);
-      // A copy: the client's buffer may be a view into a whole fetch response.
-      this.#records.set(key, { value: Uint8Array.from(value.subarray(HEADER_BYTES)), deadline });
+      // Stored as a copy: the client's buffer may be a view into a whole fetch response.
+      this.#records.put(key, value.subarray(HEADER_BYTES), deadline);
     }
     const next = BigInt(batch.next);
     if (next > (this.#next.get(batch.partition) ?? 0n)) this.#next.set(batch.partition, next);
     this.#sinceSweep += batch.records.length;
-    if (this.#sinceSweep >= SWEEP_EVERY_RECORDS) this.#sweep();
+    if (this.#sinceSweep >= SWEEP_EVERY_RECORDS) {
+      this.#sinceSweep = 0;
+      this.#records.sweep();
+    }
     for (const check of [...this.#waiters]) check();
-  }
-
-  #sweep(): void {
-    this.#sinceSweep = 0;
-    const now = Date.now();
-    for (const [key, record] of this.#records) if (record.deadline <= now) this.#records.delete(key);
   }
 }

@@ -1,3 +1,5 @@
+import { ExpiringRecords } from '@backplane/core/internal';
+
 /** Expired session records are swept out once per this many writes. */
 const SWEEP_EVERY_WRITES = 256;
 
@@ -16,8 +18,8 @@ export class MemoryBus {
   readonly #subscribers = new Map<string, Set<BusSubscriber>>();
   readonly #queue: Array<{ channel: string; payload: Uint8Array; to: BusSubscriber[] }> = [];
   #scheduled = false;
-  /** Session records: a copy of the value and the time it expires (ms since the epoch). */
-  readonly #records = new Map<string, { value: Uint8Array; deadline: number }>();
+  /** Session records, each until its deadline. */
+  readonly #records = new ExpiringRecords();
   /** Writes since expired records were last swept out. */
   #writesSinceSweep = 0;
 
@@ -63,19 +65,16 @@ export class MemoryBus {
    * are swept out every so many writes (no timer: the bus never keeps the process alive).
    */
   putRecord(key: string, value: Uint8Array, ttlMs: number): void {
-    this.#records.set(key, { value: Uint8Array.from(value), deadline: Date.now() + ttlMs });
-    if (++this.#writesSinceSweep >= SWEEP_EVERY_WRITES) this.#sweep();
+    this.#records.put(key, value, Date.now() + ttlMs);
+    if (++this.#writesSinceSweep >= SWEEP_EVERY_WRITES) {
+      this.#writesSinceSweep = 0;
+      this.#records.sweep();
+    }
   }
 
   /** A copy of the record under `key`, or `undefined` when there is none or it expired. */
   getRecord(key: string): Uint8Array | undefined {
-    const record = this.#records.get(key);
-    if (!record) return undefined;
-    if (record.deadline <= Date.now()) {
-      this.#records.delete(key);
-      return undefined;
-    }
-    return Uint8Array.from(record.value);
+    return this.#records.get(key);
   }
 
   /** Removes the record under `key` (a missing one too, quietly). */
@@ -86,12 +85,6 @@ export class MemoryBus {
   /** How many records the bus holds, expired ones not yet swept out included. */
   recordCount(): number {
     return this.#records.size;
-  }
-
-  #sweep(): void {
-    this.#writesSinceSweep = 0;
-    const now = Date.now();
-    for (const [key, record] of this.#records) if (record.deadline <= now) this.#records.delete(key);
   }
 
   #drain(): void {
