@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { asError, recoverFrom } from './guard.js';
+import { asError } from './guard.js';
 import type { TransportRequest } from './http-request.js';
 import { Heartbeat } from './keep-alive.js';
 import {

@@ -19,15 +19,14 @@ import type { CloseOptions, ConnectionSettings } from './connection-settings.js'
 import type { ConnectionState } from './dispatch-state.js';
 import { SlowConsumerError, UnauthorizedError } from './errors.js';
 import type { TransportRequest } from './http-request.js';
-import type { ConnectionTally, HubServerStats } from './hub-server-stats.js';
 import type { Claims } from './jwt.js';
-import { type Heartbeat, type HeartbeatTarget, KeepAlive, type KeepAliveSettings } from './keep-alive.js';
+import { type Heartbeat, type HeartbeatTarget, KeepAlive } from './keep-alive.js';
 import { messageTooLarge, RecordReader } from './record-reader.js';
 import { ResumeGate } from './resume-gate.js';
 import { SequenceBuffer } from './sequence-buffer.js';
 import type { SessionSaver } from './session-saver.js';
 import type { TransportConnection } from './transport-connection.js';
-import { ReadHold, type TransportKind, type TransportSender } from './transport-sender.js';
+import { ReadHold, type TransportSender } from './transport-sender.js';
 
 /** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
 const ACK_INTERVAL_MS = 1_000;

@@ -95,7 +95,7 @@ export class TransportAdmission {
   checkAdoption(req: IncomingMessage, url: URL, token: string, userId: string | undefined): RedeemableTicket {
     if (this.host.closing()) throw new ShuttingDownError();
     const ticket = this.settings.tokens.read(token);
-    if (!ticket || !ticket.statefulReconnect || ticket.hub !== this.path || ticket.userId !== userId)
+    if (!ticket?.statefulReconnect || ticket.hub !== this.path || ticket.userId !== userId)
       throw new ConnectionTokenError();
     this.#checkBearer(req, url, userId);
     return ticket;

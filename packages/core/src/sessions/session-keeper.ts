@@ -116,7 +116,7 @@ export class SessionKeeper {
    */
   async save(key: string, connectionId: string, checkpoint: SessionCheckpoint): Promise<void> {
     const store = this.#requireStore();
-    const { channels, connections, serverId, stats } = this.#options;
+    const { connections, serverId, stats } = this.#options;
     const local = connections.get(connectionId);
     if (!local) return;
     const record: SessionRecord = {
