@@ -27,6 +27,7 @@ const record: SessionRecord = {
   positions: { 'app:chat:all': '0:17', 'app:chat:group:orders': '1700000000000-8' },
   savedAt: 1_764_000_000_000,
   final: true,
+  overflowed: true,
 };
 
 /** The encoded record's fields with `patch` applied (a field patched to `undefined` is left out), encoded again. */
@@ -58,8 +59,15 @@ describe('session record', () => {
     }).toEqual(record);
   });
 
-  it('session record - round trip: an anonymous session without pending frames or positions, not final', () => {
-    const plain: SessionRecord = { ...record, userId: undefined, pending: [], positions: {}, final: false };
+  it('session record - round trip: an anonymous session without pending frames or positions, neither final nor overflowed', () => {
+    const plain: SessionRecord = {
+      ...record,
+      userId: undefined,
+      pending: [],
+      positions: {},
+      final: false,
+      overflowed: false,
+    };
     expect(decodeSessionRecord(encodeSessionRecord(plain))).toEqual(plain);
   });
 

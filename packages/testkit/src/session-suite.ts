@@ -212,6 +212,7 @@ export function runSessionSuite(
       expect(a.stats.sessionsSaved).toBe(1);
       const record = await b.sessions.load(k);
       expect(record).toMatchObject({
+        overflowed: false,
         connectionId: client.connectionId,
         userId: 'ana',
         protocol: 'json',
@@ -444,7 +445,7 @@ export function runSessionSuite(
       60_000,
     );
 
-    it("sessions - a record is adopted only by its own connection id and user: another is refused with SessionError('mismatch'), nothing registered", async () => {
+    it("sessions - a record is adopted only by its own connection id and user (else SessionError('mismatch')) and not once its holder dropped unacknowledged frames ('overflowed'); nothing registered", async () => {
       const { a, b } = await servers();
       const old = await connect(a, { userIdentifier: 'ana' });
       const k = key('mismatch');
@@ -459,6 +460,24 @@ export function runSessionSuite(
         expect(error).toBeInstanceOf(SessionError);
         expect((error as SessionError).reason).toBe('mismatch');
       }
+      // A record whose holder dropped frames its client never acknowledged cannot be resumed.
+      await a.sessions.save(k, old.connectionId, {
+        protocol: 'json',
+        acked: 0,
+        received: 0,
+        unacked: [],
+        overflowed: true,
+      });
+      const overflowed = (await b.sessions.load(k))!;
+      expect(overflowed.overflowed).toBe(true);
+      const error = await rejection(
+        b.sessions.adopt(
+          new SessionClient({ connectionId: old.connectionId, userIdentifier: 'ana' }),
+          overflowed,
+        ),
+      );
+      expect(error).toBeInstanceOf(SessionError);
+      expect((error as SessionError).reason).toBe('overflowed');
       expect(b.connectionCount).toBe(0);
       expect(b.stats.sessionsAdopted).toBe(0);
     });
