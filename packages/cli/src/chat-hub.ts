@@ -32,6 +32,8 @@ export class ChatHub extends Hub {
     SendToConnection: [text, text, text],
     SendToOthers: [text, text],
     AskClient: [text, text],
+    GroupCount: [text],
+    UserOnline: [text],
   };
   /** The name shown to receivers as the sender (`_`-prefixed: not callable by clients). */
   protected _sender(claimed: string): string {
@@ -63,6 +65,14 @@ export class ChatHub extends Hub {
   }
   Echo(value: unknown): unknown {
     return value;
+  }
+  /** How many connections `group` has on every node (a lower bound when a node did not answer in time). */
+  async GroupCount(group: string): Promise<number> {
+    return (await this.presence.groupCount(group)).value;
+  }
+  /** Whether `userId` has a connection on any node (`false` also when its only node did not answer in time). */
+  async UserOnline(userId: string): Promise<boolean> {
+    return (await this.presence.isUserOnline(userId)).value;
   }
   AskClient(connectionId: string, question: string): Promise<unknown> {
     return this.clients

@@ -160,7 +160,7 @@ export class HubLifetimeManager {
         replay?.forget(channel);
       },
     );
-    if (replay) subscriptions.onSubscribed = (channel) => void replay.baseline(channel);
+    if (replay) subscriptions.onSubscribed = (channel) => replay.baseline(channel);
     const results = this.#results;
     this.#presence = t.capabilities.receiverCount
       ? undefined

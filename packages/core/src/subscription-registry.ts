@@ -19,8 +19,11 @@ export class SubscriptionRegistry {
   readonly #driver: Driver;
   readonly #onError: (channel: string, error: unknown) => void;
   readonly #onReleased: (channel: string) => void;
-  /** Called once a channel's subscription is live. */
-  onSubscribed: (channel: string) => void = () => {};
+  /**
+   * Called once a channel's subscription is live; the join resolves after what it returns (durable mode:
+   * the channel's log position, so a session record saved right after a join has it).
+   */
+  onSubscribed: (channel: string) => void | Promise<void> = () => {};
 
   /**
    * @param onError a subscribe/unsubscribe failed (the caller of add/remove also gets the rejection)
@@ -73,7 +76,7 @@ export class SubscriptionRegistry {
       if (want) {
         await this.#driver.subscribe(channel);
         entry.subscribed = true;
-        this.onSubscribed(channel);
+        await this.onSubscribed(channel);
       } else {
         entry.subscribed = false;
         this.#onReleased(channel);

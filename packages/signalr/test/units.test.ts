@@ -82,6 +82,43 @@ describe('sequence buffer', () => {
     expect(buffer.latestReceived).toBe(3);
     expect(buffer.resetReceive(9)).toBe(false);
   });
+
+  it('sequence buffer - an adopted session: ids continue from acked, resends its old server handled are dropped', () => {
+    const buffer = SequenceBuffer.adopted(1_000, 5, 3);
+    expect(buffer.acked).toBe(5);
+    expect(buffer.latestReceived).toBe(3);
+    expect(buffer.resend()).toEqual({ sequenceId: 6, frames: [] });
+    const frame = bytes('six');
+    buffer.sent(frame);
+    expect(buffer.resend()).toEqual({ sequenceId: 6, frames: [frame] });
+    expect(buffer.unacked()).toEqual([{ frame, source: undefined }]);
+    buffer.ack(6);
+    expect(buffer.acked).toBe(6);
+    expect(buffer.resend()).toEqual({ sequenceId: 7, frames: [] });
+    // The client resends from its first unacknowledged message, 2: 2 and 3 were handled by the old server.
+    expect(buffer.resetReceive(2)).toBe(true);
+    expect([buffer.received(), buffer.received(), buffer.received(), buffer.received()]).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(buffer.latestReceived).toBe(5);
+  });
+
+  it("sequence buffer - an adopted session: the client's first Sequence may jump ahead of the record, a later one may not", () => {
+    const buffer = SequenceBuffer.adopted(1_000, 0, 3);
+    // The old server handled (and acked) 4 and 5 after its last record: the client resends from 6.
+    expect(buffer.resetReceive(6)).toBe(true);
+    expect(buffer.latestReceived).toBe(5);
+    expect(buffer.received()).toBe(true);
+    expect(buffer.latestReceived).toBe(6);
+    expect(buffer.resetReceive(9)).toBe(false);
+    expect(buffer.resetReceive(7)).toBe(true);
+    expect(buffer.received()).toBe(true);
+    // A buffer that was not adopted refuses a jump from the first Sequence on.
+    expect(new SequenceBuffer(1_000).resetReceive(2)).toBe(false);
+  });
 });
 
 describe('tokens', () => {

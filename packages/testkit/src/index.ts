@@ -12,6 +12,10 @@ export { runSessionStoreSuite } from './session-store-suite.js';
 export type { PositionOrderSuiteOptions } from './position-order-suite.js';
 export { runPositionOrderSuite } from './position-order-suite.js';
 
+// Sessions suite (adoption across servers, run against every driver with a session store)
+export type { SessionSuiteHarness, SessionSuiteOptions } from './session-suite.js';
+export { runSessionSuite } from './session-suite.js';
+
 // Driver contract suite (run against every driver)
 export type { DriverSuiteHarness, DriverSuiteOptions } from './driver-suite.js';
 export { runDriverSuite } from './driver-suite.js';

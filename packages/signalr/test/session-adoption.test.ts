@@ -1,0 +1,167 @@
+import type { Socket } from 'node:net';
+import type { Driver, MessageHandler } from '@backplane/core';
+import { MemoryBus, MemoryDriver } from '@backplane/memory';
+import { nextEvent, type RoundRobinBalancer, startRoundRobinBalancer, waitFor } from '@backplane/testkit';
+import * as signalR from '@microsoft/signalr';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Node, SETTLE_MS, seen, startNode, stopNode, WAIT_MS } from './two-nodes.js';
+
+/**
+ * A memory driver that can be frozen, as the process of its server stops: nothing delivered, published or
+ * stored from then on. What the last store write was is kept, so a test knows what another node will find.
+ */
+function freezable(driver: Driver) {
+  let frozen = false;
+  let lastKey: string | undefined;
+  const swallowed = new Set(['publish', 'putRecord', 'deleteRecord']);
+  const wrapped = new Proxy(driver, {
+    get(target, property) {
+      if (property === 'setMessageHandler')
+        return (handler: MessageHandler) =>
+          target.setMessageHandler((channel, payload, position) => {
+            if (!frozen) handler(channel, payload, position);
+          });
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (property === 'putRecord')
+        return (key: string, ...rest: unknown[]) => {
+          if (frozen) return Promise.resolve();
+          lastKey = key;
+          return (value as (...args: unknown[]) => Promise<void>).call(target, key, ...rest);
+        };
+      if (typeof property === 'string' && swallowed.has(property))
+        return (...args: unknown[]) =>
+          frozen ? Promise.resolve(undefined) : (value as (...a: unknown[]) => unknown).apply(target, args);
+      return value.bind(target);
+    },
+  });
+  return {
+    driver: wrapped,
+    freeze() {
+      frozen = true;
+    },
+    get lastKey() {
+      return lastKey;
+    },
+  };
+}
+
+interface Member extends Node {
+  freezer: ReturnType<typeof freezable>;
+  /** Every TCP socket the node's HTTP server accepted (WebSockets included, once upgraded). */
+  sockets: Set<Socket>;
+}
+
+/** Two hub servers on one memory bus behind a round-robin balancer (no affinity). */
+async function cluster(): Promise<{ members: Member[]; balancer: RoundRobinBalancer }> {
+  const bus = new MemoryBus();
+  const members = await Promise.all(
+    ['a', 'b'].map(async (id) => {
+      const freezer = freezable(new MemoryDriver({ bus }));
+      const node = await startNode(freezer.driver, `sessions-${id}`);
+      const sockets = new Set<Socket>();
+      node.server.on('connection', (socket: Socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
+      return { ...node, freezer, sockets };
+    }),
+  );
+  return { members, balancer: await startRoundRobinBalancer(members.map((m) => m.url)) };
+}
+
+/** A stateful-reconnect client through the balancer, with what it receives and its lifecycle events. */
+async function statefulClient(url: string) {
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(`${url}/chat?user=ana`, { transport: signalR.HttpTransportType.WebSockets })
+    .withStatefulReconnect()
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  const received: string[] = [];
+  const events: string[] = [];
+  connection.on('ReceiveMessage', (_user: string, message: string) => received.push(message));
+  connection.onclose(() => events.push('close'));
+  connection.onreconnecting(() => events.push('reconnecting'));
+  await connection.start();
+  return { connection, received, events };
+}
+
+describe('session adoption', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  });
+
+  async function setUp() {
+    const { members, balancer } = await cluster();
+    cleanup.push(() => Promise.allSettled(members.map(stopNode)));
+    cleanup.push(() => balancer.close());
+    const client = await statefulClient(balancer.url);
+    cleanup.push(() => client.connection.stop());
+    const id = await client.connection.invoke<string>('GetConnectionId');
+    await client.connection.invoke('JoinGroup', 'p');
+    const holder = members.find((m) => m.manager.connectionCount === 1)!;
+    const other = members.find((m) => m !== holder)!;
+    expect(holder).toBeDefined();
+    expect(other.manager.connectionCount).toBe(0);
+    // Messages from the other node reach the client live.
+    for (const word of ['m1', 'm2', 'm3'])
+      await other.manager.sendGroup('p', 'ReceiveMessage', ['srv', word]);
+    await waitFor(() => client.received.length === 3, { name: 'three messages', timeoutMs: WAIT_MS });
+    return { members, holder, other, client, id };
+  }
+
+  it('session adoption - a node that dies abruptly: the client resumes on the other node with its id and group, no close, no reconnecting, messages continue', async () => {
+    const { holder, other, client, id } = await setUp();
+    // Everything the client was sent (the two results and three messages) is in the holder's last record:
+    // a node that died keeps nothing else.
+    const prefix = holder.manager.channels.sessionKey('');
+    await waitFor(
+      async () => {
+        const key = holder.freezer.lastKey;
+        const record = key && (await other.manager.sessions.load(key.slice(prefix.length)));
+        return record && record.acked + record.pending.length >= 5 && record.groups.includes('p');
+      },
+      { name: "the holder's record to cover what it sent", timeoutMs: WAIT_MS },
+    );
+
+    const adopted = nextEvent(other.manager, 'session-adopted', (e) => e.connectionId === id, WAIT_MS);
+    // The holder's process "stops": its broker link goes silent, it accepts nothing, its sockets drop
+    // without a Close message or a WebSocket close frame.
+    holder.freezer.freeze();
+    holder.server.close();
+    for (const socket of holder.sockets) socket.destroy();
+
+    expect(await adopted).toMatchObject({ previousHolder: holder.manager.serverId });
+    expect(other.manager.connectionCount).toBe(1);
+    for (const word of ['m4', 'm5']) await other.manager.sendGroup('p', 'ReceiveMessage', ['srv', word]);
+    await waitFor(() => client.received.length === 5, { name: 'two more messages', timeoutMs: WAIT_MS });
+    expect(await client.connection.invoke('GetConnectionId')).toBe(id);
+    await client.connection.invoke('SendToGroup', 'p', 'ana', 'm6');
+    await waitFor(() => client.received.length === 6, { name: 'its own group send', timeoutMs: WAIT_MS });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // a duplicate would arrive now
+    expect(client.received).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+    expect(client.events).toEqual([]);
+    expect(client.connection.state).toBe(signalR.HubConnectionState.Connected);
+    expect(seen.connected.filter((c) => c === id)).toHaveLength(1);
+  }, 30_000);
+
+  it('session adoption - a draining node hands its session off: the hub runs no onDisconnected for it, the client goes on elsewhere with its id and group', async () => {
+    const { holder, other, client, id } = await setUp();
+    const adopted = nextEvent(other.manager, 'session-adopted', (e) => e.connectionId === id, WAIT_MS);
+    // Drain as `backplane serve` does on SIGTERM: stop accepting first, then close the hub server.
+    holder.server.close();
+    await holder.hubs.close();
+    expect(await adopted).toMatchObject({ previousHolder: holder.manager.serverId });
+
+    for (const word of ['m4', 'm5']) await other.manager.sendGroup('p', 'ReceiveMessage', ['srv', word]);
+    await waitFor(() => client.received.length === 5, { name: 'two more messages', timeoutMs: WAIT_MS });
+    expect(await client.connection.invoke('GetConnectionId')).toBe(id);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    expect(client.received).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(client.events).toEqual([]);
+    expect(seen.connected.filter((c) => c === id)).toHaveLength(1);
+    expect(seen.disconnected.filter((d) => d.connectionId === id)).toEqual([]);
+    expect(holder.manager.connectionCount).toBe(0);
+  }, 30_000);
+});
