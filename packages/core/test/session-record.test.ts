@@ -28,6 +28,7 @@ const record: SessionRecord = {
   savedAt: 1_764_000_000_000,
   final: true,
   overflowed: true,
+  bound: 1_041,
 };
 
 /** The encoded record's fields with `patch` applied (a field patched to `undefined` is left out), encoded again. */

@@ -297,6 +297,7 @@ describe('metrics', () => {
         savedAt: Date.now(),
         final: true,
         overflowed: false,
+        bound: 0,
       },
     );
     adopted.release();

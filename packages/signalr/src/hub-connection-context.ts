@@ -24,9 +24,15 @@ import { type Heartbeat, type HeartbeatTarget, KeepAlive } from './keep-alive.js
 import { messageTooLarge, RecordReader } from './record-reader.js';
 import { ResumeGate } from './resume-gate.js';
 import { SequenceBuffer } from './sequence-buffer.js';
-import type { SessionSaver } from './session-saver.js';
+import { SESSION_WINDOW, type SessionSaver } from './session-saver.js';
 import type { TransportConnection } from './transport-connection.js';
 import { ReadHold, type TransportSender } from './transport-sender.js';
+
+/**
+ * The invocation id of the completions an adopted session's sequence is filled with: no client's (clients
+ * number their invocations), and not empty (clients refuse a completion without one).
+ */
+const FILLER_ID = 'backplane:skip';
 
 /** How often a stateful connection acks what it received, in ms (SignalR's AckRate). */
 const ACK_INTERVAL_MS = 1_000;
@@ -175,7 +181,10 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
 
   #emit(frame: Uint8Array, sequenced: boolean, source?: DeliverySource): void {
     if (this.#state !== 'open') return;
-    if (sequenced) this.#sequence?.sent(frame, source);
+    if (sequenced && this.#sequence) {
+      this.#sequence.sent(frame, source);
+      this.session?.sent(this.#sequence.lastSent);
+    }
     if (!this.#attached) return; // kept for the resend when the client comes back
     const waiting = this.#transport.bufferedAmount;
     if (waiting > 0 && waiting + frame.byteLength > this.settings.transportMaxBufferSize) {
@@ -508,6 +517,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
       received: sequence.latestReceived,
       unacked: sequence.unacked(),
       overflowed: sequence.overflowed,
+      bound: sequence.lastSent + SESSION_WINDOW,
     };
   }
 
@@ -544,6 +554,7 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
     protocolName: string,
     acked: number,
     received: number,
+    bound: number,
     adopt: () => Promise<{ frames: readonly Uint8Array[]; release(): void }>,
   ): void {
     const protocol = this.protocols.get(protocolName);
@@ -562,6 +573,13 @@ export class HubConnectionContext implements LocalConnection, HeartbeatTarget, T
         if (this.#state !== 'open') return false;
         this.#transport.send(protocol.writeMessage({ type: MessageType.Sequence, sequenceId: acked + 1 }));
         for (const frame of frames) this.#emit(frame, true);
+        // The old node may have sent ids up to `bound` after its record: the client drops ids it has as
+        // repeats, so fill them with completions of no invocation (the client ignores those: its own
+        // invocation ids are numbers); new frames then get ids past whatever it holds.
+        if (acked + frames.length < bound) {
+          const filler = protocol.writeMessage({ type: MessageType.Completion, invocationId: FILLER_ID });
+          for (let id = acked + frames.length; id < bound; id++) this.#emit(filler, true);
+        }
         release();
         this.resumeReceiving(ReadHold.Handshake);
         return true;

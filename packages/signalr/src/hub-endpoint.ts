@@ -130,7 +130,7 @@ export class HubEndpoint extends TransportEndpoint<HubConnectionContext> {
     );
     const sessions = this.manager.sessions;
     connection.session = new SessionSaver(sessions, connection, this.settings.log);
-    connection.resumeAdopted(record.protocol, record.acked, record.received, async () => {
+    connection.resumeAdopted(record.protocol, record.acked, record.received, record.bound, async () => {
       const adoption = await sessions.adopt(connection, record);
       // The record names this node from now on (after the frames below are sent: they are unacked).
       connection.session?.changed();

@@ -38,6 +38,11 @@ export class SequenceBuffer {
     return buffer;
   }
 
+  /** The last id sent (or kept while detached). */
+  get lastSent(): number {
+    return this.#sent;
+  }
+
   /** The last id the client acknowledged. */
   get acked(): number {
     return this.#acked;

@@ -10,6 +10,13 @@ export interface SavedSession {
 }
 
 /**
+ * How many sequence ids a session may get ahead of its last record: a record says the client may hold up
+ * to this many more (its `bound`), an adopting node numbers its frames past them, and the holder saves
+ * again once half of them are used.
+ */
+export const SESSION_WINDOW = 1_000;
+
+/**
  * Keeps one stateful connection's record in the session store, so another server can adopt the session if
  * this one dies: saved when the client acknowledges, when this server acknowledges the client, after a
  * frame this server made itself (an invocation's result: no log holds it), after a group change, and at
@@ -20,6 +27,8 @@ export class SessionSaver {
   #dirty = false;
   #scheduled = false;
   #savedAt = 0;
+  /** The last sequence id the last stored record covers. */
+  #savedSent = 0;
   #ended = false;
 
   constructor(
@@ -38,6 +47,11 @@ export class SessionSaver {
       this.#scheduled = false;
       this.#flush();
     });
+  }
+
+  /** A frame was sent as sequence id `sent`: past half the window since the last record, save again. */
+  sent(sent: number): void {
+    if (sent - this.#savedSent >= SESSION_WINDOW / 2) this.changed();
   }
 
   /** The heartbeat: a record not saved for a third of its time to live is saved again. */
@@ -88,8 +102,12 @@ export class SessionSaver {
     if (!checkpoint) return;
     this.#dirty = false;
     this.#savedAt = Date.now();
+    const sent = checkpoint.acked + checkpoint.unacked.length;
     this.#saving = this.sessions
       .save(this.session.key, this.session.connectionId, checkpoint)
+      .then(() => {
+        this.#savedSent = Math.max(this.#savedSent, sent);
+      })
       .catch((error: unknown) => {
         this.log.warn('Could not save a session', { connectionId: this.session.connectionId, error });
       })

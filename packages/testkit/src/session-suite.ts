@@ -213,6 +213,7 @@ export function runSessionSuite(
       const record = await b.sessions.load(k);
       expect(record).toMatchObject({
         overflowed: false,
+        bound: 8,
         connectionId: client.connectionId,
         userId: 'ana',
         protocol: 'json',

@@ -43,6 +43,11 @@ export interface SessionCheckpoint {
   readonly final?: boolean;
   /** Frames the client never acknowledged were dropped (the resend buffer overflowed). @default false */
   readonly overflowed?: boolean;
+  /**
+   * The highest sequence id the holder may send before its next record (see `SessionRecord.bound`).
+   * @default `acked` plus the unacknowledged frames
+   */
+  readonly bound?: number;
 }
 
 /** A session taken over by this server (see {@link SessionKeeper.adopt}). */
@@ -134,6 +139,7 @@ export class SessionKeeper {
       savedAt: Date.now(),
       final: checkpoint.final ?? false,
       overflowed: checkpoint.overflowed ?? false,
+      bound: Math.max(checkpoint.bound ?? 0, checkpoint.acked + checkpoint.unacked.length),
     };
     const bytes = encodeSessionRecord(record);
     if (bytes.byteLength > MAX_RECORD_BYTES)

@@ -48,6 +48,12 @@ export interface SessionRecord {
    * would miss them, so the session is not adopted (the client starts afresh).
    */
   readonly overflowed: boolean;
+  /**
+   * The highest sequence id the holder may send before it writes its next record (at least
+   * `acked + pending.length`). The client may hold frames up to it that no record names; an adopter numbers
+   * its new frames past it, so the client never takes a new frame for one it already has.
+   */
+  readonly bound: number;
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -69,6 +75,7 @@ export function encodeSessionRecord(record: SessionRecord): Uint8Array {
     t: record.savedAt,
     f: record.final ? 1 : 0,
     ...(record.overflowed && { x: 1 }),
+    y: record.bound,
   });
 }
 
@@ -118,5 +125,6 @@ export function decodeSessionRecord(bytes: Uint8Array): SessionRecord {
     savedAt: count(raw.t, 'saved at'),
     final: raw.f === 1,
     overflowed: raw.x === 1,
+    bound: raw.y === undefined ? count(raw.k, 'acked') + pending.length : count(raw.y, 'bound'),
   };
 }
