@@ -52,3 +52,27 @@ export class ExpiringRecords {
     return dropped;
   }
 }
+
+/** Bytes in front of a value stamped by {@link stampDeadline}: its deadline, a big-endian float64 (ms since the epoch). */
+const DEADLINE_BYTES = 8;
+
+/**
+ * `value` with its deadline in front (`ttlMs` from `now`): what a session store whose broker cannot expire
+ * single records keeps, so that a reader can tell an expired record (see {@link readDeadline}).
+ */
+export function stampDeadline(value: Uint8Array, ttlMs: number, now: number = Date.now()): Uint8Array {
+  const data = new Uint8Array(DEADLINE_BYTES + value.byteLength);
+  new DataView(data.buffer).setFloat64(0, now + ttlMs);
+  data.set(value, DEADLINE_BYTES);
+  return data;
+}
+
+/**
+ * The deadline and the value (a view, not a copy) of bytes made by {@link stampDeadline}; `undefined` when
+ * they are too short to hold a deadline.
+ */
+export function readDeadline(data: Uint8Array): { deadline: number; value: Uint8Array } | undefined {
+  if (data.byteLength < DEADLINE_BYTES) return undefined;
+  const deadline = new DataView(data.buffer, data.byteOffset, DEADLINE_BYTES).getFloat64(0);
+  return { deadline, value: data.subarray(DEADLINE_BYTES) };
+}

@@ -38,7 +38,7 @@ export { ENVELOPE_VERSION } from './envelope.js';
 export type { MalformedTraceHandler } from './envelope-codec.js';
 export { decodeEnvelope, encodeEnvelope } from './envelope-codec.js';
 // Session stores: records with a deadline, in memory (drivers' local copies)
-export { ExpiringRecords } from './expiring-records.js';
+export { ExpiringRecords, readDeadline, stampDeadline } from './expiring-records.js';
 // Ids
 export { createConnectionId, ownerOfConnection } from './ids.js';
 // Tracing: loading `@opentelemetry/api` and the helpers the hub server's spans share with core's

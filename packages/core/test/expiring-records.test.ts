@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExpiringRecords } from '../src/expiring-records.js';
+import { ExpiringRecords, readDeadline, stampDeadline } from '../src/expiring-records.js';
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
@@ -98,5 +98,19 @@ describe('expiring records', () => {
     expect(records.sweep()).toBe(1);
     expect(records.size).toBe(1);
     expect(records.get('live')).toEqual(bytes(2));
+  });
+
+  it('expiring records - a stamped value reads back with its deadline, also from a view into a larger buffer', () => {
+    const stamped = stampDeadline(bytes(7, 8, 9), 1_500, 1_000_000);
+    expect(stamped.byteLength).toBe(11);
+    expect(readDeadline(stamped)).toEqual({ deadline: 1_001_500, value: bytes(7, 8, 9) });
+    const larger = new Uint8Array(20);
+    larger.set(stamped, 5);
+    expect(readDeadline(larger.subarray(5, 16))).toEqual({ deadline: 1_001_500, value: bytes(7, 8, 9) });
+    expect(readDeadline(stampDeadline(bytes(), 0, 5))).toEqual({ deadline: 5, value: bytes() });
+  });
+
+  it('expiring records - bytes too short to hold a deadline read as nothing', () => {
+    expect(readDeadline(bytes(1, 2, 3, 4, 5, 6, 7))).toBeUndefined();
   });
 });

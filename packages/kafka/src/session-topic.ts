@@ -1,5 +1,5 @@
 import { BrokerError, InvalidArgumentError } from '@backplane/core';
-import { ExpiringRecords } from '@backplane/core/internal';
+import { ExpiringRecords, readDeadline, stampDeadline } from '@backplane/core/internal';
 import type { FollowedBatch, KafkaClient } from './kafka-client.js';
 
 /** The session store on Kafka: the compacted topic that holds the records. */
@@ -26,8 +26,6 @@ export interface KafkaSessionStoreOptions {
   readTimeout?: number;
 }
 
-/** Bytes before the value: the record's deadline (ms since the epoch, a float64, big-endian). */
-const HEADER_BYTES = 8;
 /** Expired records are swept out of the local copy once per this many records read. */
 const SWEEP_EVERY_RECORDS = 1_024;
 
@@ -93,10 +91,7 @@ export class SessionTopic {
       throw new InvalidArgumentError(
         `A session record's TTL (${ttlMs} ms) exceeds the topic's retention (sessions.ttl, ${this.#maxTtl} ms).`,
       );
-    const data = new Uint8Array(HEADER_BYTES + value.byteLength);
-    new DataView(data.buffer).setFloat64(0, Date.now() + ttlMs);
-    data.set(value, HEADER_BYTES);
-    await this.#write('put', key, data);
+    await this.#write('put', key, stampDeadline(value, ttlMs));
   }
 
   async delete(key: string): Promise<void> {
@@ -154,13 +149,13 @@ export class SessionTopic {
 
   #apply(batch: FollowedBatch): void {
     for (const { key, value } of batch.records) {
-      if (value === null || value.byteLength < HEADER_BYTES) {
+      const stamped = value === null ? undefined : readDeadline(value);
+      if (!stamped) {
         this.#records.delete(key);
         continue;
       }
-      const deadline = new DataView(value.buffer, value.byteOffset, HEADER_BYTES).getFloat64(0);
       // Stored as a copy: the client's buffer may be a view into a whole fetch response.
-      this.#records.put(key, value.subarray(HEADER_BYTES), deadline);
+      this.#records.put(key, stamped.value, stamped.deadline);
     }
     const next = BigInt(batch.next);
     if (next > (this.#next.get(batch.partition) ?? 0n)) this.#next.set(batch.partition, next);

@@ -1,4 +1,5 @@
 import { BrokerError, InvalidArgumentError } from '@backplane/core';
+import { readDeadline, stampDeadline } from '@backplane/core/internal';
 import { jetstream, StorageType } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -32,8 +33,6 @@ export interface NatsSessionStoreOptions {
   timeout?: number;
 }
 
-/** Bytes before the value: the record's deadline (ms since the epoch, a float64, big-endian). */
-const HEADER_BYTES = 8;
 /** Replicas chosen automatically at most. */
 const AUTO_REPLICAS = 3;
 
@@ -76,9 +75,7 @@ export class SessionBucket {
       throw new InvalidArgumentError(
         `A session record's TTL (${ttlMs} ms) exceeds the bucket's age limit (sessions.ttl, ${this.#maxTtl} ms).`,
       );
-    const data = new Uint8Array(HEADER_BYTES + value.byteLength);
-    new DataView(data.buffer).setFloat64(0, Date.now() + ttlMs);
-    data.set(value, HEADER_BYTES);
+    const data = stampDeadline(value, ttlMs);
     await this.#run('put', async (kv) => {
       await kv.put(encodeRecordKey(key), data);
     });
@@ -86,10 +83,8 @@ export class SessionBucket {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const entry = await this.#run('get', (kv) => kv.get(encodeRecordKey(key)));
-    if (entry?.operation !== 'PUT' || entry.value.byteLength < HEADER_BYTES) return undefined;
-    const { value } = entry;
-    const deadline = new DataView(value.buffer, value.byteOffset, HEADER_BYTES).getFloat64(0);
-    return deadline > Date.now() ? value.subarray(HEADER_BYTES) : undefined;
+    const stamped = entry?.operation === 'PUT' ? readDeadline(entry.value) : undefined;
+    return stamped && stamped.deadline > Date.now() ? stamped.value : undefined;
   }
 
   async delete(key: string): Promise<void> {
