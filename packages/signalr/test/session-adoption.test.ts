@@ -91,6 +91,22 @@ async function statefulClient(url: string) {
   return { connection, received, events };
 }
 
+/**
+ * Waits until the holder's last stored record, read from the other node, covers the first `sent` frames it
+ * sent the client and names the group 'p'.
+ */
+async function recordCovers(holder: Member, other: Member, sent: number): Promise<void> {
+  const prefix = holder.manager.channels.sessionKey('');
+  await waitFor(
+    async () => {
+      const key = holder.freezer.lastKey;
+      const record = key && (await other.manager.sessions.load(key.slice(prefix.length)));
+      return record && record.acked + record.pending.length >= sent && record.groups.includes('p');
+    },
+    { name: "the holder's record to cover what it sent", timeoutMs: WAIT_MS },
+  );
+}
+
 describe('session adoption', () => {
   const cleanup: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
@@ -120,15 +136,7 @@ describe('session adoption', () => {
     const { holder, other, client, id } = await setUp();
     // Everything the client was sent (the two results and three messages) is in the holder's last record:
     // a node that died keeps nothing else.
-    const prefix = holder.manager.channels.sessionKey('');
-    await waitFor(
-      async () => {
-        const key = holder.freezer.lastKey;
-        const record = key && (await other.manager.sessions.load(key.slice(prefix.length)));
-        return record && record.acked + record.pending.length >= 5 && record.groups.includes('p');
-      },
-      { name: "the holder's record to cover what it sent", timeoutMs: WAIT_MS },
-    );
+    await recordCovers(holder, other, 5);
 
     const adopted = nextEvent(other.manager, 'session-adopted', (e) => e.connectionId === id, WAIT_MS);
     // The holder's process "stops": its broker link goes silent, it accepts nothing, its sockets drop
@@ -153,15 +161,7 @@ describe('session adoption', () => {
 
   it('session adoption - a node that dies after sending frames its last record does not name: the adopter numbers past them, so every new message and answer reaches the client', async () => {
     const { holder, other, client, id } = await setUp();
-    const prefix = holder.manager.channels.sessionKey('');
-    await waitFor(
-      async () => {
-        const key = holder.freezer.lastKey;
-        const record = key && (await other.manager.sessions.load(key.slice(prefix.length)));
-        return record && record.acked + record.pending.length >= 5 && record.groups.includes('p');
-      },
-      { name: "the holder's record to cover what it sent", timeoutMs: WAIT_MS },
-    );
+    await recordCovers(holder, other, 5);
     // From here the holder's records lag: what it sends now is in no record (nor in any log).
     holder.freezer.stopStore();
     for (const word of ['m4', 'm5']) await other.manager.sendGroup('p', 'ReceiveMessage', ['srv', word]);
