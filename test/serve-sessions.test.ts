@@ -1,9 +1,8 @@
-import { type RoundRobinBalancer, startRoundRobinBalancer } from '@backplane/testkit';
+import { type RoundRobinBalancer, startRoundRobinBalancer, tallyStream } from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './chat-client.js';
 import { SERVE_BROKERS, type ServeProcess, startServe } from './serve-process.js';
-import { tally } from './steady-stream.js';
 
 /** Messages sent before the owner of the client's connection goes. */
 const BEFORE = 100;
@@ -251,7 +250,11 @@ for (const driver of SERVE_BROKERS) {
         const r = await runSession({ driver, brokerUrl: () => broker!.url, durable: true, protocol, fault });
         expect(r.lifecycle, r.explain).toEqual([]);
         expect(r.after, r.explain).toBe(r.before);
-        expect(tally(r.last, r.received), r.explain).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+        expect(tallyStream(r.last, r.received), r.explain).toMatchObject({
+          lost: 0,
+          duplicated: 0,
+          reordered: 0,
+        });
         expect(r.received).toEqual(Array.from({ length: r.last }, (_, i) => i + 1));
         if (fault === 'SIGTERM') expect(r.exitCode, 'the drained node exits 0 by itself').toBe(0);
         report.push(

@@ -63,6 +63,10 @@ export { TopologyError } from './launchers/topology-error.js';
 export type { RoundRobinBalancer } from './round-robin-balancer.js';
 export { startRoundRobinBalancer } from './round-robin-balancer.js';
 
+// Counting what a receiver saw of a numbered stream (fault tests)
+export type { StreamTally } from './stream-tally.js';
+export { tallyStream } from './stream-tally.js';
+
 // Waiting on events (with a timeout, never a bare sleep) and a test client
 export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';
