@@ -10,6 +10,7 @@ import {
 import { backoffDelay } from '@backplane/core/internal';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { InterestBarrier } from './interest-barrier.js';
 import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
 import { type ParsedServers, parseServers } from './server-urls.js';
 import { type NatsSessionStoreOptions, SessionBucket } from './session-bucket.js';
@@ -55,6 +56,15 @@ export interface NatsDriverOptions {
    */
   durable?: NatsDurableOptions;
   /**
+   * In a cluster, how long `subscribe()` waits at most for every other server to route the new channel to
+   * this connection, in ms; `0` turns the wait off. A server confirms a subscription before the others
+   * have heard of it, so without the wait a message published through another server right after a join
+   * could miss the new member, unreported (see `InterestBarrier`). Needs the servers' advertised client
+   * URLs (`connect_urls`); off with an app-owned `connection` (backplane does not know its credentials).
+   * @default 2_000
+   */
+  propagationTimeout?: number;
+  /**
    * The session store (`putRecord`, `getRecord`, `deleteRecord`): a JetStream key-value bucket (needs
    * `nats-server -js`), opened or created on first use; see {@link NatsSessionStoreOptions}.
    * @default { bucket: '<subjectRoot>-sessions', ttl: 3_600_000 }
@@ -65,7 +75,8 @@ export interface NatsDriverOptions {
 /**
  * The NATS driver (nats.js v3): one connection, one subscription per live channel, channels mapped to
  * subjects injectively (see `channelToSubject`), unlimited reconnects with nats.js's own resubscription
- * (to any server of the cluster: the one it was on may be gone for good). Publishes fail fast while
+ * (to any server of the cluster: the one it was on may be gone for good). In a cluster, `subscribe()`
+ * resolves once every other server routes the channel here (`InterestBarrier`). Publishes fail fast while
  * disconnected (core's outbox decides what to keep). NATS core does not report receivers, so
  * `receiverCount` is false: a client result to a server that died waits for its signal.
  *
@@ -90,6 +101,8 @@ export class NatsDriver
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #log: JetStreamLog | undefined;
   readonly #sessions: SessionBucket;
+  /** Makes each new subscription cluster-wide before `subscribe()` resolves. */
+  readonly #barrier: InterestBarrier;
   /** Durable publishes waiting for the stream's acknowledgement: failed at once if the link drops. */
   readonly #pendingAcks = new Set<(error: Error) => void>();
   #nc: NatsConnection | undefined;
@@ -106,6 +119,10 @@ export class NatsDriver
     this.#servers = parseServers(options.servers ?? options.url ?? 'nats://127.0.0.1:4222');
     this.#log = options.durable ? new JetStreamLog(this.#root, options.durable) : undefined;
     this.#sessions = new SessionBucket(this.#root, options.sessions);
+    this.#barrier = new InterestBarrier(
+      (server) => this.#connectProbe(server),
+      options.connection ? 0 : (options.propagationTimeout ?? 2_000),
+    );
     this.capabilities = {
       receiverCount: false,
       durable: this.#log !== undefined,
@@ -141,6 +158,7 @@ export class NatsDriver
     this.#stopWatching?.();
     for (const sub of this.#subscriptions.values()) sub.unsubscribe();
     this.#subscriptions.clear();
+    await this.#barrier.close();
     if (!nc) return;
     // Deliver what was published last (a goodbye heartbeat, say) before letting go.
     await Promise.race([nc.flush(), new Promise((resolve) => setTimeout(resolve, 1_000))]).catch(() => {});
@@ -269,18 +287,25 @@ export class NatsDriver
     const nc = this.#nc;
     if (!nc) throw new BrokerError('NATS driver is not connected.');
     const log = this.#log;
-    const subscription = nc.subscribe(channelToSubject(this.#root, channel), {
+    const barrier = this.#barrier;
+    const subject = channelToSubject(this.#root, channel);
+    const subscription = nc.subscribe(subject, {
       callback: log
         ? (error, message) => {
-            if (!error) this.onMessage(channel, message.data, log.positionOf(message.headers));
+            if (error) return;
+            const headers = message.headers;
+            if (!barrier.isMarker(headers)) this.onMessage(channel, message.data, log.positionOf(headers));
           }
         : (error, message) => {
-            if (!error) this.onMessage(channel, message.data);
+            if (!error && !barrier.isMarker(message.headers)) this.onMessage(channel, message.data);
           },
     });
     this.#subscriptions.set(channel, subscription);
-    // The subscription is live once the server has processed it.
-    if (this.#up) await nc.flush().catch(() => {});
+    if (!this.#up) return;
+    // The subscription is live on this server once it has processed it, and on the others of a cluster once
+    // the barrier's markers came back through each of them.
+    await nc.flush().catch(() => {});
+    await barrier.wait(nc, subject);
   }
 
   protected async doUnsubscribe(channel: string): Promise<void> {
@@ -317,6 +342,27 @@ export class NatsDriver
     }
     throw new BrokerError(`Could not connect to NATS (${servers.join(',')}) within ${timeout} ms.`, {
       cause: lastError,
+    });
+  }
+
+  /**
+   * A connection to one advertised server (`host:port`) of the cluster for the interest barrier: the
+   * driver's credentials and TLS, that server only, reconnecting to it when it comes back.
+   */
+  #connectProbe(server: string): Promise<NatsConnection> {
+    const o = this.#options;
+    const { user, pass, token, tls } = this.#servers;
+    return connect({
+      ...(user !== undefined && { user, pass }),
+      ...(token !== undefined && { token }),
+      ...(tls && { tls: {} }),
+      ...o.options,
+      name: 'backplane-barrier',
+      servers: [server],
+      ignoreClusterUpdates: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: o.options?.reconnectTimeWait ?? 250,
+      timeout: 2_000,
     });
   }
 
