@@ -24,6 +24,8 @@ interface Probe {
   /** It is connected now (not reconnecting). */
   up: boolean;
   failedAt: number;
+  /** A first connection attempt has ended (until then every barrier waits for it). */
+  tried: boolean;
 }
 
 /**
@@ -126,19 +128,30 @@ export class InterestBarrier {
     await Promise.all(probes.map((p) => p.nc?.close().catch(() => {})));
   }
 
-  /** Connects the probes that are missing (not past the deadline); a failed one is retried later. */
+  /**
+   * Connects the probes that are missing. The first attempt at a server is waited for (not past the
+   * deadline); one that failed is tried again in the background, {@link PROBE_RETRY_MS} later at the
+   * earliest, so a server that cannot be reached from here delays one barrier, not every one.
+   */
   async #probe(servers: readonly string[], deadline: number): Promise<void> {
     const now = Date.now();
     const pending: Promise<void>[] = [];
     for (const server of servers) {
       let probe = this.#probes.get(server);
       if (!probe) {
-        probe = { nc: undefined, connecting: undefined, serverId: undefined, up: false, failedAt: 0 };
+        probe = {
+          nc: undefined,
+          connecting: undefined,
+          serverId: undefined,
+          up: false,
+          failedAt: 0,
+          tried: false,
+        };
         this.#probes.set(server, probe);
       }
       if (!probe.nc && !probe.connecting && now - probe.failedAt >= PROBE_RETRY_MS)
         probe.connecting = this.#open(server, probe);
-      if (probe.connecting) pending.push(probe.connecting);
+      if (!probe.tried && probe.connecting) pending.push(probe.connecting);
     }
     if (pending.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
@@ -161,16 +174,17 @@ export class InterestBarrier {
       probe.nc = nc;
       probe.serverId = nc.info?.server_id;
       probe.up = true;
-      void this.#watch(server, probe, nc);
+      void this.#watch(probe, nc);
     } catch {
       probe.failedAt = Date.now();
     } finally {
       probe.connecting = undefined;
+      probe.tried = true;
     }
   }
 
-  /** Keeps `up` current; a probe whose connection ends is dropped (made again by a later barrier). */
-  async #watch(server: string, probe: Probe, nc: NatsConnection): Promise<void> {
+  /** Keeps `up` current; a probe whose connection ends is made again by a later barrier. */
+  async #watch(probe: Probe, nc: NatsConnection): Promise<void> {
     const markDown = () => {
       probe.up = false;
     };
@@ -178,7 +192,6 @@ export class InterestBarrier {
       markDown();
       probe.nc = undefined;
       probe.failedAt = Date.now();
-      if (this.#probes.get(server) === probe && this.#closed) this.#probes.delete(server);
     }, markDown);
     try {
       for await (const status of nc.status()) {
