@@ -86,6 +86,7 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
       break;
     case 'heartbeat':
       head.push(envelope.interval);
+      if (envelope.follows?.length) head.push(envelope.follows);
       break;
     case 'presence-query':
       head.push(
@@ -184,8 +185,17 @@ export function decodeEnvelope(
     }
     case KIND_CODE.heartbeat: {
       const interval = f[5];
+      const follows = f[6];
       if (!isCount(interval)) return malformed('heartbeat interval must be a non-negative integer', channel);
-      return { v, origin, epoch, seq, kind: 'heartbeat', interval };
+      return {
+        v,
+        origin,
+        epoch,
+        seq,
+        kind: 'heartbeat',
+        interval,
+        ...(follows != null && { follows: stringArray(follows, 'heartbeat follows', channel) }),
+      };
     }
     case KIND_CODE['presence-query']: {
       const id = f[5];

@@ -86,6 +86,12 @@ export interface ProbeBody {
 export interface HeartbeatBody {
   readonly kind: 'heartbeat';
   readonly interval: number;
+  /**
+   * The servers whose inboxes this one follows, for sessions it adopted from them: while it announces one,
+   * that server's connection ids still lead somewhere (their sends, group commands and queries go to its
+   * inbox), so nobody treats it as gone.
+   */
+  readonly follows?: readonly string[];
 }
 
 /**

@@ -172,11 +172,13 @@ export class HubLifetimeManager {
           results,
           interval: resolved.presenceInterval,
           maxTrackedOrigins: resolved.maxTrackedOrigins,
+          followed: () => this.#connections.followedServers(),
         });
     const connections = new LocalConnections({
       ...common,
       subscriptions,
       maxGroupsPerConnection: resolved.maxGroupsPerConnection,
+      onFollow: () => this.#presence?.announce(),
     });
     this.#connections = connections;
     const ensureStarted = () => (this.#ready ? undefined : this.start());
@@ -213,7 +215,7 @@ export class HubLifetimeManager {
       emit,
       onActivity: () => this.#monitor.activity(),
       onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
-      onHeartbeat: (serverId, interval) => this.#presence?.heard(serverId, interval),
+      onHeartbeat: (serverId, interval, follows) => this.#presence?.heard(serverId, interval, follows),
       onPresenceQuery: (query) => this.#queries.receiveQuery(query),
       onPresenceAnswer: (answer) => this.#queries.receiveAnswer(answer),
       spans,

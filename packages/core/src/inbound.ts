@@ -37,8 +37,8 @@ export interface InboundOptions {
   readonly onActivity: () => void;
   /** One of this server's liveness probes came back. */
   readonly onProbeAnswer: (id: number) => void;
-  /** A server's heartbeat on the presence channel (interval 0: its goodbye). */
-  readonly onHeartbeat: (serverId: string, interval: number) => void;
+  /** A server's heartbeat on the presence channel (interval 0: its goodbye), with the inboxes it follows. */
+  readonly onHeartbeat: (serverId: string, interval: number, follows: readonly string[] | undefined) => void;
   /** A presence query to answer (on the query channel, or on the inbox when asked of this server only). */
   readonly onPresenceQuery: (query: Envelope & PresenceQueryBody) => void;
   /** A server's answer to one of this server's presence queries. */
@@ -194,10 +194,19 @@ export class Inbound {
       case 'probe':
         return;
       case 'heartbeat':
-        if (channel === channels.presence) this.#options.onHeartbeat(envelope.origin, envelope.interval);
+        if (channel === channels.presence)
+          this.#options.onHeartbeat(envelope.origin, envelope.interval, envelope.follows);
         return;
       case 'presence-query':
         if (channel === channels.presenceQuery || channel === inbox) this.#options.onPresenceQuery(envelope);
+        // On another server's inbox (followed for the sessions adopted from it): the groups of a connection
+        // here, never "not found" for the others.
+        else if (
+          envelope.query === 'connection-groups' &&
+          channels.kind(channel) === 'server' &&
+          connections.get(envelope.name ?? '')
+        )
+          this.#options.onPresenceQuery(envelope);
         return;
       case 'presence-answer':
         if (channel === inbox) this.#options.onPresenceAnswer(envelope);

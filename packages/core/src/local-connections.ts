@@ -12,8 +12,8 @@ export interface ConnectionEntry {
   /** The groups it is in; made on the first join (most connections join none). */
   groups: Set<string> | undefined;
   readonly userChannel: string | undefined;
-  /** An adopted session's first server's inbox, followed for sends addressed to it by id. */
-  inbox: string | undefined;
+  /** An adopted session's first server and its inbox, followed for sends addressed to it by id. */
+  inbox: { readonly channel: string; readonly owner: string } | undefined;
 }
 
 export interface LocalConnectionsOptions {
@@ -24,6 +24,8 @@ export interface LocalConnectionsOptions {
   readonly log: Logger;
   /** See `HubLifetimeManagerOptions.maxGroupsPerConnection`. */
   readonly maxGroupsPerConnection: number;
+  /** This server started following another server's inbox (see {@link LocalConnections.followInbox}). */
+  readonly onFollow?: () => void;
 }
 
 /**
@@ -37,6 +39,9 @@ export class LocalConnections {
   readonly #stats: BackplaneStats;
   readonly #log: Logger;
   readonly #maxGroupsPerConnection: number;
+  readonly #onFollow: (() => void) | undefined;
+  /** Server id → connections here whose first server's inbox this server follows for them. */
+  readonly #followed = new Map<string, number>();
   /**
    * Durable mode: where the message being delivered now came from (set by the receive path around each
    * dispatch, `undefined` for this server's own sends), handed to each connection with its frame.
@@ -51,6 +56,7 @@ export class LocalConnections {
     this.#stats = options.stats;
     this.#log = options.log;
     this.#maxGroupsPerConnection = options.maxGroupsPerConnection;
+    this.#onFollow = options.onFollow;
   }
 
   /** Number of connections this server holds. */
@@ -94,7 +100,10 @@ export class LocalConnections {
       this.#subscriptions.remove(this.#channels.group(group), id),
     );
     if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
-    if (local.inbox) leaving.push(this.#subscriptions.remove(local.inbox, id));
+    if (local.inbox) {
+      leaving.push(this.#subscriptions.remove(local.inbox.channel, id));
+      this.#unfollow(local.inbox.owner);
+    }
     return leaving;
   }
 
@@ -132,9 +141,25 @@ export class LocalConnections {
    * An adopted session keeps the connection id its first server minted, so sends by id still go to that
    * server's inbox: this server follows it while it holds the connection.
    */
-  followInbox(local: ConnectionEntry, inbox: string): Promise<void> {
-    local.inbox = inbox;
-    return this.#subscriptions.add(inbox, local.connection.connectionId);
+  followInbox(local: ConnectionEntry, owner: string): Promise<void> {
+    const channel = this.#channels.server(owner);
+    local.inbox = { channel, owner };
+    const first = !this.#followed.has(owner);
+    this.#followed.set(owner, (this.#followed.get(owner) ?? 0) + 1);
+    const following = this.#subscriptions.add(channel, local.connection.connectionId);
+    // Others learn it from this server's next heartbeat; the first connection of a server: now.
+    return first && this.#onFollow ? following.then(this.#onFollow) : following;
+  }
+
+  /** The servers whose inboxes this server follows now, for the sessions it adopted from them. */
+  followedServers(): string[] {
+    return [...this.#followed.keys()];
+  }
+
+  #unfollow(owner: string): void {
+    const count = (this.#followed.get(owner) ?? 0) - 1;
+    if (count > 0) this.#followed.set(owner, count);
+    else this.#followed.delete(owner);
   }
 
   /** Local members of a group or user channel (empty when none). */

@@ -18,7 +18,10 @@ export type Expected = number | Set<string> | undefined;
 export interface GatherOptions<T> {
   /** The asker's server id (its own answer is never waited for). */
   readonly self: string;
-  /** Set when one server only is asked (a connection's owner): nobody else's answer counts. */
+  /**
+   * Set when one server only is asked (a connection's owner, on its inbox): nobody else's answer counts,
+   * but a `sure` one (from the server that adopted the connection's session and follows that inbox).
+   */
   readonly only: string | undefined;
   readonly expected: Expected;
   /** Whether the expected set lists every live server (a source that had listened long enough). */
@@ -64,7 +67,8 @@ export class Gather<T> {
   /** A server's answer; `peers` are the live servers it knows of (where servers announce themselves). */
   add(origin: string, answer: LocalAnswer, peers?: readonly string[]): void {
     if (this.#settled || this.answers.has(origin)) return;
-    if (this.#options.only !== undefined && origin !== this.#options.only) return;
+    const { only, sure } = this.#options;
+    if (only !== undefined && origin !== only && !sure?.(answer)) return;
     this.answers.set(origin, answer);
     if (peers && this.#options.only === undefined) this.learn(peers);
     this.check(false);

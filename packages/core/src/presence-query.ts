@@ -34,6 +34,9 @@ export function presenceLimits(options: { presenceTimeout?: number; maxPresenceR
 /** The longest deadline a query accepts, in ms (what a timer can wait). */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
+/** An answer to a `connection-groups` query from the server that holds the connection (others have no list). */
+const holds = (answer: LocalAnswer): boolean => answer.ids !== undefined;
+
 /** The live servers known from heartbeats, where the driver cannot count receivers (see `Presence`). */
 export interface ServerRoster {
   liveServers(): readonly string[] | undefined;
@@ -118,14 +121,23 @@ export class PresenceQueries implements HubPresence {
     await this.#ready();
     const { serverId, local, roster, maxResults } = this.#options;
     const owner = ownerOfConnection(connectionId);
-    if (owner === serverId && local) {
-      const own = new Map([[serverId, local.answer('connection-groups', connectionId, maxResults)]]);
-      return complete(groupsOfConnection(own, maxResults), 1);
-    }
+    const own = local?.answer('connection-groups', connectionId, maxResults);
+    // Its owner, or the server that adopted its session, answers from its own connections.
+    if (own && (owner === serverId || holds(own)))
+      return complete(groupsOfConnection(new Map([[serverId, own]]), maxResults), 1);
     // A foreign id names no server; this server does not hold it; a gone server holds nothing.
     if (owner === undefined || owner === serverId || roster?.isGone(owner))
       return complete(groupsOfConnection(new Map(), maxResults), local ? 1 : 0);
-    return this.#ask('connection-groups', connectionId, timeout, options?.signal, groupsOfConnection, owner);
+    // Asked on the owner's inbox: the owner answers, or a server that adopted the session and follows it.
+    return this.#ask(
+      'connection-groups',
+      connectionId,
+      timeout,
+      options?.signal,
+      groupsOfConnection,
+      owner,
+      holds,
+    );
   }
 
   /**

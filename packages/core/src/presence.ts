@@ -19,6 +19,9 @@ const GONE_SERVER_MEMORY_MS = 600_000;
  */
 const WARM_INTERVALS = 1.5;
 
+/** Followed servers kept per heartbeat at most (a heartbeat naming more is cut). */
+export const MAX_FOLLOWED = 1_000;
+
 /** How long `close()` waits for the goodbye to be published, in ms. */
 const GOODBYE_DEADLINE_MS = 3_000;
 
@@ -37,16 +40,21 @@ export interface PresenceOptions {
   readonly interval: number;
   /** See `HubLifetimeManagerOptions.maxTrackedOrigins`. */
   readonly maxTrackedOrigins: number;
+  /** The servers whose inboxes this one follows now (for the sessions it adopted from them). */
+  readonly followed: () => readonly string[];
 }
 
 /**
  * Which other servers are alive, where the driver cannot count receivers (NATS, Kafka): each server
  * announces itself every interval on the presence channel and says goodbye when it closes. A server
- * silent for 3 intervals, or one that said goodbye, is gone.
+ * silent for 3 intervals, or one that said goodbye, is gone, unless a live server announces that it follows
+ * its inbox (it adopted sessions from it): connection ids of that server still lead somewhere.
  */
 export class Presence {
   /** Server id → when its presence expires (0: it left). */
   readonly #presence = new Map<string, number>();
+  /** Server id → the servers whose inboxes it follows, from its last heartbeat. */
+  readonly #follows = new Map<string, readonly string[]>();
   readonly #options: PresenceOptions;
   #timer: NodeJS.Timeout | undefined;
   #startedAt = 0;
@@ -65,11 +73,24 @@ export class Presence {
       for (const [server, expires] of this.#presence)
         if (expires < now - GONE_SERVER_MEMORY_MS) this.#forgetServer(server);
       this.#failResultsOfGoneServers();
-      publisher.publish(channels.presence, { kind: 'heartbeat', interval }).catch(() => {});
+      this.#beat();
     };
     beat();
     this.#timer = setInterval(beat, interval);
     this.#timer.unref();
+  }
+
+  /** Announces this server now, not at the next interval (it just started following another's inbox). */
+  announce(): void {
+    if (this.#timer) this.#beat();
+  }
+
+  #beat(): void {
+    const { publisher, channels, interval, followed } = this.#options;
+    const follows = followed();
+    publisher
+      .publish(channels.presence, { kind: 'heartbeat', interval, ...(follows.length > 0 && { follows }) })
+      .catch(() => {});
   }
 
   /** Stops announcing and says goodbye (waiting for that publish a few seconds at most). */
@@ -85,11 +106,14 @@ export class Presence {
   /** A server known to be gone for good: drop its presence entry and its ordering state. */
   #forgetServer(serverId: string): void {
     this.#presence.delete(serverId);
+    this.#follows.delete(serverId);
     this.#options.gaps.forgetOrigin(serverId);
   }
 
   /** Records a heartbeat; the presence map is bounded like the ordering state (least recently heard first). */
-  heard(serverId: string, interval: number): void {
+  heard(serverId: string, interval: number, follows?: readonly string[]): void {
+    if (follows?.length && interval > 0) this.#follows.set(serverId, follows.slice(0, MAX_FOLLOWED));
+    else this.#follows.delete(serverId);
     if (interval === 0) {
       // A goodbye: it is gone now. Keep a tombstone (so it reads as gone, not as never heard of) but
       // none of its ordering state: a restarted node is a new server id.
@@ -113,6 +137,14 @@ export class Presence {
   isGone(serverId: string): boolean {
     if (this.#timer === undefined) return false;
     const now = Date.now();
+    if (!this.#silent(serverId, now)) return false;
+    for (const [follower, followed] of this.#follows)
+      if (follower !== serverId && followed.includes(serverId) && !this.#silent(follower, now)) return false;
+    return true;
+  }
+
+  /** Whether a server is silent: not heard within its last 3 intervals, or it said goodbye. */
+  #silent(serverId: string, now: number): boolean {
     const expires = this.#presence.get(serverId);
     if (expires !== undefined) return expires <= now;
     return now - this.#startedAt > 3 * this.#options.interval;

@@ -29,6 +29,7 @@ describe('envelope codec', () => {
     { ...header, kind: 'probe', id: 0 },
     { ...header, kind: 'heartbeat', interval: 2000 },
     { ...header, kind: 'heartbeat', interval: 0 },
+    { ...header, kind: 'heartbeat', interval: 2000, follows: ['S1', 'S2'] },
     {
       ...header,
       kind: 'completion',
@@ -177,6 +178,7 @@ describe('envelope codec', () => {
     ['presence answer with a negative count', packr.pack([1, 'S', 'e', 0, 8, 1, -1])],
     ['presence answer ids not strings', packr.pack([1, 'S', 'e', 0, 8, 1, 1, [1]])],
     ['presence answer peers not an array', packr.pack([1, 'S', 'e', 0, 8, 1, 1, null, 'S2'])],
+    ['heartbeat follows not strings', packr.pack([1, 'S', 'e', 1, 6, 2000, [1]])],
     ['request payload not binary', packr.pack([1, 'S', 'e', 1, 9, 1, 'c', 10, 'text'])],
     ['request without ttl', packr.pack([1, 'S', 'e', 1, 9, 1, 'c'])],
     ['request connection id not a string', packr.pack([1, 'S', 'e', 1, 9, 1, 5, 10, new Uint8Array(1)])],

@@ -305,6 +305,54 @@ export function runSessionSuite(
       expect(words(old.frames.map((f) => f.frame))).toEqual([]);
     }, 60_000);
 
+    it('sessions - once its first server is known to be gone, the adopted connection is still reached by id from a third server: group commands, client results and its groups', async () => {
+      prefix = `sess-${run}-${++test}:`;
+      // Presence fast enough that the first server is declared gone within the case.
+      const fast = { presenceInterval: 200, presenceTimeout: 1_000 };
+      const dying = freezable(harness!.createDriver());
+      const [a, b, c] = await Promise.all([
+        server(dying.driver, fast),
+        server(undefined, fast),
+        server(undefined, fast),
+      ]);
+      const old = await connect(a, { userIdentifier: 'ana' });
+      const id = old.connectionId;
+      await c.addToGroup(id, 'orders');
+      const k = key('gone');
+      await a.sessions.save(k, id, { protocol: 'json', acked: 0, received: 0, unacked: [] });
+      // The first server dies: silent, and its connection to the broker closed (its subscriptions gone).
+      dying.freeze();
+      const client = new SessionClient({ connectionId: id, userIdentifier: 'ana' });
+      (await b.sessions.adopt(client, (await b.sessions.load(k))!)).release();
+      await dying.driver.close();
+      await waitFor(
+        async () => {
+          const count = await c.presence.connectionCount();
+          return !count.partial && count.servers === 2;
+        },
+        { name: 'the first server known to be gone on the third', timeoutMs: WAIT_MS },
+      );
+
+      await c.addToGroup(id, 'news');
+      await c.sendGroup('news', 'Hello', ['joined']);
+      expect((await client.readInvocation(WAIT_MS)).arguments).toEqual(['joined']);
+      await c.sendConnection(id, 'Hello', ['by id']);
+      expect((await client.readInvocation(WAIT_MS)).arguments).toEqual(['by id']);
+
+      const result = c.invokeConnection<number>(id, 'Result', ['q']);
+      const invocation = await client.readInvocation(WAIT_MS);
+      await b.setConnectionResult(id, completionWithResult(invocation.invocationId!, 7));
+      expect(await result).toBe(7);
+
+      for (const asker of [c, b]) {
+        const groups = await asker.presence.connectionGroups(id);
+        expect({ partial: groups.partial, groups: [...(groups.value ?? [])].sort() }).toEqual({
+          partial: false,
+          groups: ['news', 'orders'],
+        });
+      }
+    }, 60_000);
+
     it('sessions - a server following another server\'s inbox acts only for the connections it holds: no "not found", no ack for the others', async () => {
       const { a, b, dying } = await servers();
       const c = await server(undefined, { ackTimeout: 1_000 });

@@ -218,8 +218,7 @@ export class SessionKeeper {
       const local = connections.get(id)!;
       const joins = record.groups.map((group) => connections.applyGroupAction(local, 'add', group));
       const owner = ownerOfConnection(id);
-      if (owner !== undefined && owner !== serverId)
-        joins.push(connections.followInbox(local, channels.server(owner)));
+      if (owner !== undefined && owner !== serverId) joins.push(connections.followInbox(local, owner));
       await Promise.all(joins);
       let frames: Uint8Array[];
       let delivered: ReadonlySet<string> = new Set();
