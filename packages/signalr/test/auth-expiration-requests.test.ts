@@ -27,9 +27,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** A JWT expiring at the next whole second, and that moment in Unix ms. */
+/**
+ * A JWT expiring at a whole second 1.5 to 2.5 s from now (the setup before the expiry must fit in before it,
+ * on a busy machine too), and that moment in Unix ms.
+ */
 function shortLivedToken(): { token: string; expiresAt: number } {
-  const exp = Math.floor(Date.now() / 1000) + 1;
+  const exp = Math.ceil((Date.now() + 1_500) / 1000);
   return { token: signJwt({ sub: 'ada', exp }, SECRET), expiresAt: exp * 1000 };
 }
 
@@ -52,7 +55,7 @@ async function openLongPolling(token: string): Promise<string> {
 
 const invocation = `{"type":1,"invocationId":"1","target":"Mark","arguments":["after expiry"]}${RS}`;
 
-describe('authentication expiry on HTTP requests', { timeout: 2_000 + 2 * WAIT_MS }, () => {
+describe('authentication expiry on HTTP requests', { timeout: 3_000 + 2 * WAIT_MS }, () => {
   it('closeOnAuthenticationExpiration - a send after the JWT expired gets 401 invalid_token and closes the connection (LongPolling, raw)', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { token, expiresAt } = shortLivedToken();

@@ -298,8 +298,8 @@ describe('hub options', () => {
         ),
     );
     const base = local.url;
-    // exp is whole seconds: the token expires 1 to 2 s from now.
-    const accessToken = signJwt({ sub: 'ada', exp: Math.floor(Date.now() / 1000) + 2 }, secret);
+    // exp is whole seconds: the token expires 2.5 to 3.5 s from now, after both connections are up.
+    const accessToken = signJwt({ sub: 'ada', exp: Math.ceil((Date.now() + 2_500) / 1000) }, secret);
     // Each over the transport the client picks first (WebSockets).
     const start = (path: string) => local.connect(path, 'WebSockets', { accessToken });
     try {
