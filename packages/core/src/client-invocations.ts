@@ -23,8 +23,8 @@ export interface ClientInvocationsOptions {
   /** The client results in flight, on this server and forwarded for others. */
   readonly results: ClientResults;
   readonly log: Logger;
-  /** Whether a server is known to be gone (from presence). */
-  readonly isGone: (serverId: string) => boolean;
+  /** Whether a connection of another server is known to exist nowhere (see `Presence.isConnectionGone`). */
+  readonly isConnectionGone: (connectionId: string) => boolean;
   /** Starts the manager if it is not ready yet (`undefined` when it is). */
   readonly ensureStarted: () => Promise<void> | undefined;
 }
@@ -54,7 +54,10 @@ export class ClientInvocations {
     const local = connections.get(connectionId);
     const owner = local ? serverId : ownerOfConnection(connectionId);
     // Foreign ids name no server; an id of ours that we do not hold has left; a gone server holds nothing.
-    if (owner === undefined || (!local && (owner === serverId || this.#options.isGone(owner))))
+    if (
+      owner === undefined ||
+      (!local && (owner === serverId || this.#options.isConnectionGone(connectionId)))
+    )
       throw new ConnectionNotFoundError(connectionId);
     const invocationId = createInvocationId();
     const { signal, resultType } = options;

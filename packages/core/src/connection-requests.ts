@@ -52,8 +52,8 @@ export interface ConnectionRequestsOptions {
   readonly stats: Pick<BackplaneStats, 'requestsSent' | 'requestFailures' | 'requestsAnswered'>;
   /** See `HubLifetimeManagerOptions.maxPendingRequests`: asked and answered, each. */
   readonly maxPending: number;
-  /** Whether a server is known to be gone (from presence). */
-  readonly isGone: (serverId: string) => boolean;
+  /** Whether a connection of another server is known to exist nowhere (see `Presence.isConnectionGone`). */
+  readonly isConnectionGone: (connectionId: string) => boolean;
   /** Starts the manager if it is not ready yet (`undefined` when it is). */
   readonly ensureStarted: () => Promise<void> | undefined;
 }
@@ -106,7 +106,7 @@ export class ConnectionRequests {
     const starting = this.#options.ensureStarted();
     if (starting) await starting;
     const owner = ownerOfConnection(connectionId);
-    if (owner === undefined || (owner !== serverId && this.#options.isGone(owner)))
+    if (owner === undefined || (owner !== serverId && this.#options.isConnectionGone(connectionId)))
       throw new ConnectionNotFoundError(connectionId);
     if (owner === serverId) {
       const answer = await this.#answer({ connectionId, origin: 'local', payload }, options.timeout);
@@ -226,7 +226,7 @@ export class ConnectionRequests {
   /** Pending requests to a server presence now knows is gone will not be answered: fail them. */
   #failWhereGone(): void {
     for (const [id, pending] of this.#pending) {
-      if (!this.#options.isGone(pending.owner)) continue;
+      if (!this.#options.isConnectionGone(pending.connectionId)) continue;
       this.#drop(id);
       pending.reject(new ConnectionNotFoundError(pending.connectionId));
     }

@@ -86,7 +86,7 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
       break;
     case 'heartbeat':
       head.push(envelope.interval);
-      if (envelope.follows?.length) head.push(envelope.follows);
+      if (envelope.adopted?.length) head.push(envelope.adopted);
       break;
     case 'presence-query':
       head.push(
@@ -185,8 +185,9 @@ export function decodeEnvelope(
     }
     case KIND_CODE.heartbeat: {
       const interval = f[5];
-      const follows = f[6];
+      const adopted = f[6];
       if (!isCount(interval)) return malformed('heartbeat interval must be a non-negative integer', channel);
+      // The heartbeat is what keeps its sender alive: a list that does not read is left out, not fatal.
       return {
         v,
         origin,
@@ -194,7 +195,7 @@ export function decodeEnvelope(
         seq,
         kind: 'heartbeat',
         interval,
-        ...(follows != null && { follows: stringArray(follows, 'heartbeat follows', channel) }),
+        ...(isStringArray(adopted) && { adopted }),
       };
     }
     case KIND_CODE['presence-query']: {
@@ -362,9 +363,12 @@ export function ownEnvelopeReader(
 }
 
 function stringArray(value: unknown, what: string, channel: string | undefined): string[] {
-  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string'))
-    return malformed(`${what} must be an array of strings`, channel);
-  return value as string[];
+  if (!isStringArray(value)) return malformed(`${what} must be an array of strings`, channel);
+  return value;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((s) => typeof s === 'string');
 }
 
 function isCount(value: unknown): value is number {

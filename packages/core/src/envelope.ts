@@ -87,11 +87,11 @@ export interface HeartbeatBody {
   readonly kind: 'heartbeat';
   readonly interval: number;
   /**
-   * The servers whose inboxes this one follows, for sessions it adopted from them: while it announces one,
-   * that server's connection ids still lead somewhere (their sends, group commands and queries go to its
-   * inbox), so nobody treats it as gone.
+   * Connections this server holds whose ids another server minted (sessions it adopted): while a live
+   * server announces one, it is not gone with the server that minted it (sends, group commands, client
+   * results and queries by its id still go to that server's inbox, which the adopter follows).
    */
-  readonly follows?: readonly string[];
+  readonly adopted?: readonly string[];
 }
 
 /**

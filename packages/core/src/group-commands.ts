@@ -22,8 +22,8 @@ export interface GroupCommandsOptions {
   readonly ackTimeout: number;
   /** See `HubLifetimeManagerOptions.maxGroupNameLength`. */
   readonly maxGroupNameLength: number;
-  /** Whether a server is known to be gone (from presence). */
-  readonly isGone: (serverId: string) => boolean;
+  /** Whether a connection of another server is known to exist nowhere (see `Presence.isConnectionGone`). */
+  readonly isConnectionGone: (connectionId: string) => boolean;
   /** Starts the manager if it is not ready yet (`undefined` when it is). */
   readonly ensureStarted: () => Promise<void> | undefined;
 }
@@ -55,7 +55,7 @@ export class GroupCommands {
     const local = connections.get(connectionId);
     if (local) return connections.applyGroupAction(local, action, group);
     const owner = ownerOfConnection(connectionId);
-    if (owner === undefined || this.#options.isGone(owner)) return; // the connection exists nowhere
+    if (owner === undefined || this.#options.isConnectionGone(connectionId)) return; // it exists nowhere
     const ack = acks.create(
       this.#options.ackTimeout,
       () =>

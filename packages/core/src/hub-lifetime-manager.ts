@@ -172,13 +172,13 @@ export class HubLifetimeManager {
           results,
           interval: resolved.presenceInterval,
           maxTrackedOrigins: resolved.maxTrackedOrigins,
-          followed: () => this.#connections.followedServers(),
+          adopted: () => this.#connections.adopted(),
         });
     const connections = new LocalConnections({
       ...common,
       subscriptions,
       maxGroupsPerConnection: resolved.maxGroupsPerConnection,
-      onFollow: () => this.#presence?.announce(),
+      onAdopted: () => this.#presence?.announce(),
     });
     this.#connections = connections;
     const ensureStarted = () => (this.#ready ? undefined : this.start());
@@ -191,9 +191,10 @@ export class HubLifetimeManager {
       roster: this.#presence,
       ready: ensureStarted,
     });
-    // Gone servers are only known from presence; otherwise the publish's receiver count tells.
-    const isGone = (serverId: string) => this.#presence?.isGone(serverId) ?? false;
-    const shared = { ...common, connections, publisher, isGone, ensureStarted };
+    // Gone connections are only known from presence; otherwise the publish's receiver count tells.
+    const isConnectionGone = (connectionId: string) =>
+      this.#presence?.isConnectionGone(connectionId) ?? false;
+    const shared = { ...common, connections, publisher, isConnectionGone, ensureStarted };
     this.#groupCommands = new GroupCommands({
       ...shared,
       acks: this.#acks,
@@ -215,7 +216,7 @@ export class HubLifetimeManager {
       emit,
       onActivity: () => this.#monitor.activity(),
       onProbeAnswer: (id) => this.#monitor.probeAnswered(id),
-      onHeartbeat: (serverId, interval, follows) => this.#presence?.heard(serverId, interval, follows),
+      onHeartbeat: (serverId, interval, adopted) => this.#presence?.heard(serverId, interval, adopted),
       onPresenceQuery: (query) => this.#queries.receiveQuery(query),
       onPresenceAnswer: (answer) => this.#queries.receiveAnswer(answer),
       spans,

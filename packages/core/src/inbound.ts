@@ -37,8 +37,8 @@ export interface InboundOptions {
   readonly onActivity: () => void;
   /** One of this server's liveness probes came back. */
   readonly onProbeAnswer: (id: number) => void;
-  /** A server's heartbeat on the presence channel (interval 0: its goodbye), with the inboxes it follows. */
-  readonly onHeartbeat: (serverId: string, interval: number, follows: readonly string[] | undefined) => void;
+  /** A server's heartbeat on the presence channel (interval 0: its goodbye), with the sessions it adopted. */
+  readonly onHeartbeat: (serverId: string, interval: number, adopted: readonly string[] | undefined) => void;
   /** A presence query to answer (on the query channel, or on the inbox when asked of this server only). */
   readonly onPresenceQuery: (query: Envelope & PresenceQueryBody) => void;
   /** A server's answer to one of this server's presence queries. */
@@ -195,7 +195,7 @@ export class Inbound {
         return;
       case 'heartbeat':
         if (channel === channels.presence)
-          this.#options.onHeartbeat(envelope.origin, envelope.interval, envelope.follows);
+          this.#options.onHeartbeat(envelope.origin, envelope.interval, envelope.adopted);
         return;
       case 'presence-query':
         if (channel === channels.presenceQuery || channel === inbox) this.#options.onPresenceQuery(envelope);

@@ -24,8 +24,8 @@ export interface LocalConnectionsOptions {
   readonly log: Logger;
   /** See `HubLifetimeManagerOptions.maxGroupsPerConnection`. */
   readonly maxGroupsPerConnection: number;
-  /** This server started following another server's inbox (see {@link LocalConnections.followInbox}). */
-  readonly onFollow?: () => void;
+  /** A session was adopted here (see {@link LocalConnections.followInbox}). */
+  readonly onAdopted?: () => void;
 }
 
 /**
@@ -39,9 +39,9 @@ export class LocalConnections {
   readonly #stats: BackplaneStats;
   readonly #log: Logger;
   readonly #maxGroupsPerConnection: number;
-  readonly #onFollow: (() => void) | undefined;
-  /** Server id → connections here whose first server's inbox this server follows for them. */
-  readonly #followed = new Map<string, number>();
+  readonly #onAdopted: (() => void) | undefined;
+  /** Connections here whose first server's inbox this server follows for them (adopted sessions). */
+  readonly #adopted = new Set<string>();
   /**
    * Durable mode: where the message being delivered now came from (set by the receive path around each
    * dispatch, `undefined` for this server's own sends), handed to each connection with its frame.
@@ -56,7 +56,7 @@ export class LocalConnections {
     this.#stats = options.stats;
     this.#log = options.log;
     this.#maxGroupsPerConnection = options.maxGroupsPerConnection;
-    this.#onFollow = options.onFollow;
+    this.#onAdopted = options.onAdopted;
   }
 
   /** Number of connections this server holds. */
@@ -102,7 +102,7 @@ export class LocalConnections {
     if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
     if (local.inbox) {
       leaving.push(this.#subscriptions.remove(local.inbox.channel, id));
-      this.#unfollow(local.inbox.owner);
+      this.#adopted.delete(id);
     }
     return leaving;
   }
@@ -142,24 +142,19 @@ export class LocalConnections {
    * server's inbox: this server follows it while it holds the connection.
    */
   followInbox(local: ConnectionEntry, owner: string): Promise<void> {
+    if (local.inbox) return Promise.resolve();
+    const id = local.connection.connectionId;
     const channel = this.#channels.server(owner);
     local.inbox = { channel, owner };
-    const first = !this.#followed.has(owner);
-    this.#followed.set(owner, (this.#followed.get(owner) ?? 0) + 1);
-    const following = this.#subscriptions.add(channel, local.connection.connectionId);
-    // Others learn it from this server's next heartbeat; the first connection of a server: now.
-    return first && this.#onFollow ? following.then(this.#onFollow) : following;
+    this.#adopted.add(id);
+    const following = this.#subscriptions.add(channel, id);
+    // Once the inbox is followed, others may learn that the connection lives here.
+    return this.#onAdopted ? following.then(this.#onAdopted) : following;
   }
 
-  /** The servers whose inboxes this server follows now, for the sessions it adopted from them. */
-  followedServers(): string[] {
-    return [...this.#followed.keys()];
-  }
-
-  #unfollow(owner: string): void {
-    const count = (this.#followed.get(owner) ?? 0) - 1;
-    if (count > 0) this.#followed.set(owner, count);
-    else this.#followed.delete(owner);
+  /** The connections here whose sessions were adopted from another server (ids it minted). */
+  adopted(): Iterable<string> {
+    return this.#adopted;
   }
 
   /** Local members of a group or user channel (empty when none). */

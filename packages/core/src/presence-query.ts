@@ -42,7 +42,7 @@ export interface ServerRoster {
   liveServers(): readonly string[] | undefined;
   /** When `liveServers()` starts answering, epoch ms. */
   readonly warmAt: number;
-  isGone(serverId: string): boolean;
+  isConnectionGone(connectionId: string): boolean;
 }
 
 export interface PresenceQueriesOptions {
@@ -126,7 +126,7 @@ export class PresenceQueries implements HubPresence {
     if (own && (owner === serverId || holds(own)))
       return complete(groupsOfConnection(new Map([[serverId, own]]), maxResults), 1);
     // A foreign id names no server; this server does not hold it; a gone server holds nothing.
-    if (owner === undefined || owner === serverId || roster?.isGone(owner))
+    if (owner === undefined || owner === serverId || roster?.isConnectionGone(connectionId))
       return complete(groupsOfConnection(new Map(), maxResults), local ? 1 : 0);
     // Asked on the owner's inbox: the owner answers, or a server that adopted the session and follows it.
     return this.#ask(

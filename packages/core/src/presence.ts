@@ -19,8 +19,14 @@ const GONE_SERVER_MEMORY_MS = 600_000;
  */
 const WARM_INTERVALS = 1.5;
 
-/** Followed servers kept per heartbeat at most (a heartbeat naming more is cut). */
-export const MAX_FOLLOWED = 1_000;
+/**
+ * Adopted connections a heartbeat names at most (sent and kept): past it, the others are reachable by id
+ * only while their first server is alive.
+ */
+export const MAX_ANNOUNCED_ADOPTIONS = 1_000;
+
+/** A new adoption is announced within this many ms (adoptions in a burst share one heartbeat). */
+const ANNOUNCE_DELAY_MS = 100;
 
 /** How long `close()` waits for the goodbye to be published, in ms. */
 const GOODBYE_DEADLINE_MS = 3_000;
@@ -40,23 +46,25 @@ export interface PresenceOptions {
   readonly interval: number;
   /** See `HubLifetimeManagerOptions.maxTrackedOrigins`. */
   readonly maxTrackedOrigins: number;
-  /** The servers whose inboxes this one follows now (for the sessions it adopted from them). */
-  readonly followed: () => readonly string[];
+  /** The connections this server holds whose ids another server minted (sessions it adopted). */
+  readonly adopted: () => Iterable<string>;
 }
 
 /**
  * Which other servers are alive, where the driver cannot count receivers (NATS, Kafka): each server
  * announces itself every interval on the presence channel and says goodbye when it closes. A server
- * silent for 3 intervals, or one that said goodbye, is gone, unless a live server announces that it follows
- * its inbox (it adopted sessions from it): connection ids of that server still lead somewhere.
+ * silent for 3 intervals, or one that said goodbye, is gone. So are its connections, but those a live
+ * server announces in its heartbeats as adopted (their sessions moved there): their ids still lead somewhere.
  */
 export class Presence {
   /** Server id → when its presence expires (0: it left). */
   readonly #presence = new Map<string, number>();
-  /** Server id → the servers whose inboxes it follows, from its last heartbeat. */
-  readonly #follows = new Map<string, readonly string[]>();
+  /** Server id → the adopted connections it named in its last heartbeat. */
+  readonly #adopted = new Map<string, ReadonlySet<string>>();
   readonly #options: PresenceOptions;
   #timer: NodeJS.Timeout | undefined;
+  /** A heartbeat announcing new adoptions is due (see {@link announce}). */
+  #announcing: NodeJS.Timeout | undefined;
   #startedAt = 0;
 
   constructor(options: PresenceOptions) {
@@ -80,16 +88,28 @@ export class Presence {
     this.#timer.unref();
   }
 
-  /** Announces this server now, not at the next interval (it just started following another's inbox). */
+  /**
+   * Announces this server's adoptions soon (within {@link ANNOUNCE_DELAY_MS}), not at the next interval: a
+   * session just adopted may be from a server the others already count as gone.
+   */
   announce(): void {
-    if (this.#timer) this.#beat();
+    if (!this.#timer || this.#announcing) return;
+    this.#announcing = setTimeout(() => {
+      this.#announcing = undefined;
+      if (this.#timer) this.#beat();
+    }, ANNOUNCE_DELAY_MS);
+    this.#announcing.unref();
   }
 
   #beat(): void {
-    const { publisher, channels, interval, followed } = this.#options;
-    const follows = followed();
+    const { publisher, channels, interval } = this.#options;
+    const adopted: string[] = [];
+    for (const id of this.#options.adopted()) {
+      if (adopted.length >= MAX_ANNOUNCED_ADOPTIONS) break;
+      adopted.push(id);
+    }
     publisher
-      .publish(channels.presence, { kind: 'heartbeat', interval, ...(follows.length > 0 && { follows }) })
+      .publish(channels.presence, { kind: 'heartbeat', interval, ...(adopted.length > 0 && { adopted }) })
       .catch(() => {});
   }
 
@@ -97,6 +117,9 @@ export class Presence {
   async close(): Promise<void> {
     if (!this.#timer) return;
     clearInterval(this.#timer);
+    clearTimeout(this.#announcing);
+    this.#timer = undefined;
+    this.#announcing = undefined;
     await withDeadline(
       this.#options.publisher.publish(this.#options.channels.presence, { kind: 'heartbeat', interval: 0 }),
       GOODBYE_DEADLINE_MS,
@@ -106,14 +129,15 @@ export class Presence {
   /** A server known to be gone for good: drop its presence entry and its ordering state. */
   #forgetServer(serverId: string): void {
     this.#presence.delete(serverId);
-    this.#follows.delete(serverId);
+    this.#adopted.delete(serverId);
     this.#options.gaps.forgetOrigin(serverId);
   }
 
   /** Records a heartbeat; the presence map is bounded like the ordering state (least recently heard first). */
-  heard(serverId: string, interval: number, follows?: readonly string[]): void {
-    if (follows?.length && interval > 0) this.#follows.set(serverId, follows.slice(0, MAX_FOLLOWED));
-    else this.#follows.delete(serverId);
+  heard(serverId: string, interval: number, adopted?: readonly string[]): void {
+    if (adopted?.length && interval > 0)
+      this.#adopted.set(serverId, new Set(adopted.slice(0, MAX_ANNOUNCED_ADOPTIONS)));
+    else this.#adopted.delete(serverId);
     if (interval === 0) {
       // A goodbye: it is gone now. Keep a tombstone (so it reads as gone, not as never heard of) but
       // none of its ordering state: a restarted node is a new server id.
@@ -136,10 +160,21 @@ export class Presence {
    */
   isGone(serverId: string): boolean {
     if (this.#timer === undefined) return false;
+    return this.#silent(serverId, Date.now());
+  }
+
+  /**
+   * Whether a connection is known to exist nowhere: the server that minted its id is gone (see
+   * {@link isGone}) and no live server announces it as adopted. Ids that name no server are gone.
+   */
+  isConnectionGone(connectionId: string): boolean {
+    const owner = ownerOfConnection(connectionId);
+    if (owner === undefined) return true;
+    if (this.#timer === undefined) return false;
     const now = Date.now();
-    if (!this.#silent(serverId, now)) return false;
-    for (const [follower, followed] of this.#follows)
-      if (follower !== serverId && followed.includes(serverId) && !this.#silent(follower, now)) return false;
+    if (!this.#silent(owner, now)) return false;
+    for (const [server, adopted] of this.#adopted)
+      if (adopted.has(connectionId) && !this.#silent(server, now)) return false;
     return true;
   }
 
@@ -175,7 +210,7 @@ export class Presence {
     results.failWhere(
       (connectionId) => {
         const owner = ownerOfConnection(connectionId);
-        return owner !== undefined && owner !== serverId && this.isGone(owner);
+        return owner !== undefined && owner !== serverId && this.isConnectionGone(connectionId);
       },
       (connectionId) => new ConnectionNotFoundError(connectionId),
     );

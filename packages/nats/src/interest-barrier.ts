@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
+import { hostOf } from './server-urls.js';
 
 /**
  * Header of a barrier marker. Markers travel on live subjects, so every subscriber of the channel sees
@@ -7,8 +9,12 @@ import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from '@nats
  */
 export const BARRIER_HEADER = 'Backplane-Barrier';
 
-/** How often the markers still unanswered are sent again while a barrier waits, in ms. */
-const RESEND_MS = 2;
+/**
+ * When the markers still unanswered are sent again while a barrier waits: after 2 ms, then twice as long
+ * each time, up to 64 ms (many barriers at once on a busy server must not flood the cluster).
+ */
+const RESEND_FIRST_MS = 2;
+const RESEND_MAX_MS = 64;
 /** How long a server whose probe connection could not be made is left out before trying again, in ms. */
 const PROBE_RETRY_MS = 5_000;
 
@@ -45,7 +51,7 @@ interface Probe {
  * stream leader's server is one of them, so durable republishes are covered too.
  */
 export class InterestBarrier {
-  readonly #connect: (server: string) => Promise<NatsConnection>;
+  readonly #connect: (server: string, tlsName: string | undefined) => Promise<NatsConnection>;
   readonly #timeout: number;
   /** Advertised server (`host:port`) → its probe. */
   readonly #probes = new Map<string, Probe>();
@@ -55,10 +61,14 @@ export class InterestBarrier {
 
   /**
    * @param connect opens a probe connection to one advertised server (`host:port`), with the driver's
-   *   credentials and TLS, without reconnecting on its own
+   *   credentials and TLS (`tlsName`: the host name to check the certificate against, when the
+   *   advertised host is an address), reconnecting to that server only
    * @param timeout how long a barrier waits at most, in ms
    */
-  constructor(connect: (server: string) => Promise<NatsConnection>, timeout: number) {
+  constructor(
+    connect: (server: string, tlsName: string | undefined) => Promise<NatsConnection>,
+    timeout: number,
+  ) {
     this.#connect = connect;
     this.#timeout = timeout;
   }
@@ -71,38 +81,46 @@ export class InterestBarrier {
     const servers = nc.info?.connect_urls ?? [];
     if (this.#closed || this.#timeout <= 0 || servers.length < 2) return;
     const deadline = Date.now() + this.#timeout;
-    await this.#probe(servers, deadline);
+    await this.#probe(servers, deadline, tlsNameOf(nc.getServer()));
     const own = nc.info?.server_id;
-    const targets = new Map<string, NatsConnection>();
+    const targets = new Map<string, Probe>();
     for (const probe of this.#probes.values())
-      if (probe.up && probe.nc && probe.serverId !== undefined && probe.serverId !== own)
-        targets.set(probe.serverId, probe.nc);
+      if (probe.up && probe.serverId !== undefined && probe.serverId !== own)
+        targets.set(probe.serverId, probe);
     if (targets.size === 0) return;
     const id = randomBytes(9).toString('base64url');
     await new Promise<void>((resolve) => {
+      let resend: NodeJS.Timeout | undefined;
+      let delay = RESEND_FIRST_MS;
+      const finish = () => {
+        clearTimeout(resend);
+        clearTimeout(timer);
+        this.#waiting.delete(id);
+        resolve();
+      };
       const send = () => {
         for (const [serverId, probe] of targets) {
+          // A probe that went down meanwhile would only buffer: that server is not waited for any more.
+          if (!probe.up || !probe.nc) {
+            targets.delete(serverId);
+            continue;
+          }
           const h = natsHeaders();
           h.set(BARRIER_HEADER, `${id} ${serverId}`);
           try {
-            probe.publish(subject, EMPTY, { headers: h });
+            probe.nc.publish(subject, EMPTY, { headers: h });
           } catch {
             targets.delete(serverId);
           }
         }
-        if (targets.size === 0) finish();
-      };
-      const finish = () => {
-        clearInterval(resend);
-        clearTimeout(timer);
-        this.#waiting.delete(id);
-        resolve();
+        if (targets.size === 0) return finish();
+        resend = setTimeout(send, delay);
+        delay = Math.min(RESEND_MAX_MS, delay * 2);
       };
       this.#waiting.set(id, (serverId) => {
         targets.delete(serverId);
         if (targets.size === 0) finish();
       });
-      const resend = setInterval(send, RESEND_MS);
       const timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
       send();
     });
@@ -133,9 +151,15 @@ export class InterestBarrier {
    * deadline); one that failed is tried again in the background, {@link PROBE_RETRY_MS} later at the
    * earliest, so a server that cannot be reached from here delays one barrier, not every one.
    */
-  async #probe(servers: readonly string[], deadline: number): Promise<void> {
+  async #probe(servers: readonly string[], deadline: number, tlsName: string | undefined): Promise<void> {
     const now = Date.now();
     const pending: Promise<void>[] = [];
+    // A server no longer advertised left the cluster: its probe would try to reconnect forever.
+    for (const [server, probe] of this.#probes)
+      if (!servers.includes(server)) {
+        this.#probes.delete(server);
+        void probe.nc?.close().catch(() => {});
+      }
     for (const server of servers) {
       let probe = this.#probes.get(server);
       if (!probe) {
@@ -150,7 +174,7 @@ export class InterestBarrier {
         this.#probes.set(server, probe);
       }
       if (!probe.nc && !probe.connecting && now - probe.failedAt >= PROBE_RETRY_MS)
-        probe.connecting = this.#open(server, probe);
+        probe.connecting = this.#open(server, probe, tlsName);
       if (!probe.tried && probe.connecting) pending.push(probe.connecting);
     }
     if (pending.length === 0) return;
@@ -164,10 +188,10 @@ export class InterestBarrier {
     clearTimeout(timer);
   }
 
-  async #open(server: string, probe: Probe): Promise<void> {
+  async #open(server: string, probe: Probe, tlsName: string | undefined): Promise<void> {
     try {
-      const nc = await this.#connect(server);
-      if (this.#closed) {
+      const nc = await this.#connect(server, tlsName);
+      if (this.#closed || this.#probes.get(server) !== probe) {
         await nc.close().catch(() => {});
         return;
       }
@@ -210,4 +234,13 @@ export class InterestBarrier {
       markDown();
     }
   }
+}
+
+/**
+ * The host name a probe checks the server's certificate against: the one the driver's own connection
+ * dialled (`host:port`), unless that is an address too (as nats.js does for the servers a cluster advertises).
+ */
+function tlsNameOf(current: string): string | undefined {
+  const host = hostOf(current);
+  return host && isIP(host) === 0 ? host : undefined;
 }

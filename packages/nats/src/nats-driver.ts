@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   type BackoffOptions,
   BrokerError,
@@ -12,7 +13,7 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { InterestBarrier } from './interest-barrier.js';
 import { JetStreamLog, type NatsDurableOptions } from './jetstream-log.js';
-import { type ParsedServers, parseServers } from './server-urls.js';
+import { hostOf, type ParsedServers, parseServers } from './server-urls.js';
 import { type NatsSessionStoreOptions, SessionBucket } from './session-bucket.js';
 import { channelToSubject, validateSubjectRoot } from './subjects.js';
 
@@ -120,7 +121,7 @@ export class NatsDriver
     this.#log = options.durable ? new JetStreamLog(this.#root, options.durable) : undefined;
     this.#sessions = new SessionBucket(this.#root, options.sessions);
     this.#barrier = new InterestBarrier(
-      (server) => this.#connectProbe(server),
+      (server, tlsName) => this.#connectProbe(server, tlsName),
       options.connection ? 0 : (options.propagationTimeout ?? 2_000),
     );
     this.capabilities = {
@@ -347,19 +348,27 @@ export class NatsDriver
 
   /**
    * A connection to one advertised server (`host:port`) of the cluster for the interest barrier: the
-   * driver's credentials and TLS, that server only, reconnecting to it when it comes back.
+   * driver's credentials and TLS, that server only, reconnecting to it when it comes back. Advertised hosts
+   * are mostly addresses: with TLS, the certificate is checked against `tlsName` (the host name the driver
+   * dialled), as nats.js does for its own connection.
    */
-  #connectProbe(server: string): Promise<NatsConnection> {
+  #connectProbe(server: string, tlsName: string | undefined): Promise<NatsConnection> {
     const o = this.#options;
-    const { user, pass, token, tls } = this.#servers;
+    const { user, pass, token } = this.#servers;
+    // nats.js hands these to `tls.connect`, `servername` included (its type leaves it out).
+    const tls: (NonNullable<NodeConnectionOptions['tls']> & { servername?: string }) | undefined =
+      this.#servers.tls || o.options?.tls ? { ...o.options?.tls } : undefined;
+    if (tls && tlsName !== undefined && isIP(hostOf(server)) !== 0) tls.servername ??= tlsName;
     return connect({
       ...(user !== undefined && { user, pass }),
       ...(token !== undefined && { token }),
-      ...(tls && { tls: {} }),
       ...o.options,
+      ...(tls && { tls }),
       name: 'backplane-barrier',
       servers: [server],
       ignoreClusterUpdates: true,
+      reconnect: true,
+      waitOnFirstConnect: false,
       maxReconnectAttempts: -1,
       reconnectTimeWait: o.options?.reconnectTimeWait ?? 250,
       timeout: 2_000,

@@ -71,3 +71,8 @@ export function parseServers(input: string | readonly string[]): ParsedServers {
 function redact(entry: string): string {
   return entry.replace(/\/\/[^@/]*@/, '//***@');
 }
+
+/** The host of a `host:port` a server advertises (an IPv6 address in brackets comes out without them). */
+export function hostOf(server: string): string {
+  return server.startsWith('[') ? server.slice(1, server.indexOf(']')) : server.replace(/:\d+$/, '');
+}

@@ -1,8 +1,17 @@
 import { InvalidArgumentError } from '@backplane/core';
 import { describe, expect, it } from 'vitest';
-import { parseServers } from '../src/server-urls.js';
+import { hostOf, parseServers } from '../src/server-urls.js';
 
 describe('server urls', () => {
+  it('server urls - hostOf reads the host of an advertised host:port, an IPv6 address without its brackets', () => {
+    expect(['10.0.0.7:4222', 'nats-1.internal:4222', '[fe80::1]:4222', 'bare'].map(hostOf)).toEqual([
+      '10.0.0.7',
+      'nats-1.internal',
+      'fe80::1',
+      'bare',
+    ]);
+  });
+
   it('server urls - a comma-separated list; entries without a scheme take the previous one; port 4222 by default', () => {
     expect(parseServers('nats://a:1, b:2,nats://c')).toEqual({
       servers: ['nats://a:1', 'nats://b:2', 'nats://c:4222'],

@@ -316,6 +316,7 @@ export function runSessionSuite(
         server(undefined, fast),
       ]);
       const old = await connect(a, { userIdentifier: 'ana' });
+      const stays = await connect(a); // never adopted: it dies with its server
       const id = old.connectionId;
       await c.addToGroup(id, 'orders');
       const k = key('gone');
@@ -350,6 +351,16 @@ export function runSessionSuite(
           partial: false,
           groups: ['news', 'orders'],
         });
+      }
+
+      if (!dying.driver.capabilities.receiverCount) {
+        // Where presence decides, a connection of the dead server that nobody adopted is gone, as before:
+        // a client result fails at once, a group command does nothing.
+        await expect(c.invokeConnection(stays.connectionId, 'Result', [])).rejects.toBeInstanceOf(
+          ConnectionNotFoundError,
+        );
+        await c.addToGroup(stays.connectionId, 'news');
+        expect((await c.presence.connectionGroups(stays.connectionId)).value).toBeUndefined();
       }
     }, 60_000);
 
