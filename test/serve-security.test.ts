@@ -193,7 +193,7 @@ describe('serve security', () => {
 
 describe('serve security - secrets on the command line', () => {
   it('cli - an empty --jwt-secret or --token-secret is one usage error (exit 2), never authentication off', async () => {
-    for (const [args, env, line] of [
+    const cases = [
       [['--jwt-secret', ''], {}, 'backplane: --jwt-secret must not be empty (BACKPLANE_JWT_SECRET too)'],
       [
         [],
@@ -210,10 +210,12 @@ describe('serve security - secrets on the command line', () => {
         {},
         'backplane: --jwt-secret must be at least 32 bytes (got 5): a short HS256 key can be guessed',
       ],
-    ] as const) {
-      const { code, output } = await runCli(['serve', '--port', '0', ...args], 30_000, { ...env });
-      expect(code).toBe(2);
-      expect(output.trim().split('\n')).toEqual([line]);
-    }
+    ] as const;
+    const runs = await Promise.all(
+      cases.map(([args, env]) => runCli(['serve', '--port', '0', ...args], 30_000, { ...env })),
+    );
+    expect(runs.map((r) => ({ code: r.code, lines: r.output.trim().split('\n') }))).toEqual(
+      cases.map(([, , line]) => ({ code: 2, lines: [line] })),
+    );
   });
 });
