@@ -1,7 +1,13 @@
 import type { Socket } from 'node:net';
-import type { Driver, MessageHandler } from '@backplane/core';
+import type { MessageHandler } from '@backplane/core';
 import { MemoryBus, MemoryDriver } from '@backplane/memory';
-import { nextEvent, type RoundRobinBalancer, startRoundRobinBalancer, waitFor } from '@backplane/testkit';
+import {
+  nextEvent,
+  overrideDriver,
+  type RoundRobinBalancer,
+  startRoundRobinBalancer,
+  waitFor,
+} from '@backplane/testkit';
 import * as signalR from '@microsoft/signalr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Node, SETTLE_MS, seen, startNode, stopNode, WAIT_MS } from './two-nodes.js';
@@ -10,32 +16,24 @@ import { type Node, SETTLE_MS, seen, startNode, stopNode, WAIT_MS } from './two-
  * A memory driver that can be frozen, as the process of its server stops: nothing delivered, published or
  * stored from then on. What the last store write was is kept, so a test knows what another node will find.
  */
-function freezable(driver: Driver) {
+function freezable(driver: MemoryDriver) {
   let frozen = false;
   /** Store writes are dropped (the store lags behind what the node sends). */
   let storeStopped = false;
   let lastKey: string | undefined;
-  const swallowed = new Set(['publish', 'putRecord', 'deleteRecord']);
-  const wrapped = new Proxy(driver, {
-    get(target, property) {
-      if (property === 'setMessageHandler')
-        return (handler: MessageHandler) =>
-          target.setMessageHandler((channel, payload, position) => {
-            if (!frozen) handler(channel, payload, position);
-          });
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (property === 'putRecord')
-        return (key: string, ...rest: unknown[]) => {
-          if (frozen || storeStopped) return Promise.resolve();
-          lastKey = key;
-          return (value as (...args: unknown[]) => Promise<void>).call(target, key, ...rest);
-        };
-      if (typeof property === 'string' && swallowed.has(property))
-        return (...args: unknown[]) =>
-          frozen ? Promise.resolve(undefined) : (value as (...a: unknown[]) => unknown).apply(target, args);
-      return value.bind(target);
+  const wrapped = overrideDriver(driver, {
+    setMessageHandler: (handler: MessageHandler) =>
+      driver.setMessageHandler((channel, payload, position) => {
+        if (!frozen) handler(channel, payload, position);
+      }),
+    publish: (channel: string, payload: Uint8Array) =>
+      frozen ? Promise.resolve(undefined) : driver.publish(channel, payload),
+    putRecord: (key: string, value: Uint8Array, ttlMs: number) => {
+      if (frozen || storeStopped) return Promise.resolve();
+      lastKey = key;
+      return driver.putRecord(key, value, ttlMs);
     },
+    deleteRecord: (key: string) => (frozen ? Promise.resolve() : driver.deleteRecord(key)),
   });
   return {
     driver: wrapped,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextEvent } from './next-event.js';
 import { TestClient } from './test-client.js';
 import { waitFor } from './wait-for.js';
+import { overrideDriver } from './wrap-driver.js';
 
 /** What a durable driver gives the durable suite. */
 export interface DurableHarness {
@@ -33,26 +34,20 @@ function lossy(driver: DurableDriver) {
   const passed = new Map<string, number>();
   const read = new Map<string, number>();
   let afterNextRead: (() => Promise<void>) | undefined;
-  const wrapped = new Proxy(driver, {
-    get(target, property) {
-      if (property === 'setMessageHandler')
-        return (handler: MessageHandler) =>
-          target.setMessageHandler((channel, payload, position) => {
-            const counts = dropping ? dropped : passed;
-            counts.set(channel, (counts.get(channel) ?? 0) + 1);
-            if (!dropping) handler(channel, payload, position);
-          });
-      if (property === 'readLog')
-        return async (...args: Parameters<DurableDriver['readLog']>) => {
-          const page = await target.readLog(...args);
-          read.set(args[0], (read.get(args[0]) ?? 0) + page.entries.length);
-          const hook = afterNextRead;
-          afterNextRead = undefined;
-          await hook?.();
-          return page;
-        };
-      const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
+  const wrapped = overrideDriver(driver, {
+    setMessageHandler: (handler: MessageHandler) =>
+      driver.setMessageHandler((channel, payload, position) => {
+        const counts = dropping ? dropped : passed;
+        counts.set(channel, (counts.get(channel) ?? 0) + 1);
+        if (!dropping) handler(channel, payload, position);
+      }),
+    readLog: async (...args: Parameters<DurableDriver['readLog']>) => {
+      const page = await driver.readLog(...args);
+      read.set(args[0], (read.get(args[0]) ?? 0) + page.entries.length);
+      const hook = afterNextRead;
+      afterNextRead = undefined;
+      await hook?.();
+      return page;
     },
   });
   return {

@@ -67,6 +67,9 @@ export { startRoundRobinBalancer } from './round-robin-balancer.js';
 export type { StreamTally } from './stream-tally.js';
 export { tallyStream } from './stream-tally.js';
 
+// Drivers with some methods replaced, the rest passed through (freezing or thinning a real driver)
+export { overrideDriver } from './wrap-driver.js';
+
 // Waiting on events (with a timeout, never a bare sleep) and a test client
 export { nextEvent } from './next-event.js';
 export type { TestClientOptions } from './test-client.js';

@@ -2,8 +2,10 @@ import {
   ConnectionNotFoundError,
   type DeliverySource,
   type Driver,
+  type DurableDriver,
   HubLifetimeManager,
   type HubLifetimeManagerOptions,
+  isDurableDriver,
   isSessionStoreDriver,
   type MessageHandler,
   SessionError,
@@ -15,7 +17,7 @@ import { nextEvent } from './next-event.js';
 import { rejection, silentLogger } from './suite-context.js';
 import { SETTLE_MS, TestClient, type TestClientOptions } from './test-client.js';
 import { waitFor } from './wait-for.js';
-import { wrapDriver } from './wrap-driver.js';
+import { overrideDriver, wrapDriver } from './wrap-driver.js';
 
 /** What a driver gives the session suite: drivers with a session store on one shared broker. */
 export interface SessionSuiteHarness {
@@ -69,30 +71,25 @@ function words(frames: readonly Uint8Array[]): string[] {
 function freezable(driver: Driver, onReadLog?: () => Promise<void>) {
   let frozen = false;
   let readHook = onReadLog;
-  const wrapped = new Proxy(driver, {
-    get(target, property) {
-      if (property === 'setMessageHandler')
-        return (handler: MessageHandler) =>
-          target.setMessageHandler((channel, payload, position) => {
-            if (!frozen) handler(channel, payload, position);
-          });
-      if (property === 'publish' || property === 'publishDurable') {
-        const publish = Reflect.get(target, property, target) as (...args: unknown[]) => Promise<unknown>;
-        return (...args: unknown[]) => (frozen ? Promise.resolve(undefined) : publish.apply(target, args));
-      }
-      if (property === 'readLog') {
-        const read = Reflect.get(target, property, target) as (...args: unknown[]) => Promise<unknown>;
-        return async (...args: unknown[]) => {
-          const page = await read.apply(target, args);
-          const hook = readHook;
-          readHook = undefined;
-          await hook?.();
-          return page;
-        };
-      }
-      const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
+  const log = isDurableDriver(driver) ? driver : undefined;
+  const wrapped = overrideDriver(driver, {
+    setMessageHandler: (handler: MessageHandler) =>
+      driver.setMessageHandler((channel, payload, position) => {
+        if (!frozen) handler(channel, payload, position);
+      }),
+    publish: (channel: string, payload: Uint8Array) =>
+      frozen ? Promise.resolve(undefined) : driver.publish(channel, payload),
+    ...(log && {
+      publishDurable: (channel: string, payload: Uint8Array, key?: string) =>
+        frozen ? Promise.resolve(undefined) : log.publishDurable(channel, payload, key),
+      readLog: async (...args: Parameters<DurableDriver['readLog']>) => {
+        const page = await log.readLog(...args);
+        const hook = readHook;
+        readHook = undefined;
+        await hook?.();
+        return page;
+      },
+    }),
   });
   return {
     driver: wrapped,

@@ -28,3 +28,21 @@ export function wrapDriver(inner: Driver, overrides: DriverOverrides): Driver {
     ...overrides,
   };
 }
+
+/**
+ * A driver that is `inner` with some of its methods replaced, everything else passed through (bound to
+ * `inner`), the capabilities a driver has beyond {@link Driver} included: its durable log, its session store.
+ * How a test freezes, thins or watches a real driver without losing what it can do.
+ */
+export function overrideDriver<T extends Driver>(
+  inner: T,
+  overrides: { readonly [K in keyof T]?: T[K] } & Readonly<Record<string, unknown>>,
+): T {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (typeof property === 'string' && Object.hasOwn(overrides, property)) return overrides[property];
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
