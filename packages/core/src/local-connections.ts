@@ -12,8 +12,8 @@ export interface ConnectionEntry {
   /** The groups it is in; made on the first join (most connections join none). */
   groups: Set<string> | undefined;
   readonly userChannel: string | undefined;
-  /** An adopted session's first server and its inbox, followed for sends addressed to it by id. */
-  inbox: { readonly channel: string; readonly owner: string } | undefined;
+  /** An adopted session's first server's inbox, followed for sends addressed to it by id. */
+  inbox: string | undefined;
 }
 
 export interface LocalConnectionsOptions {
@@ -101,7 +101,7 @@ export class LocalConnections {
     );
     if (local.userChannel) leaving.push(this.#subscriptions.remove(local.userChannel, id));
     if (local.inbox) {
-      leaving.push(this.#subscriptions.remove(local.inbox.channel, id));
+      leaving.push(this.#subscriptions.remove(local.inbox, id));
       this.#adopted.delete(id);
     }
     return leaving;
@@ -144,10 +144,9 @@ export class LocalConnections {
   followInbox(local: ConnectionEntry, owner: string): Promise<void> {
     if (local.inbox) return Promise.resolve();
     const id = local.connection.connectionId;
-    const channel = this.#channels.server(owner);
-    local.inbox = { channel, owner };
+    local.inbox = this.#channels.server(owner);
     this.#adopted.add(id);
-    const following = this.#subscriptions.add(channel, id);
+    const following = this.#subscriptions.add(local.inbox, id);
     // Once the inbox is followed, others may learn that the connection lives here.
     return this.#onAdopted ? following.then(this.#onAdopted) : following;
   }

@@ -73,7 +73,7 @@ export class Presence {
 
   /** Subscribes the presence channel and starts announcing this server. */
   async start(startedAt: number): Promise<void> {
-    const { driver, publisher, channels, interval } = this.#options;
+    const { driver, channels, interval } = this.#options;
     this.#startedAt = startedAt;
     await driver.subscribe(channels.presence);
     const beat = () => {
@@ -154,18 +154,11 @@ export class Presence {
   }
 
   /**
-   * Whether `serverId` is known to be gone. Only answered from presence, where the driver cannot count
-   * receivers (otherwise the publish's receiver count tells); never before `start()` has announced this
-   * server. A server never heard of counts as gone once this one has listened for 3 intervals.
-   */
-  isGone(serverId: string): boolean {
-    if (this.#timer === undefined) return false;
-    return this.#silent(serverId, Date.now());
-  }
-
-  /**
-   * Whether a connection is known to exist nowhere: the server that minted its id is gone (see
-   * {@link isGone}) and no live server announces it as adopted. Ids that name no server are gone.
+   * Whether a connection is known to exist nowhere: the server that minted its id is gone (silent, see
+   * `#silent`) and no live server announces it as adopted. Ids that name no server are gone. Only answered
+   * from presence, where the driver cannot count receivers (otherwise the publish's receiver count tells);
+   * never before `start()` has announced this server. A server never heard of counts as gone once this one
+   * has listened for 3 intervals.
    */
   isConnectionGone(connectionId: string): boolean {
     const owner = ownerOfConnection(connectionId);
