@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
+import { type Msg, type NatsConnection, headers as natsHeaders } from '@nats-io/nats-core';
 import { hostOf } from './server-urls.js';
 
 /**
@@ -128,10 +128,12 @@ export class InterestBarrier {
 
   /**
    * Whether a received message is a marker (to be dropped, not delivered); notes the marker if a barrier of
-   * this driver waits for it.
+   * this driver waits for it. Markers are empty and backplane's own messages never are, so the headers of
+   * every other message are not even looked at.
    */
-  isMarker(headers: MsgHdrs | undefined): boolean {
-    const value = headers?.get(BARRIER_HEADER);
+  isMarker(message: Msg): boolean {
+    if (message.data.length !== 0) return false;
+    const value = message.headers?.get(BARRIER_HEADER);
     if (!value) return false;
     const space = value.indexOf(' ');
     if (space > 0) this.#waiting.get(value.slice(0, space))?.(value.slice(space + 1));

@@ -293,12 +293,11 @@ export class NatsDriver
     const subscription = nc.subscribe(subject, {
       callback: log
         ? (error, message) => {
-            if (error) return;
-            const headers = message.headers;
-            if (!barrier.isMarker(headers)) this.onMessage(channel, message.data, log.positionOf(headers));
+            if (!error && !barrier.isMarker(message))
+              this.onMessage(channel, message.data, log.positionOf(message.headers));
           }
         : (error, message) => {
-            if (!error && !barrier.isMarker(message.headers)) this.onMessage(channel, message.data);
+            if (!error && !barrier.isMarker(message)) this.onMessage(channel, message.data);
           },
     });
     this.#subscriptions.set(channel, subscription);
